@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv when it is absent.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate the bundled sample into the embedded SQLite store and write the quality report.
+demo: $(STAMP)
+	$(BIN)/crmkit demo
+
+## Lint, then the whole test suite (services tests skip without servers unless CRMKIT_REQUIRE_SERVICES=1).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Benchmarks (not tests): installs the `bench` extra (Splink) on demand.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/migrate.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

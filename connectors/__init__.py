@@ -1,0 +1,38 @@
+"""Connectors: read a source into polars DataFrames of text with lineage columns.
+
+Every connector has the signature ``(params, *, source, cursor=None) -> Iterator[pl.DataFrame]`` and yields
+batches of the raw frame: every source column as ``pl.String`` under its original header (stripped;
+duplicates suffixed ``_2``, ``_3``; empty headers ``column_<n>``), then the lineage columns ``_source``,
+``_source_key``, ``_row_hash``, ``_skip_reason``, ``_error_code``, ``_error_detail`` (see
+`connectors.lineage`), and for CSV and JSONL ``_raw_line``. Every physical record read is yielded, skipped and
+broken ones included; a file that cannot be read at all raises `SourceError`.
+
+Example:
+    >>> params = params_model("csv").model_validate({"path": "customers.csv"})  # doctest: +SKIP
+    >>> for batch in get_connector("csv")(params, source="crm_export"):  # doctest: +SKIP
+    ...     ...
+"""
+
+from __future__ import annotations
+
+from connectors._csv import CsvParams, read_csv
+from connectors._errors import SourceError
+from connectors._jsonl import JsonlParams, read_jsonl
+from connectors._registry import CONNECTORS, Connector, get_connector, params_model, register_connector
+from connectors._xlsx import XlsxParams, read_xlsx
+
+register_connector("csv", CsvParams)(read_csv)
+register_connector("xlsx", XlsxParams)(read_xlsx)
+register_connector("jsonl", JsonlParams)(read_jsonl)
+
+__all__ = [
+    "CONNECTORS",
+    "Connector",
+    "CsvParams",
+    "JsonlParams",
+    "SourceError",
+    "XlsxParams",
+    "get_connector",
+    "params_model",
+    "register_connector",
+]

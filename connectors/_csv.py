@@ -1,0 +1,293 @@
+"""CSV connector: any encoding and delimiter, every physical record yielded as text with its line number."""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import csv
+import io
+import itertools
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors import _encoding
+from connectors._errors import SourceError
+from connectors._frame import (
+    BATCH_ROWS,
+    BLANK_PATTERN,
+    HASH_SEPARATOR,
+    column_names,
+    finish_batch,
+    joined_values,
+    read_bytes,
+)
+from connectors.lineage import BAD_ENCODING, EMPTY_ROW, MALFORMED_ROW, REPEATED_HEADER
+
+logger = logging.getLogger(__name__)
+
+#: Delimiters the sniffer chooses from, in order of preference on a tie.
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_CHARS = 64 * 1024
+_SNIFF_ROWS = 200
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_PLAIN: tuple[None, None, None, None] = (None, None, None, None)
+
+
+class CsvParams(BaseModel):
+    """Where and how to read a delimited text file.
+
+    Attributes:
+        path: The file.
+        encoding: A Python codec name; ``None`` detects it (BOM, UTF-8, GB18030/Big5, charset-normalizer).
+        delimiter: One character; ``None`` sniffs it among ``,`` ``;`` tab ``|``.
+        header_row: 1-based physical line of the header; lines above it are a preamble, not records.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    encoding: str | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    header_row: int = Field(default=1, ge=1)
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter among `DELIMITERS` that splits the sample into the most consistent, widest rows."""
+    best, best_score = ",", (0.0, 1)
+    for delimiter in DELIMITERS:
+        try:
+            reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+            rows = [r for r in itertools.islice(reader, _SNIFF_ROWS) if any(f.strip() for f in r)]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistency = sum(len(r) == width for r in rows) / len(rows)
+        if (consistency, width) > best_score:
+            best, best_score = delimiter, (consistency, width)
+    return best
+
+
+def _decode(params: CsvParams, data: bytes, source: str) -> _encoding.Decoded:
+    if params.encoding is not None:
+        try:
+            encoding = codecs.lookup(params.encoding).name
+        except LookupError:
+            raise SourceError(source, params.path, None, f"unknown encoding {params.encoding!r}") from None
+        skip = 3 if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else 0
+    else:
+        encoding, skip = _encoding.detect(data)
+    decoded = _encoding.decode(data[skip:] if skip else data, encoding)
+    problem = _encoding.nothing_sensible(decoded, _encoding.line_breaks(decoded.text) + 1, skip)
+    if problem is not None:
+        raise SourceError(source, params.path, None, problem)
+    logger.debug("%s: read as %s", params.path, encoding)
+    return decoded
+
+
+class _Reader(Protocol):
+    """What this module uses of a ``csv.reader``."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+    def __next__(self) -> list[str]: ...
+
+
+class _LineIndex:
+    """Character offsets of physical line starts, built only when a raw line is needed."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def raw(self, first: int, last: int) -> str:
+        """Text of physical lines ``first..last`` (1-based, inclusive) without the final line break."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in _LINE_BREAK.finditer(self._text))]
+        starts = self._starts
+        end = starts[last] if last < len(starts) else len(self._text)
+        return self._text[starts[first - 1] : end].rstrip("\r\n")
+
+
+def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
+    """Read a delimited text file into raw text batches with lineage.
+
+    ``_source_key`` is the 1-based physical line where the record starts (quoted line breaks counted).
+    Empty cells are null. Wrong field counts are ``malformed_row`` (values kept as far as they go, the
+    record's text in ``_raw_line``); lines with undecodable bytes are ``bad_encoding`` (decoded with U+FFFD);
+    blank rows are ``empty_row``; copies of the header are ``repeated_header``.
+
+    Args:
+        params: What to read.
+        source: The source name written to ``_source``.
+        cursor: Reserved for incremental reads; unused.
+
+    Raises:
+        SourceError: The file is missing, does not decode, or has no header.
+    """
+    del cursor
+    path = params.path
+    decoded = _decode(params, read_bytes(path, source), source)
+    text = decoded.text
+    stream = io.StringIO(text, newline="")
+    offset = params.header_row - 1
+    for skipped in range(offset):
+        if not stream.readline():
+            raise SourceError(source, path, params.header_row, f"no header found: the file has only {skipped} lines")
+    start_pos = stream.tell()
+    delimiter = params.delimiter or sniff_delimiter(text[start_pos : start_pos + _SNIFF_CHARS])
+    reader = csv.reader(stream, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SourceError(source, path, params.header_row, "no header found: no line here") from None
+    except csv.Error as exc:
+        raise SourceError(source, path, params.header_row, f"cannot parse the header: {exc}") from None
+    if not any(f.strip() for f in header):
+        raise SourceError(source, path, params.header_row, "no header found: the header line is blank")
+    names = column_names(header)
+    yield from _batches(reader, offset, names, header, decoded, _LineIndex(text), source)
+
+
+def _records(
+    reader: _Reader,
+) -> Iterator[tuple[list[list[str] | None], list[int], dict[int, str], bool]]:
+    """Batches of (records, physical line where each record ends, parse errors by record index, is last).
+
+    This is the one per-record Python loop of the connector, kept minimal; a record the csv module cannot
+    parse is ``None`` with its error message.
+    """
+    rows: list[list[str] | None] = []
+    ends: list[int] = []
+    errors: dict[int, str] = {}
+    exhausted = False
+    while not exhausted:
+        try:
+            for fields in reader:
+                rows.append(fields)
+                ends.append(reader.line_num)
+                if len(rows) >= BATCH_ROWS:
+                    break
+            else:
+                exhausted = True
+        except csv.Error as exc:
+            errors[len(rows)] = str(exc)
+            rows.append(None)
+            ends.append(reader.line_num)
+        if len(rows) >= BATCH_ROWS or (exhausted and rows):
+            yield rows, ends, errors, exhausted
+            rows, ends, errors = [], [], {}
+
+
+def _batches(
+    reader: _Reader,
+    offset: int,
+    names: list[str],
+    header_text: list[str],
+    decoded: _encoding.Decoded,
+    lines: _LineIndex,
+    source: str,
+) -> Iterator[pl.DataFrame]:
+    n = len(names)
+    bad_by_line: dict[int, list[_encoding.BadBytes]] = {}
+    for b in decoded.bad:
+        bad_by_line.setdefault(b.line, []).append(b)
+    bad_lines = sorted(bad_by_line)
+    first_line = offset + reader.line_num + 1  # type: ignore[attr-defined]
+    if bad_lines and bad_lines[0] < first_line:
+        logger.warning("%s: undecodable bytes above the first record (line %s)", source, bad_lines[0])
+    for rows, ends, errors, last_batch in _records(reader):
+        ends = [offset + e for e in ends]
+        starts = [first_line, *(e + 1 for e in ends[:-1])]
+        first_line = ends[-1] + 1
+        problems: dict[int, tuple[str | None, str | None, str | None, str | None]] = {}
+        counts = list(map(len, (r or () for r in rows)))
+        for i in [i for i, c in enumerate(counts) if c != n] + list(errors):
+            problems[i] = _problem(rows[i] or [], n, errors.get(i), starts[i], ends[i], lines)
+        i = len(rows) - 1
+        if last_batch and i not in problems and ends[i] > starts[i]:
+            raw = lines.raw(starts[i], ends[i])
+            if raw.count('"') % 2:  # an opening quote never closed swallowed the rest of the file
+                detail = f"unterminated quoted field: lines {starts[i]}-{ends[i]} were read as one record"
+                problems[i] = (None, MALFORMED_ROW, detail, raw)
+        # Undecodable bytes: blame the record whose lines hold them.
+        lo = bisect.bisect_left(bad_lines, starts[0])
+        hi = bisect.bisect_right(bad_lines, ends[-1])
+        found: dict[int, list[_encoding.BadBytes]] = {}
+        for line in bad_lines[lo:hi]:
+            found.setdefault(bisect.bisect_left(ends, line), []).extend(bad_by_line[line])
+        for i, bad in found.items():
+            skip, _, detail, raw = problems.get(i, _PLAIN)
+            if skip is not None:
+                continue
+            text = bad[0].describe(decoded.encoding)
+            if len(bad) > 1:
+                text += f" and {len(bad) - 1} more"
+            problems[i] = (None, BAD_ENCODING, text if detail is None else f"{text}; {detail}", raw)
+        pad = [""] * n
+        for i in problems:
+            rows[i] = ((rows[i] or []) + pad)[:n]
+        yield _frame(rows, starts, problems, names, header_text, source)  # type: ignore[arg-type]
+
+
+def _problem(
+    fields: list[str], n: int, parse_error: str | None, first: int, last: int, lines: _LineIndex
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(skip reason, error code, error detail, raw line) of a record that is not a plain n-field row."""
+    if parse_error is None and not any(f.strip() for f in fields):
+        return (EMPTY_ROW, None, None, None)
+    if parse_error is not None:
+        return (None, MALFORMED_ROW, f"cannot parse the record: {parse_error}", lines.raw(first, last))
+    if len(fields) != n:
+        return (None, MALFORMED_ROW, f"expected {n} fields, found {len(fields)}", lines.raw(first, last))
+    return _PLAIN
+
+
+def _frame(
+    rows: list[list[str]],
+    starts: list[int],
+    problems: dict[int, tuple[str | None, str | None, str | None, str | None]],
+    names: list[str],
+    header: list[str],
+    source: str,
+) -> pl.DataFrame:
+    height, width = len(rows), len(names)
+    flat = pl.Series(list(itertools.chain.from_iterable(rows)), dtype=pl.String)
+    values = flat.reshape((height, width)).arr.to_struct(fields=names).struct.unnest()
+    values = values.select(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
+    joined = joined_values(values)
+    derived = pl.select(
+        pl.when(joined.str.contains(BLANK_PATTERN))
+        .then(pl.lit(EMPTY_ROW))
+        .when(joined == HASH_SEPARATOR.join(header))
+        .then(pl.lit(REPEATED_HEADER))
+    ).to_series()
+    skip: list[str | None] = [None] * height
+    code: list[str | None] = [None] * height
+    detail: list[str | None] = [None] * height
+    raw: list[str | None] = [None] * height
+    if problems:
+        plain = [True] * height
+        for i, (s, c, d, r) in problems.items():
+            skip[i], code[i], detail[i], raw[i] = s, c, d, r
+            plain[i] = False
+        derived = pl.select(pl.when(pl.Series(plain)).then(derived)).to_series()
+    skip_reason = pl.select(pl.coalesce(pl.Series(skip, dtype=pl.String), derived)).to_series()
+    return finish_batch(
+        values,
+        source=source,
+        keys=pl.Series(starts, dtype=pl.Int64).cast(pl.String),
+        skip_reason=skip_reason,
+        error_code=code,
+        error_detail=detail,
+        raw_line=raw,
+        joined=joined,
+    )

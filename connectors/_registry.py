@@ -1,0 +1,71 @@
+"""The connector registry: a kind name maps to a connector function and its params model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Protocol
+
+import polars as pl
+from pydantic import BaseModel
+
+
+class Connector(Protocol):
+    """Reads one source into raw text batches with lineage columns."""
+
+    def __call__(
+        self, params: BaseModel, /, *, source: str, cursor: object | None = None
+    ) -> Iterator[pl.DataFrame]: ...
+
+
+_CONNECTORS: dict[str, Connector] = {}
+_PARAMS: dict[str, type[BaseModel]] = {}
+
+#: Read-only view of the registry: kind name -> connector.
+CONNECTORS: Mapping[str, Connector] = MappingProxyType(_CONNECTORS)
+
+
+def register_connector(kind: str, params: type[BaseModel]) -> Callable[[Connector], Connector]:
+    """Decorator registering a connector under ``kind`` with its params model.
+
+    Raises:
+        ValueError: ``kind`` is already registered.
+    """
+
+    def decorate(connector: Connector) -> Connector:
+        if kind in _CONNECTORS:
+            raise ValueError(f"a connector named {kind!r} is already registered")
+        _CONNECTORS[kind] = connector
+        _PARAMS[kind] = params
+        return connector
+
+    return decorate
+
+
+def _unknown(kind: str) -> KeyError:
+    known = ", ".join(sorted(_CONNECTORS)) or "none"
+    return KeyError(f"unknown connector kind {kind!r}; known kinds: {known}")
+
+
+def get_connector(kind: str) -> Connector:
+    """The connector registered as ``kind``.
+
+    Raises:
+        KeyError: No such kind; the message lists the known kinds.
+    """
+    try:
+        return _CONNECTORS[kind]
+    except KeyError:
+        raise _unknown(kind) from None
+
+
+def params_model(kind: str) -> type[BaseModel]:
+    """The pydantic params model of the connector registered as ``kind``.
+
+    Raises:
+        KeyError: No such kind; the message lists the known kinds.
+    """
+    try:
+        return _PARAMS[kind]
+    except KeyError:
+        raise _unknown(kind) from None

@@ -1,0 +1,56 @@
+"""crm_store: the canonical CRM schema, its migrations and the repository functions that read and write it.
+
+The caller owns the session and the transaction; every writer takes polars DataFrames and is idempotent.
+"""
+
+from __future__ import annotations
+
+from crm_store.models import Base
+from crm_store.repository import (
+    GOLDEN_FIELDS,
+    RunStatus,
+    UpsertCounts,
+    finish_run,
+    ledger_counts,
+    read_crosswalk,
+    read_cursor,
+    read_customers,
+    read_outcomes,
+    read_provenance,
+    read_quarantine,
+    record_merge_events,
+    replace_customer_details,
+    save_cursor,
+    start_run,
+    table_counts,
+    upsert_crosswalk,
+    upsert_customers,
+    upsert_quarantine,
+    upsert_source_records,
+)
+from crm_store.store import init_store
+
+__all__ = [
+    "GOLDEN_FIELDS",
+    "Base",
+    "RunStatus",
+    "UpsertCounts",
+    "finish_run",
+    "init_store",
+    "ledger_counts",
+    "read_crosswalk",
+    "read_cursor",
+    "read_customers",
+    "read_outcomes",
+    "read_provenance",
+    "read_quarantine",
+    "record_merge_events",
+    "replace_customer_details",
+    "save_cursor",
+    "start_run",
+    "table_counts",
+    "upsert_crosswalk",
+    "upsert_customers",
+    "upsert_quarantine",
+    "upsert_source_records",
+]

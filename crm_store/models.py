@@ -1,0 +1,301 @@
+"""The canonical CRM store: SQLAlchemy 2.0 typed models.
+
+The tables are portable across SQLite, PostgreSQL and MySQL/MariaDB: every column in a key has a length
+(MariaDB indexes need one), JSON is ``sa.JSON`` (``jsonb`` on PostgreSQL), timestamps are stored in UTC and
+always come back timezone-aware. ``crm_store/migrations/versions`` holds the hand-written migrations that must
+match these models (``tests/crm_store/test_migrations.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "JSON",
+    "LONG_TEXT",
+    "Activity",
+    "Address",
+    "Base",
+    "ContactPoint",
+    "Crosswalk",
+    "Customer",
+    "ExtractCursor",
+    "FieldProvenance",
+    "MergeEvent",
+    "Organisation",
+    "PipelineRun",
+    "Quarantine",
+    "SourceRecord",
+    "UtcDateTime",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON documents; SQL NULL (not JSON ``null``) for ``None``; ``jsonb`` on PostgreSQL.
+JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+#: Raw payloads can exceed MySQL's 64 KB ``TEXT``.
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+SOURCE = 128  # length of ``source`` columns
+SOURCE_KEY = 255  # length of ``source_key`` columns
+ID = 36  # customer / organisation ids (UUID text)
+RUN_ID = 64
+HASH = 64  # sha256 hex
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware.
+
+    PostgreSQL keeps ``timestamptz``; SQLite and MySQL have no zone, so the value is converted to naive UTC on
+    the way in and marked UTC on the way out. A naive input is taken to be UTC already.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every crm_store table (``Base.metadata`` is the canonical schema)."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _one_of(column: str, *values: str) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PipelineRun(Base):
+    """One run of a pipeline: its status, config hash, ledger and report."""
+
+    __tablename__ = "pipeline_run"
+    __table_args__ = (sa.CheckConstraint(_one_of("status", "running", "succeeded", "failed"), name="status"),)
+
+    run_id: Mapped[str] = mapped_column(sa.String(RUN_ID), primary_key=True)
+    project: Mapped[str] = mapped_column(sa.String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16))
+    dry_run: Mapped[bool] = mapped_column(sa.Boolean())
+    config_hash: Mapped[str] = mapped_column(sa.String(HASH))
+    ledger: Mapped[Any | None] = mapped_column(JSON)
+    versions: Mapped[Any | None] = mapped_column(JSON)
+    report_path: Mapped[str | None] = mapped_column(sa.String(1024))
+
+
+class SourceRecord(Base):
+    """A source row as read (raw payload, all text) and what became of it."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (sa.CheckConstraint(_one_of("status", "loaded", "quarantined", "skipped"), name="status"),)
+
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY), primary_key=True)
+    row_hash: Mapped[str] = mapped_column(sa.String(HASH))
+    payload: Mapped[str] = mapped_column(LONG_TEXT)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.String(255))
+    first_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+
+
+class Customer(Base):
+    """The golden record of one person or organisation."""
+
+    __tablename__ = "customer"
+    __table_args__ = (sa.CheckConstraint(_one_of("kind", "person", "organisation"), name="kind"),)
+
+    customer_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    full_name: Mapped[str | None] = mapped_column(sa.String(255))
+    family_name: Mapped[str | None] = mapped_column(sa.String(128))
+    given_name: Mapped[str | None] = mapped_column(sa.String(128))
+    name_pinyin: Mapped[str | None] = mapped_column(sa.String(255))
+    primary_phone: Mapped[str | None] = mapped_column(sa.String(64))
+    primary_email: Mapped[str | None] = mapped_column(sa.String(320))
+    company: Mapped[str | None] = mapped_column(sa.String(255))
+    job_title: Mapped[str | None] = mapped_column(sa.String(255))
+    gender: Mapped[str | None] = mapped_column(sa.String(16))
+    birth_date: Mapped[dt.date | None] = mapped_column(sa.Date())
+    province: Mapped[str | None] = mapped_column(sa.String(64))
+    city: Mapped[str | None] = mapped_column(sa.String(64))
+    district: Mapped[str | None] = mapped_column(sa.String(64))
+    owner: Mapped[str | None] = mapped_column(sa.String(128))
+    segment: Mapped[str | None] = mapped_column(sa.String(128))
+    status: Mapped[str | None] = mapped_column(sa.String(64))
+    attributes: Mapped[Any | None] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(sa.String(HASH))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(sa.Integer())
+
+
+class ContactPoint(Base):
+    """A phone number, e-mail address or WeChat id of a customer, with the source row it came from."""
+
+    __tablename__ = "contact_point"
+    __table_args__ = (sa.CheckConstraint(_one_of("kind", "phone", "email", "wechat"), name="kind"),)
+
+    customer_id: Mapped[str] = mapped_column(
+        sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(255), primary_key=True, index=True)
+    valid: Mapped[bool] = mapped_column(sa.Boolean())
+    source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
+    source_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
+
+
+class Address(Base):
+    """A postal address of a customer: CN province/city/district/street + admin code, or Western fields."""
+
+    __tablename__ = "address"
+
+    customer_id: Mapped[str] = mapped_column(
+        sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY), primary_key=True)
+    province: Mapped[str | None] = mapped_column(sa.String(64))
+    city: Mapped[str | None] = mapped_column(sa.String(64))
+    district: Mapped[str | None] = mapped_column(sa.String(64))
+    street: Mapped[str | None] = mapped_column(sa.Text())
+    admin_code: Mapped[str | None] = mapped_column(sa.String(12))
+    postcode: Mapped[str | None] = mapped_column(sa.String(16))
+    country: Mapped[str | None] = mapped_column(sa.String(64))
+    raw: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class Organisation(Base):
+    """An organisation customers work for; ``key`` is its normalised name."""
+
+    __tablename__ = "organisation"
+
+    organisation_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+
+
+class Activity(Base):
+    """A follow-up, order or sign-up: who, when, what."""
+
+    __tablename__ = "activity"
+    __table_args__ = (sa.UniqueConstraint("source", "source_key"),)
+
+    activity_id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    summary: Mapped[str | None] = mapped_column(sa.Text())
+    source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+
+
+class Crosswalk(Base):
+    """A loaded source row and the golden record it belongs to, with the match evidence."""
+
+    __tablename__ = "crosswalk"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["source", "source_key"],
+            ["source_record.source", "source_record.source_key"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(ID), sa.ForeignKey("customer.customer_id"), index=True)
+    match_probability: Mapped[float | None] = mapped_column(sa.Double())
+    evidence: Mapped[Any | None] = mapped_column(JSON)
+    first_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+
+
+class FieldProvenance(Base):
+    """Which source row each golden field value came from."""
+
+    __tablename__ = "field_provenance"
+
+    customer_id: Mapped[str] = mapped_column(
+        sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    value: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class MergeEvent(Base):
+    """A merge of source rows into one golden record, with its evidence; an unmerge sets ``undone_at``."""
+
+    __tablename__ = "merge_event"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "members_hash"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+    customer_id: Mapped[str] = mapped_column(sa.String(ID))
+    members: Mapped[Any] = mapped_column(JSON)
+    evidence: Mapped[Any | None] = mapped_column(JSON)
+    members_hash: Mapped[str] = mapped_column(sa.String(HASH))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class Quarantine(Base):
+    """A source row that was not loaded: stable reason codes and masked details."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["source", "source_key"],
+            ["source_record.source", "source_record.source_key"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY), primary_key=True)
+    reasons: Mapped[Any] = mapped_column(JSON)
+    details: Mapped[Any | None] = mapped_column(JSON)
+    first_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+
+
+class ExtractCursor(Base):
+    """The persisted incremental-extraction cursor of one source."""
+
+    __tablename__ = "extract_cursor"
+
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    value: Mapped[str | None] = mapped_column(sa.Text())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,210 @@
+"""The ``crmkit`` command line. Prefect and Great Expectations are imported inside commands, so start-up stays fast."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from pipelines.migrate import MigrateResult
+
+app = typer.Typer(
+    name="crmkit",
+    help="Turn messy customer data into one clean, deduplicated CRM, with a ledger and a quality report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export audit files from the store.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+STEPS = ("extract", "map", "normalise", "validate", "match+survive", "load", "report")
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML project file.", show_default=False)]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]crmkit:[/] {message}")
+    return typer.Exit(code)
+
+
+def _load(config: Path):
+    from pipelines.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        err.print(f"[bold red]crmkit:[/] invalid project file [bold]{exc.file}[/]:")
+        for problem in exc.problems:
+            err.print(f"  • {problem}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate(
+    config: ConfigArg,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run every step and write the report, not the store.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
+) -> None:
+    """Migrate every source of a project file into the canonical store and write the quality report."""
+    _load(config)  # fail fast, before Prefect starts, on an invalid file
+    result = _run(config, dry_run=dry_run, debug=debug)
+    _summary(result)
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
+) -> None:
+    """Migrate the bundled sample (config/demo.yaml) into the embedded SQLite store and write the report."""
+    if not DEMO_CONFIG.exists():
+        raise _fail(f"the demo project file is missing: {DEMO_CONFIG}")
+    console.print(f"Migrating the bundled sample with [bold]{DEMO_CONFIG}[/]")
+    _load(DEMO_CONFIG)
+    result = _run(DEMO_CONFIG, dry_run=False, debug=debug)
+    _summary(result)
+    if result.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the sample into.")],
+    entities: Annotated[int, typer.Option("--entities", min=1, help="How many real customers to generate.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 42,
+) -> None:
+    """Generate messy sample sources (xlsx, GB18030 CSV, JSON Lines) with ground-truth files."""
+    from pipelines.sample import generate_sample
+
+    manifest = generate_sample(entities, out, seed=seed)
+    console.print(f"Wrote the sample for {entities:,} customers to [bold]{out}[/]:")
+    for path in manifest.files:
+        console.print(f"  • {path}")
+    console.print(f"Migrate it with: [bold]crmkit migrate {out / 'crmkit.yaml'}[/]")
+
+
+@export_app.command("crosswalk")
+def export_crosswalk(
+    config: Annotated[Path, typer.Option("--config", help="The YAML project file.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+) -> None:
+    """One row per source row: source, source_key, status, customer_id (blank unless loaded), reason."""
+    from sqlalchemy.orm import Session
+
+    import crm_store
+
+    settings = _load(config)
+    engine = crm_store.init_store(settings.store_url)
+    try:
+        with Session(engine) as session:
+            outcomes = crm_store.read_outcomes(session, [s.name for s in settings.sources])
+    finally:
+        engine.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["source", "source_key", "status", "customer_id", "reason"]
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(outcomes.select(columns).fill_null("").iter_rows())
+    console.print(f"Wrote {outcomes.height:,} rows to [bold]{out}[/]")
+
+
+@app.command()
+def version() -> None:
+    """Print crmkit's version."""
+    from importlib.metadata import version as dist_version
+
+    console.print(f"crmkit {dist_version('crmkit')}")
+
+
+def _run(config: Path, *, dry_run: bool, debug: bool) -> MigrateResult:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if not debug:
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+    with console.status("Starting Prefect…"):
+        from pipelines.ledger import LedgerError
+        from pipelines.migrate import migrate
+        from pipelines.progress import StepEvent, listening
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<14}"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    tasks = {step: progress.add_task(step, total=1, note="waiting", start=False) for step in STEPS}
+    if dry_run:
+        progress.update(tasks["load"], note="dry run: skipped", visible=True)
+
+    def on_event(event: StepEvent) -> None:
+        task_id = tasks.get(event.step)
+        if task_id is None:
+            return
+        if event.status == "start":
+            progress.start_task(task_id)
+            progress.update(task_id, note="running")
+        elif event.status == "done":
+            rows = f"{event.rows:,} rows · " if event.rows is not None else ""
+            progress.update(task_id, completed=1, note=f"{rows}{event.seconds:.2f}s")
+        else:
+            progress.update(task_id, note=f"[red]failed[/]: {event.detail[:80]}")
+
+    try:
+        with progress, listening(on_event):
+            return migrate(config, dry_run=dry_run)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:
+        if debug:
+            raise
+        raise _fail(f"the run failed: {type(exc).__name__}: {exc} (run again with --debug for details)") from None
+
+
+def _summary(result: MigrateResult) -> None:
+    table = Table(title=f"Run {result.run_id}{' (dry run)' if result.dry_run else ''}", title_justify="left")
+    for name in ("source", "read", "loaded", "quarantined", "skipped", "balanced"):
+        table.add_column(name, justify="left" if name == "source" else "right")
+    for row in result.ledger:
+        balanced = "[green]yes[/]" if row["balanced"] else "[red]NO[/]"
+        if row.get("error"):
+            balanced += " [red](source failed)[/]"
+        table.add_row(row["source"], *(f"{row[k]:,}" for k in ("read", "loaded", "quarantined", "skipped")), balanced)
+    t = result.totals
+    table.add_section()
+    table.add_row(
+        "total",
+        *(f"{t[k]:,}" for k in ("read", "loaded", "quarantined", "skipped")),
+        "[green]yes[/]" if t["balanced"] else "[red]NO[/]",
+    )
+    console.print(table)
+    for row in result.ledger:
+        if row.get("error"):
+            console.print(f"[red]source {row['source']} failed:[/] {row['error']}")
+    console.print(
+        f"{t['customers']:,} golden customers · status [bold]{result.status}[/] · "
+        f"{sum(x['seconds'] for x in result.timings):.1f}s in steps"
+    )
+    console.print(f"Report: [bold]{result.report_path}[/]")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Console entry point."""
+    sys.exit(app())

@@ -1,0 +1,137 @@
+"""The ledger: for every source, rows read = loaded + quarantined + skipped, and every row is in exactly one place.
+
+The check does not trust the counts of the steps: it compares the ``(source, source_key)`` keys the connector read
+with the keys that came out as loaded, quarantined or skipped, so a row dropped or duplicated anywhere in between
+unbalances the ledger.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
+
+if TYPE_CHECKING:
+    from pipelines.migrate import Extracted, Golden, Stage, Validated
+    from pipelines.settings import ProjectSettings
+
+__all__ = ["LedgerError", "build_ledger", "ledger_rows"]
+
+_KEY = [SOURCE_COL, SOURCE_KEY_COL]
+
+
+class LedgerError(RuntimeError):
+    """A run's ledger does not balance: some row was lost or counted twice."""
+
+    def __init__(self, ledger: list[dict[str, Any]], report_path: Path | None = None) -> None:
+        self.ledger = ledger
+        bad = [row for row in ledger if not row["balanced"]]
+        where = f" (report: {report_path})" if report_path else ""
+        lines = [
+            f"{r['source']}: read {r['read']} ≠ loaded {r['loaded']} + quarantined {r['quarantined']} "
+            f"+ skipped {r['skipped']} (missing {r['missing']}, duplicated {r['duplicated']})"
+            for r in bad
+        ]
+        super().__init__("the ledger does not balance" + where + ":\n" + "\n".join(lines))
+
+
+def build_ledger(
+    settings: ProjectSettings,
+    extracted: list[Extracted],
+    stage: Stage,
+    validated: Validated,
+    golden: Golden,
+) -> list[dict[str, Any]]:
+    """One ledger row per configured source, in config order."""
+    read = [item.raw.select(_KEY) for item in extracted if item.raw is not None and item.raw.height]
+    outcomes = {
+        "loaded": golden.records,
+        "quarantined": validated.quarantined,
+        "skipped": stage.skipped,
+    }
+    rows = ledger_rows(
+        pl.concat(read) if read else pl.DataFrame(schema=dict.fromkeys(_KEY, pl.String)),
+        {name: frame.select(_KEY) if frame.height else None for name, frame in outcomes.items()},
+    )
+    by_source = {row["source"]: row for row in rows}
+    ledger = []
+    for item in extracted:
+        row = by_source.get(item.source) or _empty_row(item.source)
+        row["kind"] = item.kind
+        row["error"] = item.error
+        ledger.append(row)
+    return ledger
+
+
+def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) -> list[dict[str, Any]]:
+    """Count and reconcile keys per source.
+
+    Args:
+        read: the ``_source, _source_key`` of every row the connectors read.
+        outcomes: for ``loaded``, ``quarantined`` and ``skipped``, the keys that ended there (or None).
+
+    Returns:
+        A row per source with ``read, loaded, quarantined, skipped, missing, duplicated, balanced``.
+    """
+    parts = [
+        frame.select(_KEY).with_columns(pl.lit(name).alias("outcome"))
+        for name, frame in outcomes.items()
+        if frame is not None and frame.height
+    ]
+    placed = (
+        pl.concat(parts) if parts else pl.DataFrame(schema={**dict.fromkeys(_KEY, pl.String), "outcome": pl.String})
+    )
+    placed_once = placed.group_by(_KEY).agg(pl.len().alias("times"))
+    missing = read.join(placed_once, on=_KEY, how="anti").group_by(SOURCE_COL).agg(pl.len().alias("missing"))
+    duplicated = placed_once.filter(pl.col("times") > 1).group_by(SOURCE_COL).agg(pl.len().alias("duplicated"))
+    unread = placed_once.join(read, on=_KEY, how="anti").group_by(SOURCE_COL).agg(pl.len().alias("unread"))
+    counts = placed.group_by(SOURCE_COL).agg(
+        *(pl.col("outcome").eq(name).sum().alias(name) for name in ("loaded", "quarantined", "skipped"))
+    )
+    table = (
+        read.group_by(SOURCE_COL)
+        .agg(pl.len().alias("read"))
+        .join(counts, on=SOURCE_COL, how="full", coalesce=True)
+        .join(missing, on=SOURCE_COL, how="left")
+        .join(duplicated, on=SOURCE_COL, how="left")
+        .join(unread, on=SOURCE_COL, how="left")
+        .fill_null(0)
+        .sort(SOURCE_COL)
+    )
+    rows = []
+    for r in table.iter_rows(named=True):
+        balanced = (
+            r["read"] == r["loaded"] + r["quarantined"] + r["skipped"]
+            and r["missing"] == 0
+            and r["duplicated"] == 0
+            and r["unread"] == 0
+        )
+        rows.append(
+            {
+                "source": r[SOURCE_COL],
+                "read": r["read"],
+                "loaded": r["loaded"],
+                "quarantined": r["quarantined"],
+                "skipped": r["skipped"],
+                "missing": r["missing"] + r["unread"],
+                "duplicated": r["duplicated"],
+                "balanced": balanced,
+            }
+        )
+    return rows
+
+
+def _empty_row(source: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "read": 0,
+        "loaded": 0,
+        "quarantined": 0,
+        "skipped": 0,
+        "missing": 0,
+        "duplicated": 0,
+        "balanced": True,
+    }

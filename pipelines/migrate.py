@@ -1,0 +1,551 @@
+"""The ``migrate`` flow: extract → map → normalise → validate → match → survive → load → report.
+
+Each step is a plain function (tested directly); ``migrate_flow`` wires them as Prefect tasks. The flow owns I/O,
+sessions and the ledger check; every business rule lives in ``rules``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+import sqlalchemy as sa
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.orm import Session
+
+import crm_store
+from connectors import SourceError, get_connector
+from crm_store.schema import (
+    ERROR_CODE_COL,
+    PAYLOAD_COL,
+    ROW_HASH_COL,
+    SKIP_REASON_COL,
+    SOURCE_COL,
+    SOURCE_KEY_COL,
+)
+from pipelines.ledger import LedgerError, build_ledger
+from pipelines.progress import StepEvent, emit
+from pipelines.report import build_report, write_report
+from pipelines.settings import ProjectSettings, load_settings
+from rules.mapping import apply_mapping
+from rules.match import match
+from rules.normalise import normalise_frame
+from rules.survive import customer_ids, survive
+from rules.validate import connector_failures, validate
+
+__all__ = ["MigrateResult", "migrate", "migrate_flow"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Golden-record fields chosen by survivorship, in the order the store shows them.
+GOLDEN_FIELDS = (
+    "full_name",
+    "family_name",
+    "given_name",
+    "name_pinyin",
+    "phone",
+    "email",
+    "company",
+    "job_title",
+    "gender",
+    "birth_date",
+    "province",
+    "city",
+    "district",
+    "owner",
+    "segment",
+    "status",
+    "attributes",
+)
+_STORE_NAMES = {"phone": "primary_phone", "email": "primary_email"}
+
+
+@dataclass
+class Extracted:
+    """What one source gave: its raw rows, or the reason the whole source failed."""
+
+    source: str
+    kind: str
+    raw: pl.DataFrame | None = None
+    error: str | None = None
+
+
+@dataclass
+class Stage:
+    """The rows of a run, partitioned as they move through the flow."""
+
+    candidates: pl.DataFrame  # mapped rows that are neither skipped nor structurally broken
+    skipped: pl.DataFrame
+    broken: pl.DataFrame
+
+
+@dataclass
+class MigrateResult:
+    """What a run did: the CLI prints it, tests assert on it."""
+
+    run_id: str
+    status: str
+    dry_run: bool
+    ledger: list[dict[str, Any]]
+    report_path: Path
+    totals: dict[str, Any]
+    timings: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------- steps
+
+
+def extract(settings: ProjectSettings) -> list[Extracted]:
+    """Read every source; a source that cannot be read fails alone, with a message naming file and row."""
+    results: list[Extracted] = []
+    for source in settings.sources:
+        connector = get_connector(source.kind)
+        try:
+            batches = list(connector(source.connector_params(), source=source.name))
+        except SourceError as exc:
+            log.warning("source %s failed: %s", source.name, exc)
+            results.append(Extracted(source.name, source.kind, error=str(exc)))
+            continue
+        raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
+        results.append(Extracted(source.name, source.kind, raw=raw))
+    return results
+
+
+def map_rows(settings: ProjectSettings, extracted: list[Extracted]) -> Stage:
+    """Map each source onto canonical fields and split off skipped and structurally broken rows."""
+    mapped = [
+        apply_mapping(item.raw, settings.source(item.source).mapping)
+        for item in extracted
+        if item.raw is not None and item.raw.height
+    ]
+    frame = pl.concat(mapped, how="diagonal_relaxed") if mapped else pl.DataFrame()
+    if frame.is_empty():
+        empty = frame
+        return Stage(empty, empty, empty)
+    skipped = frame.filter(pl.col(SKIP_REASON_COL).is_not_null())
+    rest = frame.filter(pl.col(SKIP_REASON_COL).is_null())
+    broken = rest.filter(pl.col(ERROR_CODE_COL).is_not_null())
+    candidates = rest.filter(pl.col(ERROR_CODE_COL).is_null())
+    return Stage(candidates, skipped, broken)
+
+
+def normalise(settings: ProjectSettings, candidates: pl.DataFrame) -> pl.DataFrame:
+    """Normalise every canonical field of the candidate rows."""
+    d = settings.defaults
+    return normalise_frame(candidates, region=d.region, date_order=d.date_order, tz=d.timezone)
+
+
+@dataclass
+class Validated:
+    """Rows that passed validation, and every failure (connector and rule failures in one table)."""
+
+    records: pl.DataFrame
+    quarantined: pl.DataFrame
+    failures: pl.DataFrame
+    rule_results: list[Any]
+
+
+def check(settings: ProjectSettings, normalised: pl.DataFrame, broken: pl.DataFrame) -> Validated:
+    """Run the validation suite; rows with an error-severity failure go to quarantine."""
+    result = validate(normalised, settings.rules)
+    failures = pl.concat([connector_failures(broken), result.failures], how="diagonal_relaxed")
+    mask = result.quarantined
+    records = normalised.filter(~mask).with_row_index("_rid").with_columns(pl.col("_rid").cast(pl.Int64))
+    quarantined = pl.concat([broken, normalised.filter(mask)], how="diagonal_relaxed")
+    return Validated(records, quarantined, failures, result.rule_results)
+
+
+@dataclass
+class Golden:
+    """Clusters, golden records and where each golden field came from."""
+
+    records: pl.DataFrame  # loaded rows with ``cluster`` and ``customer_id``
+    pairs: pl.DataFrame
+    customers: pl.DataFrame
+    provenance: pl.DataFrame
+
+
+def resolve(settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataFrame | None) -> Golden:
+    """Match the records into clusters and build one golden record per cluster."""
+    result = match(records, settings.match)
+    fields = [f for f in GOLDEN_FIELDS if f in records.columns]
+    prepared = records.with_columns(
+        pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes")
+    )
+    survived = survive(prepared, result.clusters, fields)
+    ids = customer_ids(result.clusters, records, existing)
+    records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
+    customers = survived.golden.join(ids, on="cluster")
+    provenance = survived.provenance.join(ids, on="cluster")
+    return Golden(records, result.pairs, customers, provenance)
+
+
+def load(engine: sa.Engine, run_id: str, tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """Write the run's tables into the store in one transaction: keyed upserts, so a re-run changes nothing."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    customers = tables["customer"]
+    with Session(engine) as session, session.begin():
+        counts = {
+            "source_record": crm_store.upsert_source_records(session, tables["source_record"]),
+            "customer": crm_store.upsert_customers(session, customers, now=now),
+        }
+        crm_store.replace_customer_details(
+            session,
+            customers["customer_id"].to_list(),
+            tables["contact_point"],
+            tables["address"],
+            tables["field_provenance"],
+        )
+        crm_store.upsert_crosswalk(session, tables["crosswalk"])
+        crm_store.upsert_quarantine(session, tables["quarantine"])
+        crm_store.record_merge_events(session, run_id, tables["merge_event"])
+    return counts
+
+
+def store_frames(run_id: str, stage: Stage, validated: Validated, golden: Golden) -> dict[str, pl.DataFrame]:
+    """Shape the run's frames into the store's tables (no business rule here: only renames and joins)."""
+    records = golden.records
+    key = [SOURCE_COL, SOURCE_KEY_COL]
+
+    reasons = (
+        validated.failures.filter(pl.col("severity") == "error")
+        .group_by(["source", "source_key"], maintain_order=True)
+        .agg(
+            pl.col("code").unique(maintain_order=True).alias("reasons"),
+            pl.struct("rule", "code", "column", "value_masked", "message").alias("details"),
+        )
+        .rename({"source": SOURCE_COL, "source_key": SOURCE_KEY_COL})
+    )
+    outcome_cols = [*key, ROW_HASH_COL, PAYLOAD_COL]
+    source_record = pl.concat(
+        [
+            records.select(*outcome_cols).with_columns(
+                pl.lit("loaded").alias("status"), pl.lit(None, pl.String).alias("reason")
+            ),
+            validated.quarantined.select(*outcome_cols)
+            .join(reasons.select(*key, "reasons"), on=key, how="left")
+            .select(
+                *outcome_cols,
+                pl.lit("quarantined").alias("status"),
+                pl.col("reasons").list.join(",").alias("reason"),
+            ),
+            stage.skipped.select(
+                *outcome_cols, pl.lit("skipped").alias("status"), pl.col(SKIP_REASON_COL).alias("reason")
+            ),
+        ],
+        how="vertical_relaxed",
+    ).rename({SOURCE_COL: "source", SOURCE_KEY_COL: "source_key", ROW_HASH_COL: "row_hash", PAYLOAD_COL: "payload"})
+    source_record = source_record.with_columns(pl.lit(run_id).alias("run_id"))
+
+    customer = golden.customers.rename({k: v for k, v in _STORE_NAMES.items() if k in golden.customers.columns})
+    customer = customer.with_columns(
+        pl.when(pl.col("full_name").is_not_null() if "full_name" in customer.columns else pl.lit(False))
+        .then(pl.lit("person"))
+        .otherwise(pl.lit("organisation"))
+        .alias("kind")
+    ).drop("cluster")
+
+    contact_point = _contact_points(records)
+    address = _addresses(records)
+    field_provenance = golden.provenance.select(
+        "customer_id",
+        "field",
+        "value",
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+    ).with_columns(pl.col("field").replace(_STORE_NAMES))
+
+    best = _best_pair_per_row(records, golden.pairs)
+    crosswalk = (
+        records.select("_rid", *key, "customer_id")
+        .join(best, on="_rid", how="left")
+        .select(
+            pl.col(SOURCE_COL).alias("source"),
+            pl.col(SOURCE_KEY_COL).alias("source_key"),
+            "customer_id",
+            "match_probability",
+            "evidence",
+            pl.lit(run_id).alias("run_id"),
+        )
+    )
+    quarantine = (
+        validated.quarantined.select(*key)
+        .join(reasons, on=key, how="left")
+        .select(
+            pl.col(SOURCE_COL).alias("source"),
+            pl.col(SOURCE_KEY_COL).alias("source_key"),
+            "reasons",
+            "details",
+            pl.lit(run_id).alias("run_id"),
+        )
+    )
+    members = records.group_by("customer_id").agg(
+        pl.len().alias("size"),
+        pl.concat_str([pl.col(SOURCE_COL), pl.col(SOURCE_KEY_COL)], separator=":").sort().alias("members"),
+        pl.col("_rid"),
+    )
+    merge_event = (
+        members.filter(pl.col("size") > 1)
+        .join(_cluster_evidence(records, golden.pairs), on="customer_id", how="left")
+        .select("customer_id", "members", "evidence")
+    )
+    return {
+        "source_record": source_record,
+        "customer": customer,
+        "contact_point": contact_point,
+        "address": address,
+        "field_provenance": field_provenance,
+        "crosswalk": crosswalk,
+        "quarantine": quarantine,
+        "merge_event": merge_event,
+    }
+
+
+def _contact_points(records: pl.DataFrame) -> pl.DataFrame:
+    parts = []
+    base = [
+        pl.col("customer_id"),
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+    ]
+    if "phones" in records.columns:
+        parts.append(
+            records.select(*base, pl.col("phones").alias("value"))
+            .explode("value")
+            .with_columns(pl.lit("phone").alias("kind"))
+        )
+    for column in ("email", "wechat"):
+        if column in records.columns:
+            parts.append(records.select(*base, pl.col(column).alias("value"), pl.lit(column).alias("kind")))
+    if not parts:
+        return pl.DataFrame(schema={"customer_id": pl.String, "kind": pl.String, "value": pl.String})
+    return (
+        pl.concat([p.select("customer_id", "kind", "value", "source", "source_key") for p in parts])
+        .filter(pl.col("value").is_not_null())
+        .sort("customer_id", "kind", "value", "source", "source_key")
+        .unique(["customer_id", "kind", "value"], keep="first", maintain_order=True)
+        .with_columns(pl.lit(True).alias("valid"))
+    )
+
+
+_ADDRESS_FIELDS = ("province", "city", "district", "address", "postcode", "country")
+
+
+def _addresses(records: pl.DataFrame) -> pl.DataFrame:
+    present = [c for c in _ADDRESS_FIELDS if c in records.columns]
+    columns = [pl.col(c) if c in records.columns else pl.lit(None, pl.String).alias(c) for c in _ADDRESS_FIELDS]
+    frame = records.select(
+        "customer_id",
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+        *columns,
+    )
+    frame = frame.filter(pl.any_horizontal(pl.lit(False), *(pl.col(c).is_not_null() for c in present)))
+    return frame.rename({"address": "street"}).with_columns(pl.col("street").alias("raw"))
+
+
+def _pair_rows(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Each scored pair inside one cluster, seen from both of its rows."""
+    if pairs.is_empty():
+        return pl.DataFrame(schema={"_rid": pl.Int64, "other": pl.Int64, "score": pl.Float64})
+    cluster = records.select("_rid", "customer_id")
+    inside = (
+        pairs.select(pl.col("left").cast(pl.Int64), pl.col("right").cast(pl.Int64), pl.col("score").cast(pl.Float64))
+        .join(cluster.rename({"_rid": "left", "customer_id": "c1"}), on="left")
+        .join(cluster.rename({"_rid": "right", "customer_id": "c2"}), on="right")
+        .filter(pl.col("c1") == pl.col("c2"))
+    )
+    return pl.concat(
+        [
+            inside.select(pl.col("left").alias("_rid"), pl.col("right").alias("other"), "score"),
+            inside.select(pl.col("right").alias("_rid"), pl.col("left").alias("other"), "score"),
+        ]
+    )
+
+
+def _best_pair_per_row(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    keys = records.select(
+        pl.col("_rid").alias("other"),
+        pl.concat_str([SOURCE_COL, SOURCE_KEY_COL], separator=":").alias("with"),
+    )
+    return (
+        _pair_rows(records, pairs)
+        .sort(["_rid", "score", "other"], descending=[False, True, False])
+        .unique("_rid", keep="first", maintain_order=True)
+        .join(keys, on="other", how="left")
+        .select(
+            "_rid",
+            pl.col("score").round(4).alias("match_probability"),
+            pl.struct(pl.col("with"), pl.col("score").round(4)).struct.json_encode().alias("evidence"),
+        )
+    )
+
+
+def _cluster_evidence(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    keys = records.select("_rid", pl.concat_str([SOURCE_COL, SOURCE_KEY_COL], separator=":").alias("k"))
+    rows = _pair_rows(records, pairs).filter(pl.col("_rid") < pl.col("other"))
+    return (
+        rows.join(keys, on="_rid")
+        .join(keys.rename({"_rid": "other", "k": "k2"}), on="other")
+        .join(records.select("_rid", "customer_id"), on="_rid")
+        .group_by("customer_id")
+        .agg(pl.struct(pl.col("k").alias("a"), pl.col("k2").alias("b"), pl.col("score").round(4)).alias("evidence"))
+    )
+
+
+# --------------------------------------------------------------------------------------------------- the flow
+
+
+class _Steps:
+    """Runs each step, as a Prefect task inside a flow run (plainly otherwise), timing it and emitting events."""
+
+    def __init__(self) -> None:
+        self.timings: list[dict[str, Any]] = []
+
+    def __call__(self, name: str, fn: Callable[..., T], *args: Any, rows: Callable[[T], int] | None = None) -> T:
+        from prefect.context import FlowRunContext
+
+        emit(StepEvent(name, "start"))
+        started = time.perf_counter()
+        try:
+            if FlowRunContext.get() is not None:
+                result = task(fn, name=name, cache_policy=NO_CACHE)(*args)
+            else:
+                result = fn(*args)
+        except Exception as exc:
+            emit(StepEvent(name, "failed", time.perf_counter() - started, detail=str(exc)))
+            raise
+        seconds = time.perf_counter() - started
+        count = rows(result) if rows else None
+        self.timings.append({"step": name, "seconds": round(seconds, 4), "rows": count})
+        emit(StepEvent(name, "done", seconds, count))
+        return result
+
+
+def _versions() -> dict[str, str]:
+    names = [
+        "crmkit",
+        "polars",
+        "pandas",
+        "great-expectations",
+        "prefect",
+        "sqlalchemy",
+        "rapidfuzz",
+        "phonenumbers",
+    ]
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _existing_ids(engine: sa.Engine | None) -> pl.DataFrame | None:
+    if engine is None:
+        return None
+    with Session(engine) as session:
+        return crm_store.read_crosswalk(session).select(
+            pl.col("source").alias(SOURCE_COL), pl.col("source_key").alias(SOURCE_KEY_COL), "customer_id"
+        )
+
+
+def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateResult:
+    """The whole run as a sequence of steps (Prefect tasks when called inside ``migrate_flow``).
+
+    Raises:
+        LedgerError: when the ledger does not balance (after the report is written).
+    """
+    step = _Steps()
+    started_at = datetime.now(UTC)
+    engine = None if dry_run else crm_store.init_store(settings.store_url)
+    if engine is not None:
+        with Session(engine) as session, session.begin():
+            crm_store.start_run(session, run_id, settings.project, settings.config_hash, dry_run, _versions())
+    status = "failed"
+    ledger: list[dict[str, Any]] | None = None
+    report_path: Path | None = None
+    try:
+        extracted = step("extract", extract, settings, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None))
+        stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
+        normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
+        validated = step("validate", check, settings, normalised, stage.broken, rows=lambda v: v.records.height)
+        golden = step(
+            "match+survive",
+            resolve,
+            settings,
+            validated.records,
+            _existing_ids(engine),
+            rows=lambda g: g.customers.height,
+        )
+        tables = store_frames(run_id, stage, validated, golden)
+        if engine is not None:
+            step("load", load, engine, run_id, tables, rows=lambda _: tables["source_record"].height)
+        ledger = build_ledger(settings, extracted, stage, validated, golden)
+        status = "succeeded" if all(row["balanced"] for row in ledger) else "failed"
+        run = {
+            "run_id": run_id,
+            "project": settings.project,
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "dry_run": dry_run,
+            "status": status,
+            "config_hash": settings.config_hash,
+            "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),
+            "versions": _versions(),
+            "timings": step.timings,
+        }
+        report = build_report(
+            run=run,
+            ledger=ledger,
+            stage=stage,
+            normalised=normalised,
+            validated=validated,
+            golden=golden,
+            crosswalk=tables["crosswalk"],
+        )
+        report_path = step("report", write_report, report, settings.reports_path, rows=lambda _: 1)
+        if status != "succeeded":
+            raise LedgerError(ledger, report_path)
+        return MigrateResult(run_id, status, dry_run, ledger, report_path, report["totals"], step.timings)
+    finally:
+        if engine is not None:
+            with Session(engine) as session, session.begin():
+                crm_store.finish_run(session, run_id, status, ledger, str(report_path) if report_path else None)
+            engine.dispose()
+
+
+@flow(name="migrate", validate_parameters=False)
+def migrate_flow(config_path: str, dry_run: bool = False, run_id: str | None = None) -> MigrateResult:
+    """Prefect flow: migrate every source of a project file into the canonical store and write the report."""
+    settings = load_settings(config_path)
+    return run_steps(settings, run_id or new_run_id(), dry_run)
+
+
+def migrate(config_path: str | Path, *, dry_run: bool = False, run_id: str | None = None) -> MigrateResult:
+    """Run the ``migrate`` flow (the Python API behind ``crmkit migrate``).
+
+    Args:
+        config_path: the YAML project file.
+        dry_run: run every step and write the report, but not the store.
+        run_id: an explicit run id (default: UTC time plus a random suffix).
+    """
+    return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a short random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]

@@ -1,0 +1,236 @@
+"""The quality report: ``reports/<run_id>/report.json`` and a self-contained ``report.html`` beside it.
+
+The report is written from an already-masked dictionary (see ``pipelines.migrate.build_report``); this module only
+lays it out. The HTML has no external CSS, JS, fonts or images: it opens offline and prints cleanly for an auditor.
+``reports/latest/`` holds a copy of the newest run's files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
+from rules.mask import mask_email, mask_name, mask_phone, mask_text
+from rules.reasons import describe
+from rules.validate import RuleResult
+
+if TYPE_CHECKING:
+    from pipelines.migrate import Golden, Stage, Validated
+
+__all__ = ["build_report", "render_html", "write_report"]
+
+#: How many masked samples a report shows per quarantine reason, and how many example clusters.
+SAMPLES_PER_REASON = 5
+EXAMPLE_CLUSTERS = 5
+
+
+def build_report(
+    *,
+    run: dict[str, Any],
+    ledger: list[dict[str, Any]],
+    stage: Stage,
+    normalised: pl.DataFrame,
+    validated: Validated,
+    golden: Golden,
+    crosswalk: pl.DataFrame,
+) -> dict[str, Any]:
+    """Aggregate a run into the report dictionary. Every personal value in it is masked.
+
+    Args:
+        run: run metadata (id, project, times, status, config hash, versions, timings).
+        ledger: the run's ledger rows (``pipelines.ledger.build_ledger``).
+        stage: mapped rows split into candidates, skipped and broken.
+        normalised: the candidate rows after normalising.
+        validated: validation outcome (records, quarantined rows, failures, rule results).
+        golden: clusters and golden records.
+        crosswalk: the store's crosswalk rows of this run (source, source_key, customer_id, match_probability).
+    """
+    totals = {name: sum(row[name] for row in ledger) for name in ("read", "loaded", "quarantined", "skipped")}
+    totals["balanced"] = all(row["balanced"] for row in ledger)
+    totals["customers"] = golden.customers.height
+    return {
+        "run": run,
+        "ledger": ledger,
+        "totals": totals,
+        "fields": _field_quality(stage.candidates, normalised),
+        "rules": [_rule_row(r) for r in validated.rule_results],
+        "quarantine": _quarantine(validated.failures),
+        "skipped": _skipped(stage.skipped),
+        "clusters": _clusters(golden.records, crosswalk),
+    }
+
+
+def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = mapped.height
+    skip = {*LINEAGE_COLS, "attributes", "_payload", "_raw_line"}
+    issues: dict[str, dict[str, int]] = {}
+    if ISSUES_COL in normalised.columns and normalised.height:
+        counted = (
+            normalised.select(pl.col(ISSUES_COL).explode().drop_nulls().alias("issue"))
+            .group_by("issue")
+            .len()
+            .sort("issue")
+        )
+        for issue, n in counted.iter_rows():
+            field, _, code = issue.partition(".")
+            issues.setdefault(field, {})[code] = n
+    result = []
+    for column in mapped.columns:
+        if column in skip or column.startswith("_"):
+            continue
+        present = mapped[column].is_not_null().sum()
+        valid = normalised[column].is_not_null().sum() if column in normalised.columns else present
+        result.append(
+            {
+                "field": column,
+                "present": int(present),
+                "valid": int(valid),
+                "completeness": present / rows if rows else None,
+                "validity": valid / present if present else None,
+                "issues": issues.get(column, {}),
+            }
+        )
+    return result
+
+
+def _rule_row(result: RuleResult) -> dict[str, Any]:
+    return {
+        "rule": result.rule,
+        "check": result.expectation_type,
+        "column": result.column,
+        "severity": result.severity,
+        "success": bool(result.success),
+        "element_count": int(result.element_count or 0),
+        "unexpected_count": int(result.unexpected_count or 0),
+    }
+
+
+def _quarantine(failures: pl.DataFrame) -> list[dict[str, Any]]:
+    errors = failures.filter(pl.col("severity") == "error") if failures.height else failures
+    if not errors.height:
+        return []
+    result = []
+    for (code,), group in errors.sort("source", "source_key").group_by("code", maintain_order=True):
+        samples = group.head(SAMPLES_PER_REASON).select("source", "source_key", "column", "value_masked", "message")
+        result.append(
+            {
+                "reason": code,
+                "description": describe(code),
+                "count": group.select("source", "source_key").n_unique(),
+                "samples": [
+                    {**s, "message": mask_text(s["message"] or ""), "value_masked": s["value_masked"] or ""}
+                    for s in samples.iter_rows(named=True)
+                ],
+            }
+        )
+    return sorted(result, key=lambda q: (-q["count"], q["reason"]))
+
+
+def _skipped(skipped: pl.DataFrame) -> list[dict[str, Any]]:
+    if not skipped.height:
+        return []
+    counted = skipped.group_by(SKIP_REASON_COL).len().sort("len", SKIP_REASON_COL, descending=[True, False])
+    return [{"reason": r, "count": n, "description": describe(r)} for r, n in counted.iter_rows()]
+
+
+def _clusters(records: pl.DataFrame, crosswalk: pl.DataFrame) -> dict[str, Any]:
+    if not records.height:
+        return {
+            "records": 0,
+            "customers": 0,
+            "multi_member": 0,
+            "largest": 0,
+            "size_distribution": [],
+            "examples": [],
+        }
+    sizes = records.group_by("customer_id").len("size")
+    distribution = sizes.group_by("size").len("customers").sort("size")
+    total = sizes.height
+    examples = sizes.filter(pl.col("size") > 1).sort(["size", "customer_id"], descending=[True, False])
+    chosen = examples.head(EXAMPLE_CLUSTERS)["customer_id"].to_list()
+    probability = crosswalk.select(
+        pl.col("source").alias(SOURCE_COL), pl.col("source_key").alias(SOURCE_KEY_COL), "match_probability"
+    )
+    members = (
+        records.filter(pl.col("customer_id").is_in(chosen))
+        .join(probability, on=[SOURCE_COL, SOURCE_KEY_COL], how="left")
+        .sort(SOURCE_COL, SOURCE_KEY_COL)
+    )
+    cols = members.columns
+    example_rows = []
+    for customer_id in chosen:
+        rows = members.filter(pl.col("customer_id") == customer_id).iter_rows(named=True)
+        example_rows.append(
+            {
+                "customer_id": customer_id,
+                "size": int(sizes.filter(pl.col("customer_id") == customer_id)["size"][0]),
+                "members": [
+                    {
+                        "source": m[SOURCE_COL],
+                        "source_key": m[SOURCE_KEY_COL],
+                        "name": mask_name(m["full_name"]) if "full_name" in cols and m["full_name"] else "",
+                        "phone": mask_phone(m["phone"]) if "phone" in cols and m["phone"] else "",
+                        "email": mask_email(m["email"]) if "email" in cols and m["email"] else "",
+                        "company": (m["company"] or "") if "company" in cols else "",
+                        "match_probability": m["match_probability"],
+                    }
+                    for m in rows
+                ],
+            }
+        )
+    return {
+        "records": records.height,
+        "customers": total,
+        "multi_member": int(sizes.filter(pl.col("size") > 1).height),
+        "largest": int(sizes["size"].max() or 0),
+        "size_distribution": [
+            {"size": int(s), "customers": int(n), "share": n / total} for s, n in distribution.iter_rows()
+        ],
+        "examples": example_rows,
+    }
+
+
+def write_report(report: dict[str, Any], reports_dir: Path) -> Path:
+    """Write ``report.json`` and ``report.html`` for one run and refresh ``latest/``.
+
+    Args:
+        report: the run's report dictionary (masked; see ``build_report``).
+        reports_dir: the project's reports folder.
+
+    Returns:
+        The path of the HTML report.
+    """
+    run_dir = reports_dir / report["run"]["run_id"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), "utf-8")
+    html_path = run_dir / "report.html"
+    html_path.write_text(render_html(report), "utf-8")
+
+    latest = reports_dir / "latest"
+    tmp = reports_dir / ".latest.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(run_dir, tmp)
+    shutil.rmtree(latest, ignore_errors=True)
+    tmp.rename(latest)
+    return html_path
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """Render the report dictionary as one self-contained HTML page."""
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["pct"] = _pct
+    env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    return env.get_template("report.html").render(r=report)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,209 @@
+"""The project file: one YAML document that says what to read, how to map it, which rules apply and where to load.
+
+The whole file is validated before any flow starts. Every problem is collected and raised once, each naming the YAML
+path, the bad value and what is allowed (Splink's "collect, then raise once"; dlt's "say where you looked").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors import CONNECTORS, params_model
+from rules.mapping import check_mapping
+from rules.match import MatchSettings
+from rules.validate import ValidationSettings
+
+__all__ = [
+    "Defaults",
+    "ProjectSettings",
+    "SettingsError",
+    "SourceSettings",
+    "StoreSettings",
+    "load_settings",
+]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SettingsError(ValueError):
+    """The project file is invalid; ``problems`` lists every problem as ``<yaml path>: <what is wrong>``."""
+
+    def __init__(self, file: Path, problems: list[str]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__(f"{file}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(_Strict):
+    """Where the canonical store lives: any SQLAlchemy URL; ``${VAR}`` is read from the environment."""
+
+    url: str = "sqlite:///crm.db"
+
+
+class Defaults(_Strict):
+    """Defaults the normalisers use when a value does not say."""
+
+    region: str = Field("CN", pattern=r"^[A-Z]{2}$", description="default phone region (ISO 3166 alpha-2)")
+    date_order: Literal["ymd", "dmy", "mdy"] = "ymd"
+    timezone: str = "Asia/Shanghai"
+
+
+class SourceSettings(_Strict):
+    """One source: a connector kind, its parameters, and the column mapping onto canonical fields."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    mapping: dict[str, str] = Field(default_factory=dict)
+
+    def connector_params(self) -> BaseModel:
+        """The validated parameter model of this source's connector."""
+        return params_model(self.kind).model_validate(self.params)
+
+
+class ProjectSettings(_Strict):
+    """A whole project file."""
+
+    project: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    reports_dir: Path = Path("reports")
+    defaults: Defaults = Field(default_factory=Defaults)
+    sources: list[SourceSettings] = Field(min_length=1)
+    rules: ValidationSettings = Field(default_factory=ValidationSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+
+    #: Folder of the YAML file; relative paths resolve against it. Set by ``load_settings``.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    #: sha256 of the file's bytes: the report's config hash.
+    config_hash: str = Field(default="", exclude=True)
+
+    def source(self, name: str) -> SourceSettings:
+        """The source called ``name``."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source {name!r}; sources: {', '.join(s.name for s in self.sources)}")
+
+    @property
+    def store_url(self) -> str:
+        """The store URL with ``${VAR}`` expanded and a relative SQLite path resolved against the YAML folder."""
+        return _resolve_url(self.store.url, self.base_dir)
+
+    @property
+    def reports_path(self) -> Path:
+        """Absolute folder of the quality reports."""
+        return (self.base_dir / self.reports_dir).resolve()
+
+
+def load_settings(path: str | Path) -> ProjectSettings:
+    """Read and validate a project file.
+
+    Args:
+        path: the YAML project file.
+
+    Returns:
+        The validated settings, with relative paths resolved against the file's folder.
+
+    Raises:
+        SettingsError: listing every problem found, each with its YAML path.
+    """
+    file = Path(path)
+    try:
+        raw_bytes = file.read_bytes()
+    except OSError as exc:
+        raise SettingsError(file, [f"cannot read the project file: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(raw_bytes.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SettingsError(file, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise SettingsError(file, ["the top level must be a mapping (project, store, sources, ...)"])
+
+    base_dir = file.resolve().parent
+    problems: list[str] = []
+    try:
+        settings = ProjectSettings.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_describe(error) for error in exc.errors())
+        raise SettingsError(file, problems) from None
+
+    settings.base_dir = base_dir
+    settings.config_hash = hashlib.sha256(raw_bytes).hexdigest()
+    problems.extend(_check_sources(settings))
+    try:
+        _resolve_url(settings.store.url, base_dir)
+    except KeyError as exc:
+        problems.append(f"store.url: environment variable {exc.args[0]} is not set")
+    if problems:
+        raise SettingsError(file, problems)
+    return settings
+
+
+def _check_sources(settings: ProjectSettings) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, source in enumerate(settings.sources):
+        where = f"sources[{i}]"
+        if source.name in seen:
+            problems.append(f"{where}.name: {source.name!r} is used twice; source names must be unique")
+        seen.add(source.name)
+        if source.kind not in CONNECTORS:
+            problems.append(
+                f"{where}.kind: {source.kind!r} is not a connector; allowed: {', '.join(sorted(CONNECTORS))}"
+            )
+            continue
+        source.params = _resolve_paths(source.params, settings.base_dir)
+        try:
+            source.connector_params()
+        except ValidationError as exc:
+            problems.extend(_describe(error, prefix=f"{where}.params") for error in exc.errors())
+        else:
+            path = source.params.get("path")
+            if path is not None and not Path(path).exists():
+                problems.append(f"{where}.params.path: file not found: {path}")
+        problems.extend(f"{where}.mapping: {problem}" for problem in check_mapping(source.mapping))
+    return problems
+
+
+def _resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    resolved = dict(params)
+    path = resolved.get("path")
+    if isinstance(path, str) and path and not Path(path).is_absolute():
+        resolved["path"] = str((base_dir / path).resolve())
+    return resolved
+
+
+def _resolve_url(url: str, base_dir: Path) -> str:
+    def env(match: re.Match[str]) -> str:
+        return os.environ[match.group(1)]
+
+    url = _ENV_REF.sub(env, url)
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        rest = url[len(prefix) :]
+        if not rest.startswith("/"):
+            url = prefix + str((base_dir / rest).resolve())
+    return url
+
+
+def _describe(error: Any, prefix: str = "") -> str:
+    loc = prefix
+    for part in error["loc"]:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        else:
+            loc += f".{part}" if loc else str(part)
+    got = error.get("input")
+    shown = "" if error["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{loc or '<top>'}: {error['msg']}{shown}"

@@ -1,0 +1,113 @@
+"""Column mapping: a raw connector batch (all text + lineage) -> the MAPPED frame of canonical fields.
+
+The MAPPED frame has, in this order: the lineage columns the batch carries, one ``pl.String`` column per
+canonical field that at least one present source column maps to (in ``CANONICAL_FIELDS`` order),
+``attributes`` (JSON object of the unmapped source columns with a non-blank value, stripped, in column order;
+``"{}"`` when none) and ``_payload`` (JSON object of every source column as read, nulls as ``null``).
+Nothing is dropped: what is not mapped is kept in ``attributes`` and everything in ``_payload`` (invariant 2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import polars as pl
+
+from crm_store.schema import ATTRIBUTES_COL, CANONICAL_FIELDS, LINEAGE_COLS, PAYLOAD_COL
+
+__all__ = ["FIELD_SEPARATOR", "apply_mapping", "check_mapping"]
+
+#: Joins the values of several source columns mapped onto one canonical field.
+FIELD_SEPARATOR = " / "
+
+
+def check_mapping(mapping: Mapping[str, str]) -> list[str]:
+    """Return every problem of a ``source column -> canonical field`` mapping (empty when it is valid).
+
+    Problems: a target that is not a canonical field (the message lists the allowed ones), a lineage column
+    used as a source column, an empty source column name.
+    """
+    problems: list[str] = []
+    allowed = ", ".join(CANONICAL_FIELDS)
+    for source_col, field in mapping.items():
+        if not source_col or not source_col.strip():
+            problems.append(f"mapping has an empty source column name (mapped to {field!r})")
+        if source_col in LINEAGE_COLS:
+            problems.append(f"mapping[{source_col!r}]: {source_col!r} is a lineage column and cannot be mapped")
+        if field not in CANONICAL_FIELDS:
+            problems.append(f"mapping[{source_col!r}]: unknown canonical field {field!r}; allowed fields: {allowed}")
+    return problems
+
+
+def _clean(col: str) -> pl.Expr:
+    """Stripped text; empty or whitespace-only -> null."""
+    stripped = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(stripped.str.len_chars() > 0).then(stripped)
+
+
+def _json_string(expr: pl.Expr) -> pl.Expr:
+    """A string expression encoded as a JSON string literal (quotes and escapes), by polars' JSON writer."""
+    encoded = pl.struct(expr.alias("v")).struct.json_encode()  # {"v":"..."}
+    return encoded.str.slice(5, encoded.str.len_chars() - 6)
+
+
+def apply_mapping(raw: pl.DataFrame, mapping: Mapping[str, str]) -> pl.DataFrame:
+    """Map a raw batch onto canonical fields.
+
+    Args:
+        raw: a connector batch: source columns (text) plus lineage columns.
+        mapping: ``source column -> canonical field``. Keys that are not columns of this batch are ignored
+            (batches of one source may have different headers); several source columns may map to one field,
+            their non-null values are joined with ``" / "`` in column order.
+
+    Returns:
+        The MAPPED frame (see the module docstring). Row order and count are unchanged.
+
+    Raises:
+        ValueError: the mapping names an unknown canonical field (see :func:`check_mapping`).
+    """
+    problems = check_mapping(mapping)
+    if problems:
+        raise ValueError("invalid column mapping:\n  " + "\n  ".join(problems))
+
+    lineage = [c for c in raw.columns if c in LINEAGE_COLS]
+    source_cols = [c for c in raw.columns if c not in LINEAGE_COLS]
+    mapped = [c for c in source_cols if c in mapping]
+    unmapped = [c for c in source_cols if c not in mapping]
+
+    by_field: dict[str, list[str]] = {}
+    for col in mapped:
+        by_field.setdefault(mapping[col], []).append(col)
+
+    exprs: list[pl.Expr] = [pl.col(c) for c in lineage]
+    for field in CANONICAL_FIELDS:
+        cols = by_field.get(field)
+        if not cols:
+            continue
+        if len(cols) == 1:
+            value = _clean(cols[0])
+        else:
+            joined = pl.concat_str([_clean(c) for c in cols], separator=FIELD_SEPARATOR, ignore_nulls=True)
+            value = pl.when(joined.str.len_chars() > 0).then(joined)
+        exprs.append(value.cast(pl.String).alias(field))
+
+    if unmapped:
+        members = [
+            pl.when(_clean(c).is_not_null()).then(
+                pl.lit(json.dumps(c, ensure_ascii=False) + ":") + _json_string(_clean(c))
+            )
+            for c in unmapped
+        ]
+        attributes = pl.lit("{") + pl.concat_str(members, separator=",", ignore_nulls=True) + pl.lit("}")
+    else:
+        attributes = pl.lit("{}")
+    exprs.append(attributes.cast(pl.String).alias(ATTRIBUTES_COL))
+
+    if source_cols:
+        payload = pl.struct([pl.col(c).cast(pl.String) for c in source_cols]).struct.json_encode()
+    else:
+        payload = pl.lit("{}")
+    exprs.append(payload.cast(pl.String).alias(PAYLOAD_COL))
+
+    return raw.select(exprs)

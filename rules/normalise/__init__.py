@@ -1,0 +1,48 @@
+"""Normalisers: raw text per canonical field to a clean value, issue codes and derived parts.
+
+Every normaliser has the signature ``normalise_<kind>(values: pl.Series, **params) -> pl.DataFrame`` and
+returns a frame of the same height with ``value`` (``pl.String``, null when unusable), ``issues``
+(``pl.List(pl.String)`` of bare codes such as ``"invalid"``) and kind-specific part columns. They never raise
+on data (bad parameters do raise) and compute each distinct value once. :func:`normalise_frame` applies them
+to every canonical field of a mapped frame.
+"""
+
+from __future__ import annotations
+
+from ._base import NULL_MARKERS, clean_text, collapse_whitespace, has_fullwidth, to_halfwidth
+from ._company import normalise_company
+from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime
+from ._email import normalise_email
+from ._frame import PART_COLUMNS, normalise_frame
+from ._gender import normalise_gender
+from ._name import fold_ascii, normalise_name, soundex
+from ._phone import PhoneParams, normalise_phone
+from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, register_normaliser
+from ._text import normalise_text
+
+__all__ = [
+    "NORMALISERS",
+    "NULL_MARKERS",
+    "PART_COLUMNS",
+    "DateParams",
+    "DatetimeParams",
+    "PhoneParams",
+    "UnknownNormaliserError",
+    "clean_text",
+    "collapse_whitespace",
+    "fold_ascii",
+    "get_normaliser",
+    "has_fullwidth",
+    "normalise_company",
+    "normalise_date",
+    "normalise_datetime",
+    "normalise_email",
+    "normalise_frame",
+    "normalise_gender",
+    "normalise_name",
+    "normalise_phone",
+    "normalise_text",
+    "register_normaliser",
+    "soundex",
+    "to_halfwidth",
+]

@@ -1,0 +1,361 @@
+"""Person-name normaliser: cleaned display name, title, family/given split, pinyin and blocking keys.
+
+Rules, in order:
+
+* Clean (half-width, whitespace), then reject non-names: placeholders (``test``, ``测试``, ``xxx``,
+  ``N/A``), markup, URLs, e-mail addresses, anything with digits, keyboard runs (``asdf``), one repeated
+  character, company names (公司, 有限, ``Ltd``) and titles with no name → ``not_a_name``.
+* Traditional characters become simplified (OpenCC ``t2s``; issue ``traditional``).
+* Titles move to ``name_title``: Chinese ones after the name (王先生, 张总, 李经理; one-character titles
+  such as 总/工 only right after a bare surname), Western ones before or after (``Dr. Smith``, ``Smith
+  PhD``), and a bracketed title (``张伟（经理）``). Other bracketed text stays in the value but is not
+  parsed.
+* Chinese names: a compound surname (欧阳, 司马 …) if the name starts with one, else the first character.
+  Names with a middle dot (``阿卜杜·热合曼``) are transliterations without a family name: both parts are
+  null.
+* Latin names: ``Family, Given`` when there is a comma; otherwise, if every word is pinyin (``Zhang Wei``,
+  ``Wei Zhang``, ``ZHANG Xiao Ming``, ``zhangwei``), the family name is the word written in capitals if
+  exactly one is, else whichever of the first and last word is the more frequent Chinese surname (a compound
+  surname such as ``Ouyang`` first, then the 2020 ranking; ties go to the first word: Chinese order; if
+  neither is a surname, Western order); a single pinyin word is split after a leading surname
+  (``zhangwei``). Any other Latin name is read in Western order: the last word (with particles such as ``van
+  der``) is the family name. All-upper or all-lower names are re-cased for display (``JOHN SMITH`` → ``John
+  Smith``); mixed case is kept.
+
+Parts: ``name_pinyin`` is ``"family given"`` in lower-case tone-less pinyin (Chinese) or folded ASCII
+(Latin). ``name_key`` is a blocking key: the ASCII family key and given key, sorted and concatenated, so the
+order in which a name was written does not matter (张伟, 張偉, Zhang Wei, Wei Zhang, ZHANG Wei and zhangwei
+all give ``weizhang``); the given key of a Western name is its first given word with nicknames resolved (Bob
+→ robert), so middle names and initials do not split a person. ``name_phonetic`` is the American Soundex
+code of the family key (``zhang`` → ``Z520``, ``smith``/``smyth`` → ``S530``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import polars as pl
+
+from ._base import ISSUES_DTYPE, clean_text, collapse_whitespace, is_null_marker, map_distinct, to_simplified
+from ._name_tables import (
+    CN_TITLES,
+    COMMON_SURNAMES,
+    COMPOUND_SURNAMES,
+    NICKNAMES,
+    OTHER_SURNAMES,
+    SURNAME_PARTICLES,
+    WESTERN_SUFFIXES,
+    WESTERN_TITLES,
+)
+from ._pinyin import han_syllables, has_han, is_han, split_syllables, surname_pinyin
+from ._registry import register_normaliser
+
+_SCHEMA = {
+    "value": pl.String,
+    "issues": ISSUES_DTYPE,
+    "family_name": pl.String,
+    "given_name": pl.String,
+    "name_title": pl.String,
+    "name_pinyin": pl.String,
+    "name_key": pl.String,
+    "name_phonetic": pl.String,
+}
+_NOT_A_NAME = (None, ["not_a_name"], None, None, None, None, None, None)
+
+_PLACEHOLDER_WORDS = frozenset(
+    {"test", "testing", "tester", "asdf", "xxx", "xx", "x", "abc", "abcd", "unknown", "anonymous", "anon"}
+    | {"customer", "client", "user", "name", "fullname", "full name", "admin", "demo", "sample", "dummy"}
+    | {"nobody", "noname", "no name", "someone", "somebody", "guest", "qwe", "foo", "bar", "foobar"}
+    | {"测试", "测试用户", "测试人员", "测试账号", "某某", "某人", "无名", "无名氏", "匿名", "客户", "顾客"}
+    | {"用户", "姓名", "名字", "本人", "联系人", "先生", "女士", "小姐", "同学", "未命名"}
+)
+_SUSPICIOUS = re.compile(r"<[^>]*>|https?:|www\.|\.(?:com|cn|net|org)\b|@|\d|[=;{}\[\]|\\^~$%*#&+]", re.I)
+_COMPANY = re.compile(
+    r"公司|有限|集团|工作室|事务所|银行|学校|医院|大学|委员会|"
+    r"\b(?:co|ltd|inc|llc|corp|gmbh|limited|company|corporation|plc)\b\.?",
+    re.IGNORECASE,
+)
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
+_BRACKET = re.compile(r"[(\[【](.*?)[)\]】]")
+_MIDDLE_DOT = re.compile(r"[·•・.．]")
+_HAN_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_LATIN_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-][^\W\d_])*\.?")
+_WESTERN_TITLE_RE = "|".join(sorted(WESTERN_TITLES, key=len, reverse=True))
+_LEADING_TITLE = re.compile(rf"^(?:({_WESTERN_TITLE_RE})\.?(?:\s+|(?<=\.))|({_WESTERN_TITLE_RE})\.\s*)", re.I)
+_TRAILING_TITLE = re.compile(rf"[\s,]+({_WESTERN_TITLE_RE})\.?$", re.I)
+_FOLD_EXTRA = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "œ": "oe", "ı": "i"})
+_SOUNDEX_CODES = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
+_CN_TITLE_ENDINGS = frozenset(title[-1] for title in CN_TITLES)
+_SURNAMES = frozenset(COMMON_SURNAMES) | frozenset(OTHER_SURNAMES)
+
+
+def soundex(word: str) -> str | None:
+    """American Soundex of an ASCII word (letter + three digits), ``None`` when it has no ASCII letter.
+
+    The first letter is kept; b f p v → 1, c g j k q s x z → 2, d t → 3, l → 4, m n → 5, r → 6; vowels
+    (and y) separate equal codes, h and w do not; the result is padded with zeros.
+    """
+    letters = [c for c in word.lower() if "a" <= c <= "z"]
+    if not letters:
+        return None
+    out = [letters[0].upper()]
+    last = _SOUNDEX_CODES.get(letters[0], "")
+    for c in letters[1:]:
+        code = _SOUNDEX_CODES.get(c, "")
+        if code and code != last:
+            out.append(code)
+            if len(out) == 4:
+                break
+        if c not in "hw":
+            last = code
+    return "".join(out).ljust(4, "0")
+
+
+def fold_ascii(text: str) -> str:
+    """Lower-case ASCII letters only: diacritics removed (``Müller`` → ``muller``), the rest dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_EXTRA))
+    return "".join(c for c in decomposed if "a" <= c <= "z")
+
+
+@functools.cache
+def _surname_ranks() -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for compound in COMPOUND_SURNAMES:  # a compound surname is never a given name: it always wins
+        ranks.setdefault(surname_pinyin(compound), -1)
+    for rank, char in enumerate(COMMON_SURNAMES):
+        ranks.setdefault(surname_pinyin(char), rank)
+    for char in OTHER_SURNAMES:
+        ranks.setdefault(surname_pinyin(char), 1000)
+    return ranks
+
+
+def _is_keyboard_run(word: str) -> bool:
+    return len(word) >= 3 and any(word in row or word in row[::-1] for row in _KEYBOARD_ROWS)
+
+
+def _looks_like_non_name(text: str) -> bool:
+    folded = text.casefold().strip(" .")
+    if is_null_marker(text) or folded in _PLACEHOLDER_WORDS:
+        return True
+    if _SUSPICIOUS.search(text) or _COMPANY.search(text):
+        return True
+    letters = [c for c in folded if c.isalpha()]
+    if not letters or (len(letters) == 1 and letters[0].isascii()):
+        return True
+    if len(letters) >= 2 and len(set(letters)) == 1:
+        return True
+    words = re.findall(r"[a-z]+", folded)
+    return bool(words) and all(_is_keyboard_run(w) for w in words) and folded.isascii()
+
+
+def _split_titles(text: str) -> tuple[str, list[str]]:
+    """Remove titles from ``text``; returns the rest and the titles found, in reading order."""
+    titles: list[str] = []
+    for match in list(_BRACKET.finditer(text)) if "(" in text or "[" in text or "【" in text else ():
+        inner = match.group(1).strip()
+        title = WESTERN_TITLES.get(inner.lower().rstrip(".")) or (inner if inner in CN_TITLES else None)
+        if title:
+            titles.append(title)
+            text = text.replace(match.group(0), " ")
+    text = collapse_whitespace(text).strip(" ,")
+    while text[:1].isascii() and (match := _LEADING_TITLE.match(text)):
+        titles.append(WESTERN_TITLES[(match.group(1) or match.group(2)).lower()])
+        text = text[match.end() :]
+    while text[-1:].isascii() and (match := _TRAILING_TITLE.search(text)):
+        titles.append(WESTERN_TITLES[match.group(1).lower()])
+        text = text[: match.start()]
+    text = text.strip(" ,")
+    compact = _HAN_GAP.sub("", text)
+    for title in CN_TITLES if compact[-1:] in _CN_TITLE_ENDINGS else ():
+        if compact.endswith(title) and len(compact) > len(title):
+            rest = compact[: -len(title)].rstrip()
+            if not rest or not is_han(rest[-1]):
+                continue
+            if len(title) == 1 and not (rest in _SURNAMES or rest in COMPOUND_SURNAMES):
+                continue  # 张总 yes, 张建总 no
+            titles.append(title)
+            text = rest
+            break
+    return text.strip(" ,"), titles
+
+
+def _recase(text: str) -> str:
+    """Title-case an all-upper or all-lower Latin name; mixed case is the writer's choice and kept."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters or not (all(c.isupper() for c in letters) or all(c.islower() for c in letters)):
+        return text
+
+    def word(match: re.Match[str]) -> str:
+        w = match.group(0).lower()
+        if w in SURNAME_PARTICLES and match.start() > 0:
+            return w
+        w = re.sub(r"(^|['’\-])([a-z])", lambda m: m.group(1) + m.group(2).upper(), w)
+        if w.startswith("Mc") and len(w) > 2:
+            w = "Mc" + w[2].upper() + w[3:]
+        return w
+
+    return re.sub(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", word, text)
+
+
+def _key(family: str, given: str) -> str | None:
+    parts = sorted(p for p in (family, given) if p)
+    return "".join(parts) or None
+
+
+def _chinese(han: str) -> tuple[str | None, str | None, str, str | None]:
+    """Family, given, name_pinyin and name_key of a Han name."""
+    if _MIDDLE_DOT.search(han):
+        syllables = [s for part in _MIDDLE_DOT.split(han) for s in han_syllables(part)]
+        return None, None, " ".join(syllables), "".join(syllables) or None
+    family = han[:2] if han[:2] in COMPOUND_SURNAMES else han[0]
+    given = han[len(family) :] or None
+    family_py = surname_pinyin(family)
+    given_py = "".join(han_syllables(given)) if given else ""
+    return family, given, f"{family_py} {given_py}".strip(), _key(family_py, given_py)
+
+
+def _pinyin_family_index(words: list[str], folded: list[str]) -> int:
+    """Which of the first and last word is the family name of a pinyin name (see the module docstring)."""
+    ends = [0, len(words) - 1]
+    caps = [i for i in ends if words[i].isupper() and len(words[i]) > 1]
+    if len(caps) == 1 and not all(w.isupper() for w in words):
+        return caps[0]
+    ranks = _surname_ranks()
+    first, last = ranks.get(folded[0], 10_000), ranks.get(folded[-1], 10_000)
+    if first == last == 10_000:
+        return len(words) - 1
+    return 0 if first <= last else len(words) - 1
+
+
+def _latin(core: str) -> tuple[str | None, str | None, str, str | None, str | None]:
+    """Family, given, name_pinyin, name_key and the family key of a Latin-script name."""
+    comma = "," in core
+    if comma:
+        before, _, after = core.partition(",")
+        after_words = _LATIN_WORD.findall(after)
+        if not after_words or all(w.lower().rstrip(".") in WESTERN_SUFFIXES for w in after_words):
+            comma = False
+    words = [w for w in _LATIN_WORD.findall(core) if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
+    if not words:
+        return None, None, "", None, None
+    folded = [fold_ascii(w) for w in words]
+    if comma:
+        family_words = [w for w in _LATIN_WORD.findall(before) if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
+        given_words = [w for w in after_words if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
+        pinyin_name = False
+    elif all(split_syllables(f) for f in folded) and len(words) <= 4:
+        pinyin_name = True
+        if len(words) == 1:
+            family_words, given_words = _split_single_pinyin(words[0], folded[0])
+        else:
+            index = _pinyin_family_index(words, folded)
+            family_words = [words[index]]
+            given_words = words[1:] if index == 0 else words[:-1]
+    else:
+        pinyin_name = False
+        start = len(words) - 1
+        while start > 1 and words[start - 1].lower() in SURNAME_PARTICLES:
+            start -= 1
+        family_words, given_words = words[start:], words[:start]
+    family_key = "".join(fold_ascii(w) for w in family_words)
+    given_folded = [fold_ascii(w) for w in given_words]
+    given_folded = [g for g in given_folded if g]
+    if pinyin_name:
+        given_key = "".join(given_folded)
+        pinyin = f"{family_key} {given_key}".strip()
+    else:
+        given_key = NICKNAMES.get(given_folded[0], given_folded[0]) if given_folded else ""
+        pinyin = " ".join([family_key, *given_folded]).strip()
+    family = " ".join(family_words) or None
+    given = " ".join(given_words) or None
+    return family, given, pinyin, _key(family_key, given_key), family_key or None
+
+
+def _split_single_pinyin(word: str, folded: str) -> tuple[list[str], list[str]]:
+    """``zhangwei`` → (``zhang``, ``wei``) when it starts with a known surname; otherwise all family."""
+    parts = split_syllables(folded) or ()
+    ranks = _surname_ranks()
+    for size in (2, 1):
+        if len(parts) > size and "".join(parts[:size]) in ranks:
+            cut = len("".join(parts[:size]))
+            return [word[:cut]], [word[cut:]]
+    return [word], []
+
+
+def _one(raw: str | None) -> tuple[object, ...]:
+    if raw is None:
+        return None, ["empty"], None, None, None, None, None, None
+    text = clean_text(raw)
+    if not text:
+        return None, ["empty"], None, None, None, None, None, None
+    if _looks_like_non_name(text):
+        return _NOT_A_NAME
+    issues: list[str] = []
+    if has_han(text):
+        simplified = to_simplified(text)
+        if simplified != text:
+            issues.append("traditional")
+            text = simplified
+    rest, titles = _split_titles(text)
+    for _ in range(3):  # titles can hide behind each other: "（经理）Dr. 张"
+        rest, more = _split_titles(rest)
+        if not more:
+            break
+        titles += more
+    core = _BRACKET.sub(" ", rest).strip(" ,")
+    if not core or _looks_like_non_name(core):  # 张张先生, "Mr. Test"
+        return _NOT_A_NAME
+    han = "".join(c for c in core if is_han(c) or _MIDDLE_DOT.fullmatch(c)).strip("·•・.．")
+    han_chars = sum(1 for c in han if is_han(c))
+    if han_chars:
+        if _LATIN_WORD.search(_HAN_GAP.sub("", core).translate({ord(c): " " for c in han})):
+            issues.append("mixed_script")
+        if han_chars > 6:
+            return _NOT_A_NAME
+        family, given, pinyin, key = _chinese(han)
+        family_key = surname_pinyin(family) if family else None
+        value = _HAN_GAP.sub("", rest)
+    else:
+        family, given, pinyin, key, family_key = _latin(core)
+        if key is None:
+            return _NOT_A_NAME
+        value = _recase(rest)
+        if family is not None:
+            family, given = _recase_parts(value, family, given)
+    title = " ".join(dict.fromkeys(titles)) or None
+    value = collapse_whitespace(value)
+    if not value:
+        return _NOT_A_NAME
+    return value, issues, family, given, title, pinyin or None, key, soundex(family_key or "")
+
+
+def _recase_parts(value: str, family: str, given: str | None) -> tuple[str, str | None]:
+    """Family and given names spelled as they appear in the (re-cased) display value."""
+    lowered = value.lower()
+
+    def pick(part: str) -> str:
+        at = lowered.find(part.lower())
+        return value[at : at + len(part)] if at >= 0 else part
+
+    return pick(family), pick(given) if given else None
+
+
+@register_normaliser("name")
+def normalise_name(values: pl.Series) -> pl.DataFrame:
+    """Normalise person names (see the module docstring for the rules).
+
+    Returns:
+        A frame of the same height with ``value`` (display name without title; simplified Chinese),
+        ``issues``, ``family_name``, ``given_name``, ``name_title``, ``name_pinyin``, ``name_key`` and
+        ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``.
+    """
+    return map_distinct(values, _one, _SCHEMA)

@@ -1,0 +1,31 @@
+"""Normaliser for fields without a kind: trimmed, half-width, whitespace-collapsed text."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._registry import register_normaliser
+
+_SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE}
+
+
+def _one(raw: str | None) -> tuple[str | None, list[str]]:
+    if raw is None:
+        return None, ["empty"]
+    text = clean_text(raw)
+    if not text:
+        return None, ["empty"]
+    if is_null_marker(text):
+        return None, ["placeholder"]
+    return text, []
+
+
+@register_normaliser("text")
+def normalise_text(values: pl.Series) -> pl.DataFrame:
+    """Clean free text: full-width to half-width, control characters dropped, whitespace collapsed.
+
+    Output columns: ``value`` (null when empty or a null marker such as ``N/A``, ``无``, ``-``) and ``issues``
+    (``empty``, ``placeholder``).
+    """
+    return map_distinct(values, _one, _SCHEMA)

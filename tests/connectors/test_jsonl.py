@@ -1,0 +1,50 @@
+"""JSON Lines connector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from connectors import JsonlParams, SourceError, get_connector
+
+
+def read(path: Path, **params: object) -> pl.DataFrame:
+    batches = list(get_connector("jsonl")(JsonlParams(path=path, **params), source="web"))
+    return pl.concat(batches, how="diagonal")
+
+
+def test_broken_line_blank_line_and_values_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "signups.jsonl"
+    lines = [
+        '{"name": "张伟", "phone": 13800138000, "score": 1.50, "vip": true}',
+        "",
+        '{"name": "李娜" "phone": "0635"}',
+        '{"name": "王芳", "tags": ["a", 1], "addr": {"city": "深圳", "zip": 518000}, "phone": null}',
+        "[1, 2]",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    df = read(path)
+    assert df.columns[:4] == ["name", "phone", "score", "vip"]
+    assert df["_source_key"].to_list() == ["1", "2", "3", "4", "5"]
+    assert df.row(0)[:4] == ("张伟", "13800138000", "1.50", "true")
+    assert df["_skip_reason"].to_list() == [None, "empty_row", None, None, None]
+    assert df["_error_code"].to_list() == [None, None, "malformed_row", None, "malformed_row"]
+    assert df["_error_detail"][2] == "invalid JSON at column 15: Expecting ',' delimiter"
+    assert df["_error_detail"][4] == "expected a JSON object, found an array"
+    assert df["_raw_line"][2] == lines[2]
+    assert df["tags"][3] == '["a",1]'
+    assert df["addr"][3] == '{"city":"深圳","zip":518000}'
+    assert df["phone"][3] is None
+
+
+def test_crlf_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes('\ufeff{"a": "x"}\r\n{"a": "y"}\r\n'.encode())
+    assert read(path)["a"].to_list() == ["x", "y"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"x\.jsonl: file not found"):
+        read(tmp_path / "x.jsonl")

@@ -1,0 +1,89 @@
+"""Registry, params models, the error type, and agreement with the store's lineage names."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import pydantic
+import pytest
+
+import connectors
+from connectors import (
+    CONNECTORS,
+    CsvParams,
+    JsonlParams,
+    SourceError,
+    XlsxParams,
+    get_connector,
+    lineage,
+    params_model,
+    register_connector,
+)
+from crm_store import schema
+
+
+def test_known_kinds() -> None:
+    assert set(CONNECTORS) == {"csv", "xlsx", "jsonl"}
+    assert params_model("csv") is CsvParams
+    assert params_model("xlsx") is XlsxParams
+    assert params_model("jsonl") is JsonlParams
+    assert get_connector("csv") is CONNECTORS["csv"]
+
+
+def test_unknown_kind_lists_known_kinds() -> None:
+    with pytest.raises(KeyError, match="known kinds: csv, jsonl, xlsx"):
+        get_connector("parquet")
+    with pytest.raises(KeyError, match="unknown connector kind 'parquet'"):
+        params_model("parquet")
+
+
+def test_duplicate_registration_raises() -> None:
+    with pytest.raises(ValueError, match="'csv' is already registered"):
+        register_connector("csv", CsvParams)(get_connector("csv"))
+
+
+def test_params_forbid_unknown_fields() -> None:
+    with pytest.raises(pydantic.ValidationError, match="delimter"):
+        CsvParams.model_validate({"path": "a.csv", "delimter": ";"})
+    params = XlsxParams.model_validate({"path": "a.xlsx", "sheets": ["客户"]})
+    assert params.header_row is None
+
+
+def test_source_error_text() -> None:
+    assert str(SourceError("s", "a.csv", 7, "bad")) == "a.csv: row 7: bad"
+    assert str(SourceError("s", "a.csv", None, "bad")) == "a.csv: bad"
+    error = pickle.loads(pickle.dumps(SourceError("s", "b.xlsx", "S!2", "x")))
+    assert (error.source, error.path, error.row, error.problem) == ("s", "b.xlsx", "S!2", "x")
+
+
+def test_lineage_names_agree_with_the_store() -> None:
+    assert lineage.LINEAGE_COLS == schema.LINEAGE_COLS
+
+
+def test_public_api_is_curated() -> None:
+    assert sorted(connectors.__all__) == sorted(
+        [
+            "CONNECTORS",
+            "Connector",
+            "CsvParams",
+            "JsonlParams",
+            "SourceError",
+            "XlsxParams",
+            "get_connector",
+            "params_model",
+            "register_connector",
+        ]
+    )
+
+
+def test_connectors_import_nothing_else_of_the_project() -> None:
+    package = Path(connectors.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in {"rules", "crm_store", "pipelines"}, (module.name, name)

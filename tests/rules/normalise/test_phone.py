@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from rules.normalise import normalise_phone
+from rules.normalise._phone import _check, is_placeholder_digits
+
+from ._helpers import check_contract, idempotent, run_one
+
+M = "+8613800138000"
+M2 = "+8613900139000"
+L = "+866358123456"
+
+# raw, value, phone_type, issues, phones (None: same as [value])
+CASES: list[tuple[str | None, str | None, str | None, list[str], list[str] | None]] = [
+    ("13800138000", M, "mobile", [], None),
+    ("138 0013 8000", M, "mobile", [], None),
+    ("138-0013-8000", M, "mobile", [], None),
+    ("+86 138 0013 8000", M, "mobile", [], None),
+    ("+8613800138000", M, "mobile", [], None),
+    ("008613800138000", M, "mobile", [], None),
+    ("0086 138 0013 8000", M, "mobile", [], None),
+    ("86-138-0013-8000", M, "mobile", [], None),
+    ("8613800138000", M, "mobile", [], None),
+    ("(+86)13800138000", M, "mobile", [], None),
+    ("19912345678", "+8619912345678", "mobile", [], None),
+    ("16612345678", "+8616612345678", "mobile", [], None),
+    ("17012345678", "+8617012345678", "mobile", [], None),
+    ("15012345678", "+8615012345678", "mobile", [], None),
+    ("手机:13800138000", M, "mobile", [], None),
+    ("Tel: 138 0013 8000", M, "mobile", [], None),
+    ("0635-8123456", L, "landline", [], None),
+    ("(0635)8123456", L, "landline", [], None),
+    ("（0635）8123456", L, "landline", [], None),
+    ("0635 8123456", L, "landline", [], None),
+    ("86-635-8123456", L, "landline", [], None),
+    ("+86 635 8123456", L, "landline", [], None),
+    ("010-12345678", "+861012345678", "landline", [], None),
+    ("021-87654321", "+862187654321", "landline", [], None),
+    ("0635-8123456-801", L, "landline", ["extension"], None),
+    ("0635-8123456 ext 801", L, "landline", ["extension"], None),
+    ("0635-8123456 ext. 801", L, "landline", ["extension"], None),
+    ("0635-8123456转801", L, "landline", ["extension"], None),
+    ("0635-8123456 分机 801", L, "landline", ["extension"], None),
+    ("010-12345678-1234", "+861012345678", "landline", ["extension"], None),
+    ("400-810-8888", "+864008108888", "other", [], None),
+    ("1.3800138e+10", M, "mobile", ["excel_float"], None),
+    ("1.3800138E+10", M, "mobile", ["excel_float"], None),
+    ("13800138000.0", M, "mobile", ["excel_float"], None),
+    ("1.38001E+10", None, None, ["excel_float", "truncated", "invalid"], None),
+    ("１３８００１３８０００", M, "mobile", ["fullwidth"], None),
+    ("＋８６ １３８ ００１３ ８０００", M, "mobile", ["fullwidth"], None),
+    ("13800138000/13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000,13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000;13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000、13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000，13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000 或 13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000 and 13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("13800138000 13900139000", M, "mobile", ["multiple"], [M, M2]),
+    ("0635-8123456/13800138000", M, "mobile", ["multiple"], [L, M]),
+    ("0635-8123456/8123457", L, "landline", ["multiple"], [L, "+866358123457"]),
+    ("13800138000/13800138000", M, "mobile", [], None),
+    ("13800138000 / abc 123456", M, "mobile", ["partial"], None),
+    ("11111111111", None, None, ["placeholder"], None),
+    ("00000000", None, None, ["placeholder"], None),
+    ("12345678901", None, None, ["placeholder"], None),
+    ("12345678", None, None, ["placeholder"], None),
+    ("13800000000", None, None, ["placeholder"], None),
+    ("88888888", None, None, ["placeholder"], None),
+    ("N/A", None, None, ["placeholder"], None),
+    ("无", None, None, ["placeholder"], None),
+    ("138001380", None, None, ["invalid"], None),
+    ("8123456", None, None, ["invalid"], None),
+    ("10086", None, None, ["invalid"], None),
+    ("abc", None, None, ["invalid"], None),
+    ("12800138000", None, None, ["invalid"], None),
+    ("", None, None, ["empty"], None),
+    ("   ", None, None, ["empty"], None),
+    (None, None, None, ["empty"], None),
+    ("+1 (415) 555-0100", "+14155550100", "other", [], None),
+    ("+1 415-555-0100", "+14155550100", "other", [], None),
+    ("+44 20 7946 0958", "+442079460958", "landline", [], None),
+    ("+44 7911 123456", "+447911123456", "mobile", [], None),
+    ("+852 9123 4567", "+85291234567", "mobile", [], None),
+]
+
+
+@pytest.mark.parametrize(("raw", "value", "phone_type", "issues", "phones"), CASES)
+def test_phone_cases(
+    raw: str | None, value: str | None, phone_type: str | None, issues: list[str], phones: list[str] | None
+) -> None:
+    row = run_one(normalise_phone, raw)
+    assert row["value"] == value
+    assert row["phone_type"] == phone_type
+    assert row["issues"] == issues
+    expected_phones = phones if phones is not None else ([value] if value else None)
+    assert row["phones"] == expected_phones
+
+
+def test_extension_part() -> None:
+    row = run_one(normalise_phone, "0635-8123456转801")
+    assert row["phone_extension"] == "801"
+    assert run_one(normalise_phone, "13800138000")["phone_extension"] is None
+
+
+def test_region_parameter() -> None:
+    assert run_one(normalise_phone, "(415) 555-0100", region="US")["value"] == "+14155550100"
+    assert run_one(normalise_phone, "020 7946 0958", region="gb")["value"] == "+442079460958"
+    assert run_one(normalise_phone, "13800138000", region="US")["value"] is None
+    assert run_one(normalise_phone, "+86 13800138000", region="US")["value"] == M
+
+
+def test_bad_parameters_raise() -> None:
+    with pytest.raises(ValidationError, match="unknown phone region"):
+        normalise_phone(pl.Series(["1"]), region="XX")
+    with pytest.raises(ValidationError):
+        normalise_phone(pl.Series(["1"]), country="CN")
+
+
+def test_output_contract_and_row_order() -> None:
+    values = pl.Series(["13800138000", None, "abc", "13800138000", "0635-8123456"])
+    out = normalise_phone(values)
+    check_contract(out, 5, {"phone_type": pl.String, "phones": pl.List(pl.String), "phone_extension": pl.String})
+    assert out.get_column("value").to_list() == [M, None, None, M, L]
+
+
+def test_excel_float_column() -> None:
+    out = normalise_phone(pl.Series([13800138000.0, None]))
+    assert out.get_column("value").to_list() == [M, None]
+
+
+@pytest.mark.parametrize(
+    ("digits", "expected"),
+    [
+        ("11111111111", True),
+        ("00000", True),
+        ("1234567", True),
+        ("9876543210", True),
+        ("13900000000", True),
+        ("13800138000", False),
+        ("6358123456", False),
+        ("1234", False),
+    ],
+)
+def test_is_placeholder_digits(digits: str, expected: bool) -> None:
+    assert is_placeholder_digits(digits) is expected
+
+
+def test_cn_mobile_shortcut_agrees_with_phonenumbers() -> None:
+    """The fast path for 11-digit CN mobiles must say exactly what is_valid_number/number_type say."""
+    rng = random.Random(7)
+    for prefix in range(10000, 20000):  # every 5-digit prefix starting with 1
+        for _ in range(2):
+            nsn = f"{prefix}{rng.randrange(10**6):06d}"
+            if is_placeholder_digits(nsn):
+                continue
+            try:
+                number = phonenumbers.parse(nsn, "CN")
+            except phonenumbers.NumberParseException:
+                assert _check(nsn, "CN") == "invalid", nsn
+                continue
+            valid = phonenumbers.is_valid_number(number)
+            mobile = valid and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+            result = _check(nsn, "CN")
+            if mobile:
+                assert not isinstance(result, str) and result.kind == "mobile", nsn
+                assert result.e164 == "+86" + nsn
+            elif valid:
+                assert not isinstance(result, str) and result.kind != "mobile", nsn
+            else:
+                assert result == "invalid", nsn
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_never_raises_on_arbitrary_text(raw: str) -> None:
+    check_contract(normalise_phone(pl.Series([raw, None])), 2)
+
+
+phone_like = st.text(alphabet="0123456789+-() ./、或转ext１３８", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(phone_like, st.sampled_from([c[0] for c in CASES if c[0]])))
+def test_idempotent(raw: str) -> None:
+    idempotent(normalise_phone, raw)
