@@ -162,5 +162,6 @@ def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None
             error_code=code,
             error_detail=detail,
             raw_line=raw,
-            joined=joined,
+            # The hash is of the line as written: stable whatever keys other lines add to the batch's columns.
+            joined=pl.Series([line.removesuffix("\r") for line in chunk], dtype=pl.String),
         )

@@ -49,6 +49,9 @@ SKIP_REASON_COL: Final = "_skip_reason"
 #: ``_error_detail``. Such rows are quarantined, never dropped.
 ERROR_CODE_COL: Final = "_error_code"
 ERROR_DETAIL_COL: Final = "_error_detail"
+#: Set by the CSV and JSON Lines connectors on a structurally broken row: the record's text as read. ``rules.map``
+#: makes it the row's payload; it never lands in ``attributes``.
+RAW_LINE_COL: Final = "_raw_line"
 LINEAGE_COLS: Final = (
     SOURCE_COL,
     SOURCE_KEY_COL,

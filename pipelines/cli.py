@@ -125,6 +125,50 @@ def export_crosswalk(
 
 
 @app.command()
+def normalise(
+    kind: Annotated[str, typer.Argument(help="phone, email, name, company, address, date, gender or id_number.")],
+    region: Annotated[str, typer.Option("--region", help="Default region for phones and addresses.")] = "CN",
+    date_order: Annotated[str, typer.Option("--date-order", help="ymd, dmy or mdy for ambiguous dates.")] = "ymd",
+) -> None:
+    """Normalise one value per line of standard input; print one JSON object per line.
+
+    Each line: {"input": …, "value": …, "issues": [...], "parts": {...}}; unusable input gives "value": null.
+    """
+    import inspect
+    import json
+
+    import polars as pl
+
+    from rules.normalise import get_normaliser
+
+    try:
+        normaliser = get_normaliser(kind)
+    except LookupError as exc:
+        raise _fail(str(exc.args[0] if exc.args else exc), 2) from None
+    accepted = inspect.signature(normaliser).parameters
+    params = {k: v for k, v in {"region": region, "order": date_order}.items() if k in accepted}
+    lines = [line.rstrip("\r\n") for line in sys.stdin]
+    result = normaliser(pl.Series("input", lines, dtype=pl.String), **params)
+    part_columns = [c for c in result.columns if c not in ("value", "issues")]
+    for text, row in zip(lines, result.iter_rows(named=True), strict=True):
+        parts = {_part_name(kind, c): row[c] for c in part_columns}
+        record = {"input": text, "value": row["value"], "issues": row["issues"] or [], "parts": parts}
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+_PART_NAMES = {"family_name": "family", "given_name": "given"}
+
+
+def _part_name(kind: str, column: str) -> str:
+    """A part column's short name in ``crmkit normalise`` output (``name_pinyin`` → ``pinyin``)."""
+    for prefix in (f"{kind}_", "id_"):
+        if column.startswith(prefix) and column != prefix:
+            column = column[len(prefix) :]
+            break
+    return _PART_NAMES.get(column, column)
+
+
+@app.command()
 def version() -> None:
     """Print crmkit's version."""
     from importlib.metadata import version as dist_version

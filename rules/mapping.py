@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from crm_store.schema import ATTRIBUTES_COL, CANONICAL_FIELDS, LINEAGE_COLS, PAYLOAD_COL
+from crm_store.schema import ATTRIBUTES_COL, CANONICAL_FIELDS, LINEAGE_COLS, PAYLOAD_COL, RAW_LINE_COL
 
 __all__ = ["FIELD_SEPARATOR", "apply_mapping", "check_mapping"]
 
@@ -72,7 +72,7 @@ def apply_mapping(raw: pl.DataFrame, mapping: Mapping[str, str]) -> pl.DataFrame
         raise ValueError("invalid column mapping:\n  " + "\n  ".join(problems))
 
     lineage = [c for c in raw.columns if c in LINEAGE_COLS]
-    source_cols = [c for c in raw.columns if c not in LINEAGE_COLS]
+    source_cols = [c for c in raw.columns if c not in LINEAGE_COLS and c != RAW_LINE_COL]
     mapped = [c for c in source_cols if c in mapping]
     unmapped = [c for c in source_cols if c not in mapping]
 
@@ -108,6 +108,10 @@ def apply_mapping(raw: pl.DataFrame, mapping: Mapping[str, str]) -> pl.DataFrame
         payload = pl.struct([pl.col(c).cast(pl.String) for c in source_cols]).struct.json_encode()
     else:
         payload = pl.lit("{}")
+    if RAW_LINE_COL in raw.columns:
+        # A structurally broken row: its raw text is the faithful payload, the split columns are guesses.
+        as_read = pl.lit('{"' + RAW_LINE_COL + '":') + _json_string(pl.col(RAW_LINE_COL)) + pl.lit("}")
+        payload = pl.when(pl.col(RAW_LINE_COL).is_not_null()).then(as_read).otherwise(payload)
     exprs.append(payload.cast(pl.String).alias(PAYLOAD_COL))
 
     return raw.select(exprs)

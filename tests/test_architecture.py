@@ -60,3 +60,11 @@ def test_heavy_libraries_are_imported_lazily(package: str) -> None:
             if at_top and module.split(".")[0] in LAZY and rel not in EAGER_OK:
                 wrong.append(f"{rel} imports {module} at module level")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_readme_documents_every_reason_code() -> None:
+    from rules.reasons import REASONS
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    missing = [code for code in REASONS if f"| `{code}` |" not in readme]
+    assert not missing, f"README reason-code table lacks: {missing}"

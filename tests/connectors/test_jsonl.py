@@ -48,3 +48,13 @@ def test_crlf_and_bom(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"x\.jsonl: file not found"):
         read(tmp_path / "x.jsonl")
+
+
+def test_row_hash_depends_only_on_the_line_itself(tmp_path: Path) -> None:
+    first = tmp_path / "a.jsonl"
+    second = tmp_path / "b.jsonl"
+    first.write_text('{"name": "张伟"}\n', "utf-8")
+    second.write_text('{"name": "张伟"}\n{"name": "李娜", "city": "聊城"}\n', "utf-8")
+    rows_a = pl.concat(list(get_connector("jsonl")(JsonlParams(path=first), source="w")), how="diagonal")
+    rows_b = pl.concat(list(get_connector("jsonl")(JsonlParams(path=second), source="w")), how="diagonal")
+    assert rows_a["_row_hash"][0] == rows_b["_row_hash"][0]

@@ -73,3 +73,18 @@ def test_check_mapping_lists_problems() -> None:
 def test_apply_mapping_rejects_an_invalid_mapping() -> None:
     with pytest.raises(ValueError, match="unknown canonical field 'mobile'"):
         apply_mapping(_raw(), {"手机": "mobile"})
+
+
+def test_a_broken_rows_raw_text_is_its_payload_and_never_an_attribute() -> None:
+    raw = pl.DataFrame(
+        {
+            "name": ["张伟", None],
+            "_source": ["web", "web"],
+            "_source_key": ["1", "2"],
+            "_raw_line": [None, '{"name": "半截'],
+        }
+    )
+    mapped = apply_mapping(raw, {"name": "full_name"})
+    assert "_raw_line" not in mapped["attributes"][1]
+    assert json.loads(mapped["_payload"][1]) == {"_raw_line": '{"name": "半截'}
+    assert json.loads(mapped["_payload"][0]) == {"name": "张伟"}
