@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed-dev
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# uv (a PyPI package, installed into the venv) installs the ~150 wheels about 7x faster than pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -30,7 +31,7 @@ format: $(STAMP)
 
 ## Benchmarks (not tests): installs the `bench` extra (Splink) on demand.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
 	$(BIN)/python benchmarks/migrate.py
 
 clean:
