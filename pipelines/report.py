@@ -16,7 +16,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
-from rules.mask import mask_email, mask_name, mask_phone, mask_text
+from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value
 from rules.reasons import describe
 from rules.validate import RuleResult
 
@@ -60,7 +60,7 @@ def build_report(
         "totals": totals,
         "fields": _field_quality(stage.candidates, normalised),
         "rules": [_rule_row(r) for r in validated.rule_results],
-        "quarantine": _quarantine(validated.failures),
+        "quarantine": _quarantine(validated.failures, stage.candidates),
         "skipped": _skipped(stage.skipped),
         "clusters": _clusters(golden.records, crosswalk),
     }
@@ -111,7 +111,12 @@ def _rule_row(result: RuleResult) -> dict[str, Any]:
     }
 
 
-def _quarantine(failures: pl.DataFrame) -> list[dict[str, Any]]:
+def _quarantine(failures: pl.DataFrame, mapped: pl.DataFrame) -> list[dict[str, Any]]:
+    """Quarantine counts per reason with masked samples.
+
+    A rule often fails because the normaliser found nothing usable (a placeholder phone becomes null), so a sample
+    with no normalised value shows the row's value as read, masked.
+    """
     errors = failures.filter(pl.col("severity") == "error") if failures.height else failures
     if not errors.height:
         return []
@@ -124,12 +129,26 @@ def _quarantine(failures: pl.DataFrame) -> list[dict[str, Any]]:
                 "description": describe(code),
                 "count": group.select("source", "source_key").n_unique(),
                 "samples": [
-                    {**s, "message": mask_text(s["message"] or ""), "value_masked": s["value_masked"] or ""}
+                    {
+                        **s,
+                        "message": mask_text(s["message"] or ""),
+                        "value_masked": s["value_masked"] or _masked_as_read(mapped, s),
+                    }
                     for s in samples.iter_rows(named=True)
                 ],
             }
         )
     return sorted(result, key=lambda q: (-q["count"], q["reason"]))
+
+
+def _masked_as_read(mapped: pl.DataFrame, sample: dict[str, Any]) -> str:
+    column = sample["column"]
+    if not column or column not in mapped.columns:
+        return ""
+    value = mapped.filter(
+        (pl.col(SOURCE_COL) == sample["source"]) & (pl.col(SOURCE_KEY_COL) == sample["source_key"])
+    )[column]
+    return mask_value(column, value[0]) or "" if value.len() and value[0] is not None else ""
 
 
 def _skipped(skipped: pl.DataFrame) -> list[dict[str, Any]]:
