@@ -4,8 +4,12 @@ Every connector has the signature ``(params, *, source, cursor=None) -> Iterator
 batches of the raw frame: every source column as ``pl.String`` under its original header (stripped;
 duplicates suffixed ``_2``, ``_3``; empty headers ``column_<n>``), then the lineage columns ``_source``,
 ``_source_key``, ``_row_hash``, ``_skip_reason``, ``_error_code``, ``_error_detail`` (see
-`connectors.lineage`), and for CSV and JSONL ``_raw_line``. Every physical record read is yielded, skipped and
-broken ones included; a file that cannot be read at all raises `SourceError`.
+`connectors.lineage`), and for CSV, JSONL, JSON and HTTP ``_raw_line``. Every physical record read is yielded,
+skipped and broken ones included; a file that cannot be read at all raises `SourceError`.
+
+Kinds: ``csv``, ``xlsx``, ``jsonl``, ``json`` (an array file), ``sql`` (a table or query of any SQLAlchemy
+database, streamed; incremental with ``cursor_column``: rows come in cursor order and `next_cursor` gives the
+value to save), ``http`` (a paginated JSON API with retries and a bearer token from the environment).
 
 Example:
     >>> params = params_model("csv").model_validate({"path": "customers.csv"})  # doctest: +SKIP
@@ -17,22 +21,32 @@ from __future__ import annotations
 
 from connectors._csv import CsvParams, read_csv
 from connectors._errors import SourceError
+from connectors._http import HttpParams, read_http
+from connectors._json import JsonParams, read_json
 from connectors._jsonl import JsonlParams, read_jsonl
 from connectors._registry import CONNECTORS, Connector, get_connector, params_model, register_connector
+from connectors._sql import SqlParams, next_cursor, read_sql
 from connectors._xlsx import XlsxParams, read_xlsx
 
 register_connector("csv", CsvParams)(read_csv)
 register_connector("xlsx", XlsxParams)(read_xlsx)
 register_connector("jsonl", JsonlParams)(read_jsonl)
+register_connector("json", JsonParams)(read_json)
+register_connector("sql", SqlParams)(read_sql)
+register_connector("http", HttpParams)(read_http)
 
 __all__ = [
     "CONNECTORS",
     "Connector",
     "CsvParams",
+    "HttpParams",
+    "JsonParams",
     "JsonlParams",
     "SourceError",
+    "SqlParams",
     "XlsxParams",
     "get_connector",
+    "next_cursor",
     "params_model",
     "register_connector",
 ]

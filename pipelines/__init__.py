@@ -16,5 +16,7 @@ Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)  # Prefect d
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# The temporary API server takes ~5 s on an idle 2-core machine and far longer on a busy one (default limit: 20 s).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 __all__: list[str] = []

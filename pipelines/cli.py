@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -122,6 +123,77 @@ def export_crosswalk(
         writer.writerow(columns)
         writer.writerows(outcomes.select(columns).fill_null("").iter_rows())
     console.print(f"Wrote {outcomes.height:,} rows to [bold]{out}[/]")
+
+
+_FILE_KINDS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
+
+
+@app.command("map")
+def map_source(
+    spec: Annotated[str, typer.Argument(help="A data file (.csv .xlsx .jsonl .json) or a SQLAlchemy database URL.")],
+    table: Annotated[str | None, typer.Option("--table", help="With a database URL: the table to read.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="With a database URL: a query instead of a table.")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="With --query: the key column.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Source name (default: from the file or table).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the YAML here instead of printing it.")] = None,
+) -> None:
+    """Propose a column mapping for a source from its headers and values; print YAML to edit.
+
+    Chinese and English header synonyms and pinyin abbreviations (KHMC, SJHM, DZYX …) are recognised, and value
+    patterns (mobiles, emails, dates, ID numbers, names, companies) fill in where the header says nothing. Each
+    column carries its confidence and reason as a comment.
+    """
+    import polars as pl
+
+    from connectors import SourceError, get_connector, params_model
+    from rules.suggest import render_mapping_yaml, suggest_from_frame
+
+    if "://" in spec:
+        if not (table or query):
+            raise _fail("a database URL needs --table or --query", 2)
+        kind = "sql"
+        params: dict[str, object] = {"url": spec, "chunk_size": 500}
+        params.update({k: v for k, v in {"table": table, "query": query, "key": key}.items() if v})
+        default_name = table or "legacy_db"
+    else:
+        path = Path(spec)
+        kind = _FILE_KINDS.get(path.suffix.lower(), "")
+        if not kind:
+            raise _fail(f"cannot tell the kind of {path.name}; known endings: {', '.join(_FILE_KINDS)}", 2)
+        params = {"path": str(path)}
+        default_name = path.stem
+    source = name or re.sub(r"[^A-Za-z0-9_.-]+", "_", default_name)
+    try:
+        validated = params_model(kind).model_validate(params)
+        batches = []
+        for batch in get_connector(kind)(validated, source=source):
+            batches.append(batch)
+            if sum(b.height for b in batches) >= 500:
+                break
+    except SourceError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:  # pydantic's ValidationError
+        raise _fail(f"invalid source: {exc}", 2) from None
+    if not batches:
+        raise _fail(f"{spec}: no rows to learn from")
+    frame = pl.concat(batches, how="diagonal_relaxed")
+    text = render_mapping_yaml(source, kind, params, suggest_from_frame(frame))
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, "utf-8")
+        console.print(f"Wrote the proposed mapping to [bold]{out}[/]: review it, then paste it under `sources:`")
 
 
 @app.command()

@@ -37,7 +37,7 @@ from pipelines.ledger import LedgerError, build_ledger
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, write_report
 from pipelines.settings import ProjectSettings, load_settings
-from rules.mapping import apply_mapping
+from rules.mapping import apply_codes, apply_mapping, mark_skipped
 from rules.match import match
 from rules.normalise import normalise_frame
 from rules.survive import customer_ids, survive
@@ -125,11 +125,13 @@ def extract(settings: ProjectSettings) -> list[Extracted]:
 
 def map_rows(settings: ProjectSettings, extracted: list[Extracted]) -> Stage:
     """Map each source onto canonical fields and split off skipped and structurally broken rows."""
-    mapped = [
-        apply_mapping(item.raw, settings.source(item.source).mapping)
-        for item in extracted
-        if item.raw is not None and item.raw.height
-    ]
+    mapped = []
+    for item in extracted:
+        if item.raw is None or not item.raw.height:
+            continue
+        source = settings.source(item.source)
+        frame = apply_codes(apply_mapping(item.raw, source.mapping), source.codes)
+        mapped.append(mark_skipped(frame, source.skip) if source.skip else frame)
     frame = pl.concat(mapped, how="diagonal_relaxed") if mapped else pl.DataFrame()
     if frame.is_empty():
         empty = frame
@@ -157,9 +159,10 @@ class Validated:
     rule_results: list[Any]
 
 
-def check(settings: ProjectSettings, normalised: pl.DataFrame, broken: pl.DataFrame) -> Validated:
+def check(settings: ProjectSettings, stage: Stage, normalised: pl.DataFrame) -> Validated:
     """Run the validation suite; rows with an error-severity failure go to quarantine."""
-    result = validate(normalised, settings.rules)
+    broken = stage.broken
+    result = validate(normalised, settings.rules, raw=stage.candidates)
     failures = pl.concat([connector_failures(broken), result.failures], how="diagonal_relaxed")
     mask = result.quarantined
     records = normalised.filter(~mask).with_row_index("_rid").with_columns(pl.col("_rid").cast(pl.Int64))
@@ -482,7 +485,7 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateR
         extracted = step("extract", extract, settings, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None))
         stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
         normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
-        validated = step("validate", check, settings, normalised, stage.broken, rows=lambda v: v.records.height)
+        validated = step("validate", check, settings, stage, normalised, rows=lambda v: v.records.height)
         golden = step(
             "match+survive",
             resolve,

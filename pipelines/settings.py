@@ -16,8 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors import CONNECTORS, params_model
+from crm_store.schema import CANONICAL_FIELDS
 from rules.mapping import check_mapping
 from rules.match import MatchSettings
+from rules.reasons import REASONS
 from rules.validate import ValidationSettings
 
 __all__ = [
@@ -60,12 +62,19 @@ class Defaults(_Strict):
 
 
 class SourceSettings(_Strict):
-    """One source: a connector kind, its parameters, and the column mapping onto canonical fields."""
+    """One source: a connector kind, its parameters, the column mapping onto canonical fields, code tables and
+    skip rules."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
     mapping: dict[str, str] = Field(default_factory=dict)
+    #: canonical field -> {code -> value}, e.g. ``status: {1: active, 2: inactive, 9: deleted}``
+    codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: reason code -> {canonical field -> values}: rows to skip, e.g. ``deleted: {status: [deleted]}``
+    skip: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
     def connector_params(self) -> BaseModel:
         """The validated parameter model of this source's connector."""
@@ -173,6 +182,18 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
             if path is not None and not Path(path).exists():
                 problems.append(f"{where}.params.path: file not found: {path}")
         problems.extend(f"{where}.mapping: {problem}" for problem in check_mapping(source.mapping))
+        for field in source.codes:
+            if field not in CANONICAL_FIELDS:
+                problems.append(f"{where}.codes.{field}: not a canonical field; allowed: {', '.join(CANONICAL_FIELDS)}")
+        skip_codes = sorted(code for code, reason in REASONS.items() if reason.outcome == "skipped")
+        for code, conditions in source.skip.items():
+            if code not in skip_codes:
+                problems.append(f"{where}.skip.{code}: not a skip reason code; allowed: {', '.join(skip_codes)}")
+            problems.extend(
+                f"{where}.skip.{code}.{field}: not a canonical field"
+                for field in conditions
+                if field not in CANONICAL_FIELDS
+            )
     return problems
 
 

@@ -10,13 +10,21 @@ Nothing is dropped: what is not mapped is kept in ``attributes`` and everything 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from crm_store.schema import ATTRIBUTES_COL, CANONICAL_FIELDS, LINEAGE_COLS, PAYLOAD_COL, RAW_LINE_COL
+from crm_store.schema import (
+    ATTRIBUTES_COL,
+    CANONICAL_FIELDS,
+    ERROR_CODE_COL,
+    LINEAGE_COLS,
+    PAYLOAD_COL,
+    RAW_LINE_COL,
+    SKIP_REASON_COL,
+)
 
-__all__ = ["FIELD_SEPARATOR", "apply_mapping", "check_mapping"]
+__all__ = ["FIELD_SEPARATOR", "apply_codes", "apply_mapping", "check_mapping", "mark_skipped"]
 
 #: Joins the values of several source columns mapped onto one canonical field.
 FIELD_SEPARATOR = " / "
@@ -115,3 +123,43 @@ def apply_mapping(raw: pl.DataFrame, mapping: Mapping[str, str]) -> pl.DataFrame
     exprs.append(payload.cast(pl.String).alias(PAYLOAD_COL))
 
     return raw.select(exprs)
+
+
+def apply_codes(mapped: pl.DataFrame, codes: Mapping[str, Mapping[str, str]]) -> pl.DataFrame:
+    """Translate coded values of canonical fields (a legacy ``status`` of 1/2/9 → active/inactive/deleted).
+
+    Args:
+        mapped: a MAPPED frame.
+        codes: ``canonical field -> {code as text -> value}``; fields absent from the frame are ignored.
+
+    Returns:
+        The frame with those fields translated; a code missing from its table is kept as it is, so nothing is lost.
+    """
+    exprs = [
+        pl.col(field).replace({str(k): str(v) for k, v in table.items()}).alias(field)
+        for field, table in codes.items()
+        if field in mapped.columns
+    ]
+    return mapped.with_columns(exprs) if exprs else mapped
+
+
+def mark_skipped(mapped: pl.DataFrame, rules: Mapping[str, Mapping[str, Sequence[str]]]) -> pl.DataFrame:
+    """Mark rows that a skip rule excludes (e.g. records the legacy system flags as deleted).
+
+    Args:
+        mapped: a MAPPED frame (after ``apply_codes``).
+        rules: ``reason code -> {canonical field -> values}``; a row is skipped with the first reason one of whose
+            fields holds one of its values. Rows already skipped or broken keep their own reason.
+
+    Returns:
+        The frame with ``_skip_reason`` set on the excluded rows.
+    """
+    reason: pl.Expr = pl.lit(None, pl.String)
+    for code, conditions in reversed(list(rules.items())):
+        hits = [pl.col(f).is_in([str(v) for v in values]) for f, values in conditions.items() if f in mapped.columns]
+        if hits:
+            reason = pl.when(pl.any_horizontal(hits).fill_null(False)).then(pl.lit(code)).otherwise(reason)
+    untouched = pl.col(SKIP_REASON_COL).is_null() & pl.col(ERROR_CODE_COL).is_null()
+    return mapped.with_columns(
+        pl.when(untouched).then(reason).otherwise(pl.col(SKIP_REASON_COL)).alias(SKIP_REASON_COL)
+    )

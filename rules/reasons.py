@@ -61,6 +61,26 @@ REASONS: Final[dict[str, Reason]] = _table(
     Reason("pattern_mismatch", "quarantined", "A value does not match the configured pattern."),
     Reason("value_not_allowed", "quarantined", "A value is not in the configured set of allowed values."),
     Reason("length_out_of_range", "quarantined", "A value is shorter or longer than the configured bounds."),
+    # spam and bot sign-ups (rules.spam)
+    Reason(
+        "spam_placeholder_email",
+        "quarantined",
+        "The email address is a placeholder, throwaway or keyboard-mash address typical of spam sign-ups.",
+    ),
+    Reason(
+        "spam_repeated_digits",
+        "quarantined",
+        "The phone number is a long run of one digit or a counting sequence, typical of bot sign-ups.",
+    ),
+    Reason("spam_markup", "quarantined", "A text field holds HTML, BBCode, script or template markup."),
+    Reason(
+        "spam_impossible_name",
+        "quarantined",
+        "The name is keyboard mash, one repeated character, has digits or a URL, or is over 40 characters.",
+    ),
+    # skip rules of the project file (sources[].skip)
+    Reason("deleted", "skipped", "The source system marks the record as deleted."),
+    Reason("excluded", "skipped", "A skip rule of the project file excludes the row."),
 )
 
 

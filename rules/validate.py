@@ -31,8 +31,10 @@ from crm_store.schema import (
     SOURCE_COL,
     SOURCE_KEY_COL,
 )
+from rules.failures import FAILURE_COLUMNS, FAILURE_SCHEMA, empty_failures
 from rules.mask import mask_expr
 from rules.reasons import REASONS
+from rules.spam import spam_failures
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,17 +59,6 @@ __all__ = [
 Severity = Literal["error", "warning"]
 
 #: The fixed columns of every failure table, all ``pl.String``.
-FAILURE_COLUMNS: Final = (
-    "rule",
-    "code",
-    "severity",
-    "column",
-    "source",
-    "source_key",
-    "value_masked",
-    "message",
-)
-_FAILURE_SCHEMA: Final = pl.Schema(dict.fromkeys(FAILURE_COLUMNS, pl.String))
 _ROW: Final = "__row"
 _CONTACT_FIELDS: Final = frozenset({"phone", "email", "wechat"})
 _INVALID_CONTACT: Final = {"email.invalid": "invalid_email", "phone.invalid": "invalid_phone"}
@@ -186,6 +177,10 @@ class ValidationSettings(BaseModel):
     invalid_contact_severity: Severity = "warning"
     #: Column-level expectations, run through Great Expectations.
     expectations: list[ExpectationSpec] = Field(default_factory=list)
+    #: Spam and bot rules (:mod:`rules.spam`: placeholder emails, repeated digits, markup, impossible names).
+    spam: bool = True
+    #: Severity per spam code, e.g. ``{spam_markup: warning}``; unlisted codes are errors (quarantined).
+    spam_severity: dict[str, Severity] = Field(default_factory=dict)
 
     @field_validator("quarantine_issues")
     @classmethod
@@ -236,11 +231,6 @@ class _Rule:
     code: str
     message: str
     spec: Any = None  # ExpectationSpec, "required", or the issue code
-
-
-def empty_failures() -> pl.DataFrame:
-    """An empty failure table with the fixed columns."""
-    return pl.DataFrame(schema=_FAILURE_SCHEMA)
 
 
 def _build_rules(settings: ValidationSettings) -> list[_Rule]:
@@ -411,13 +401,14 @@ def _failure_rows(df: pl.DataFrame, rule: _Rule, rows: pl.Expr) -> pl.DataFrame:
     )
 
 
-def validate(df: pl.DataFrame, settings: ValidationSettings) -> ValidationResult:
+def validate(df: pl.DataFrame, settings: ValidationSettings, raw: pl.DataFrame | None = None) -> ValidationResult:
     """Validate a NORMALISED frame against the settings' rules.
 
     Args:
         df: normalised rows: canonical fields, ``_issues`` (list of ``"<field>.<code>"``; absent = no issues)
             and lineage (``_source``, ``_source_key``).
         settings: the rules.
+        raw: the same rows before normalising (same order), for the spam rules, which look at what was typed.
 
     Returns:
         The failure table (fixed columns, ordered by row then rule), one :class:`RuleResult` per rule and the
@@ -492,17 +483,44 @@ def validate(df: pl.DataFrame, settings: ValidationSettings) -> ValidationResult
             .sort(_ROW, "__order")
         )
     else:
-        failures = pl.DataFrame(schema={_ROW: work.schema[_ROW], **_FAILURE_SCHEMA, "__order": pl.Int64})
+        failures = pl.DataFrame(schema={_ROW: work.schema[_ROW], **FAILURE_SCHEMA, "__order": pl.Int64})
+    if settings.spam:
+        spam = spam_failures(df, raw, severities=settings.spam_severity or None)
+        results.extend(_spam_results(spam, n))
+        rows = work.select(
+            pl.col(SOURCE_COL).cast(pl.String).alias("source"),
+            pl.col(SOURCE_KEY_COL).cast(pl.String).alias("source_key"),
+            _ROW,
+        )
+        located = spam.join(rows, on=["source", "source_key"], how="left", maintain_order="left")
+        failures = pl.concat([failures.select(_ROW, *FAILURE_COLUMNS), located.select(_ROW, *FAILURE_COLUMNS)]).sort(
+            _ROW, maintain_order=True
+        )
     rows_error = failures.filter(pl.col("severity") == "error")[_ROW].unique()
     rows_any = failures[_ROW].unique()
     quarantined = work.select(pl.col(_ROW).is_in(rows_error.implode()).alias("quarantined")).to_series()
     flagged = work.select(pl.col(_ROW).is_in(rows_any.implode()).alias("flagged")).to_series()
     return ValidationResult(
         failures=failures.select(FAILURE_COLUMNS),
-        rule_results=sorted(results, key=lambda r: order[r.rule]),
+        rule_results=sorted(results, key=lambda r: order.get(r.rule, len(order))),
         quarantined=quarantined,
         flagged=flagged,
     )
+
+
+def _spam_results(spam: pl.DataFrame, n: int) -> list[RuleResult]:
+    """One report line per spam rule that fired (or one passing line when none did)."""
+    if not spam.height:
+        return [RuleResult("spam", "spam", None, True, n, 0, "error", "spam")]
+    counted = (
+        spam.group_by("rule", "code", "column", "severity", maintain_order=True)
+        .agg(pl.struct("source", "source_key").n_unique().alias("rows"))
+        .sort("rule")
+    )
+    return [
+        RuleResult(rule, "spam", column, False, n, rows, severity, code)
+        for rule, code, column, severity, rows in counted.iter_rows()
+    ]
 
 
 def connector_failures(raw: pl.DataFrame) -> pl.DataFrame:

@@ -25,7 +25,7 @@ from crm_store import schema
 
 
 def test_known_kinds() -> None:
-    assert set(CONNECTORS) == {"csv", "xlsx", "jsonl"}
+    assert set(CONNECTORS) == {"csv", "xlsx", "jsonl", "json", "sql", "http"}
     assert params_model("csv") is CsvParams
     assert params_model("xlsx") is XlsxParams
     assert params_model("jsonl") is JsonlParams
@@ -33,7 +33,7 @@ def test_known_kinds() -> None:
 
 
 def test_unknown_kind_lists_known_kinds() -> None:
-    with pytest.raises(KeyError, match="known kinds: csv, jsonl, xlsx"):
+    with pytest.raises(KeyError, match="known kinds: csv, http, json, jsonl, sql, xlsx"):
         get_connector("parquet")
     with pytest.raises(KeyError, match="unknown connector kind 'parquet'"):
         params_model("parquet")
@@ -68,10 +68,14 @@ def test_public_api_is_curated() -> None:
             "CONNECTORS",
             "Connector",
             "CsvParams",
+            "HttpParams",
+            "JsonParams",
             "JsonlParams",
             "SourceError",
+            "SqlParams",
             "XlsxParams",
             "get_connector",
+            "next_cursor",
             "params_model",
             "register_connector",
         ]

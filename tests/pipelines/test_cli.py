@@ -76,3 +76,37 @@ def test_normalise_rejects_an_unknown_kind_listing_the_known_ones() -> None:
     result = runner.invoke(app, ["normalise", "shoe-size"], input="42\n")
     assert result.exit_code == 2
     assert "phone" in result.output and "email" in result.output
+
+
+def test_map_proposes_a_mapping_for_a_legacy_csv_and_a_database_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    import yaml
+
+    legacy = tmp_path / "khxx.csv"
+    legacy.write_bytes("KHBH,KHMC,LXR,SJHM,DZYX\r\n1,聊城华兴机械有限公司,张伟,13800138000,zw@qq.com\r\n".encode("gb18030"))
+    result = runner.invoke(app, ["map", str(legacy)])
+    assert result.exit_code == 0, result.output
+    (entry,) = yaml.safe_load(result.output)
+    assert entry["kind"] == "csv" and entry["name"] == "khxx"
+    assert entry["mapping"] == {"KHMC": "company", "LXR": "full_name", "SJHM": "phone", "DZYX": "email"}
+    assert "0.85" in result.output  # a confidence per column
+
+    db = tmp_path / "legacy.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table KHXX (KHBH integer primary key, column_a text, column_b text)")
+        conn.executemany(
+            "insert into KHXX values (?, ?, ?)",
+            [(i, f"1390013{i:04d}", f"user{i}@163.com") for i in range(1, 30)],
+        )
+    out = tmp_path / "proposal.yaml"
+    result = runner.invoke(app, ["map", f"sqlite:///{db}", "--table", "KHXX", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (entry,) = yaml.safe_load(out.read_text("utf-8"))
+    assert entry["kind"] == "sql" and entry["params"]["table"] == "KHXX"
+    assert entry["mapping"] == {"column_a": "phone", "column_b": "email"}
+
+
+def test_map_needs_a_table_with_a_database_url() -> None:
+    result = runner.invoke(app, ["map", "sqlite:///x.db"])
+    assert result.exit_code == 2 and "--table or --query" in result.output

@@ -196,3 +196,25 @@ def test_migrate_into_postgresql(project: Path, tmp_path: Path, pg_url: str) -> 
     before = snapshot(pg_url)
     run(config, run_id="pg-2")
     assert snapshot(pg_url) == before
+
+
+def test_code_tables_and_skip_rules_from_the_project_file(project: Path, tmp_path: Path) -> None:
+    import yaml
+
+    data = yaml.safe_load(project.read_text("utf-8"))
+    legacy = next(s for s in data["sources"] if s["name"] == "legacy_crm")
+    legacy["codes"] = {"status": {1: "active", 2: "inactive", 9: "deleted"}}
+    legacy["skip"] = {"deleted": {"status": ["deleted"]}}
+    config = tmp_path / "coded.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+
+    result = run(config)
+    engine = sa.create_engine(load_settings(config).store_url)
+    with Session(engine) as session:
+        outcomes = crm_store.read_outcomes(session, ["legacy_crm"])
+        customers = crm_store.read_customers(session)
+    engine.dispose()
+    deleted = outcomes.filter(pl.col("reason") == "deleted")
+    assert deleted.height > 0 and (deleted["status"] == "skipped").all()
+    assert set(customers["status"].drop_nulls()) <= {"active", "inactive"}
+    assert all(row["balanced"] for row in result.ledger)

@@ -108,3 +108,22 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
     assert "top level must be a mapping" in problems(write(tmp_path, "- a\n- b\n"))[0]
     missing = tmp_path / "absent.yaml"
     assert problems(missing)[0].startswith("cannot read the project file")
+
+
+def test_codes_and_skip_rules_are_checked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+project: demo
+sources:
+  - name: people
+    kind: csv
+    params: {path: people.csv}
+    codes: {state: {1: active}}
+    skip: {gone: {status: [deleted]}, deleted: {flag: [x]}}
+""",
+    )
+    found = problems(path)
+    assert any(p.startswith("sources[0].codes.state: not a canonical field") for p in found)
+    assert any(p.startswith("sources[0].skip.gone: not a skip reason code; allowed:") and "deleted" in p for p in found)
+    assert "sources[0].skip.deleted.flag: not a canonical field" in found

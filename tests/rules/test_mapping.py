@@ -88,3 +88,34 @@ def test_a_broken_rows_raw_text_is_its_payload_and_never_an_attribute() -> None:
     assert "_raw_line" not in mapped["attributes"][1]
     assert json.loads(mapped["_payload"][1]) == {"_raw_line": '{"name": "半截'}
     assert json.loads(mapped["_payload"][0]) == {"name": "张伟"}
+
+
+def _mapped_status(*values: str | None) -> pl.DataFrame:
+    n = len(values)
+    return pl.DataFrame(
+        {
+            "_source": ["legacy"] * n,
+            "_source_key": [str(i + 2) for i in range(n)],
+            "_skip_reason": [None] * (n - 1) + ["empty_row"],
+            "_error_code": [None] * n,
+            "status": list(values),
+        },
+        schema_overrides={"_skip_reason": pl.String, "_error_code": pl.String},
+    )
+
+
+def test_code_tables_translate_and_keep_unknown_codes() -> None:
+    from rules.mapping import apply_codes
+
+    out = apply_codes(_mapped_status("1", "9", "7", None), {"status": {1: "active", "9": "deleted"}, "gender": {}})
+    assert out["status"].to_list() == ["active", "deleted", "7", None]
+
+
+def test_skip_rules_mark_rows_with_their_reason_and_keep_earlier_reasons() -> None:
+    from rules.mapping import apply_codes, mark_skipped
+
+    frame = apply_codes(
+        _mapped_status("1", "9", "2", "9"), {"status": {"1": "active", "2": "inactive", "9": "deleted"}}
+    )
+    out = mark_skipped(frame, {"deleted": {"status": ["deleted"]}, "excluded": {"status": ["inactive"]}})
+    assert out["_skip_reason"].to_list() == [None, "deleted", "excluded", "empty_row"]

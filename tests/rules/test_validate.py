@@ -152,7 +152,7 @@ def test_settings_errors_point_at_the_field() -> None:
 
 
 def test_predicates_only_and_invalid_contact_severity() -> None:
-    settings = ValidationSettings(invalid_contact_severity="error")
+    settings = ValidationSettings(invalid_contact_severity="error", spam=False)
     res = validate(_rows(), settings)  # no column expectations: GX is not needed
     assert res.quarantined.to_list() == [False, False, True, True, True, False]
     codes = set(res.failures["code"])
@@ -160,7 +160,7 @@ def test_predicates_only_and_invalid_contact_severity() -> None:
 
 
 def test_missing_issues_column_means_no_issues() -> None:
-    res = validate(_rows().drop("_issues"), ValidationSettings())
+    res = validate(_rows().drop("_issues"), ValidationSettings(spam=False))
     assert res.failures.height == 0 and res.failures.columns == list(FAILURE_COLUMNS)
     assert not res.quarantined.any()
 
@@ -182,3 +182,24 @@ def test_connector_failures() -> None:
     ]
     assert "138****8000" in out["message"][0] and "13800138000" not in out["message"][0]
     assert connector_failures(raw.drop("_error_code", "_error_detail")).height == 0
+
+
+def test_spam_rules_join_the_failure_table_and_quarantine() -> None:
+    rows = pl.DataFrame(
+        {
+            "_source": ["web"] * 3,
+            "_source_key": ["1", "2", "3"],
+            "full_name": ["张伟", "asdfgh", "李娜"],
+            "email": ["zhang.wei@163.com", None, "lina@qq.com"],
+            "phone": ["+8613800138000", "+8613900139000", None],
+            "_issues": [[], [], []],
+        },
+        schema_overrides={"_issues": pl.List(pl.String)},
+    )
+    res = validate(rows, ValidationSettings())
+    assert res.quarantined.to_list() == [False, True, False]
+    spam = res.failures.filter(pl.col("code").str.starts_with("spam_"))
+    assert spam["source_key"].to_list() == ["2"] and spam["value_masked"][0] != "asdfgh"
+    assert any(r.expectation_type == "spam" and not r.success for r in res.rule_results)
+    off = validate(rows, ValidationSettings(spam=False))
+    assert not off.quarantined.any()
