@@ -9,21 +9,25 @@ to every canonical field of a mapped frame.
 
 from __future__ import annotations
 
+from ._address import AddressParams, normalise_address
 from ._base import NULL_MARKERS, clean_text, collapse_whitespace, has_fullwidth, to_halfwidth
 from ._company import normalise_company
 from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime
 from ._email import normalise_email
 from ._frame import PART_COLUMNS, normalise_frame
 from ._gender import normalise_gender
+from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
 from ._name import fold_ascii, normalise_name, soundex
 from ._phone import PhoneParams, normalise_phone
 from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, register_normaliser
 from ._text import normalise_text
 
 __all__ = [
+    "ID_HASH_SALT",
     "NORMALISERS",
     "NULL_MARKERS",
     "PART_COLUMNS",
+    "AddressParams",
     "DateParams",
     "DatetimeParams",
     "PhoneParams",
@@ -33,12 +37,16 @@ __all__ = [
     "fold_ascii",
     "get_normaliser",
     "has_fullwidth",
+    "hash_id_number",
+    "mask_id_number",
+    "normalise_address",
     "normalise_company",
     "normalise_date",
     "normalise_datetime",
     "normalise_email",
     "normalise_frame",
     "normalise_gender",
+    "normalise_id_number",
     "normalise_name",
     "normalise_phone",
     "normalise_text",

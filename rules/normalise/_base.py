@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import logging
 import re
 import unicodedata
@@ -117,12 +118,74 @@ def as_text(values: pl.Series) -> pl.Series:
         return pl.Series(values.name, [None if v is None else str(v) for v in values.to_list()], dtype=pl.String)
 
 
+class Memo:
+    """A bounded least-recently-used memo of per-value results, shared by the calls of one normaliser.
+
+    Pipelines normalise source after source and chunk after chunk: the same phone numbers, companies and
+    names come back, and their results are reused instead of recomputed. At most ``capacity`` values are
+    kept; the least recently used is dropped first.
+    """
+
+    __slots__ = ("_data", "capacity")
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._data: dict[str | None, Sequence[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        """Forget every result."""
+        self._data.clear()
+
+    def compute_all(
+        self, distinct: list[str | None], compute: Callable[[str | None], Sequence[Any]], schema: dict[str, Any]
+    ) -> list[Sequence[Any]]:
+        """Results of ``distinct`` values, computing (with :func:`_safe`) only those not remembered."""
+        data = self._data
+        rows: list[Sequence[Any]] = []
+        append = rows.append
+        missing = object()
+        for value in distinct:
+            row = data.pop(value, missing)  # pop and re-insert: the entry becomes the most recent
+            if row is missing:
+                row = _safe(compute, value, schema)
+            data[value] = row  # type: ignore[assignment]
+            append(row)  # type: ignore[arg-type]
+        overflow = len(data) - self.capacity
+        if overflow > 0:
+            for stale in list(itertools.islice(data, overflow)):
+                del data[stale]
+        return rows
+
+
+_MEMOS: dict[tuple[Any, ...], Memo] = {}
+
+
+def memo_for(*namespace: Any, capacity: int = 200_000) -> Memo:
+    """The process-wide :class:`Memo` of a normaliser and its parameters (``memo_for("phone", "CN")``)."""
+    memo = _MEMOS.get(namespace)
+    if memo is None:
+        memo = _MEMOS[namespace] = Memo(capacity)
+    return memo
+
+
+def clear_memos() -> None:
+    """Forget every memoised result (tests and benchmarks that want a cold start)."""
+    for memo in _MEMOS.values():
+        memo.clear()
+
+
 def map_distinct(
     values: pl.Series,
     compute: Callable[[str | None], Sequence[Any]],
     schema: dict[str, pl.DataType | type[pl.DataType]],
     *,
     batch: Callable[[list[str | None]], list[Sequence[Any]]] | None = None,
+    prepare: Callable[[pl.Series], pl.Series] | None = None,
+    fast: Callable[[pl.Series], pl.DataFrame] | None = None,
+    memo: Memo | None = None,
 ) -> pl.DataFrame:
     """Apply ``compute`` once per distinct value and return one result row per input row.
 
@@ -132,17 +195,36 @@ def map_distinct(
             if it does, the value is reported as ``invalid`` rather than crashing the run.
         schema: output column names and dtypes; must contain ``value`` and ``issues``.
         batch: optional replacement for ``compute`` that maps the whole list of distinct values at once.
+        prepare: optional vectorised pre-cleaning of the whole text column into keys with the same result
+            (``compute(key) == compute(raw)``), so that spelling variants share one distinct value.
+        fast: optional vectorised path: given the distinct keys, returns a frame with ``__key`` and the
+            ``schema`` columns for the keys it can answer; ``compute`` runs only for the others.
+        memo: optional :class:`Memo` reused across calls (ignored when ``batch`` is given).
     """
     text = as_text(values)
+    keys = prepare(text) if prepare is not None else text
     list_cols = {name for name, dtype in schema.items() if isinstance(dtype, pl.List)}
-    uniques = text.unique(maintain_order=False)
+    uniques = keys.unique(maintain_order=True)
+    answered: pl.DataFrame | None = None
+    if fast is not None and uniques.len():
+        answered = fast(uniques)
+        if answered.height:
+            answered = answered.select(pl.col("__key").cast(pl.String), *(pl.col(n).cast(d) for n, d in schema.items()))
+            uniques = uniques.filter(~uniques.is_in(answered.get_column("__key")).fill_null(False))
+        else:
+            answered = None
     distinct = uniques.to_list()
     # The results are hundreds of thousands of small containers: the cyclic GC would re-scan them over and
     # over (half the run time); none of them form cycles, so it is paused while they are built.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        rows = batch(distinct) if batch is not None else [_safe(compute, v, schema) for v in distinct]
+        if batch is not None:
+            rows = batch(distinct)
+        elif memo is not None:
+            rows = memo.compute_all(distinct, compute, schema)
+        else:
+            rows = [_safe(compute, v, schema) for v in distinct]
         columns: dict[str, list[Any]] = {name: [] for name in schema}
         if rows:
             for name, col in zip(schema, zip(*rows, strict=True), strict=True):
@@ -164,8 +246,10 @@ def map_distinct(
         .alias(name)
         for name in list_cols
     )
+    if answered is not None:
+        lookup = pl.concat([answered, lookup], how="vertical")
     return (
-        pl.DataFrame({"__key": text})
+        pl.DataFrame({"__key": keys})
         .join(lookup, on="__key", how="left", nulls_equal=True, maintain_order="left")
         .drop("__key")
     )

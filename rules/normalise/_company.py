@@ -17,7 +17,7 @@ import re
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, to_simplified
+from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for, to_simplified
 from ._cn_regions import (
     region_names,
     region_pinyin,
@@ -96,6 +96,7 @@ _GENERIC = frozenset(
 _PLACEHOLDERS = frozenset({"个人", "个体", "私人", "自由职业", "test", "测试", "xxx", "company", "公司"})
 _BRACKET = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】")
 _SUFFIX_ENDINGS = frozenset(s[-1] for s in CN_LEGAL_SUFFIXES)
+_EN_SUFFIX_SET = frozenset(EN_LEGAL_SUFFIXES)
 _TOKEN = re.compile(r"[^\W_]+")
 
 
@@ -177,6 +178,9 @@ def _brand_key(value: str, issues: list[str]) -> str | None:
         elif _strip_en_suffix(tokens):
             issues.append("legal_suffix")
             changed = True
+    if tuple(tokens) in _EN_SUFFIX_SET:  # "Co., Ltd." or "Ltd" alone: a legal form and no name
+        issues.append("legal_suffix")
+        tokens = []
     for _ in range(3):
         if not tokens or not _strip_region_prefix(tokens):
             break
@@ -200,7 +204,7 @@ def _one(raw: str | None) -> tuple[object, ...]:
             value = simplified
     key = _brand_key(value, issues)
     if key is None:
-        return None, [*issues, "invalid"], None, None
+        return None, [*dict.fromkeys(issues), "invalid"], None, None
     issues = list(dict.fromkeys(issues))
     return value, issues, key, text_pinyin(key)
 
@@ -215,4 +219,4 @@ def normalise_company(values: pl.Series) -> pl.DataFrame:
         (个人, ``N/A``), ``invalid`` (nothing but a legal form), ``traditional``, ``legal_suffix``,
         ``region_prefix``.
     """
-    return map_distinct(values, _one, _SCHEMA)
+    return map_distinct(values, _one, _SCHEMA, memo=memo_for("company"))

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for
 from ._registry import check_params, register_normaliser
 
 Order = Literal["ymd", "dmy", "mdy"]
@@ -97,7 +97,7 @@ _MONTH_NAME_DAY = re.compile(rf"({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?
 _SERIAL = re.compile(r"(\d{1,5})(?:\.(\d+))?")
 _TIME = re.compile(
     r"(?P<ampm1>上午|下午|晚上|凌晨|中午|早上|am|pm)?\s*"
-    r"(?P<h>\d{1,2})(?:\s*[:时點点]\s*(?P<mi>\d{1,2}))?"
+    r"(?P<h>\d{1,2})(?:\s*(?:[:时點点]\s*(?P<mi>\d{1,2})|[时點点]))?"
     r"(?:\s*[:分]\s*(?P<s>\d{1,2})(?:[.,](?P<frac>\d+))?)?\s*[分秒]?\s*"
     r"(?P<ampm2>am|pm|a\.m\.|p\.m\.)?\s*(?P<tz>z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?"
 )
@@ -317,7 +317,17 @@ def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
     """
     checked = check_params(DateParams, params)
     today = checked.today or dt.date.today()
-    return map_distinct(values, lambda raw: _date_one(raw, checked, today), _SCHEMA)
+    # the plain ISO-like forms are parsed in polars; only dates that could be a placeholder, in the future
+    # or too old (and every other form) go through Python
+    earliest = dt.date(max(today.year - checked.max_age + 1, 1901), 1, 1) if checked.max_age is not None else None
+    latest = None if checked.allow_future else today
+    return map_distinct(
+        values,
+        lambda raw: _date_one(raw, checked, today),
+        _SCHEMA,
+        fast=lambda keys: _fast_iso(keys, earliest or dt.date(1901, 1, 1), latest, with_time=False),
+        memo=memo_for("date", checked.model_dump_json(), today),
+    )
 
 
 @register_normaliser("datetime")
@@ -343,4 +353,60 @@ def normalise_datetime(values: pl.Series, **params: object) -> pl.DataFrame:
     checked = check_params(DatetimeParams, params)
     zone = ZoneInfo(checked.tz)
     today = checked.today or dt.date.today()
-    return map_distinct(values, lambda raw: _datetime_one(raw, checked, zone, today), _SCHEMA)
+    return map_distinct(
+        values,
+        lambda raw: _datetime_one(raw, checked, zone, today),
+        _SCHEMA,
+        fast=lambda keys: _fast_iso(keys, dt.date(1901, 1, 1), dt.date(2199, 12, 31), with_time=True),
+        memo=memo_for("datetime", checked.model_dump_json(), today),
+    )
+
+
+# A four-digit year first (always year-month-day), optionally a naive time with two-digit minutes/seconds.
+_ISO_LIKE = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+
+
+def _fast_iso(keys: pl.Series, earliest: dt.date, latest: dt.date | None, *, with_time: bool) -> pl.DataFrame:
+    """Distinct cells in the common ``YYYY-MM-DD[ HH:MM[:SS]]`` forms (``-``, ``/`` or ``.``), parsed in polars.
+
+    Only values strictly inside ``earliest``..``latest`` are answered, so that every check of the Python path
+    (placeholder days, ``future``, ``implausible``, the 1970-01-01 epoch placeholder) is left to it; invalid
+    days and times give null here and go to Python as well.
+    """
+    parts = pl.col("__key").str.extract_groups(_ISO_LIKE)
+    field = [parts.struct.field(str(i)) for i in range(1, 7)]
+    if not with_time:
+        has_time = field[3].is_not_null()
+    text = pl.concat_str(
+        field[0],
+        pl.lit("-"),
+        field[1].str.zfill(2),
+        pl.lit("-"),
+        field[2].str.zfill(2),
+        pl.lit(" "),
+        field[3].fill_null("0").str.zfill(2),
+        pl.lit(":"),
+        field[4].fill_null("00"),
+        pl.lit(":"),
+        field[5].fill_null("00"),
+    )
+    moment = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    frame = keys.to_frame("__key").with_columns(moment.alias("__m"), field[3].is_null().alias("__date_only"))
+    if not with_time:
+        frame = frame.filter(~has_time)
+    day = pl.col("__m").dt.date()
+    ok = pl.col("__m").is_not_null() & (day > earliest) & (day < latest if latest is not None else pl.lit(True))
+    if with_time:
+        ok = ok & (day != dt.date(1970, 1, 1))
+    frame = frame.filter(ok)
+    if with_time:
+        value = pl.col("__m").dt.strftime("%Y-%m-%dT%H:%M:%S")
+        issues = (
+            pl.when(pl.col("__date_only"))
+            .then(pl.lit(["date_only"], dtype=ISSUES_DTYPE))
+            .otherwise(pl.lit([], dtype=ISSUES_DTYPE))
+        )
+    else:
+        value = day.dt.strftime("%Y-%m-%d")
+        issues = pl.lit([], dtype=ISSUES_DTYPE)
+    return frame.select("__key", value.alias("value"), issues.alias("issues"))

@@ -15,7 +15,7 @@ import re
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for
 from ._registry import register_normaliser
 
 _SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE, "email_role": pl.Boolean}
@@ -184,4 +184,4 @@ def normalise_email(values: pl.Series) -> pl.DataFrame:
         Issue codes: ``empty``, ``invalid``, ``placeholder`` (``test@test.com``, ``noemail@…``),
         ``typo_fixed`` (``qq.con`` → ``qq.com``), ``role``, ``multiple`` (the first valid address is kept).
     """
-    return map_distinct(values, _one, _SCHEMA)
+    return map_distinct(values, _one, _SCHEMA, memo=memo_for("email"))

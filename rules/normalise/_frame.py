@@ -18,8 +18,36 @@ PART_COLUMNS: dict[str, tuple[str, ...]] = {
     "email": ("email_role",),
     "name": ("name_title", "name_pinyin", "name_key", "name_phonetic"),
     "company": ("company_key", "company_key_pinyin"),
+    "address": ("street", "admin_code"),
+    "id_number": ("id_birth_date", "id_gender", "id_region_code", "id_province", "id_hash"),
 }
 _FILLED_BY_NAME = ("family_name", "given_name")
+#: Canonical fields the address normaliser's parts fill (a US state fills ``province``); the parsed part wins
+#: over the source's own column, which fills the gaps. The same columns give the address its context.
+_FILLED_BY_ADDRESS: dict[str, tuple[str, ...]] = {
+    "province": ("province", "region"),
+    "city": ("city",),
+    "district": ("district",),
+    "postcode": ("postcode",),
+    "country": ("country",),
+}
+_ADDRESS_CONTEXT = ("province", "city", "district")
+#: Fields normalised after the ones they read (address reads province/city/district; id_number reads
+#: birth_date and gender), and full_name last so that the family/given columns it fills are cleaned text.
+_LATE = {"address": 1, "id_number": 1, "full_name": 2}
+
+
+def _series_params(kind: str, out: pl.DataFrame) -> dict[str, pl.Series]:
+    """Other columns of the row a normaliser cross-checks against (already normalised)."""
+    if kind == "id_number":
+        names = {"birth_dates": "birth_date", "genders": "gender"}
+        return {param: out.get_column(col) for param, col in names.items() if col in out.columns}
+    if kind == "address":
+        present = [c for c in _ADDRESS_CONTEXT if c in out.columns]
+        if present:
+            context = out.select(pl.concat_str([pl.col(c).cast(pl.String) for c in present], ignore_nulls=True))
+            return {"context": context.to_series()}
+    return {}
 
 
 def normalise_frame(
@@ -36,32 +64,38 @@ def normalise_frame(
     fields without a kind are cleaned as text. Part columns are added (phone: ``phone_type``, ``phones``,
     ``phone_extension``; email: ``email_role``; full_name: ``name_title``, ``name_pinyin``, ``name_key``,
     ``name_phonetic``; company: ``company_key``, ``company_key_pinyin``), ``family_name``/``given_name`` are
-    filled from ``full_name`` where null or absent, and ``_issues`` lists ``"<field>.<code>"`` for every issue
-    of the row except ``empty`` (missing values are reported separately). Other columns pass through.
+    filled from ``full_name`` where null or absent. Address adds ``street`` and ``admin_code`` and sets
+    ``province`` (a US state too), ``city``, ``district``, ``postcode`` and ``country`` where the parsed address
+    found them (the source's own columns fill the gaps and give an ambiguous address its context). The
+    ``id_number`` column holds the **mask** (the raw number survives nowhere in the frame but ``_payload``)
+    and ``id_hash``, ``id_birth_date``, ``id_gender``, ``id_region_code`` and ``id_province`` are added, the
+    number being cross-checked against the row's normalised ``birth_date`` and ``gender``. ``_issues`` lists
+    ``"<field>.<code>"`` for every issue of the row except ``empty`` (missing values are reported separately).
+    Other columns pass through.
     Running it again on its own output changes no value or part (parts that only the raw text carried, such
     as a title, an extension or the other numbers of a phone cell, are kept from the first run); ``_issues``
     then describes the already clean values.
 
     Args:
         df: a mapped frame (canonical column names, text values).
-        region: default phone region.
+        region: default phone region (and country of Western addresses that show none, unless ``CN``).
         date_order: ``"ymd"``, ``"dmy"`` or ``"mdy"`` for ambiguous numeric dates.
         today: reference day for birthdays (default: now).
         tz: zone of naive timestamps and of the output wall time.
     """
     params: dict[str, dict[str, Any]] = {
         "phone": {"region": region},
+        "address": {"region": region},
         "date": {"order": date_order, "today": today},
         "datetime": {"tz": tz, "order": date_order, "today": today},
     }
     fields = [f for f in CANONICAL_FIELDS if f in df.columns]
-    # full_name last, so that the family/given columns it fills are already cleaned text
-    fields.sort(key=lambda f: f == "full_name")
+    fields.sort(key=lambda f: _LATE.get(f, 0))
     out = df
     issue_exprs: list[pl.Expr] = []
     for field in fields:
         kind = CANONICAL_FIELDS[field] or "text"
-        result = get_normaliser(kind)(out.get_column(field), **params.get(kind, {}))
+        result = get_normaliser(kind)(out.get_column(field), **params.get(kind, {}), **_series_params(kind, out))
         columns = [result.get_column("value").alias(field)]
         for part in PART_COLUMNS.get(kind, ()):
             column = result.get_column(part)
@@ -77,6 +111,14 @@ def normalise_frame(
         issue_col = f"__issues_{field}"
         columns.append(result.get_column("issues").alias(issue_col))
         out = out.with_columns(columns)
+        if kind == "address":
+            out = out.with_columns(
+                pl.coalesce(
+                    *(result.get_column(part) for part in parts),
+                    *([out.get_column(column).cast(pl.String)] if column in out.columns else []),
+                ).alias(column)
+                for column, parts in _FILLED_BY_ADDRESS.items()
+            )
         if kind == "name":
             out = out.with_columns(
                 (pl.col(part).fill_null(result.get_column(part)) if part in out.columns else result.get_column(part))

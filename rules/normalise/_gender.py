@@ -39,7 +39,7 @@ _NOT_STATED = {
 def _one(raw: str | None) -> tuple[str | None, list[str]]:
     if raw is None:
         return None, ["empty"]
-    text = clean_text(raw).casefold().rstrip(".")
+    text = clean_text(raw).casefold().rstrip(".。")
     if not text:
         return None, ["empty"]
     if text in _MALE:

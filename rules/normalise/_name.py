@@ -38,7 +38,17 @@ import unicodedata
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, collapse_whitespace, is_null_marker, map_distinct, to_simplified
+from ._base import (
+    ISSUES_DTYPE,
+    NULL_MARKERS,
+    _traditional_chars,
+    clean_text,
+    collapse_whitespace,
+    is_null_marker,
+    map_distinct,
+    memo_for,
+    to_simplified,
+)
 from ._name_tables import (
     CN_TITLES,
     COMMON_SURNAMES,
@@ -291,14 +301,41 @@ def _split_single_pinyin(word: str, folded: str) -> tuple[list[str], list[str]]:
     return [word], []
 
 
+_PLAIN_HAN = re.compile("[\u4e00-\u9fff]{2,4}")
+_PLAIN_EXCLUDED = NULL_MARKERS | _PLACEHOLDER_WORDS
+
+
+def _plain_chinese(text: str) -> tuple[object, ...] | None:
+    """The common case, 2-4 simplified Chinese characters and nothing else, without the general machinery.
+
+    Gives exactly what the general path gives; ``None`` when the name needs it (traditional characters, a
+    title ending such as 先生/总, a placeholder, a company word, one repeated character).
+    """
+    if (
+        not _PLAIN_HAN.fullmatch(text)
+        or text[-1] in _CN_TITLE_ENDINGS
+        or text in _PLAIN_EXCLUDED
+        or not _traditional_chars().isdisjoint(text)
+        or _COMPANY.search(text)
+        or len(set(text)) == 1
+    ):
+        return None
+    family, given, pinyin, key = _chinese(text)
+    return text, [], family, given, None, pinyin or None, key, soundex(surname_pinyin(family) if family else "")
+
+
 def _one(raw: str | None) -> tuple[object, ...]:
     if raw is None:
         return None, ["empty"], None, None, None, None, None, None
     text = clean_text(raw)
     if not text:
         return None, ["empty"], None, None, None, None, None, None
+    plain = _plain_chinese(text)
+    if plain is not None:
+        return plain
     if _looks_like_non_name(text):
         return _NOT_A_NAME
+    checked = text
     issues: list[str] = []
     if has_han(text):
         simplified = to_simplified(text)
@@ -312,7 +349,7 @@ def _one(raw: str | None) -> tuple[object, ...]:
             break
         titles += more
     core = _BRACKET.sub(" ", rest).strip(" ,")
-    if not core or _looks_like_non_name(core):  # 张张先生, "Mr. Test"
+    if not core or (core != checked and _looks_like_non_name(core)):  # 张张先生, "Mr. Test"
         return _NOT_A_NAME
     han = "".join(c for c in core if is_han(c) or _MIDDLE_DOT.fullmatch(c)).strip("·•・.．")
     han_chars = sum(1 for c in han if is_han(c))
@@ -358,4 +395,4 @@ def normalise_name(values: pl.Series) -> pl.DataFrame:
         ``issues``, ``family_name``, ``given_name``, ``name_title``, ``name_pinyin``, ``name_key`` and
         ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``.
     """
-    return map_distinct(values, _one, _SCHEMA)
+    return map_distinct(values, _one, _SCHEMA, memo=memo_for("name"))

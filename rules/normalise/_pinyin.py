@@ -91,6 +91,7 @@ def surname_pinyin(family: str) -> str:
     return "".join(SURNAME_PINYIN.get(c) or char_pinyin(c) or "" for c in family)
 
 
+@functools.lru_cache(maxsize=65536)
 def text_pinyin(text: str) -> str:
     """Pinyin of text without spaces (``银行`` → ``yinhang``); ASCII letters and digits kept, lower-case."""
     out: list[str] = []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from rules.normalise._base import ISSUES_DTYPE
 
@@ -33,3 +36,30 @@ def idempotent(normaliser: Callable[..., pl.DataFrame], raw: str, **params: Any)
     if first is not None:
         second = run_one(normaliser, first, **params)["value"]
         assert second == first, (raw, first, second)
+
+
+TABLES = Path(__file__).resolve().parents[2] / "data" / "rules" / "normalise"
+
+
+def load_table(name: str) -> list[Any]:
+    """Cases of ``tests/data/rules/normalise/<name>.jsonl`` as pytest params (id: line number and input).
+
+    Each line is one JSON object: ``input`` (text or null), the expected ``value`` and ``issues`` and the
+    expected part columns of the kind; ``note`` says what the case is about, ``params`` are extra keyword
+    arguments of the normaliser.
+    """
+    cases = []
+    with (TABLES / f"{name}.jsonl").open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                case = json.loads(line)
+                cases.append(pytest.param(case, id=f"{number}:{case['input']!r}"[:60]))
+    return cases
+
+
+def check_case(normaliser: Callable[..., pl.DataFrame], case: dict[str, Any], **params: Any) -> None:
+    """Every expected field of a table case (all keys but ``input``, ``note`` and ``params``) matches."""
+    row = run_one(normaliser, case["input"], **params, **case.get("params", {}))
+    expected = {k: v for k, v in case.items() if k not in ("input", "note", "params", "kind")}
+    actual = {k: row[k] for k in expected}
+    assert actual == expected, case.get("note", "")

@@ -15,7 +15,7 @@ from rules.normalise import (
     register_normaliser,
     to_halfwidth,
 )
-from rules.normalise._base import map_distinct, to_simplified
+from rules.normalise._base import Memo, map_distinct, to_simplified
 
 
 @pytest.mark.parametrize(
@@ -131,3 +131,22 @@ def test_every_normaliser_handles_empty_and_all_null_and_non_string_input(kind: 
     assert nulls.get_column("issues").to_list() == [["empty"], ["empty"]]
     numbers = normaliser(pl.Series("x", [13800138000, None], dtype=pl.Int64))
     assert numbers.height == 2
+
+
+def test_memo_reuses_results_across_calls_and_stays_bounded() -> None:
+    calls: list[str | None] = []
+
+    def compute(raw: str | None) -> tuple[str | None, list[str]]:
+        calls.append(raw)
+        return raw, []
+
+    memo = Memo(capacity=3)
+    schema = {"value": pl.String, "issues": pl.List(pl.String)}
+    first = map_distinct(pl.Series(["a", "b", "a"]), compute, schema, memo=memo)
+    second = map_distinct(pl.Series(["b", "a", "c", "d"]), compute, schema, memo=memo)
+    assert first.get_column("value").to_list() == ["a", "b", "a"]
+    assert second.get_column("value").to_list() == ["b", "a", "c", "d"]
+    assert calls == ["a", "b", "c", "d"]
+    assert len(memo) == 3
+    memo.clear()
+    assert len(memo) == 0

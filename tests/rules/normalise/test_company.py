@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 
 from rules.normalise import normalise_company
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 LS = "legal_suffix"
 RP = "region_prefix"
@@ -102,4 +104,18 @@ company_like = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(company_like, st.sampled_from([c[0] for c in CASES])))
 def test_idempotent(raw: str) -> None:
+    idempotent(normalise_company, raw)
+
+
+COMPANY_TABLE = load_table("company")
+
+
+@pytest.mark.parametrize("case", COMPANY_TABLE)
+def test_company_table(case: dict[str, Any]) -> None:
+    check_case(normalise_company, case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([p.values[0]["input"] for p in COMPANY_TABLE if p.values[0]["input"]]))
+def test_company_table_idempotent(raw: str) -> None:
     idempotent(normalise_company, raw)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import pytest
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from rules.normalise import normalise_date, normalise_datetime
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -170,3 +171,35 @@ def test_date_idempotent(raw: str) -> None:
 @given(st.one_of(date_like, st.datetimes().map(str), st.sampled_from([c[0] for c in DATETIME_CASES if c[0]])))
 def test_datetime_idempotent(raw: str) -> None:
     idempotent(normalise_datetime, raw, today=TODAY)
+
+
+DATE_TABLE = load_table("date")
+
+
+@pytest.mark.parametrize("case", DATE_TABLE)
+def test_date_table(case: dict[str, Any]) -> None:
+    normaliser = normalise_datetime if case["kind"] == "datetime" else normalise_date
+    check_case(normaliser, case, today=TODAY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([p.values[0] for p in DATE_TABLE if p.values[0]["input"]]))
+def test_date_table_idempotent(case: dict[str, Any]) -> None:
+    normaliser = normalise_datetime if case["kind"] == "datetime" else normalise_date
+    idempotent(normaliser, case["input"], today=TODAY, **case.get("params", {}))
+
+
+def test_vectorised_iso_path_agrees_with_python_path() -> None:
+    """Values answered by the polars ISO path give exactly what the per-value Python path gives."""
+    values = [
+        f"{y}{sep}{m}{sep}{d}{time}"
+        for y in (1901, 1950, 1970, 1999, 2024, 2026, 2027, 2199, 2200)
+        for m in ("1", "02", "12", "13")
+        for d in ("1", "29", "30", "31")
+        for sep in ("-", "/", ".")
+        for time in ("", " 00:00", " 00:00:00", "T10:20:30", " 7:05", " 24:00", " 10:61")
+    ]
+    for normaliser in (normalise_date, normalise_datetime):
+        together = normaliser(pl.Series(values), today=TODAY).rows()
+        for raw, row in zip(values, together, strict=True):
+            assert row == tuple(run_one(normaliser, f" {raw} ", today=TODAY).values()), raw

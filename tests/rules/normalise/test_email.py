@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 from email_validator import EmailNotValidError, validate_email
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from rules.normalise import normalise_email
 from rules.normalise._email import is_valid_address
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 # raw, value, issues, email_role
 CASES: list[tuple[str | None, str | None, list[str], bool | None]] = [
@@ -120,4 +122,18 @@ email_like = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(email_like, st.sampled_from([c[0] for c in CASES if c[0]])))
 def test_idempotent(raw: str) -> None:
+    idempotent(normalise_email, raw)
+
+
+EMAIL_TABLE = load_table("email")
+
+
+@pytest.mark.parametrize("case", EMAIL_TABLE)
+def test_email_table(case: dict[str, Any]) -> None:
+    check_case(normalise_email, case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([p.values[0]["input"] for p in EMAIL_TABLE if p.values[0]["input"]]))
+def test_email_table_idempotent(raw: str) -> None:
     idempotent(normalise_email, raw)

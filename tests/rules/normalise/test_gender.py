@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.normalise import normalise_gender
 
-from ._helpers import check_contract, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 CASES: list[tuple[str | None, str | None, list[str]]] = [
     ("男", "male", []),
@@ -65,3 +67,17 @@ def test_never_raises(raw: str) -> None:
     out = normalise_gender(pl.Series([raw]))
     check_contract(out, 1)
     assert out.get_column("value").to_list()[0] in ("male", "female", None)
+
+
+GENDER_TABLE = load_table("gender")
+
+
+@pytest.mark.parametrize("case", GENDER_TABLE)
+def test_gender_table(case: dict[str, Any]) -> None:
+    check_case(normalise_gender, case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([p.values[0]["input"] for p in GENDER_TABLE if p.values[0]["input"]]))
+def test_gender_table_idempotent(raw: str) -> None:
+    idempotent(normalise_gender, raw)

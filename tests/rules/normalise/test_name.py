@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 
 from rules.normalise import fold_ascii, normalise_name, soundex
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 # raw, value, family, given, title, pinyin, key
 CASES: list[tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]] = [
@@ -217,4 +219,18 @@ name_like = st.lists(
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(name_like, st.sampled_from([c[0] for c in CASES])))
 def test_idempotent(raw: str) -> None:
+    idempotent(normalise_name, raw)
+
+
+NAME_TABLE = load_table("name")
+
+
+@pytest.mark.parametrize("case", NAME_TABLE)
+def test_name_table(case: dict[str, Any]) -> None:
+    check_case(normalise_name, case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([p.values[0]["input"] for p in NAME_TABLE if p.values[0]["input"]]))
+def test_name_table_idempotent(raw: str) -> None:
     idempotent(normalise_name, raw)

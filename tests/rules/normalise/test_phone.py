@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import phonenumbers
 import polars as pl
@@ -10,9 +11,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rules.normalise import normalise_phone
-from rules.normalise._phone import _check, is_placeholder_digits
+from rules.normalise._phone import _check, _one, cn_number_type, is_placeholder_digits
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_case, check_contract, idempotent, load_table, run_one
 
 M = "+8613800138000"
 M2 = "+8613900139000"
@@ -192,3 +193,75 @@ phone_like = st.text(alphabet="0123456789+-() ./、或转ext１３８", max_size
 @given(st.one_of(phone_like, st.sampled_from([c[0] for c in CASES if c[0]])))
 def test_idempotent(raw: str) -> None:
     idempotent(normalise_phone, raw)
+
+
+PHONE_TABLE = load_table("phone")
+
+
+@pytest.mark.parametrize("case", PHONE_TABLE)
+def test_phone_table(case: dict[str, Any]) -> None:
+    check_case(normalise_phone, case)
+
+
+def test_phone_table_as_one_column() -> None:
+    """The whole table in one call (vectorised fast paths and the Python path mixed) gives the same rows."""
+    cases = [p.values[0] for p in PHONE_TABLE]
+    out = normalise_phone(pl.Series([c["input"] for c in cases], dtype=pl.String))
+    for case, row in zip(cases, out.iter_rows(named=True), strict=True):
+        assert (row["value"], row["issues"], row["phones"]) == (case["value"], case["issues"], case["phones"]), case
+
+
+def test_vectorised_path_agrees_with_python_path() -> None:
+    """Every spelling the polars fast path answers gives exactly what ``_one`` gives."""
+    rng = random.Random(11)
+    values: list[str] = []
+    for prefix in [*range(100, 200), *range(10, 100), *range(200, 1000, 7)]:
+        for _ in range(2):
+            n = f"{prefix}{rng.randrange(10**8):08d}"[:11]
+            local = f"{rng.randrange(10**8):08d}"[: rng.choice([7, 8])]
+            values += [
+                n,
+                f"{n[:3]} {n[3:7]} {n[7:]}",
+                f"{n[:3]}-{n[3:7]}--{n[7:]}",
+                f"+86 {n}",
+                f"(+86) {n}",
+                f"{n}/{n}",
+                f"{n} {n}",
+                f"{n} 、 13800138000",
+                f"0{prefix} {local}",
+                f"(0{prefix}){local}",
+                f"+86 {prefix} {local}",
+                f"0086{prefix}{local}",
+                f"0{prefix}-{local}",
+                f"{prefix}" + str(rng.randint(0, 9)) * 8,
+                f"0{prefix}" + "12345678"[: rng.choice([7, 8])],
+            ]
+    out = normalise_phone(pl.Series(values))
+    for raw, row in zip(values, out.iter_rows(), strict=True):
+        assert row == tuple(_one(raw, "CN")), raw
+
+
+def test_cn_national_shortcut_agrees_with_phonenumbers() -> None:
+    """Numbers in the national form skip phonenumbers.parse: type, E.164 and area code must agree with it."""
+    rng = random.Random(3)
+    for prefix in range(10, 1000):
+        for length in (7, 8):
+            nsn = f"{prefix}{rng.randrange(10**length):0{length}d}"
+            for candidate in ("0" + nsn, "+86" + nsn, "0086" + nsn):
+                fast = _check(candidate, "CN")
+                try:
+                    number = phonenumbers.parse(candidate, "CN")
+                except phonenumbers.NumberParseException:
+                    assert fast in ("invalid", "placeholder"), candidate
+                    continue
+                if is_placeholder_digits("".join(c for c in candidate if c.isdigit())):
+                    assert fast == "placeholder"
+                elif not phonenumbers.is_valid_number(number):
+                    assert fast == "invalid", candidate
+                else:
+                    assert not isinstance(fast, str), candidate
+                    assert fast.e164 == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                    assert cn_number_type(nsn) == phonenumbers.number_type(number), candidate
+                    if fast.kind == "landline":
+                        length_of_area = phonenumbers.length_of_geographical_area_code(number)
+                        assert fast.area == "0" + nsn[:length_of_area], candidate
