@@ -32,6 +32,7 @@ __all__ = [
     "PipelineRun",
     "Quarantine",
     "SourceRecord",
+    "SourceSchema",
     "UtcDateTime",
 ]
 
@@ -206,10 +207,21 @@ class Organisation(Base):
 
 
 class Activity(Base):
-    """A follow-up, order or sign-up: who, when, what."""
+    """A follow-up, order or sign-up: who, when, what; keyed by the source row it came from.
+
+    ``details`` keeps the row's other columns (JSON). Like ``crosswalk`` and ``quarantine``, an activity row
+    belongs to a ``source_record`` (added by migration 0002 together with ``details``).
+    """
 
     __tablename__ = "activity"
-    __table_args__ = (sa.UniqueConstraint("source", "source_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_key"),
+        sa.ForeignKeyConstraint(
+            ["source", "source_key"],
+            ["source_record.source", "source_record.source_key"],
+            ondelete="CASCADE",
+        ),
+    )
 
     activity_id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
     customer_id: Mapped[str | None] = mapped_column(
@@ -220,6 +232,7 @@ class Activity(Base):
     summary: Mapped[str | None] = mapped_column(sa.Text())
     source: Mapped[str] = mapped_column(sa.String(SOURCE))
     source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    details: Mapped[Any | None] = mapped_column(JSON)
 
 
 class Crosswalk(Base):
@@ -298,4 +311,15 @@ class ExtractCursor(Base):
 
     source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
     value: Mapped[str | None] = mapped_column(sa.Text())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class SourceSchema(Base):
+    """The columns a source had when it was last read: the baseline for schema-drift detection."""
+
+    __tablename__ = "source_schema"
+
+    source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
+    columns: Mapped[Any] = mapped_column(JSON)
+    run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

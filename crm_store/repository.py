@@ -1,9 +1,10 @@
 """Reading and writing the store: polars DataFrames in and out, bulk and idempotent.
 
 Every function takes a ``Session`` and never commits: the caller owns the transaction (one per load batch).
-Writers first read the current rows for the incoming keys, compare, and write only what differs, with one bulk
-statement per table (a dialect-aware upsert: ``ON CONFLICT DO UPDATE`` on SQLite/PostgreSQL,
-``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB). So a re-run of the same input changes no row at all.
+Writers first read the current rows for the incoming keys, compare (a polars join), and write only what differs,
+with one prepared bulk statement per table (a dialect-aware upsert: ``ON CONFLICT DO UPDATE`` on
+SQLite/PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB). So a re-run of the same input changes no row
+at all.
 
 JSON columns accept JSON text, dicts/lists or polars structs/lists; readers return JSON text (sorted keys).
 Timestamps come back as ``Datetime("us", "UTC")``.
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
+    Activity,
     Address,
     Base,
     ContactPoint,
@@ -37,6 +39,7 @@ from crm_store.models import (
     PipelineRun,
     Quarantine,
     SourceRecord,
+    SourceSchema,
 )
 from crm_store.schema import RowStatus
 
@@ -46,17 +49,22 @@ __all__ = [
     "UpsertCounts",
     "finish_run",
     "ledger_counts",
+    "read_activities",
     "read_crosswalk",
     "read_cursor",
     "read_customers",
     "read_outcomes",
     "read_provenance",
     "read_quarantine",
+    "read_source_columns",
+    "read_source_records",
     "record_merge_events",
     "replace_customer_details",
     "save_cursor",
+    "save_source_columns",
     "start_run",
     "table_counts",
+    "upsert_activities",
     "upsert_crosswalk",
     "upsert_customers",
     "upsert_quarantine",
@@ -90,7 +98,12 @@ GOLDEN_FIELDS: tuple[str, ...] = (
 )
 
 _IN_CHUNK = 500  # keys per ``IN (...)`` read; far below every backend's bind-parameter limit
+_WRITE_CHUNK = 50_000  # rows per ``executemany`` call
+_READ_CHUNK = 50_000  # rows per fetch
 _JSON_COLS = frozenset({"attributes", "evidence", "reasons", "details", "members", "ledger", "versions"})
+_ROW = "_row"  # position of a row in the input frame, to find its parsed JSON values
+_STORED = "__stored"  # suffix of the stored values joined onto the input frame
+_UTC = pl.Datetime("us", "UTC")
 
 K = TypeVar("K")
 
@@ -100,7 +113,7 @@ class UpsertCounts:
     """What a writer did: rows inserted, updated, left unchanged and deleted.
 
     ``deleted`` counts rows removed: stale child rows for ``replace_customer_details``, and keys moved out of
-    the other table for ``upsert_crosswalk`` / ``upsert_quarantine``.
+    the other tables for ``upsert_crosswalk`` / ``upsert_activities`` / ``upsert_quarantine``.
     """
 
     inserted: int = 0
@@ -129,11 +142,6 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else _canonical_json(value)
 
 
-def _comparable(value: Any) -> Any:
-    """A value as compared between the store and the input (JSON documents by their canonical text)."""
-    return _canonical_json(value) if isinstance(value, dict | list) else value
-
-
 def _json_values(series: pl.Series) -> list[Any]:
     """A column of JSON documents as Python values: JSON text is parsed, structs/lists are taken as is."""
     if series.dtype == pl.String:
@@ -141,8 +149,17 @@ def _json_values(series: pl.Series) -> list[Any]:
     return series.to_list()
 
 
-def _frame(df: pl.DataFrame, what: str, required: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
-    """Check the columns of an input frame and add the missing optional ones as nulls, in a fixed order."""
+def _frame(
+    df: pl.DataFrame,
+    what: str,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    nullable: Collection[str] = (),
+) -> pl.DataFrame:
+    """Check the columns of an input frame and add the missing optional ones as nulls, in a fixed order.
+
+    Required columns must not hold nulls, except JSON columns and those named in ``nullable``.
+    """
     if df.width == 0 and df.height == 0:
         df = pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in required})
     missing = [c for c in required if c not in df.columns]
@@ -152,7 +169,7 @@ def _frame(df: pl.DataFrame, what: str, required: Sequence[str], optional: Seque
             f"{what}: missing columns {missing}, unknown columns {unknown}; "
             f"expected {list(required)} and optionally {list(optional)}"
         )
-    nulls = [c for c in required if df[c].null_count() and c not in _JSON_COLS]
+    nulls = [c for c in required if df[c].null_count() and c not in _JSON_COLS and c not in nullable]
     if nulls:
         raise ValueError(f"{what}: columns {nulls} must not contain nulls")
     return df.with_columns(pl.lit(None).alias(c) for c in optional if c not in df.columns).select(*required, *optional)
@@ -187,10 +204,6 @@ def _check_values(df: pl.DataFrame, column: str, allowed: Iterable[str], what: s
         raise ValueError(f"{what}: {column} must be one of {sorted(allowed)}, got {bad}")
 
 
-def _key_of(row: Mapping[str, Any], key_cols: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[k] for k in key_cols)
-
-
 def _select_where_in(
     session: Session,
     table: sa.Table,
@@ -198,72 +211,186 @@ def _select_where_in(
     column: str,
     values: Collection[Any],
     equal: Mapping[str, Any] | None = None,
+    expected: int = 0,
 ) -> Iterator[sa.Row[Any]]:
     """Rows of ``table`` whose ``column`` is in ``values`` (and whose ``equal`` columns match).
+
+    ``expected`` is the number of rows the caller expects back when that is more than ``len(values)`` (child
+    rows looked up by their customer ids).
 
     When the values cover a good part of the candidate rows (a re-load of a whole source, a first load), the
     candidates are read in one pass and filtered here: many ``IN`` lookups would cost more, and right after a
     bulk load PostgreSQL has no statistics yet and answers each ``IN`` chunk with a scan of the whole source.
-    Otherwise the rows are looked up in ``IN`` chunks through the index.
+    Otherwise the rows are looked up in ``IN`` chunks through the index. No candidate at all (a first load)
+    costs one count.
     """
     conditions = [table.c[k] == v for k, v in (equal or {}).items()]
     base = sa.select(*(table.c[c] for c in cols)).where(*conditions)
     if not values:
         return
     candidates = session.execute(sa.select(sa.func.count()).select_from(table).where(*conditions)).scalar_one()
-    if candidates <= 2 * len(values):
+    if not candidates:
+        return
+    if candidates <= 2 * max(len(values), expected):
         wanted = set(values)
         position = list(cols).index(column)
-        yield from (row for row in session.execute(base) if row[position] in wanted)
+        for part in session.execute(base).partitions(_READ_CHUNK):
+            yield from (row for row in part if row[position] in wanted)
         return
     for chunk in _chunks(sorted(values), _IN_CHUNK):
-        yield from session.execute(base.where(table.c[column].in_(chunk)))
+        yield from session.execute(base.where(table.c[column].in_(chunk))).all()
 
 
-def _fetch(
-    session: Session,
+def _compared(column: str) -> str:
+    """The column that stands for ``column`` in comparisons: JSON documents are compared by canonical text."""
+    return f"_cmp_{column}" if column in _JSON_COLS else column
+
+
+def _parse_json(
+    df: pl.DataFrame, columns: Iterable[str], compared: bool = True
+) -> tuple[pl.DataFrame, dict[str, list[Any]]]:
+    """Parse the JSON ``columns`` once: their Python values (to write) and, if ``compared``, canonical text
+    columns (to compare).
+
+    Adds ``_row`` (the row's position, to find its parsed values again after joins and filters).
+    """
+    parsed = {c: _json_values(df[c]) for c in columns}
+    texts = [
+        pl.Series(_compared(c), [_json_text(v) for v in values], dtype=pl.String)
+        for c, values in parsed.items()
+        if compared
+    ]
+    return df.with_row_index(_ROW).with_columns(texts), parsed
+
+
+def _stored_frame(
+    rows: Iterable[Sequence[Any]], key_cols: Sequence[str], cols: Sequence[str], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """Stored ``(*key_cols, *cols)`` rows as a frame: compared columns named ``<col>__stored``, JSON as text."""
+    names = [*key_cols, *(_compared(c) + _STORED for c in cols)]
+    dtypes = [*(pl.String() for _ in key_cols), *(schema[_compared(c)] for c in cols)]
+    columns = [list(values) for values in zip(*rows, strict=True)] or [[] for _ in names]
+    for i, name in enumerate((*key_cols, *cols)):
+        if name in _JSON_COLS and i >= len(key_cols):
+            columns[i] = [_json_text(v) for v in columns[i]]
+    return pl.DataFrame([pl.Series(n, c, dtype=t) for n, c, t in zip(names, columns, dtypes, strict=True)])
+
+
+def _stored(
+    session: Session, table: sa.Table, key_cols: Sequence[str], cols: Sequence[str], df: pl.DataFrame
+) -> pl.DataFrame:
+    """The stored ``cols`` of the rows whose keys are in ``df`` (looked up per value of the leading keys)."""
+    lead, last = list(key_cols[:-1]), key_cols[-1]
+    groups = df.group_by(lead, maintain_order=True).agg(pl.col(last).unique()).rows() if lead else [(df[last],)]
+    rows: list[sa.Row[Any]] = []
+    for *prefix, values in groups:
+        equal = dict(zip(lead, prefix, strict=True))
+        rows.extend(_select_where_in(session, table, (*key_cols, *cols), last, set(values), equal))
+    return _stored_frame(rows, key_cols, cols, df.schema)
+
+
+def _split(
+    df: pl.DataFrame, stored: pl.DataFrame, key_cols: Sequence[str], compare: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Split ``df`` into (new rows, changed rows, number unchanged) against the ``stored`` frame of its keys."""
+    if stored.is_empty():
+        return df, df.clear(), 0
+    new = df.join(stored.select(key_cols), on=key_cols, how="anti", maintain_order="left")
+    both = df.join(stored, on=key_cols, how="inner", maintain_order="left")
+    differs = [pl.col(_compared(c)).ne_missing(pl.col(_compared(c) + _STORED)) for c in compare]
+    changed = both.filter(pl.any_horizontal(differs)).select(df.columns) if differs else df.clear()
+    return new, changed, both.height - changed.height
+
+
+def _write_statement(
+    dialect: str,
     table: sa.Table,
-    key_cols: Sequence[str],
-    keys: Iterable[tuple[Any, ...]],
-    cols: Sequence[str],
-) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Current values of ``cols`` for the given keys (grouped by their leading key columns: per source)."""
-    groups: dict[tuple[Any, ...], set[Any]] = {}
-    for key in keys:
-        groups.setdefault(key[:-1], set()).add(key[-1])
-    n = len(key_cols)
-    found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for prefix, last_values in groups.items():
-        equal = dict(zip(key_cols[:-1], prefix, strict=True))
-        for row in _select_where_in(session, table, (*key_cols, *cols), key_cols[-1], last_values, equal):
-            found[tuple(row[:n])] = tuple(row[n:])
-    return found
-
-
-def _upsert(
-    session: Session,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    update_cols: Sequence[str],
-    extra_set: Mapping[str, Any] | None = None,
-) -> None:
-    """Insert ``rows``; where the primary key exists, set ``update_cols`` (plus ``extra_set``) instead."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    stmt: Any
+    update_cols: Sequence[str] | None,
+    extra_set: Mapping[str, Any] | None,
+    conflict: Sequence[str] | None,
+) -> Any:
+    """``INSERT``, or (with ``update_cols``) an upsert on the primary key (or the ``conflict`` columns)."""
+    if update_cols is None:
+        return sa.insert(table)
     if dialect in ("postgresql", "sqlite"):
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(table)
         set_ = {c: stmt.excluded[c] for c in update_cols} | dict(extra_set or {})
-        stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=set_)
-    elif dialect in ("mysql", "mariadb"):
-        stmt = mysql.insert(table)
-        set_ = {c: stmt.inserted[c] for c in update_cols} | dict(extra_set or {})
-        stmt = stmt.on_duplicate_key_update(set_)
-    else:
-        raise NotImplementedError(f"crm_store has no upsert for the {dialect!r} dialect (sqlite, postgresql, mysql)")
-    session.execute(stmt, rows)
+        index = list(conflict) if conflict else list(table.primary_key.columns)
+        return stmt.on_conflict_do_update(index_elements=index, set_=set_)
+    if dialect in ("mysql", "mariadb"):
+        stmt_my = mysql.insert(table)
+        set_ = {c: stmt_my.inserted[c] for c in update_cols} | dict(extra_set or {})
+        return stmt_my.on_duplicate_key_update(set_)
+    raise NotImplementedError(f"crm_store has no upsert for the {dialect!r} dialect (sqlite, postgresql, mysql)")
+
+
+def _write(
+    session: Session,
+    table: sa.Table,
+    values: Mapping[str, Sequence[Any]],
+    update_cols: Sequence[str] | None,
+    *,
+    extra_set: Mapping[str, Any] | None = None,
+    conflict: Sequence[str] | None = None,
+) -> None:
+    """Insert (or upsert, see ``_write_statement``) rows given column by column, in bulk.
+
+    The statement is compiled once and run through the driver's ``executemany`` on the session's connection,
+    each value going through its column type's bind processor: what ``session.execute(stmt, dicts)`` does,
+    without SQLAlchemy's per-row parameter bookkeeping, which cost more than the database's own work.
+    ``extra_set`` must not carry bound parameters (use ``sa.literal_column``).
+    """
+    names = list(values)
+    n = len(values[names[0]]) if names else 0
+    if not n:
+        return
+    dialect = session.get_bind().dialect
+    compiled = _write_statement(dialect.name, table, update_cols, extra_set, conflict).compile(
+        dialect=dialect, column_keys=names
+    )
+    binds = list(compiled.positiontup or ()) if compiled.positional else list(compiled.bind_names.values())
+    if sorted(binds) != sorted(names):
+        raise RuntimeError(f"{table.name}: statement binds {binds}, rows give {names}")
+    columns: list[Sequence[Any]] = []
+    for name in binds:
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        column = values[name]
+        if len(column) != n:
+            raise ValueError(f"{table.name}: column {name} has {len(column)} values, expected {n}")
+        columns.append(column if processor is None else [processor(v) for v in column])
+    connection = session.connection()
+    for start in range(0, n, _WRITE_CHUNK):
+        rows = zip(*(c[start : start + _WRITE_CHUNK] for c in columns), strict=True)
+        params: list[Any] = list(rows) if compiled.positional else [dict(zip(binds, r, strict=True)) for r in rows]
+        connection.exec_driver_sql(compiled.string, params)
+
+
+def _write_frame(
+    session: Session,
+    table: sa.Table,
+    df: pl.DataFrame,
+    columns: Sequence[str],
+    update_cols: Sequence[str] | None,
+    *,
+    parsed: Mapping[str, list[Any]] | None = None,
+    constants: Mapping[str, Any] | None = None,
+    extra_set: Mapping[str, Any] | None = None,
+    conflict: Sequence[str] | None = None,
+) -> None:
+    """Write the ``columns`` of ``df`` (JSON columns from ``parsed``, by ``_row``), plus ``constants``."""
+    if df.is_empty():
+        return
+    rows = df[_ROW].to_list() if parsed else []
+    values: dict[str, Sequence[Any]] = {}
+    for c in columns:
+        if parsed and c in parsed:
+            values[c] = [parsed[c][i] for i in rows]
+        else:
+            values[c] = df[c].to_list()
+    for c, value in (constants or {}).items():
+        values[c] = [value] * df.height
+    _write(session, table, values, update_cols, extra_set=extra_set, conflict=conflict)
 
 
 def _delete_keys(session: Session, table: sa.Table, key_cols: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> None:
@@ -271,32 +398,6 @@ def _delete_keys(session: Session, table: sa.Table, key_cols: Sequence[str], key
         return
     stmt = sa.delete(table).where(*(table.c[k] == sa.bindparam(f"key_{k}") for k in key_cols))
     session.execute(stmt, [{f"key_{k}": v for k, v in zip(key_cols, key, strict=True)} for key in keys])
-
-
-def _diff(
-    rows: Sequence[dict[str, Any]],
-    existing: Mapping[tuple[Any, ...], tuple[Any, ...]],
-    key_cols: Sequence[str],
-    compare_cols: Sequence[str],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Split ``rows`` into (new, changed, number unchanged) against the stored ``compare_cols`` values."""
-    new: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    unchanged = 0
-    has_json = any(c in _JSON_COLS for c in compare_cols)
-    for row in rows:
-        current = existing.get(_key_of(row, key_cols))
-        if current is None:
-            new.append(row)
-            continue
-        wanted = tuple(row[c] for c in compare_cols)
-        if has_json:
-            wanted, current = tuple(map(_comparable, wanted)), tuple(map(_comparable, current))
-        if wanted != current:
-            changed.append(row)
-        else:
-            unchanged += 1
-    return new, changed, unchanged
 
 
 def _utcnow() -> dt.datetime:
@@ -324,28 +425,30 @@ def upsert_source_records(session: Session, rows: pl.DataFrame) -> UpsertCounts:
     _check_values(df, "status", get_args(RowStatus), what)
     if df["payload"].dtype != pl.String:
         df = df.with_columns(payload=pl.Series([_json_text(v) for v in df["payload"].to_list()], dtype=pl.String))
-    df = df.rename({"run_id": "first_run_id"}).with_columns(pl.col("reason").cast(pl.String))
+    df = df.rename({"run_id": "first_run_id"}).with_columns(pl.all().cast(pl.String))
     _check_lengths(table, df, "source_key")
     key_cols = ("source", "source_key")
     compare = ("row_hash", "payload", "status", "reason")
-    records = df.to_dicts()
-    existing = _fetch(session, table, key_cols, (_key_of(r, key_cols) for r in records), compare)
-    new, changed, unchanged = _diff(records, existing, key_cols, compare)
-    _upsert(session, table, new + changed, compare)
-    counts = UpsertCounts(inserted=len(new), updated=len(changed), unchanged=unchanged)
+    new, changed, unchanged = _split(df, _stored(session, table, key_cols, compare, df), key_cols, compare)
+    _write_frame(session, table, pl.concat([new, changed]).sort(key_cols), df.columns, compare)
+    counts = UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged)
     logger.debug("source_record: %s", counts)
     return counts
 
 
-def _content_hash(customers: pl.DataFrame) -> pl.Series:
+def _content_hash(customers: pl.DataFrame, attributes: Sequence[Any]) -> pl.Series:
     """The ``content_hash`` of each golden record: sha256 of its ``GOLDEN_FIELDS`` as canonical JSON.
 
-    Expects the frame as prepared by ``upsert_customers`` (every golden field present, ``attributes`` parsed).
+    Expects the frame as prepared by ``upsert_customers`` (every golden field present) and the parsed
+    ``attributes`` (the last golden field) of each row.
     """
-    values = customers.select(GOLDEN_FIELDS).rows()
+    values = customers.select(GOLDEN_FIELDS[:-1]).rows()
     return pl.Series(
         "content_hash",
-        [hashlib.sha256(_canonical_json(list(v)).encode()).hexdigest() for v in values],
+        [
+            hashlib.sha256(_canonical_json([*v, a]).encode()).hexdigest()
+            for v, a in zip(values, attributes, strict=True)
+        ],
         dtype=pl.String,
     )
 
@@ -363,10 +466,8 @@ def _prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
             raise ValueError(f"{what}: birth_date must be an ISO date (YYYY-MM-DD): {exc}") from exc
     elif birth.dtype != pl.Date:
         birth = birth.cast(pl.Date)
-    text_cols = [c for c in GOLDEN_FIELDS if c not in ("birth_date", "attributes")]
-    df = df.with_columns(pl.col(text_cols).cast(pl.String), birth_date=birth)
-    attributes = pl.Series("attributes", _json_values(df["attributes"]), dtype=pl.Object)
-    return df.with_columns(attributes)
+    text_cols = ["customer_id", *(c for c in GOLDEN_FIELDS if c not in ("birth_date", "attributes"))]
+    return df.with_columns(pl.col(text_cols).cast(pl.String), birth_date=birth)
 
 
 def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datetime) -> UpsertCounts:
@@ -385,13 +486,21 @@ def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datet
     table = _table(Customer)
     df = _prepare_customers(customers)
     _check_lengths(table, df.drop("attributes"), "customer_id")
-    hashes = _content_hash(df)
-    records = df.with_columns(hashes).to_dicts()
-    existing = _fetch(session, table, ("customer_id",), ((r["customer_id"],) for r in records), ("content_hash",))
-    new, changed, unchanged = _diff(records, existing, ("customer_id",), ("content_hash",))
-    rows = [r | {"created_at": now, "updated_at": now, "version": 1} for r in new + changed]
-    _upsert(session, table, rows, (*GOLDEN_FIELDS, "content_hash", "updated_at"), {"version": table.c.version + 1})
-    counts = UpsertCounts(inserted=len(new), updated=len(changed), unchanged=unchanged)
+    df, parsed = _parse_json(df, ("attributes",), compared=False)  # compared through content_hash
+    df = df.with_columns(_content_hash(df, parsed["attributes"]))
+    key_cols, compare = ("customer_id",), ("content_hash",)
+    new, changed, unchanged = _split(df, _stored(session, table, key_cols, compare, df), key_cols, compare)
+    _write_frame(
+        session,
+        table,
+        pl.concat([new, changed]).sort(key_cols),
+        ("customer_id", *GOLDEN_FIELDS, "content_hash"),
+        (*GOLDEN_FIELDS, "content_hash", "updated_at"),
+        parsed=parsed,
+        constants={"created_at": now, "updated_at": now, "version": 1},
+        extra_set={"version": table.c.version + sa.literal_column("1")},
+    )
+    counts = UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged)
     logger.debug("customer: %s", counts)
     return counts
 
@@ -434,20 +543,16 @@ def _sync_children(session: Session, name: str, customer_ids: Sequence[str], row
         _check_values(df, "kind", ("phone", "email", "wechat"), what)
         df = df.with_columns(pl.col("valid").cast(pl.Boolean))
     text_cols = [c for c in (*child.key, *child.values) if c != "valid"]
-    df = df.with_columns(pl.col(text_cols).cast(pl.String))
+    df = df.with_columns(pl.col(text_cols).cast(pl.String)).select(*child.key, *child.values)
     _check_lengths(table, df, "customer_id")
-    records = df.to_dicts()
-    n = len(child.key)
-    existing = {
-        tuple(row[:n]): tuple(row[n:])
-        for row in _select_where_in(session, table, (*child.key, *child.values), "customer_id", customer_ids)
-    }
-    new, changed, unchanged = _diff(records, existing, child.key, child.values)
-    wanted = {_key_of(r, child.key) for r in records}
-    stale = [key for key in existing if key not in wanted]
+    cols = (*child.key, *child.values)
+    rows_read = _select_where_in(session, table, cols, "customer_id", customer_ids, expected=df.height)
+    stored = _stored_frame(rows_read, child.key, child.values, df.schema)
+    new, changed, unchanged = _split(df, stored, child.key, child.values)
+    stale = stored.join(df.select(child.key), on=child.key, how="anti").select(child.key).rows()
     _delete_keys(session, table, child.key, stale)
-    _upsert(session, table, new + changed, child.values)
-    return UpsertCounts(inserted=len(new), updated=len(changed), unchanged=unchanged, deleted=len(stale))
+    _write_frame(session, table, pl.concat([new, changed]).sort(child.key), df.columns, child.values)
+    return UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged, deleted=len(stale))
 
 
 def replace_customer_details(
@@ -481,29 +586,41 @@ def replace_customer_details(
     return counts
 
 
+#: A source row is in exactly one of these places once it is placed: loaded as a customer row (``crosswalk``)
+#: and/or as a child row (``activity``), or ``quarantine``d. Placing a key removes it from the tables named here.
+_LEAVES: dict[str, tuple[type[Base], ...]] = {
+    "crosswalk": (Quarantine,),
+    "activity": (Quarantine,),
+    "quarantine": (Crosswalk, Activity),
+}
+
+
 def _place(
     session: Session,
     model: type[Base],
-    other: type[Base],
     df: pl.DataFrame,
     compare: Sequence[str],
+    *,
+    conflict: Sequence[str] | None = None,
 ) -> UpsertCounts:
-    """Upsert ``df`` into ``model`` by ``(source, source_key)`` and remove the same keys from ``other``."""
-    table, other_table = _table(model), _table(other)
+    """Upsert ``df`` into ``model`` by ``(source, source_key)`` and remove the same keys from the other places."""
+    table = _table(model)
     key_cols = ("source", "source_key")
     _check_lengths(table, df, "source_key")
-    json_cols = [c for c in compare if c in _JSON_COLS]
-    records = df.drop(json_cols).rename({"run_id": "first_run_id"}).to_dicts()
-    for col in json_cols:
-        for record, value in zip(records, _json_values(df[col]), strict=True):
-            record[col] = value
-    keys = [_key_of(r, key_cols) for r in records]
-    existing = _fetch(session, table, key_cols, keys, compare)
-    new, changed, unchanged = _diff(records, existing, key_cols, compare)
-    elsewhere = list(_fetch(session, other_table, key_cols, keys, ()))
-    _delete_keys(session, other_table, key_cols, elsewhere)
-    _upsert(session, table, new + changed, compare)
-    counts = UpsertCounts(inserted=len(new), updated=len(changed), unchanged=unchanged, deleted=len(elsewhere))
+    if "run_id" in df.columns:
+        df = df.rename({"run_id": "first_run_id"})
+    columns = df.columns
+    df, parsed = _parse_json(df, [c for c in compare if c in _JSON_COLS])
+    new, changed, unchanged = _split(df, _stored(session, table, key_cols, compare, df), key_cols, compare)
+    deleted = 0
+    for other in _LEAVES[table.name]:
+        other_table = _table(other)
+        elsewhere = _stored(session, other_table, key_cols, (), df).rows()
+        _delete_keys(session, other_table, key_cols, elsewhere)
+        deleted += len(elsewhere)
+    rows = pl.concat([new, changed]).sort(key_cols)
+    _write_frame(session, table, rows, columns, compare, parsed=parsed, conflict=conflict)
+    counts = UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged, deleted=deleted)
     logger.debug("%s: %s", table.name, counts)
     return counts
 
@@ -524,13 +641,73 @@ def upsert_crosswalk(session: Session, rows: pl.DataFrame) -> UpsertCounts:
     what = "upsert_crosswalk"
     df = _frame(
         rows, what, ("source", "source_key", "customer_id", "run_id"), ("match_probability", "evidence")
-    ).with_columns(pl.col("match_probability").cast(pl.Float64))
+    ).with_columns(pl.col("source", "source_key", "customer_id", "run_id").cast(pl.String))
+    df = df.with_columns(pl.col("match_probability").cast(pl.Float64))
     _check_unique(df, ("source", "source_key"), what)
-    return _place(session, Crosswalk, Quarantine, df, ("customer_id", "match_probability", "evidence"))
+    return _place(session, Crosswalk, df, ("customer_id", "match_probability", "evidence"))
+
+
+def _timestamps(df: pl.DataFrame, column: str, what: str) -> pl.Series:
+    """``column`` as ``Datetime("us", "UTC")``: ISO text (``YYYY-MM-DDTHH:MM:SS[.ffffff]`` or ``YYYY-MM-DD``),
+    dates or datetimes; naive values are taken to be UTC. Text that is neither fails, naming a row key."""
+    values = df[column]
+    if values.dtype == pl.Null:
+        return values.cast(_UTC)
+    if isinstance(values.dtype, pl.Datetime):
+        zoned = values.dt.replace_time_zone("UTC") if values.dtype.time_zone is None else values
+        return zoned.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if values.dtype == pl.Date:
+        return values.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if values.dtype != pl.String:
+        raise ValueError(f"{what}: {column} must be ISO text, a date or a datetime, got {values.dtype}")
+    text = pl.col(column)
+    parsed = df.select(
+        pl.coalesce(
+            text.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False),
+            text.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
+        ).dt.replace_time_zone("UTC")
+    ).to_series()
+    bad = parsed.is_null() & values.is_not_null()
+    if bad.any():
+        raise ValueError(
+            f"{what}: {int(bad.sum())} {column} value(s) are not ISO timestamps (YYYY-MM-DDTHH:MM:SS or "
+            f"YYYY-MM-DD), e.g. at source_key={df.filter(bad)['source_key'][0]!r}"
+        )
+    return parsed.alias(column)
+
+
+def upsert_activities(session: Session, rows: pl.DataFrame) -> UpsertCounts:
+    """Store activities (follow-ups, orders, sign-ups) keyed by their source row; the same keys leave ``quarantine``.
+
+    An activity row is a loaded source row, so its ``(source, source_key)`` must be in ``source_record``. A new
+    key is inserted; a known key is updated only when one of its values differs, so a re-run changes nothing.
+
+    Args:
+        session: the caller's session (not committed here).
+        rows: ``source``, ``source_key``, ``customer_id`` (may be null), ``kind``, ``occurred_at`` (ISO text
+            ``YYYY-MM-DDTHH:MM:SS`` or ``YYYY-MM-DD``, a date or a datetime, or null; naive means UTC);
+            optional ``summary`` (text), ``details`` (JSON text, dict or struct: the row's other columns).
+
+    Returns:
+        Counts; ``deleted`` is the number of keys removed from ``quarantine``.
+    """
+    what = "upsert_activities"
+    df = _frame(
+        rows,
+        what,
+        ("source", "source_key", "customer_id", "kind", "occurred_at"),
+        ("summary", "details"),
+        nullable=("customer_id", "occurred_at"),
+    )
+    df = df.with_columns(pl.col("source", "source_key", "customer_id", "kind", "summary").cast(pl.String))
+    _check_unique(df, ("source", "source_key"), what)
+    df = df.with_columns(_timestamps(df, "occurred_at", what))
+    compare = ("customer_id", "kind", "occurred_at", "summary", "details")
+    return _place(session, Activity, df, compare, conflict=("source", "source_key"))
 
 
 def upsert_quarantine(session: Session, rows: pl.DataFrame) -> UpsertCounts:
-    """Record source rows that were not loaded, with reason codes; the same keys leave ``crosswalk``.
+    """Record source rows that were not loaded, with reason codes; the same keys leave ``crosswalk`` and ``activity``.
 
     Args:
         session: the caller's session (not committed here).
@@ -538,14 +715,15 @@ def upsert_quarantine(session: Session, rows: pl.DataFrame) -> UpsertCounts:
             optional ``details`` (list of ``{rule, code, column, value_masked, message}``, or JSON text).
 
     Returns:
-        Counts; ``deleted`` is the number of keys removed from ``crosswalk``.
+        Counts; ``deleted`` is the number of keys removed from ``crosswalk`` and ``activity``.
     """
     what = "upsert_quarantine"
     df = _frame(rows, what, ("source", "source_key", "reasons", "run_id"), ("details",))
+    df = df.with_columns(pl.col("source", "source_key", "run_id").cast(pl.String))
     _check_unique(df, ("source", "source_key"), what)
     if df["reasons"].null_count():
         raise ValueError(f"{what}: every row needs reasons (a list of codes)")
-    return _place(session, Quarantine, Crosswalk, df, ("reasons", "details"))
+    return _place(session, Quarantine, df, ("reasons", "details"))
 
 
 def _members_hash(members: Any) -> str:
@@ -574,33 +752,26 @@ def record_merge_events(
     if any(not isinstance(m, list) or not m for m in members):
         raise ValueError(f"{what}: members must be a non-empty list per event")
     evidence = _json_values(df["evidence"])
-    created = now or _utcnow()
     seen: set[tuple[str, str]] = set()
-    records: list[dict[str, Any]] = []
+    columns: dict[str, list[Any]] = {"customer_id": [], "members": [], "evidence": [], "members_hash": []}
     for customer_id, member_list, event_evidence in zip(df["customer_id"].to_list(), members, evidence, strict=True):
         key = (customer_id, _members_hash(member_list))
         if key in seen:
             continue
         seen.add(key)
-        ordered = sorted(member_list, key=_canonical_json)
-        records.append(
-            {
-                "run_id": run_id,
-                "customer_id": customer_id,
-                "members": ordered,
-                "evidence": event_evidence,
-                "members_hash": key[1],
-                "created_at": created,
-                "undone_at": None,
-            }
-        )
-    customer_ids = {customer_id for customer_id, _ in seen}
+        columns["customer_id"].append(customer_id)
+        columns["members"].append(sorted(member_list, key=_canonical_json))
+        columns["evidence"].append(event_evidence)
+        columns["members_hash"].append(key[1])
     cols = ("customer_id", "members_hash")
+    customer_ids = {customer_id for customer_id, _ in seen}
     existing = {tuple(row) for row in _select_where_in(session, table, cols, "customer_id", customer_ids)}
-    new = [r for r in records if (r["customer_id"], r["members_hash"]) not in existing]
-    if new:
-        session.execute(sa.insert(table), new)
-    return UpsertCounts(inserted=len(new), unchanged=df.height - len(new))
+    keep = [k not in existing for k in zip(columns["customer_id"], columns["members_hash"], strict=True)]
+    new = {name: [v for v, k in zip(values, keep, strict=True) if k] for name, values in columns.items()}
+    inserted = sum(keep)
+    created = now or _utcnow()
+    _write(session, table, new | {"run_id": [run_id] * inserted, "created_at": [created] * inserted}, None)
+    return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
 
 
 def start_run(
@@ -678,12 +849,8 @@ def finish_run(
 def save_cursor(session: Session, source: str, value: str | None, *, now: dt.datetime | None = None) -> None:
     """Persist the incremental-extraction cursor of ``source``."""
     table = _table(ExtractCursor)
-    _upsert(
-        session,
-        table,
-        [{"source": source, "value": value, "updated_at": now or _utcnow()}],
-        ("value", "updated_at"),
-    )
+    row = {"source": [source], "value": [value], "updated_at": [now or _utcnow()]}
+    _write(session, table, row, ("value", "updated_at"))
 
 
 def read_cursor(session: Session, source: str) -> str | None:
@@ -692,9 +859,42 @@ def read_cursor(session: Session, source: str) -> str | None:
     return session.execute(sa.select(table.c.value).where(table.c.source == source)).scalar_one_or_none()
 
 
-# --------------------------------------------------------------------------------------------------- readers
+def save_source_columns(
+    session: Session, source: str, columns: Sequence[str], run_id: str, *, now: dt.datetime | None = None
+) -> bool:
+    """Keep ``columns`` (in order) as the schema baseline of ``source``, for schema-drift detection.
 
-_UTC = pl.Datetime("us", "UTC")
+    An identical save (the same columns in the same order) writes nothing, not even ``run_id``.
+
+    Args:
+        session: the caller's session (not committed here).
+        source: the source name.
+        columns: the source's column names as read.
+        run_id: the run that saw these columns.
+        now: ``updated_at`` (default: the current UTC time).
+
+    Returns:
+        Whether the baseline changed (a first save counts as a change).
+    """
+    names = list(columns)
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in names):
+        raise ValueError(f"save_source_columns: columns must be a list of strings, got {columns!r}")
+    if read_source_columns(session, source) == names:
+        return False
+    row = {"source": [source], "columns": [names], "run_id": [run_id], "updated_at": [now or _utcnow()]}
+    _write(session, _table(SourceSchema), row, ("columns", "run_id", "updated_at"))
+    logger.debug("source_schema: %s now has %s columns", source, len(names))
+    return True
+
+
+def read_source_columns(session: Session, source: str) -> list[str] | None:
+    """The schema baseline of ``source``: its column names, in order, as last saved (``None`` if never saved)."""
+    table = _table(SourceSchema)
+    value = session.execute(sa.select(table.c.columns).where(table.c.source == source)).scalar_one_or_none()
+    return None if value is None else [str(c) for c in value]
+
+
+# --------------------------------------------------------------------------------------------------- readers
 
 
 def _read(session: Session, stmt: sa.Select[Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
@@ -721,25 +921,26 @@ def read_customers(session: Session) -> pl.DataFrame:
 def read_outcomes(session: Session, sources: list[str] | None = None) -> pl.DataFrame:
     """One row per source record: what became of it (for the audit crosswalk export).
 
-    Columns: ``source``, ``source_key``, ``status``, ``customer_id`` (null unless loaded), ``reason`` (the
+    Columns: ``source``, ``source_key``, ``status``, ``customer_id`` (null unless loaded: the golden record of
+    a customer row from ``crosswalk``, else the customer of an activity row from ``activity``), ``reason`` (the
     source record's reason; for a quarantined row without one, its quarantine reason codes joined by ``;``).
     Ordered by ``source``, ``source_key``.
     """
-    sr, cw, q = _table(SourceRecord), _table(Crosswalk), _table(Quarantine)
+    sr, cw, act, q = _table(SourceRecord), _table(Crosswalk), _table(Activity), _table(Quarantine)
+
+    def same_key(table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.and_(table.c.source == sr.c.source, table.c.source_key == sr.c.source_key)
+
     stmt = (
         sa.select(
             sr.c.source,
             sr.c.source_key,
             sr.c.status,
-            sa.case((sr.c.status == "loaded", cw.c.customer_id), else_=None),
+            sa.case((sr.c.status == "loaded", sa.func.coalesce(cw.c.customer_id, act.c.customer_id)), else_=None),
             sr.c.reason,
             q.c.reasons,
         )
-        .select_from(
-            sr.outerjoin(cw, sa.and_(cw.c.source == sr.c.source, cw.c.source_key == sr.c.source_key)).outerjoin(
-                q, sa.and_(q.c.source == sr.c.source, q.c.source_key == sr.c.source_key)
-            )
-        )
+        .select_from(sr.outerjoin(cw, same_key(cw)).outerjoin(act, same_key(act)).outerjoin(q, same_key(q)))
         .order_by(sr.c.source, sr.c.source_key)
     )
     if sources is not None:
@@ -771,6 +972,24 @@ def read_crosswalk(session: Session) -> pl.DataFrame:
         "match_probability": pl.Float64(),
         "evidence": pl.String(),
         "first_run_id": pl.String(),
+    }
+    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.source, table.c.source_key)
+    return _read(session, stmt, schema)
+
+
+def read_activities(session: Session) -> pl.DataFrame:
+    """The activities: ``activity_id`` (Int64), ``source``, ``source_key``, ``customer_id``, ``kind``,
+    ``occurred_at`` (UTC), ``summary``, ``details`` (JSON text); ordered by ``source``, ``source_key``."""
+    table = _table(Activity)
+    schema: dict[str, pl.DataType] = {
+        "activity_id": pl.Int64(),
+        "source": pl.String(),
+        "source_key": pl.String(),
+        "customer_id": pl.String(),
+        "kind": pl.String(),
+        "occurred_at": _UTC,
+        "summary": pl.String(),
+        "details": pl.String(),
     }
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.source, table.c.source_key)
     return _read(session, stmt, schema)
@@ -820,3 +1039,21 @@ def table_counts(session: Session) -> dict[str, int]:
         name: int(session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
         for name, table in sorted(Base.metadata.tables.items())
     }
+
+
+def read_source_records(session: Session, sources: list[str], *, status: str | None = None) -> pl.DataFrame:
+    """The stored source rows of ``sources`` (optionally only those with ``status``), raw payload included.
+
+    Columns: ``source``, ``source_key``, ``row_hash``, ``payload`` (JSON text of the row as read), ``status``,
+    ``reason``. Ordered by ``source``, ``source_key``. Incremental runs rebuild earlier rows from these.
+    """
+    sr = _table(SourceRecord)
+    stmt = (
+        sa.select(sr.c.source, sr.c.source_key, sr.c.row_hash, sr.c.payload, sr.c.status, sr.c.reason)
+        .where(sr.c.source.in_(sources))
+        .order_by(sr.c.source, sr.c.source_key)
+    )
+    if status is not None:
+        stmt = stmt.where(sr.c.status == status)
+    schema = {name: pl.String() for name in ("source", "source_key", "row_hash", "payload", "status", "reason")}
+    return pl.DataFrame([tuple(row) for row in session.execute(stmt)], schema=schema, orient="row")

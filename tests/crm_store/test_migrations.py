@@ -48,7 +48,7 @@ def test_init_store_twice_is_a_no_op(store_url: str) -> None:
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(migrations_config()).get_current_head()
-    assert revision == head == "0001"
+    assert revision == head == "0002"
     assert set(tables) == {*Base.metadata.tables, "alembic_version"}
 
 
@@ -60,6 +60,7 @@ def test_sqlite_store_creates_its_directory_and_enforces_foreign_keys(tmp_path: 
         with engine.connect() as conn:
             assert conn.execute(sa.text("pragma foreign_keys")).scalar_one() == 1
             assert conn.execute(sa.text("pragma journal_mode")).scalar_one() == "wal"
+            assert conn.execute(sa.text("pragma cache_size")).scalar_one() == -65536
     finally:
         engine.dispose()
 
@@ -96,9 +97,43 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("name", ["env.py", "script.py.mako", "versions/0001_initial.py", "__init__.py"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "env.py",
+        "script.py.mako",
+        "versions/0001_initial.py",
+        "versions/0002_activity_lineage_and_source_schema.py",
+        "__init__.py",
+    ],
+)
 def test_migration_files_ship_in_the_package(name: str) -> None:
     # migrations/ and versions/ are packages so that setuptools' find includes their .py files in a wheel;
     # script.py.mako rides on the package-data glob "*.mako".
     assert (MIGRATIONS_DIR / name).is_file()
     assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()
+
+
+def test_upgrade_from_0001_keeps_activities_and_adds_their_lineage(store_url: str) -> None:
+    engine = init_store(store_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(migrations_config(conn), "0001")
+            assert "source_schema" not in sa.inspect(conn).get_table_names()
+            conn.execute(
+                sa.text(
+                    "insert into source_record (source, source_key, row_hash, payload, status, first_run_id) "
+                    "values ('crm', '1', 'h', '{}', 'loaded', 'run-1')"
+                )
+            )
+            conn.execute(sa.text("insert into activity (kind, source, source_key) values ('order', 'crm', '1')"))
+            command.upgrade(migrations_config(conn), "head")
+        assert _differences(engine, Base.metadata) == []
+        with engine.begin() as conn:
+            assert conn.execute(sa.text("select kind, details from activity")).one() == ("order", None)
+            foreign_keys = sa.inspect(conn).get_foreign_keys("activity")
+            assert {"source_record", "customer"} == {fk["referred_table"] for fk in foreign_keys}
+            conn.execute(sa.text("delete from source_record"))  # the activity row goes with its source row
+            assert conn.execute(sa.text("select count(*) from activity")).scalar_one() == 0
+    finally:
+        engine.dispose()

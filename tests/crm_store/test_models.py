@@ -24,6 +24,7 @@ PRIMARY_KEYS = {
     "merge_event": ["id"],
     "quarantine": ["source", "source_key"],
     "extract_cursor": ["source"],
+    "source_schema": ["source"],
 }
 
 

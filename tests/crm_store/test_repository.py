@@ -19,17 +19,21 @@ from crm_store import (
     finish_run,
     init_store,
     ledger_counts,
+    read_activities,
     read_crosswalk,
     read_cursor,
     read_customers,
     read_outcomes,
     read_provenance,
     read_quarantine,
+    read_source_columns,
     record_merge_events,
     replace_customer_details,
     save_cursor,
+    save_source_columns,
     start_run,
     table_counts,
+    upsert_activities,
     upsert_crosswalk,
     upsert_customers,
     upsert_quarantine,
@@ -549,6 +553,7 @@ def test_a_second_identical_load_changes_nothing(
         "pipeline_run": 0,
         "quarantine": 1,
         "source_record": 4,
+        "source_schema": 0,
     }
 
 
@@ -603,3 +608,292 @@ def test_a_small_batch_against_a_large_table(session: Session) -> None:
     assert upsert_source_records(session, batch) == UpsertCounts(updated=3, unchanged=1)
     hashes = dict(session.execute(sa.text("select source_key, row_hash from source_record")).tuples().all())
     assert sorted(k for k, h in hashes.items() if h == "new") == ["k010", "k011", "k012"]
+
+
+# -------------------------------------------------------------------------------------------- activity
+
+
+def activity_rows(**overrides: list[Any]) -> pl.DataFrame:
+    data: dict[str, list[Any]] = {
+        "source": ["crm", "crm", "web"],
+        "source_key": ["3", "4", "b"],
+        "customer_id": [CID_1, CID_1, None],
+        "kind": ["follow_up", "order", "signup"],
+        "occurred_at": ["2026-11-20T09:15:00", "2026-11-21", None],
+        "summary": ["电话回访，客户有意向", None, "web sign-up"],
+        "details": [json.dumps({"渠道": "电话", "时长": 5}, ensure_ascii=False), None, json.dumps({"utm": "ad"})],
+    }
+    data.update(overrides)
+    return pl.DataFrame(data)
+
+
+def activity_store(session: Session) -> None:
+    """Source records for the activity rows (crm:3 is re-used as a loaded row), and the customers."""
+    extra = pl.DataFrame(
+        {
+            "source": ["crm", "web"],
+            "source_key": ["4", "b"],
+            "row_hash": ["h4", "hb"],
+            "payload": ["{}", "{}"],
+            "status": ["loaded", "loaded"],
+            "reason": [None, None],
+            "run_id": ["run-1", "run-1"],
+        }
+    )
+    rows = source_rows(status=["loaded", "loaded", "loaded", "quarantined"], reason=[None, None, None, "x"])
+    upsert_source_records(session, rows.vstack(extra))
+    upsert_customers(session, customers(), now=NOW)
+
+
+def test_upsert_activities_inserts_then_changes_nothing(
+    session: Session, snapshot: Callable[[], Snapshot], sqlite_changes: Callable[[], int | None]
+) -> None:
+    activity_store(session)
+    assert upsert_activities(session, activity_rows()) == UpsertCounts(inserted=3)
+    session.commit()
+    before = snapshot()
+    changes = sqlite_changes()
+
+    assert upsert_activities(session, activity_rows()) == UpsertCounts(unchanged=3)
+    reordered = activity_rows(
+        details=[json.dumps({"时长": 5, "渠道": "电话"}, ensure_ascii=False), None, '{"utm":"ad"}']
+    )
+    assert upsert_activities(session, reordered.reverse()) == UpsertCounts(unchanged=3)
+    session.commit()
+
+    assert snapshot() == before
+    assert sqlite_changes() == changes
+
+
+def test_read_activities_round_trips(session: Session) -> None:
+    activity_store(session)
+    upsert_activities(session, activity_rows())
+    out = read_activities(session)
+    assert out.columns == [
+        "activity_id",
+        "source",
+        "source_key",
+        "customer_id",
+        "kind",
+        "occurred_at",
+        "summary",
+        "details",
+    ]
+    assert out.schema["occurred_at"] == pl.Datetime("us", "UTC")
+    assert out.schema["activity_id"] == pl.Int64
+    assert out.select("source", "source_key", "customer_id", "kind", "summary").rows() == [
+        ("crm", "3", CID_1, "follow_up", "电话回访，客户有意向"),
+        ("crm", "4", CID_1, "order", None),
+        ("web", "b", None, "signup", "web sign-up"),
+    ]
+    assert out["occurred_at"].to_list() == [
+        dt.datetime(2026, 11, 20, 9, 15, tzinfo=dt.UTC),  # naive text is UTC
+        dt.datetime(2026, 11, 21, tzinfo=dt.UTC),  # a date is its midnight
+        None,
+    ]
+    assert json.loads(out["details"][0]) == {"渠道": "电话", "时长": 5}
+    assert out["details"][1] is None
+    assert out["activity_id"].null_count() == 0
+    assert out["activity_id"].n_unique() == 3
+
+
+def test_upsert_activities_accepts_datetimes_and_structs(session: Session) -> None:
+    activity_store(session)
+    beijing = dt.datetime(2026, 11, 20, 17, 15, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    rows = activity_rows().with_columns(
+        occurred_at=pl.Series([beijing, None, None], dtype=pl.Datetime("us", "Asia/Shanghai")),
+        details=pl.struct(channel=pl.lit("phone")),
+    )
+    assert upsert_activities(session, rows) == UpsertCounts(inserted=3)
+    out = read_activities(session)
+    assert out["occurred_at"][0] == dt.datetime(2026, 11, 20, 9, 15, tzinfo=dt.UTC)
+    assert json.loads(out["details"][2]) == {"channel": "phone"}
+    text = activity_rows(occurred_at=["2026-11-20T09:15:00", None, None], details=[{"channel": "phone"}] * 3)
+    assert upsert_activities(session, text) == UpsertCounts(unchanged=3)
+
+
+def test_upsert_activities_updates_only_what_differs(session: Session) -> None:
+    activity_store(session)
+    upsert_activities(session, activity_rows())
+    ids = dict(read_activities(session).select("source_key", "activity_id").rows())
+    changed = activity_rows(
+        summary=["电话回访，客户已下单", None, "web sign-up"],
+        occurred_at=["2026-11-20T09:15:00", "2026-11-21T00:00:00", "2026-11-22T08:00:00.250000"],
+    )
+    assert upsert_activities(session, changed) == UpsertCounts(updated=2, unchanged=1)
+    out = read_activities(session)
+    assert dict(out.select("source_key", "activity_id").rows()) == ids  # an update keeps the activity id
+    assert out["summary"][0] == "电话回访，客户已下单"
+    assert out["occurred_at"][2] == dt.datetime(2026, 11, 22, 8, 0, 0, 250000, tzinfo=dt.UTC)
+
+
+def test_moving_a_key_between_activity_and_quarantine(session: Session) -> None:
+    activity_store(session)
+    upsert_activities(session, activity_rows())
+    to_quarantine = quarantine_rows("run-2").with_columns(source=pl.lit("crm"), source_key=pl.lit("4"))
+    assert upsert_quarantine(session, to_quarantine) == UpsertCounts(inserted=1, deleted=1)
+    assert read_activities(session)["source_key"].to_list() == ["3", "b"]
+
+    back = activity_rows().filter(pl.col("source_key") == "4")
+    assert upsert_activities(session, back) == UpsertCounts(inserted=1, deleted=1)
+    assert table_counts(session)["quarantine"] == 0
+    assert read_activities(session)["source_key"].to_list() == ["3", "4", "b"]
+
+
+def test_a_customer_row_can_also_be_an_activity(session: Session) -> None:
+    activity_store(session)
+    upsert_crosswalk(session, crosswalk_rows())
+    signup = activity_rows().head(1).with_columns(source_key=pl.lit("1"), kind=pl.lit("signup"))
+    assert upsert_activities(session, signup) == UpsertCounts(inserted=1)
+    assert upsert_crosswalk(session, crosswalk_rows()) == UpsertCounts(unchanged=2)
+    assert table_counts(session)["crosswalk"] == 2
+
+
+def test_activity_needs_a_source_record(session: Session) -> None:
+    upsert_customers(session, customers(), now=NOW)
+    with pytest.raises(sa.exc.IntegrityError):
+        upsert_activities(session, activity_rows())
+    session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (activity_rows(occurred_at=["2026-11-20 09:15", None, None]), "1 occurred_at value(s) are not ISO"),
+        (activity_rows(occurred_at=["20/11/2026", None, None]), "e.g. at source_key='3'"),
+        (activity_rows().drop("kind"), "missing columns ['kind']"),
+        (activity_rows().with_columns(source_key=pl.lit("3")), "rows share a key"),
+        (activity_rows().with_columns(kind=pl.lit(None, pl.String)), "columns ['kind'] must not contain nulls"),
+        (activity_rows().with_columns(occurred_at=pl.lit(1)), "occurred_at must be ISO text"),
+    ],
+)
+def test_upsert_activities_rejects_bad_frames(session: Session, frame: pl.DataFrame, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        upsert_activities(session, frame)
+
+
+def test_read_outcomes_gives_the_customer_of_activity_rows(session: Session) -> None:
+    activity_store(session)
+    upsert_crosswalk(session, crosswalk_rows())
+    upsert_activities(session, activity_rows())
+    upsert_activities(session, activity_rows().head(1).with_columns(source_key=pl.lit("1"), customer_id=pl.lit(CID_2)))
+    outcomes = read_outcomes(session)
+    assert outcomes.columns == ["source", "source_key", "status", "customer_id", "reason"]
+    assert outcomes.select("source", "source_key", "status", "customer_id").rows() == [
+        ("crm", "1", "loaded", CID_1),  # a customer row: the crosswalk wins
+        ("crm", "2", "loaded", CID_1),
+        ("crm", "3", "loaded", CID_1),  # activity rows
+        ("crm", "4", "loaded", CID_1),
+        ("web", "a", "quarantined", None),
+        ("web", "b", "loaded", None),  # an activity without a customer
+    ]
+
+
+def test_readers_on_an_empty_store_include_activities(session: Session) -> None:
+    assert read_activities(session).height == 0
+    assert read_activities(session).schema["occurred_at"] == pl.Datetime("us", "UTC")
+    assert upsert_activities(session, pl.DataFrame()) == UpsertCounts()
+
+
+# --------------------------------------------------------------------------------------- source schema
+
+
+def test_source_columns_baseline(
+    session: Session, snapshot: Callable[[], Snapshot], sqlite_changes: Callable[[], int | None]
+) -> None:
+    assert read_source_columns(session, "crm") is None
+    assert save_source_columns(session, "crm", ["姓名", "电话", "城市"], "run-1", now=NOW) is True
+    session.commit()
+    before = snapshot()
+    changes = sqlite_changes()
+
+    assert save_source_columns(session, "crm", ["姓名", "电话", "城市"], "run-2", now=LATER) is False
+    session.commit()
+    assert snapshot() == before
+    assert sqlite_changes() == changes
+    assert read_source_columns(session, "crm") == ["姓名", "电话", "城市"]
+
+    assert save_source_columns(session, "crm", ["姓名", "城市", "电话"], "run-3", now=LATER) is True  # order counts
+    assert save_source_columns(session, "web", [], "run-3") is True
+    assert read_source_columns(session, "crm") == ["姓名", "城市", "电话"]
+    assert read_source_columns(session, "web") == []
+    row = session.execute(sa.text("select run_id from source_schema where source = 'crm'")).one()
+    assert row.run_id == "run-3"
+    with pytest.raises(ValueError, match="list of strings"):
+        save_source_columns(session, "crm", "姓名", "run-4")
+
+
+# ------------------------------------------------------------------------------------------ bulk paths
+
+
+def test_many_rows_through_the_bulk_paths(session: Session, snapshot: Callable[[], Snapshot]) -> None:
+    """More keys than one ``IN`` lookup, JSON, booleans and timestamps through the bulk writers, then a re-run."""
+    n = 1200
+    keys = [f"k{i:05d}" for i in range(n)]
+    records = pl.DataFrame(
+        {
+            "source": ["crm"] * n,
+            "source_key": keys,
+            "row_hash": ["h"] * n,
+            "payload": ["{}"] * n,
+            "status": ["loaded"] * n,
+            "run_id": ["run-1"] * n,
+        }
+    )
+    upsert_source_records(session, records)
+    upsert_customers(session, customers(), now=NOW)
+    points = pl.DataFrame(
+        {
+            "customer_id": [CID_1, CID_2] * (n // 2),
+            "kind": ["phone"] * n,
+            "value": keys,
+            "valid": [True, False] * (n // 2),
+        }
+    )
+    activities = pl.DataFrame(
+        {
+            "source": ["crm"] * n,
+            "source_key": keys,
+            "customer_id": [CID_1] * n,
+            "kind": ["order"] * n,
+            "occurred_at": [f"2026-11-{1 + i % 28:02d}T08:00:00" for i in range(n)],
+            "details": [{"n": i} for i in range(n)],
+        }
+    )
+    assert replace_customer_details(session, [CID_1, CID_2], points, pl.DataFrame(), pl.DataFrame())[
+        "contact_point"
+    ] == UpsertCounts(inserted=n)
+    assert upsert_activities(session, activities) == UpsertCounts(inserted=n)
+    session.commit()
+    before = snapshot()
+    assert replace_customer_details(
+        session, [CID_1], points.filter(pl.col("customer_id") == CID_1), pl.DataFrame(), pl.DataFrame()
+    )["contact_point"] == UpsertCounts(unchanged=n // 2)
+    assert upsert_activities(session, activities.reverse()) == UpsertCounts(unchanged=n)
+    session.commit()
+    assert snapshot() == before
+    stored = read_activities(session)
+    assert stored["occurred_at"][27] == dt.datetime(2026, 11, 28, 8, tzinfo=dt.UTC)
+    assert json.loads(stored["details"][n - 1]) == {"n": n - 1}
+    valid = session.execute(sa.text("select count(*) from contact_point where valid")).scalar_one()
+    assert valid == n // 2
+
+
+@pytest.mark.mariadb
+def test_mariadb_activities_and_source_schema(mariadb_url: str) -> None:
+    engine = init_store(mariadb_url)
+    try:
+        with Session(engine) as session:
+            activity_store(session)
+            assert upsert_activities(session, activity_rows()) == UpsertCounts(inserted=3)
+            session.commit()
+            assert upsert_activities(session, activity_rows()) == UpsertCounts(unchanged=3)
+            changed = activity_rows(summary=["x", None, "web sign-up"])
+            assert upsert_activities(session, changed) == UpsertCounts(updated=1, unchanged=2)
+            assert read_activities(session)["occurred_at"][0] == dt.datetime(2026, 11, 20, 9, 15, tzinfo=dt.UTC)
+            assert save_source_columns(session, "crm", ["姓名"], "run-1") is True
+            assert save_source_columns(session, "crm", ["姓名"], "run-2") is False
+            assert read_source_columns(session, "crm") == ["姓名"]
+            session.commit()
+    finally:
+        engine.dispose()
