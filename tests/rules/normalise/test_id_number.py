@@ -200,3 +200,30 @@ def test_frame_rerun_keeps_mask_and_parts() -> None:
     twice = normalise_frame(once, today=dt.date(2026, 11, 23))
     for column in ("id_number", "id_hash", "id_birth_date", "id_gender", "id_region_code", "id_province"):
         assert twice.get_column(column).to_list() == once.get_column(column).to_list(), column
+
+
+def test_the_vectorised_path_agrees_with_the_python_path() -> None:
+    import datetime as dt
+    import random
+
+    from rules.normalise._id_number import _fast, _one, check_character
+
+    rng = random.Random(5)
+    numbers = []
+    for _ in range(3000):
+        region = rng.choice(["110101", "370102", "371502", "440305", "999999", "110101"])
+        birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(0, 33000))
+        body = f"{region}{birth:%Y%m%d}{rng.randrange(1000):03d}"
+        check = check_character(body) if rng.random() < 0.9 else rng.choice("0123456789X")
+        numbers.append(body + check)
+    numbers += ["111111111111111111", "123456789012345678", "110101202999990012", "11010119900101123"]
+    today = dt.date.today()
+    fast = _fast(pl.Series(numbers, dtype=pl.String), today)
+    assert fast.height > 2000  # most of them take the fast path
+    for row in fast.iter_rows(named=True):
+        expected = _one(row["__key"], today)
+        got = tuple(
+            row[c]
+            for c in ("value", "issues", "id_birth_date", "id_gender", "id_region_code", "id_province", "id_hash")
+        )
+        assert got == tuple(expected), row["__key"]
