@@ -1,0 +1,319 @@
+"""The matcher: block → compare → (fit) → score → cluster, for a full run or for new records only."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .blocking import RID, candidate_pairs, check_rid, prepare_records
+from .cluster import WeightFn, components, linkage_check
+from .comparisons import Compared, Comparer
+from .model import MatchModel, fit, score
+from .settings import MatchSettings
+
+__all__ = ["MatchResult", "cluster", "match", "match_incremental", "score_pairs"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """What the matcher decided, with its evidence.
+
+    Attributes:
+        pairs: every scored candidate pair: ``left``, ``right`` (``_rid``, left < right), ``rules`` (blocking
+            rules that proposed it), ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and
+            ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``match_weight``,
+            ``match_probability``, ``cannot_link`` (a veto comparison clearly disagrees: never merged) and
+            ``score`` (the same as ``match_probability``, kept for callers of v0).
+        clusters: ``_rid``, ``cluster`` for every record, sorted by ``_rid``; a cluster's label is its smallest
+            ``_rid`` (existing clusters keep their label in incremental runs).
+        review: possible matches for a person: the pairs in ``[review_threshold, threshold)`` plus confident
+            pairs that clustering refused, with ``reason`` (``band``, ``cannot_link``, ``linkage_check``,
+            ``joins_existing``).
+        model: the model that scored the pairs (trained in this call when none was given).
+    """
+
+    pairs: pl.DataFrame
+    clusters: pl.DataFrame
+    review: pl.DataFrame
+    model: MatchModel
+
+
+def score_pairs(
+    comparer: Comparer, pairs: pl.DataFrame, model: MatchModel, compared: Compared | None = None
+) -> pl.DataFrame:
+    """The pairs with their comparison levels and weights, match weight and probability."""
+    if compared is None:
+        compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    weights, total, prob = score(model, compared)
+    cols: list[pl.Series] = []
+    for c in model.comparisons:
+        enum = pl.Enum(["null", *c.levels])
+        codes = pl.Series(f"{c.name}_level", compared.levels[c.name], dtype=pl.UInt8)
+        cols.append(codes.replace_strict(dict(enumerate(["null", *c.levels])), return_dtype=enum))
+        cols.append(pl.Series(f"{c.name}_weight", weights[c.name], dtype=pl.Float64))
+    veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
+    out = pairs.with_columns(
+        *cols,
+        pl.Series("match_weight", total, dtype=pl.Float64),
+        pl.Series("match_probability", prob, dtype=pl.Float64),
+        pl.Series("cannot_link", veto, dtype=pl.Boolean),
+    )
+    return out.with_columns(pl.col("match_probability").alias("score"))
+
+
+def _weight_fn(comparer: Comparer, model: MatchModel) -> WeightFn:
+    def weight_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        compared = comparer.compare(left, right)
+        weight = score(model, compared)[1]
+        return np.where(compared.veto, -np.inf, weight) if compared.veto is not None else weight
+
+    return weight_of
+
+
+def _review(scored: pl.DataFrame, settings: MatchSettings, refused: pl.DataFrame | None = None) -> pl.DataFrame:
+    band = scored.filter(
+        (pl.col("match_probability") >= settings.review_threshold) & (pl.col("match_probability") < settings.threshold)
+    ).with_columns(pl.lit("band").alias("reason"))
+    parts = [band]
+    if refused is not None and refused.height:
+        parts.append(refused)
+    return pl.concat(parts, how="vertical_relaxed").sort("left", "right")
+
+
+def cluster(
+    rids: pl.Series | np.ndarray | list[int],
+    scored: pl.DataFrame,
+    threshold: float,
+    *,
+    weight_of: WeightFn | None = None,
+    max_size: int = 60,
+    linkage_threshold: float | None = None,
+) -> pl.DataFrame:
+    """Clusters of the pairs at or above ``threshold``.
+
+    Connected components; when ``weight_of`` (match weight of aligned ``_rid`` arrays) is given, the
+    average-linkage check of :mod:`rules.match.cluster` first drops unconfirmed weak links. ``scored`` needs
+    ``left``, ``right`` and ``match_probability`` (or ``score``), plus ``match_weight`` for the check.
+
+    Returns:
+        ``_rid`` and ``cluster`` for every rid (sorted by ``_rid``); the label is the component's smallest
+        ``_rid``, so labels do not depend on row order. Singletons are their own cluster.
+    """
+    return _cluster(rids, scored, threshold, weight_of, max_size, linkage_threshold)[0]
+
+
+def _cluster(
+    rids: pl.Series | np.ndarray | list[int],
+    scored: pl.DataFrame,
+    threshold: float,
+    weight_of: WeightFn | None,
+    max_size: int,
+    linkage_threshold: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    nodes = np.unique(np.asarray(pl.Series(rids).to_numpy(), dtype=np.int64))
+    prob = "match_probability" if "match_probability" in scored.columns else "score"
+    edges = scored.filter(pl.col(prob) >= threshold)
+    refused = edges.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
+    if "cannot_link" in edges.columns:
+        refused = edges.filter(pl.col("cannot_link")).with_columns(pl.lit("cannot_link").alias("reason"))
+        edges = edges.filter(~pl.col("cannot_link"))
+    if weight_of is not None and edges.height:
+        lt = threshold if linkage_threshold is None else linkage_threshold
+        keep = linkage_check(nodes, edges, weight_of, threshold, max_size, math.log2(lt / (1 - lt)))
+        refused = pl.concat(
+            [refused, edges.filter(~pl.Series(keep)).with_columns(pl.lit("linkage_check").alias("reason"))]
+        )
+        edges = edges.filter(pl.Series(keep))
+    labels = components(nodes, edges["left"].to_numpy(), edges["right"].to_numpy())
+    dtype = scored.schema.get("left", pl.Int64)
+    out = pl.DataFrame({RID: nodes, "cluster": labels}).with_columns(
+        pl.col(RID).cast(dtype), pl.col("cluster").cast(dtype)
+    )
+    return out, refused
+
+
+def match(
+    df: pl.DataFrame,
+    settings: MatchSettings | None = None,
+    model: MatchModel | None = None,
+    *,
+    labels: pl.DataFrame | None = None,
+) -> MatchResult:
+    """Block, compare, score and cluster the rows of a normalised frame.
+
+    Args:
+        df: normalised records with a unique integer ``_rid`` (see :func:`rules.match.blocking.prepare_records`
+            for the columns read; absent columns are "unknown", never "different").
+        settings: blocking rules, comparisons, thresholds (default :class:`MatchSettings`).
+        model: a trained model to score with; when None one is trained on ``df`` (no labels needed).
+        labels: optional ``left, right, is_match`` known pairs used to improve m when training.
+
+    Raises:
+        BlockingError: a blocking rule would produce more than ``max_pairs`` pairs.
+        ValueError: ``_rid`` missing, not unique, or a model trained with other comparisons.
+    """
+    settings = settings or MatchSettings()
+    prepared = prepare_records(df)
+    comparer = Comparer(prepared, settings)
+    pairs = candidate_pairs(prepared, settings)
+    compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    if model is None:
+        model = fit(comparer, pairs, compared, settings, labels)
+    else:
+        model.check_specs(comparer.specs)
+    scored = score_pairs(comparer, pairs, model, compared)
+    check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
+    clusters, refused = _cluster(
+        df[RID], scored, settings.threshold, check, settings.max_checked_cluster, settings.linkage_threshold
+    )
+    clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
+    logger.info(
+        "matched %s records: %s candidate pairs, %s clusters", df.height, scored.height, clusters["cluster"].n_unique()
+    )
+    return MatchResult(scored, clusters, _review(scored, settings, refused), model)
+
+
+class _Sets:
+    """Union-find whose sets remember the existing cluster they contain (at most one)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+        self.existing: dict[object, int | None] = {}
+
+    def add(self, key: object, existing: int | None) -> None:
+        if key not in self.parent:
+            self.parent[key] = key
+            self.existing[key] = existing
+
+    def find(self, key: object) -> object:
+        root = key
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[key] != root:
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: object, b: object) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        ea, eb = self.existing[ra], self.existing[rb]
+        if ea is not None and eb is not None and ea != eb:
+            return False
+        self.parent[rb] = ra
+        self.existing[ra] = ea if ea is not None else eb
+        return True
+
+
+def match_incremental(
+    new_records: pl.DataFrame,
+    existing_records: pl.DataFrame,
+    existing_clusters: pl.DataFrame,
+    settings: MatchSettings,
+    model: MatchModel,
+) -> MatchResult:
+    """Match new records against records already clustered, without touching existing decisions.
+
+    Only pairs involving a new record are blocked and scored (existing × existing never is). Term frequencies
+    come from existing ∪ new, as in a full run. Links are taken strongest first (union-find); a link that would
+    join two existing clusters is refused and returned for review (``joins_existing``): existing clusters are
+    never merged or split and keep their labels. New records that join no existing cluster form clusters
+    labelled by their smallest ``_rid``, after the same average-linkage check as a full run.
+
+    Guarantee (tested on the sample): with ``existing_clusters`` equal to the full run's clusters of the
+    existing records and the same model, the result equals the full run on existing ∪ new, except (a) where a
+    new record links two existing clusters (the full run may merge them; here the link goes to review as
+    ``joins_existing``) and (b) where the full run's average-linkage check, which sees the whole cluster, cuts
+    a new record's link into an existing cluster (here a new record joins by its strongest link; existing
+    clusters are not re-checked). Measured on 1,259 sample records split 50/50: one record differs. Existing
+    records never change cluster. When the existing clusters came from a run on the existing records alone,
+    those clusters may differ from a full run (other term frequencies, no evidence from the new records).
+
+    Args:
+        new_records: normalised new records with ``_rid`` values not used by ``existing_records``.
+        existing_records: the normalised records already matched.
+        existing_clusters: ``_rid``, ``cluster`` of every existing record.
+        settings: as for :func:`match`.
+        model: the model of the earlier run (required: training needs the full population).
+
+    Returns:
+        ``pairs`` and ``review`` of the new pairs; ``clusters`` of every record, existing and new.
+    """
+    check_rid(new_records)
+    check_rid(existing_records)
+    union = pl.concat([existing_records, new_records], how="diagonal_relaxed")
+    if union[RID].is_duplicated().any():
+        raise ValueError("new records reuse _rid values of existing records")
+    old = existing_clusters.select(pl.col(RID).cast(pl.Int64), pl.col("cluster").cast(pl.Int64))
+    if (
+        old.height != existing_records.height
+        or old.join(existing_records.select(pl.col(RID).cast(pl.Int64)), on=RID, how="anti").height
+    ):
+        raise ValueError("existing_clusters must give the cluster of every existing record, and only of those")
+    prepared = prepare_records(union)
+    comparer = Comparer(prepared, settings)
+    model.check_specs(comparer.specs)
+    new = new_records[RID].cast(prepared.schema[RID])
+    pairs = candidate_pairs(prepared, settings, new=new)
+    scored = score_pairs(comparer, pairs, model)
+    vetoed = scored.filter((pl.col("match_probability") >= settings.threshold) & pl.col("cannot_link"))
+    edges = scored.filter((pl.col("match_probability") >= settings.threshold) & ~pl.col("cannot_link")).sort(
+        ["match_probability", "left", "right"], descending=[True, False, False]
+    )
+    existing_of = dict(zip(old[RID].to_list(), old["cluster"].to_list(), strict=True))
+    sets = _Sets()
+    for rid in new.to_list():
+        sets.add(rid, None)
+    refused_rows: list[int] = []
+    for i, (a, b) in enumerate(edges.select("left", "right").iter_rows()):
+        ka = ("c", existing_of[a]) if a in existing_of else a
+        kb = ("c", existing_of[b]) if b in existing_of else b
+        for k, r in ((ka, a), (kb, b)):
+            sets.add(k, existing_of.get(r))
+        if not sets.union(ka, kb):
+            refused_rows.append(i)
+    refused = pl.concat(
+        [
+            vetoed.with_columns(pl.lit("cannot_link").alias("reason")),
+            edges[refused_rows].with_columns(pl.lit("joins_existing").alias("reason")),
+        ]
+    )
+    accepted = edges.filter(~pl.Series(np.isin(np.arange(edges.height), refused_rows)))
+    new_list = new.to_list()
+    assigned = {rid: sets.existing[sets.find(rid)] for rid in new_list}
+    # new-only groups: the same linkage check as a full run, on their edges
+    fresh = [r for r in new_list if assigned[r] is None]
+    fresh_set = set(fresh)
+    fresh_ids = pl.Series(fresh, dtype=accepted.schema["left"]).implode()
+    inner = accepted.filter(pl.col("left").is_in(fresh_ids) & pl.col("right").is_in(fresh_ids))
+    nodes = np.unique(np.asarray(fresh, dtype=np.int64))
+    if settings.cluster_check == "average_linkage" and inner.height:
+        lt = settings.linkage_threshold
+        keep = linkage_check(
+            nodes,
+            inner,
+            _weight_fn(comparer, model),
+            settings.threshold,
+            settings.max_checked_cluster,
+            math.log2(lt / (1 - lt)),
+        )
+        refused = pl.concat(
+            [refused, inner.filter(~pl.Series(keep)).with_columns(pl.lit("linkage_check").alias("reason"))],
+            how="vertical_relaxed",
+        )
+        inner = inner.filter(pl.Series(keep))
+    labels = components(nodes, inner["left"].to_numpy(), inner["right"].to_numpy()) if len(nodes) else nodes
+    fresh_label = dict(zip(nodes.tolist(), labels.tolist(), strict=True))
+    rows = [(rid, assigned[rid] if rid not in fresh_set else fresh_label[rid]) for rid in new_list]
+    new_clusters = pl.DataFrame(rows, schema={RID: pl.Int64, "cluster": pl.Int64}, orient="row")
+    dtype = new_records.schema[RID]
+    clusters = (
+        pl.concat([old, new_clusters]).sort(RID).with_columns(pl.col(RID).cast(dtype), pl.col("cluster").cast(dtype))
+    )
+    return MatchResult(scored, clusters, _review(scored, settings, refused), model)
