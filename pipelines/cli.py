@@ -30,7 +30,7 @@ console = Console(stderr=False, highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
-STEPS = ("extract", "map", "normalise", "validate", "match+survive", "load", "report")
+STEPS = ("extract", "map", "normalise", "validate", "match+survive", "link", "load", "report")
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML project file.", show_default=False)]
 
@@ -58,11 +58,14 @@ def migrate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Run every step and write the report, not the store.")
     ] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Ignore the cursors of incremental sources; read everything.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
 ) -> None:
     """Migrate every source of a project file into the canonical store and write the quality report."""
     _load(config)  # fail fast, before Prefect starts, on an invalid file
-    result = _run(config, dry_run=dry_run, debug=debug)
+    result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh)
     _summary(result)
     if result.status != "succeeded":
         raise typer.Exit(1)
@@ -241,6 +244,52 @@ def _part_name(kind: str, column: str) -> str:
 
 
 @app.command()
+def dedupe(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="A table of people: .csv or .parquet.")],
+    config: Annotated[Path, typer.Option("--config", help="match.yaml: column mapping and match settings.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: record_id, cluster_id, match_probability.")],
+) -> None:
+    """Find the rows that are the same person in any table of people; write one cluster id per row."""
+    import polars as pl
+    import yaml
+    from pydantic import ValidationError
+
+    from connectors import CsvParams, SourceError, get_connector
+    from rules.match import DedupeConfig, dedupe_frame
+
+    try:
+        settings = DedupeConfig.model_validate(yaml.safe_load(config.read_text("utf-8")) or {})
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"cannot read {config}: {exc}", 2) from None
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise _fail(f"invalid {config}:\n  " + "\n  ".join(lines), 2) from None
+    suffix = input_path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(input_path)
+            frame = frame.select(pl.all().cast(pl.String))
+        elif suffix in (".csv", ".txt", ".tsv"):
+            batches = list(get_connector("csv")(CsvParams(path=input_path), source=input_path.stem))
+            frame = pl.concat(batches, how="diagonal_relaxed").filter(pl.col("_skip_reason").is_null())
+            frame = frame.select(c for c in frame.columns if not c.startswith("_"))
+        else:
+            raise _fail(f"{input_path.name}: expected a .csv or .parquet file", 2)
+    except SourceError as exc:
+        raise _fail(str(exc)) from None
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _fail(f"cannot read {input_path}: {exc}") from None
+    try:
+        clusters = dedupe_frame(frame, settings)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clusters.write_csv(out)
+    groups = clusters["cluster_id"].n_unique()
+    console.print(f"{clusters.height:,} records → {groups:,} people; wrote [bold]{out}[/]")
+
+
+@app.command()
 def version() -> None:
     """Print crmkit's version."""
     from importlib.metadata import version as dist_version
@@ -248,14 +297,14 @@ def version() -> None:
     console.print(f"crmkit {dist_version('crmkit')}")
 
 
-def _run(config: Path, *, dry_run: bool, debug: bool) -> MigrateResult:
+def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False) -> MigrateResult:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     if not debug:
         logging.getLogger("prefect").setLevel(logging.WARNING)
     with console.status("Starting Prefect…"):
         from pipelines.ledger import LedgerError
-        from pipelines.migrate import migrate
+        from pipelines.migrate import SchemaDriftError, migrate
         from pipelines.progress import StepEvent, listening
 
     progress = Progress(
@@ -285,8 +334,8 @@ def _run(config: Path, *, dry_run: bool, debug: bool) -> MigrateResult:
 
     try:
         with progress, listening(on_event):
-            return migrate(config, dry_run=dry_run)
-    except LedgerError as exc:
+            return migrate(config, dry_run=dry_run, full_refresh=full_refresh)
+    except (LedgerError, SchemaDriftError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:
         if debug:

@@ -14,6 +14,12 @@ import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
 
+
+def _read_this_run(records: pl.DataFrame) -> pl.DataFrame:
+    # rows rebuilt from the store to match against (pipelines.migrate.rehydrate) were not read by this run
+    return records.filter(pl.col("_rehydrated").is_null()) if "_rehydrated" in records.columns else records
+
+
 if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
     from pipelines.settings import ProjectSettings
@@ -44,11 +50,12 @@ def build_ledger(
     stage: Stage,
     validated: Validated,
     golden: Golden,
+    activities: pl.DataFrame,
 ) -> list[dict[str, Any]]:
     """One ledger row per configured source, in config order."""
     read = [item.raw.select(_KEY) for item in extracted if item.raw is not None and item.raw.height]
     outcomes = {
-        "loaded": golden.records,
+        "loaded": pl.concat([_read_this_run(golden.records).select(_KEY), activities.select(_KEY)]),
         "quarantined": validated.quarantined,
         "skipped": stage.skipped,
     }

@@ -6,6 +6,7 @@ sessions and the ledger check; every business rule lives in ``rules``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 import time
@@ -24,9 +25,12 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
 import crm_store
-from connectors import SourceError, get_connector
+from connectors import SourceError, get_connector, next_cursor
 from crm_store.schema import (
+    ATTRIBUTES_COL,
     ERROR_CODE_COL,
+    ERROR_DETAIL_COL,
+    LINEAGE_COLS,
     PAYLOAD_COL,
     ROW_HASH_COL,
     SKIP_REASON_COL,
@@ -37,8 +41,10 @@ from pipelines.ledger import LedgerError, build_ledger
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, write_report
 from pipelines.settings import ProjectSettings, load_settings
+from rules.activity import link_activities, prepare_activities
+from rules.drift import Drift, detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
-from rules.match import match
+from rules.match import MatchModel, match
 from rules.normalise import normalise_frame
 from rules.survive import customer_ids, survive
 from rules.validate import connector_failures, validate
@@ -80,15 +86,23 @@ class Extracted:
     kind: str
     raw: pl.DataFrame | None = None
     error: str | None = None
+    #: Source columns as read (union over batches, in order), for schema-drift checks.
+    columns: list[str] = field(default_factory=list)
+    drift: Drift | None = None
+    #: Incremental sources: the cursor to save once the run is loaded, and whether this read was partial
+    #: (only what is new since the saved cursor), so earlier rows must come from the store.
+    cursor: str | None = None
+    partial: bool = False
 
 
 @dataclass
 class Stage:
     """The rows of a run, partitioned as they move through the flow."""
 
-    candidates: pl.DataFrame  # mapped rows that are neither skipped nor structurally broken
+    candidates: pl.DataFrame  # mapped customer rows that are neither skipped nor structurally broken
     skipped: pl.DataFrame
     broken: pl.DataFrame
+    activities: pl.DataFrame  # child rows (follow-ups, orders) that are neither skipped nor broken
 
 
 @dataclass
@@ -107,40 +121,147 @@ class MigrateResult:
 # --------------------------------------------------------------------------------------------------- steps
 
 
-def extract(settings: ProjectSettings) -> list[Extracted]:
-    """Read every source; a source that cannot be read fails alone, with a message naming file and row."""
+def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[Extracted]:
+    """Read every source; a source that cannot be read fails alone, with a message naming file and row.
+
+    Args:
+        settings: the project.
+        cursors: the saved cursor of each incremental source (empty for a full refresh).
+    """
     results: list[Extracted] = []
     for source in settings.sources:
         connector = get_connector(source.kind)
+        params = source.connector_params()
+        saved = cursors.get(source.name) if source.incremental else None
         try:
-            batches = list(connector(source.connector_params(), source=source.name))
+            if source.incremental and source.kind != "sql":
+                cursor = file_fingerprint(Path(params.path))  # type: ignore[attr-defined]
+                if cursor == saved:  # unchanged since the last run: nothing new to read
+                    results.append(Extracted(source.name, source.kind, raw=pl.DataFrame(), cursor=cursor, partial=True))
+                    continue
+                batches = list(connector(params, source=source.name))
+            else:
+                batches, cursor = [], saved
+                for batch in connector(params, source=source.name, cursor=saved):
+                    batches.append(batch)
+                    cursor = next_cursor(batch, params, cursor) if source.kind == "sql" else None  # type: ignore[arg-type]
         except SourceError as exc:
             log.warning("source %s failed: %s", source.name, exc)
             results.append(Extracted(source.name, source.kind, error=str(exc)))
             continue
         raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
-        results.append(Extracted(source.name, source.kind, raw=raw))
+        columns = list(dict.fromkeys(c for b in batches for c in b.columns if not c.startswith("_")))
+        partial = source.incremental and source.kind == "sql" and saved is not None
+        results.append(Extracted(source.name, source.kind, raw=raw, columns=columns, cursor=cursor, partial=partial))
     return results
+
+
+def file_fingerprint(path: Path) -> str:
+    """A file's cursor: size and sha256 of its bytes (a touched but unchanged file is still unchanged)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"{path.stat().st_size}:{digest.hexdigest()}"
+
+
+def check_drift(settings: ProjectSettings, extracted: list[Extracted], engine: sa.Engine | None) -> list[Extracted]:
+    """Compare each source's columns with its last successful run; a ``strict`` source with changes fails the run.
+
+    Raises:
+        SchemaDriftError: a strict source's columns changed.
+    """
+    if engine is None:
+        return extracted
+    with Session(engine) as session:
+        for item in extracted:
+            if item.raw is not None and item.raw.height:
+                previous = crm_store.read_source_columns(session, item.source)
+                item.drift = detect_drift(previous, item.columns, settings.source(item.source).mapping)
+    strict = [i for i in extracted if i.drift and i.drift.changed and settings.source(i.source).strict]
+    if strict:
+        raise SchemaDriftError(
+            "schema drift in strict source(s), nothing was loaded: "
+            + " | ".join(f"{i.source}: {i.drift.describe()}" for i in strict if i.drift)
+        )
+    return extracted
+
+
+class SchemaDriftError(RuntimeError):
+    """A source marked ``strict`` changed its columns since the last successful run."""
 
 
 def map_rows(settings: ProjectSettings, extracted: list[Extracted]) -> Stage:
     """Map each source onto canonical fields and split off skipped and structurally broken rows."""
-    mapped = []
+    customers, children = [], []
     for item in extracted:
         if item.raw is None or not item.raw.height:
             continue
         source = settings.source(item.source)
+        if source.activity is not None:
+            children.append(prepare_activities(item.raw, source.activity, tz=settings.defaults.timezone))
+            continue
         frame = apply_codes(apply_mapping(item.raw, source.mapping), source.codes)
-        mapped.append(mark_skipped(frame, source.skip) if source.skip else frame)
-    frame = pl.concat(mapped, how="diagonal_relaxed") if mapped else pl.DataFrame()
-    if frame.is_empty():
-        empty = frame
-        return Stage(empty, empty, empty)
-    skipped = frame.filter(pl.col(SKIP_REASON_COL).is_not_null())
+        customers.append(mark_skipped(frame, source.skip) if source.skip else frame)
+    candidates, skipped, broken = _split(customers)
+    activities, child_skipped, child_broken = _split(children)
+    return Stage(
+        candidates,
+        pl.concat([skipped, child_skipped], how="diagonal_relaxed"),
+        pl.concat([broken, child_broken], how="diagonal_relaxed"),
+        activities,
+    )
+
+
+def _split(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(rows to process, skipped rows, structurally broken rows)."""
+    if not frames:
+        columns = (*LINEAGE_COLS, PAYLOAD_COL, ATTRIBUTES_COL)
+        empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+        return empty, empty, empty
+    frame = pl.concat(frames, how="diagonal_relaxed")
     rest = frame.filter(pl.col(SKIP_REASON_COL).is_null())
-    broken = rest.filter(pl.col(ERROR_CODE_COL).is_not_null())
-    candidates = rest.filter(pl.col(ERROR_CODE_COL).is_null())
-    return Stage(candidates, skipped, broken)
+    return (
+        rest.filter(pl.col(ERROR_CODE_COL).is_null()),
+        frame.filter(pl.col(SKIP_REASON_COL).is_not_null()),
+        rest.filter(pl.col(ERROR_CODE_COL).is_not_null()),
+    )
+
+
+REHYDRATED_COL = "_rehydrated"
+
+
+def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.Engine | None) -> pl.DataFrame:
+    """Rows that earlier runs loaded from sources read only partially now, rebuilt as MAPPED rows from their raw
+    payloads, so new rows are matched against the customers already in the store.
+
+    The rows are marked ``_rehydrated``: they are matched and survive into golden records, but they were not read
+    by this run, so the ledger does not count them and their source records are not rewritten.
+    """
+    partial = [x for x in extracted if x.partial and settings.source(x.source).activity is None]
+    if engine is None or not partial:
+        return pl.DataFrame()
+    with Session(engine) as session:
+        stored = crm_store.read_source_records(session, [x.source for x in partial], status="loaded")
+    frames = []
+    for item in partial:
+        rows = stored.filter(pl.col("source") == item.source)
+        if item.raw is not None and item.raw.height:
+            rows = rows.join(item.raw.select(pl.col(SOURCE_KEY_COL).alias("source_key")), on="source_key", how="anti")
+        if not rows.height:
+            continue
+        values = rows["payload"].str.json_decode(infer_schema_length=None).struct.unnest()
+        raw = values.select(pl.all().cast(pl.String)).with_columns(
+            pl.Series(SOURCE_COL, rows["source"]),
+            pl.Series(SOURCE_KEY_COL, rows["source_key"]),
+            pl.Series(ROW_HASH_COL, rows["row_hash"]),
+            *(pl.lit(None, pl.String).alias(c) for c in (SKIP_REASON_COL, ERROR_CODE_COL, ERROR_DETAIL_COL)),
+        )
+        source = settings.source(item.source)
+        frames.append(apply_codes(apply_mapping(raw, source.mapping), source.codes))
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames, how="diagonal_relaxed").with_columns(pl.lit(True).alias(REHYDRATED_COL))
 
 
 def normalise(settings: ProjectSettings, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -159,13 +280,22 @@ class Validated:
     rule_results: list[Any]
 
 
-def check(settings: ProjectSettings, stage: Stage, normalised: pl.DataFrame) -> Validated:
-    """Run the validation suite; rows with an error-severity failure go to quarantine."""
+def check(
+    settings: ProjectSettings, stage: Stage, normalised: pl.DataFrame, previous: pl.DataFrame | None = None
+) -> Validated:
+    """Run the validation suite; rows with an error-severity failure go to quarantine.
+
+    ``previous`` (normalised rehydrated rows, see :func:`rehydrate`) passed validation when they were loaded;
+    they join the records to match without being validated again.
+    """
     broken = stage.broken
     result = validate(normalised, settings.rules, raw=stage.candidates)
     failures = pl.concat([connector_failures(broken), result.failures], how="diagonal_relaxed")
     mask = result.quarantined
-    records = normalised.filter(~mask).with_row_index("_rid").with_columns(pl.col("_rid").cast(pl.Int64))
+    records = normalised.filter(~mask)
+    if previous is not None and previous.height:
+        records = pl.concat([records, previous], how="diagonal_relaxed")
+    records = records.with_row_index("_rid").with_columns(pl.col("_rid").cast(pl.Int64))
     quarantined = pl.concat([broken, normalised.filter(mask)], how="diagonal_relaxed")
     return Validated(records, quarantined, failures, result.rule_results)
 
@@ -178,6 +308,8 @@ class Golden:
     pairs: pl.DataFrame
     customers: pl.DataFrame
     provenance: pl.DataFrame
+    review: pl.DataFrame  # possible matches: scored between the review threshold and the threshold, or refused
+    model: MatchModel
 
 
 def resolve(settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataFrame | None) -> Golden:
@@ -192,11 +324,67 @@ def resolve(settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataF
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
     customers = survived.golden.join(ids, on="cluster")
     provenance = survived.provenance.join(ids, on="cluster")
-    return Golden(records, result.pairs, customers, provenance)
+    return Golden(records, result.pairs, customers, provenance, result.review, result.model)
 
 
-def load(engine: sa.Engine, run_id: str, tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
-    """Write the run's tables into the store in one transaction: keyed upserts, so a re-run changes nothing."""
+#: Columns of linked activity rows (prepare_activities + customer_id), for runs without child sources.
+_ACTIVITY_SCHEMA = {
+    **dict.fromkeys((SOURCE_COL, SOURCE_KEY_COL, ROW_HASH_COL, PAYLOAD_COL, "attributes"), pl.String),
+    **dict.fromkeys(("_parent_key", "kind", "occurred_at", "summary", "customer_id"), pl.String),
+}
+
+
+def link(
+    settings: ProjectSettings,
+    stage: Stage,
+    validated: Validated,
+    golden: Golden,
+    existing: pl.DataFrame | None,
+) -> tuple[pl.DataFrame, Validated]:
+    """Attach child rows to the customers their parent rows became; orphans join the quarantine.
+
+    Returns:
+        The linked activities and the validation outcome with the orphans added to it.
+    """
+    if not stage.activities.height:
+        return pl.DataFrame(schema=_ACTIVITY_SCHEMA), validated
+    parents = pl.concat(
+        [
+            golden.records.select(SOURCE_COL, SOURCE_KEY_COL, "customer_id"),
+            *([existing] if existing is not None else []),
+        ]
+    ).unique([SOURCE_COL, SOURCE_KEY_COL], keep="first")
+    linked, failures, orphans = [], [validated.failures], [validated.quarantined]
+    for (name,), rows in stage.activities.group_by(SOURCE_COL, maintain_order=True):
+        spec = settings.source(str(name)).activity
+        assert spec is not None  # only activity sources produce activity rows
+        ok, orphan_failures = link_activities(
+            rows, parents, parent_source=spec.parent, parent_key_column=spec.parent_key
+        )
+        linked.append(ok)
+        failures.append(orphan_failures)
+        orphans.append(rows.join(ok.select(SOURCE_COL, SOURCE_KEY_COL), on=[SOURCE_COL, SOURCE_KEY_COL], how="anti"))
+    validated = Validated(
+        validated.records,
+        pl.concat(orphans, how="diagonal_relaxed"),
+        pl.concat(failures, how="diagonal_relaxed"),
+        validated.rule_results,
+    )
+    return pl.concat(linked, how="diagonal_relaxed"), validated
+
+
+def load(
+    engine: sa.Engine,
+    run_id: str,
+    tables: dict[str, pl.DataFrame],
+    baselines: dict[str, list[str]],
+    cursors: dict[str, str],
+) -> dict[str, Any]:
+    """Write the run's tables into the store in one transaction: keyed upserts, so a re-run changes nothing.
+
+    ``baselines`` (source → columns read) become the schema-drift baselines of the next run; ``cursors``
+    (incremental sources) are saved in the same transaction, so a run killed half way moves no cursor.
+    """
     now = datetime.now(UTC).replace(tzinfo=None)
     customers = tables["customer"]
     with Session(engine) as session, session.begin():
@@ -212,12 +400,20 @@ def load(engine: sa.Engine, run_id: str, tables: dict[str, pl.DataFrame]) -> dic
             tables["field_provenance"],
         )
         crm_store.upsert_crosswalk(session, tables["crosswalk"])
+        crm_store.upsert_activities(session, tables["activity"])
         crm_store.upsert_quarantine(session, tables["quarantine"])
         crm_store.record_merge_events(session, run_id, tables["merge_event"])
+        for source, columns in baselines.items():
+            crm_store.save_source_columns(session, source, columns, run_id)
+        for source, cursor in cursors.items():
+            if crm_store.read_cursor(session, source) != cursor:
+                crm_store.save_cursor(session, source, cursor)
     return counts
 
 
-def store_frames(run_id: str, stage: Stage, validated: Validated, golden: Golden) -> dict[str, pl.DataFrame]:
+def store_frames(
+    run_id: str, stage: Stage, validated: Validated, golden: Golden, activities: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
     """Shape the run's frames into the store's tables (no business rule here: only renames and joins)."""
     records = golden.records
     key = [SOURCE_COL, SOURCE_KEY_COL]
@@ -234,7 +430,7 @@ def store_frames(run_id: str, stage: Stage, validated: Validated, golden: Golden
     outcome_cols = [*key, ROW_HASH_COL, PAYLOAD_COL]
     source_record = pl.concat(
         [
-            records.select(*outcome_cols).with_columns(
+            pl.concat([_read_this_run(records).select(*outcome_cols), activities.select(*outcome_cols)]).with_columns(
                 pl.lit("loaded").alias("status"), pl.lit(None, pl.String).alias("reason")
             ),
             validated.quarantined.select(*outcome_cols)
@@ -304,7 +500,17 @@ def store_frames(run_id: str, stage: Stage, validated: Validated, golden: Golden
         .join(_cluster_evidence(records, golden.pairs), on="customer_id", how="left")
         .select("customer_id", "members", "evidence")
     )
+    activity = activities.select(
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+        "customer_id",
+        "kind",
+        "occurred_at",
+        "summary",
+        pl.col("attributes").alias("details"),
+    )
     return {
+        "activity": activity,
         "source_record": source_record,
         "customer": customer,
         "contact_point": contact_point,
@@ -314,6 +520,11 @@ def store_frames(run_id: str, stage: Stage, validated: Validated, golden: Golden
         "quarantine": quarantine,
         "merge_event": merge_event,
     }
+
+
+def _read_this_run(records: pl.DataFrame) -> pl.DataFrame:
+    """The records this run read (not those rebuilt from the store for matching)."""
+    return records.filter(pl.col(REHYDRATED_COL).is_null()) if REHYDRATED_COL in records.columns else records
 
 
 def _contact_points(records: pl.DataFrame) -> pl.DataFrame:
@@ -343,20 +554,24 @@ def _contact_points(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-_ADDRESS_FIELDS = ("province", "city", "district", "address", "postcode", "country")
+#: Store address columns, from the address normaliser's parts (``address`` is the normalised whole address).
+_ADDRESS_FIELDS = ("province", "city", "district", "street", "admin_code", "postcode", "country")
 
 
 def _addresses(records: pl.DataFrame) -> pl.DataFrame:
-    present = [c for c in _ADDRESS_FIELDS if c in records.columns]
+    present = [c for c in (*_ADDRESS_FIELDS, "address") if c in records.columns]
     columns = [pl.col(c) if c in records.columns else pl.lit(None, pl.String).alias(c) for c in _ADDRESS_FIELDS]
+    raw = pl.col("address") if "address" in records.columns else pl.lit(None, pl.String)
     frame = records.select(
         "customer_id",
         pl.col(SOURCE_COL).alias("source"),
         pl.col(SOURCE_KEY_COL).alias("source_key"),
         *columns,
+        raw.alias("raw"),
     )
-    frame = frame.filter(pl.any_horizontal(pl.lit(False), *(pl.col(c).is_not_null() for c in present)))
-    return frame.rename({"address": "street"}).with_columns(pl.col("street").alias("raw"))
+    return frame.filter(
+        pl.any_horizontal(pl.lit(False), *(pl.col(c).is_not_null() for c in present if c in frame.columns))
+    )
 
 
 def _pair_rows(records: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
@@ -457,6 +672,11 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _saved_cursors(engine: sa.Engine, settings: ProjectSettings) -> dict[str, str | None]:
+    with Session(engine) as session:
+        return {s.name: crm_store.read_cursor(session, s.name) for s in settings.sources if s.incremental}
+
+
 def _existing_ids(engine: sa.Engine | None) -> pl.DataFrame | None:
     if engine is None:
         return None
@@ -466,7 +686,7 @@ def _existing_ids(engine: sa.Engine | None) -> pl.DataFrame | None:
         )
 
 
-def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateResult:
+def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refresh: bool = False) -> MigrateResult:
     """The whole run as a sequence of steps (Prefect tasks when called inside ``migrate_flow``).
 
     Raises:
@@ -482,22 +702,31 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateR
     ledger: list[dict[str, Any]] | None = None
     report_path: Path | None = None
     try:
-        extracted = step("extract", extract, settings, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None))
-        stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
-        normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
-        validated = step("validate", check, settings, stage, normalised, rows=lambda v: v.records.height)
-        golden = step(
-            "match+survive",
-            resolve,
-            settings,
-            validated.records,
-            _existing_ids(engine),
-            rows=lambda g: g.customers.height,
+        cursors = {} if full_refresh or engine is None else _saved_cursors(engine, settings)
+        extracted = step(
+            "extract", extract, settings, cursors, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None)
         )
-        tables = store_frames(run_id, stage, validated, golden)
+        extracted = check_drift(settings, extracted, engine)
+        stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
+        previous = rehydrate(settings, extracted, engine)
+        normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
+        previous = normalise(settings, previous) if previous.height else None
+        validated = step("validate", check, settings, stage, normalised, previous, rows=lambda v: v.records.height)
+        existing = _existing_ids(engine)
+        golden = step(
+            "match+survive", resolve, settings, validated.records, existing, rows=lambda g: g.customers.height
+        )
+        activities, validated = step(
+            "link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height
+        )
+        tables = store_frames(run_id, stage, validated, golden, activities)
         if engine is not None:
-            step("load", load, engine, run_id, tables, rows=lambda _: tables["source_record"].height)
-        ledger = build_ledger(settings, extracted, stage, validated, golden)
+            baselines = {x.source: x.columns for x in extracted if x.raw is not None and x.raw.height}
+            cursors = {x.source: x.cursor for x in extracted if x.cursor is not None}
+            step(
+                "load", load, engine, run_id, tables, baselines, cursors, rows=lambda _: tables["source_record"].height
+            )
+        ledger = build_ledger(settings, extracted, stage, validated, golden, activities)
         status = "succeeded" if all(row["balanced"] for row in ledger) else "failed"
         run = {
             "run_id": run_id,
@@ -519,8 +748,13 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateR
             validated=validated,
             golden=golden,
             crosswalk=tables["crosswalk"],
+            extracted=extracted,
+            activities=activities,
+            mappings={source.name: source.mapping for source in settings.sources},
         )
-        report_path = step("report", write_report, report, settings.reports_path, rows=lambda _: 1)
+        report_path = step(
+            "report", write_report, report, settings.reports_path, golden.model.to_json(), rows=lambda _: 1
+        )
         if status != "succeeded":
             raise LedgerError(ledger, report_path)
         return MigrateResult(run_id, status, dry_run, ledger, report_path, report["totals"], step.timings)
@@ -532,21 +766,26 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool) -> MigrateR
 
 
 @flow(name="migrate", validate_parameters=False)
-def migrate_flow(config_path: str, dry_run: bool = False, run_id: str | None = None) -> MigrateResult:
+def migrate_flow(
+    config_path: str, dry_run: bool = False, run_id: str | None = None, full_refresh: bool = False
+) -> MigrateResult:
     """Prefect flow: migrate every source of a project file into the canonical store and write the report."""
     settings = load_settings(config_path)
-    return run_steps(settings, run_id or new_run_id(), dry_run)
+    return run_steps(settings, run_id or new_run_id(), dry_run, full_refresh)
 
 
-def migrate(config_path: str | Path, *, dry_run: bool = False, run_id: str | None = None) -> MigrateResult:
+def migrate(
+    config_path: str | Path, *, dry_run: bool = False, run_id: str | None = None, full_refresh: bool = False
+) -> MigrateResult:
     """Run the ``migrate`` flow (the Python API behind ``crmkit migrate``).
 
     Args:
         config_path: the YAML project file.
         dry_run: run every step and write the report, but not the store.
         run_id: an explicit run id (default: UTC time plus a random suffix).
+        full_refresh: ignore the saved cursors of incremental sources and read everything again.
     """
-    return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id)
+    return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id, full_refresh=full_refresh)
 
 
 def new_run_id() -> str:

@@ -17,11 +17,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
 from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value
+from rules.match import explain
 from rules.reasons import describe
 from rules.validate import RuleResult
 
 if TYPE_CHECKING:
-    from pipelines.migrate import Golden, Stage, Validated
+    from pipelines.migrate import Extracted, Golden, Stage, Validated
 
 __all__ = ["build_report", "render_html", "write_report"]
 
@@ -39,6 +40,9 @@ def build_report(
     validated: Validated,
     golden: Golden,
     crosswalk: pl.DataFrame,
+    extracted: list[Extracted],
+    activities: pl.DataFrame,
+    mappings: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
     """Aggregate a run into the report dictionary. Every personal value in it is masked.
 
@@ -50,11 +54,16 @@ def build_report(
         validated: validation outcome (records, quarantined rows, failures, rule results).
         golden: clusters and golden records.
         crosswalk: the store's crosswalk rows of this run (source, source_key, customer_id, match_probability).
+        extracted: what each source gave (columns read, schema drift).
+        activities: child rows linked to customers.
+        mappings: each source's column mapping (to list the columns kept in ``attributes``).
     """
     totals = {name: sum(row[name] for row in ledger) for name in ("read", "loaded", "quarantined", "skipped")}
     totals["balanced"] = all(row["balanced"] for row in ledger)
     totals["customers"] = golden.customers.height
+    totals["activities"] = activities.height
     return {
+        "schema": _schema(extracted, mappings),
         "run": run,
         "ledger": ledger,
         "totals": totals,
@@ -63,7 +72,28 @@ def build_report(
         "quarantine": _quarantine(validated.failures, stage.candidates),
         "skipped": _skipped(stage.skipped),
         "clusters": _clusters(golden.records, crosswalk),
+        "matching": _matching(golden),
     }
+
+
+def _schema(extracted: list[Extracted], mappings: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Per source: columns read, drift against the last successful run, columns kept in ``attributes``."""
+    rows = []
+    for item in extracted:
+        drift = item.drift
+        rows.append(
+            {
+                "source": item.source,
+                "columns": item.columns,
+                "baseline": drift is not None,
+                "new": drift.new if drift else [],
+                "missing": drift.missing if drift else [],
+                "renamed": [list(pair) for pair in drift.renamed] if drift else [],
+                "mapped_missing": drift.mapped_missing if drift else [],
+                "unmapped": [c for c in item.columns if c not in mappings.get(item.source, {})],
+            }
+        )
+    return rows
 
 
 def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[str, Any]]:
@@ -145,9 +175,9 @@ def _masked_as_read(mapped: pl.DataFrame, sample: dict[str, Any]) -> str:
     column = sample["column"]
     if not column or column not in mapped.columns:
         return ""
-    value = mapped.filter(
-        (pl.col(SOURCE_COL) == sample["source"]) & (pl.col(SOURCE_KEY_COL) == sample["source_key"])
-    )[column]
+    value = mapped.filter((pl.col(SOURCE_COL) == sample["source"]) & (pl.col(SOURCE_KEY_COL) == sample["source_key"]))[
+        column
+    ]
     return mask_value(column, value[0]) or "" if value.len() and value[0] is not None else ""
 
 
@@ -215,12 +245,81 @@ def _clusters(records: pl.DataFrame, crosswalk: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def write_report(report: dict[str, Any], reports_dir: Path) -> Path:
-    """Write ``report.json`` and ``report.html`` for one run and refresh ``latest/``.
+#: How many possible matches and explained merged pairs a report shows.
+REVIEW_EXAMPLES = 10
+EXPLAINED_PAIRS = 3
+
+
+def _matching(golden: Golden) -> dict[str, Any]:
+    """The trained model, the possible matches for review and a few explained pairs (all masked)."""
+    model = golden.model
+    people = golden.records.select(
+        "_rid",
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+        *(pl.col(c) for c in ("full_name", "phone") if c in golden.records.columns),
+    )
+
+    def side(rid: int) -> dict[str, Any]:
+        row = people.filter(pl.col("_rid") == rid).row(0, named=True)
+        return {
+            "source": row["source"],
+            "source_key": row["source_key"],
+            "name": mask_name(row["full_name"]) if row.get("full_name") else "",
+            "phone": mask_phone(row["phone"]) if row.get("phone") else "",
+        }
+
+    review = golden.review.sort("match_probability", descending=True)
+    merged = golden.pairs.filter(pl.col("match_probability") >= 0.5).sort(
+        ["match_probability", "left"], descending=[False, False]
+    )
+    explained = [
+        *merged.head(EXPLAINED_PAIRS).iter_rows(named=True),
+        *review.head(EXPLAINED_PAIRS).iter_rows(named=True),
+    ]
+    return {
+        "prior": model.prior,
+        "model": [
+            {**row, "m": round(row["m"], 6), "u": round(row["u"], 8), "weight": round(row["weight"], 2)}
+            for row in model.to_frame().iter_rows(named=True)
+        ],
+        "review_count": review.height,
+        "review": [
+            {
+                "left": side(r["left"]),
+                "right": side(r["right"]),
+                "probability": round(r["match_probability"], 4),
+                "reason": r.get("reason") or "band",
+            }
+            for r in review.head(REVIEW_EXAMPLES).iter_rows(named=True)
+        ],
+        "explanations": [
+            {
+                "left": side(r["left"]),
+                "right": side(r["right"]),
+                "probability": round(r["match_probability"], 4),
+                "steps": [
+                    {
+                        "step": st["step"],
+                        "level": st["level"],
+                        "weight": round(st["weight"], 2),
+                        "probability": round(st["probability"], 4),
+                    }
+                    for st in explain(r, model)
+                ],
+            }
+            for r in explained
+        ],
+    }
+
+
+def write_report(report: dict[str, Any], reports_dir: Path, model_json: str | None = None) -> Path:
+    """Write ``report.json`` and ``report.html`` for one run (and the trained match model) and refresh ``latest/``.
 
     Args:
         report: the run's report dictionary (masked; see ``build_report``).
         reports_dir: the project's reports folder.
+        model_json: the run's trained match model (``MatchModel.to_json``), saved as ``match_model.json``.
 
     Returns:
         The path of the HTML report.
@@ -228,6 +327,8 @@ def write_report(report: dict[str, Any], reports_dir: Path) -> Path:
     run_dir = reports_dir / report["run"]["run_id"]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), "utf-8")
+    if model_json is not None:
+        (run_dir / "match_model.json").write_text(model_json, "utf-8")
     html_path = run_dir / "report.html"
     html_path.write_text(render_html(report), "utf-8")
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors import CONNECTORS, params_model
 from crm_store.schema import CANONICAL_FIELDS
+from rules.activity import ActivitySpec
 from rules.mapping import check_mapping
 from rules.match import MatchSettings
 from rules.reasons import REASONS
@@ -75,6 +76,13 @@ class SourceSettings(_Strict):
     codes: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: reason code -> {canonical field -> values}: rows to skip, e.g. ``deleted: {status: [deleted]}``
     skip: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    #: A changed set of source columns (new, missing, renamed) fails the run instead of only being reported.
+    strict: bool = False
+    #: Read only what is new since the last run: rows past the saved ``cursor_column`` value (sql), or nothing
+    #: when the file is unchanged (files). ``crmkit migrate --full-refresh`` starts over.
+    incremental: bool = False
+    #: A child source (follow-ups, orders): its rows become activities of the customers of its parent source.
+    activity: ActivitySpec | None = None
 
     def connector_params(self) -> BaseModel:
         """The validated parameter model of this source's connector."""
@@ -182,6 +190,19 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
             if path is not None and not Path(path).exists():
                 problems.append(f"{where}.params.path: file not found: {path}")
         problems.extend(f"{where}.mapping: {problem}" for problem in check_mapping(source.mapping))
+        if source.incremental and source.kind == "sql" and not source.params.get("cursor_column"):
+            problems.append(f"{where}.incremental: an incremental sql source needs params.cursor_column")
+        if source.incremental and source.kind == "http":
+            problems.append(f"{where}.incremental: not supported for http sources; allowed for sql and files")
+        if source.activity is not None:
+            parents = [s.name for s in settings.sources if s.activity is None]
+            if source.activity.parent not in parents:
+                problems.append(
+                    f"{where}.activity.parent: {source.activity.parent!r} is not a customer source; "
+                    f"allowed: {', '.join(parents) or '(none)'}"
+                )
+            if source.mapping:
+                problems.append(f"{where}.mapping: an activity source has no mapping (use activity: ...)")
         for field in source.codes:
             if field not in CANONICAL_FIELDS:
                 problems.append(f"{where}.codes.{field}: not a canonical field; allowed: {', '.join(CANONICAL_FIELDS)}")

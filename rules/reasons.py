@@ -81,6 +81,8 @@ REASONS: Final[dict[str, Reason]] = _table(
     # skip rules of the project file (sources[].skip)
     Reason("deleted", "skipped", "The source system marks the record as deleted."),
     Reason("excluded", "skipped", "A skip rule of the project file excludes the row."),
+    # child rows (rules.activity)
+    Reason("orphan_activity", "quarantined", "A child row (follow-up, order) whose customer row did not load."),
 )
 
 

@@ -297,9 +297,11 @@ def render_config(project: str, data_prefix: str, store_url: str, reports_dir: s
         "  required: [full_name]          # every record needs a name",
         "  require_any: [[phone, email]]  # ... and at least one way to reach the person",
         "",
-        "# Matching: record pairs scoring at least `threshold` are merged into one golden record.",
+        "# Matching (Fellegi-Sunter, trained without labels on each run): pairs with a match probability of at",
+        "# least `threshold` merge; pairs between `review_threshold` and `threshold` are listed for review.",
         "match:",
-        "  threshold: 0.8",
+        "  threshold: 0.9",
+        "  review_threshold: 0.5",
         "",
     ]
     return "\n".join(lines)

@@ -343,11 +343,11 @@ def _one(raw: str | None) -> tuple[object, ...]:
             issues.append("traditional")
             text = simplified
     rest, titles = _split_titles(text)
-    for _ in range(3):  # titles can hide behind each other: "（经理）Dr. 张"
-        rest, more = _split_titles(rest)
-        if not more:
+    while True:  # titles can hide behind each other: "（经理）Dr. 张", "张先生先生"; each pass shortens the text
+        shorter, more = _split_titles(rest)
+        if not more or len(shorter) >= len(rest):
             break
-        titles += more
+        rest, titles = shorter, titles + more
     core = _BRACKET.sub(" ", rest).strip(" ,")
     if not core or (core != checked and _looks_like_non_name(core)):  # 张张先生, "Mr. Test"
         return _NOT_A_NAME

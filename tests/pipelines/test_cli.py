@@ -84,7 +84,9 @@ def test_map_proposes_a_mapping_for_a_legacy_csv_and_a_database_table(tmp_path: 
     import yaml
 
     legacy = tmp_path / "khxx.csv"
-    legacy.write_bytes("KHBH,KHMC,LXR,SJHM,DZYX\r\n1,聊城华兴机械有限公司,张伟,13800138000,zw@qq.com\r\n".encode("gb18030"))
+    legacy.write_bytes(
+        "KHBH,KHMC,LXR,SJHM,DZYX\r\n1,聊城华兴机械有限公司,张伟,13800138000,zw@qq.com\r\n".encode("gb18030")
+    )
     result = runner.invoke(app, ["map", str(legacy)])
     assert result.exit_code == 0, result.output
     (entry,) = yaml.safe_load(result.output)
@@ -110,3 +112,77 @@ def test_map_proposes_a_mapping_for_a_legacy_csv_and_a_database_table(tmp_path: 
 def test_map_needs_a_table_with_a_database_url() -> None:
     result = runner.invoke(app, ["map", "sqlite:///x.db"])
     assert result.exit_code == 2 and "--table or --query" in result.output
+
+
+MATCH_YAML = """
+columns:                 # input column -> canonical field
+  id: null
+  first_name: first_name
+  surname: last_name
+  dob: birth_date
+  street: street
+  city: city
+  postcode: postcode
+  phone: phone
+  email: email
+id_column: id
+region: GB
+date_order: dmy
+"""
+
+
+def test_dedupe_clusters_a_plain_person_table(tmp_path: Path) -> None:
+    import random
+
+    import polars as pl
+    import yaml
+
+    rng = random.Random(3)
+    first = ["Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Mia", "Noah", "Emily", "Leo", "Grace"]
+    last = ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts", "Walker", "Wright"]
+    people = []
+    for i in range(60):
+        f, s = first[i % len(first)], last[(i * 7) % len(last)]
+        people.append(
+            {
+                "id": f"p{i}",
+                "first_name": f,
+                "surname": s,
+                "dob": f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1950, 2000)}",
+                "street": f"{rng.randint(1, 200)} {rng.choice(['High St', 'Church Rd', 'Mill Lane'])}",
+                "city": rng.choice(["Leeds", "York", "Bath"]),
+                "postcode": f"LS{rng.randint(1, 20)} {rng.randint(1, 9)}AB",
+                "phone": f"+44 7700 9{i:05d}",
+                "email": f"{f.lower()}.{s.lower()}{i}@example.org",
+            }
+        )
+    dupes = []
+    for i in range(0, 60, 6):  # ten people appear twice: a typo, a nickname-free copy, another phone format
+        row = dict(people[i], id=f"d{i}")
+        row["surname"] = row["surname"][:-1] + row["surname"][-1].upper()
+        row["phone"] = row["phone"].replace("+44 ", "0").replace(" ", "")
+        dupes.append(row)
+    table = tmp_path / "people.csv"
+    pl.DataFrame(people + dupes).write_csv(table)
+    config = tmp_path / "match.yaml"
+    config.write_text(MATCH_YAML.replace("  id: null\n", ""), "utf-8")
+    out = tmp_path / "clusters.csv"
+
+    result = runner.invoke(app, ["dedupe", str(table), "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    clusters = pl.read_csv(out, infer_schema=False)
+    assert clusters.columns == ["record_id", "cluster_id", "match_probability"]
+    cluster_of = dict(zip(clusters["record_id"], clusters["cluster_id"], strict=True))
+    for i in range(0, 60, 6):
+        assert cluster_of[f"d{i}"] == cluster_of[f"p{i}"], i
+    assert clusters["cluster_id"].n_unique() == 60
+    assert yaml.safe_load(MATCH_YAML)["id_column"] == "id"
+
+
+def test_dedupe_reports_a_bad_config_with_its_path(tmp_path: Path) -> None:
+    table = tmp_path / "people.csv"
+    table.write_text("name,phone\nAnn,123\n", "utf-8")
+    config = tmp_path / "match.yaml"
+    config.write_text("columns: {name: full_name}\nmatch: {threshold: 2}\n", "utf-8")
+    result = runner.invoke(app, ["dedupe", str(table), "--config", str(config), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and "match.threshold" in result.output

@@ -218,3 +218,18 @@ def test_code_tables_and_skip_rules_from_the_project_file(project: Path, tmp_pat
     assert deleted.height > 0 and (deleted["status"] == "skipped").all()
     assert set(customers["status"].drop_nulls()) <= {"active", "inactive"}
     assert all(row["balanced"] for row in result.ledger)
+
+
+def test_the_report_explains_matching_and_saves_the_model(project: Path) -> None:
+    from rules.match import MatchModel
+
+    result = run(project)
+    report = json.loads((result.report_path.parent / "report.json").read_text("utf-8"))
+    matching = report["matching"]
+    assert {m["comparison"] for m in matching["model"]} >= {"name", "phone", "email"}
+    assert matching["explanations"], "merged pairs are explained"
+    steps = matching["explanations"][0]["steps"]
+    assert steps[0]["step"] == "prior" and steps[-1]["step"] == "final"
+    assert matching["review_count"] == len(matching["review"]) or len(matching["review"]) == 10
+    model = MatchModel.from_json((result.report_path.parent / "match_model.json").read_text("utf-8"))
+    assert model.prior == pytest.approx(matching["prior"])
