@@ -29,10 +29,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks (not tests): installs the `bench` extra (Splink) on demand.
+## Benchmarks (not tests): installs the `bench` extra (Splink) on demand. ~100k rows each; see README.
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
 	$(BIN)/python benchmarks/migrate.py
+	$(BIN)/python benchmarks/normalise.py
+	$(BIN)/python benchmarks/match.py --entities 60000
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

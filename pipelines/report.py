@@ -270,8 +270,12 @@ def _matching(golden: Golden) -> dict[str, Any]:
         }
 
     review = golden.review.sort("match_probability", descending=True)
-    merged = golden.pairs.filter(pl.col("match_probability") >= 0.5).sort(
-        ["match_probability", "left"], descending=[False, False]
+    customer = golden.records.select("_rid", "customer_id")
+    merged = (
+        golden.pairs.join(customer.rename({"_rid": "left", "customer_id": "c1"}), on="left")
+        .join(customer.rename({"_rid": "right", "customer_id": "c2"}), on="right")
+        .filter(pl.col("c1") == pl.col("c2"))
+        .sort(["match_probability", "left"], descending=[True, False])
     )
     explained = [
         *merged.head(EXPLAINED_PAIRS).iter_rows(named=True),

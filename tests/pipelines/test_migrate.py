@@ -233,3 +233,10 @@ def test_the_report_explains_matching_and_saves_the_model(project: Path) -> None
     assert matching["review_count"] == len(matching["review"]) or len(matching["review"]) == 10
     model = MatchModel.from_json((result.report_path.parent / "match_model.json").read_text("utf-8"))
     assert model.prior == pytest.approx(matching["prior"])
+
+
+def test_explained_merges_are_pairs_that_were_merged(project: Path) -> None:
+    result = run(project)
+    report = json.loads((result.report_path.parent / "report.json").read_text("utf-8"))
+    merged = report["matching"]["explanations"][0]
+    assert merged["probability"] >= load_settings(project).match.threshold
