@@ -112,6 +112,8 @@ class PipelineRun(Base):
     ledger: Mapped[Any | None] = mapped_column(JSON)
     versions: Mapped[Any | None] = mapped_column(JSON)
     report_path: Mapped[str | None] = mapped_column(sa.String(1024))
+    #: The Fellegi-Sunter model the run trained (JSON), reused by incremental runs.
+    match_model: Mapped[str | None] = mapped_column(LONG_TEXT)
 
 
 class SourceRecord(Base):

@@ -53,6 +53,7 @@ __all__ = [
     "read_crosswalk",
     "read_cursor",
     "read_customers",
+    "read_match_model",
     "read_outcomes",
     "read_provenance",
     "read_quarantine",
@@ -61,6 +62,7 @@ __all__ = [
     "record_merge_events",
     "replace_customer_details",
     "save_cursor",
+    "save_match_model",
     "save_source_columns",
     "start_run",
     "table_counts",
@@ -1057,3 +1059,21 @@ def read_source_records(session: Session, sources: list[str], *, status: str | N
         stmt = stmt.where(sr.c.status == status)
     schema = {name: pl.String() for name in ("source", "source_key", "row_hash", "payload", "status", "reason")}
     return pl.DataFrame([tuple(row) for row in session.execute(stmt)], schema=schema, orient="row")
+
+
+def save_match_model(session: Session, run_id: str, model_json: str) -> None:
+    """Keep the match model a run trained (JSON text), for later incremental runs."""
+    table = _table(PipelineRun)
+    session.execute(sa.update(table).where(table.c.run_id == run_id).values(match_model=model_json))
+
+
+def read_match_model(session: Session) -> str | None:
+    """The match model of the newest succeeded run that trained one (``None`` when no run did)."""
+    table = _table(PipelineRun)
+    stmt = (
+        sa.select(table.c.match_model)
+        .where(table.c.status == "succeeded", table.c.match_model.is_not(None))
+        .order_by(table.c.finished_at.desc(), table.c.run_id.desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalar_one_or_none()

@@ -44,7 +44,7 @@ from pipelines.settings import ProjectSettings, load_settings
 from rules.activity import link_activities, prepare_activities
 from rules.drift import Drift, detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
-from rules.match import MatchModel, match
+from rules.match import MatchModel, MatchResult, match, match_incremental
 from rules.normalise import normalise_frame
 from rules.survive import customer_ids, survive
 from rules.validate import connector_failures, validate
@@ -310,11 +310,25 @@ class Golden:
     provenance: pl.DataFrame
     review: pl.DataFrame  # possible matches: scored between the review threshold and the threshold, or refused
     model: MatchModel
+    incremental: bool = False  # only new records were matched; stored ones kept their customers
 
 
-def resolve(settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataFrame | None) -> Golden:
-    """Match the records into clusters and build one golden record per cluster."""
-    result = match(records, settings.match)
+def resolve(
+    settings: ProjectSettings,
+    records: pl.DataFrame,
+    existing: pl.DataFrame | None,
+    model_json: str | None = None,
+) -> Golden:
+    """Match the records into clusters and build one golden record per cluster.
+
+    In an incremental run (records rebuilt from the store are present) with the model of an earlier run, only
+    pairs involving a new record are scored and the stored customers keep their members; otherwise every record
+    is matched and a model is trained on them.
+    """
+    result = _match_incremental(settings, records, existing, model_json)
+    incremental = result is not None
+    if result is None:
+        result = match(records, settings.match)
     fields = [f for f in GOLDEN_FIELDS if f in records.columns]
     prepared = records.with_columns(
         pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes")
@@ -324,7 +338,40 @@ def resolve(settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataF
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
     customers = survived.golden.join(ids, on="cluster")
     provenance = survived.provenance.join(ids, on="cluster")
-    return Golden(records, result.pairs, customers, provenance, result.review, result.model)
+    return Golden(records, result.pairs, customers, provenance, result.review, result.model, incremental)
+
+
+def _match_incremental(
+    settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataFrame | None, model_json: str | None
+) -> MatchResult | None:
+    """``match_incremental`` of the new records against the rebuilt ones, or None when a full match is needed."""
+    if model_json is None or existing is None or REHYDRATED_COL not in records.columns:
+        return None
+    old = records.filter(pl.col(REHYDRATED_COL).is_not_null())
+    new = records.filter(pl.col(REHYDRATED_COL).is_null())
+    if not old.height:
+        return None
+    try:
+        model = MatchModel.from_json(model_json)
+    except (ValueError, KeyError, TypeError):
+        log.warning("the saved match model cannot be read; matching every record again")
+        return None
+    clusters = (
+        old.select("_rid", SOURCE_COL, SOURCE_KEY_COL)
+        .join(existing, on=[SOURCE_COL, SOURCE_KEY_COL], how="left")
+        .select(
+            "_rid",
+            pl.when(pl.col("customer_id").is_null())
+            .then(pl.col("_rid"))
+            .otherwise(pl.col("_rid").min().over("customer_id"))
+            .alias("cluster"),
+        )
+    )
+    try:
+        return match_incremental(new, old, clusters, settings.match, model)
+    except ValueError as exc:  # e.g. the comparisons changed since the model was trained
+        log.warning("incremental matching is not possible (%s); matching every record again", exc)
+        return None
 
 
 #: Columns of linked activity rows (prepare_activities + customer_id), for runs without child sources.
@@ -379,11 +426,13 @@ def load(
     tables: dict[str, pl.DataFrame],
     baselines: dict[str, list[str]],
     cursors: dict[str, str],
+    model_json: str,
 ) -> dict[str, Any]:
     """Write the run's tables into the store in one transaction: keyed upserts, so a re-run changes nothing.
 
     ``baselines`` (source → columns read) become the schema-drift baselines of the next run; ``cursors``
-    (incremental sources) are saved in the same transaction, so a run killed half way moves no cursor.
+    (incremental sources) are saved in the same transaction, so a run killed half way moves no cursor;
+    ``model_json`` is the match model, kept with the run for later incremental runs.
     """
     now = datetime.now(UTC).replace(tzinfo=None)
     customers = tables["customer"]
@@ -408,6 +457,7 @@ def load(
         for source, cursor in cursors.items():
             if crm_store.read_cursor(session, source) != cursor:
                 crm_store.save_cursor(session, source, cursor)
+        crm_store.save_match_model(session, run_id, model_json)
     return counts
 
 
@@ -467,8 +517,10 @@ def store_frames(
     ).with_columns(pl.col("field").replace(_STORE_NAMES))
 
     best = _best_pair_per_row(records, golden.pairs)
+    # an incremental match leaves stored rows with their customer and evidence: rewrite only this run's rows
+    linked_rows = _read_this_run(records) if golden.incremental else records
     crosswalk = (
-        records.select("_rid", *key, "customer_id")
+        linked_rows.select("_rid", *key, "customer_id")
         .join(best, on="_rid", how="left")
         .select(
             pl.col(SOURCE_COL).alias("source"),
@@ -672,6 +724,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _saved_model(engine: sa.Engine | None) -> str | None:
+    if engine is None:
+        return None
+    with Session(engine) as session:
+        return crm_store.read_match_model(session)
+
+
 def _saved_cursors(engine: sa.Engine, settings: ProjectSettings) -> dict[str, str | None]:
     with Session(engine) as session:
         return {s.name: crm_store.read_cursor(session, s.name) for s in settings.sources if s.incremental}
@@ -714,7 +773,13 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
         validated = step("validate", check, settings, stage, normalised, previous, rows=lambda v: v.records.height)
         existing = _existing_ids(engine)
         golden = step(
-            "match+survive", resolve, settings, validated.records, existing, rows=lambda g: g.customers.height
+            "match+survive",
+            resolve,
+            settings,
+            validated.records,
+            existing,
+            _saved_model(engine),
+            rows=lambda g: g.customers.height,
         )
         activities, validated = step(
             "link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height
@@ -724,7 +789,15 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
             baselines = {x.source: x.columns for x in extracted if x.raw is not None and x.raw.height}
             cursors = {x.source: x.cursor for x in extracted if x.cursor is not None}
             step(
-                "load", load, engine, run_id, tables, baselines, cursors, rows=lambda _: tables["source_record"].height
+                "load",
+                load,
+                engine,
+                run_id,
+                tables,
+                baselines,
+                cursors,
+                golden.model.to_json(),
+                rows=lambda _: tables["source_record"].height,
             )
         ledger = build_ledger(settings, extracted, stage, validated, golden, activities)
         status = "succeeded" if all(row["balanced"] for row in ledger) else "failed"

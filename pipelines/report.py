@@ -282,6 +282,8 @@ def _matching(golden: Golden) -> dict[str, Any]:
         *review.head(EXPLAINED_PAIRS).iter_rows(named=True),
     ]
     return {
+        "incremental": golden.incremental,
+        "pairs_scored": golden.pairs.height,
         "prior": model.prior,
         "model": [
             {**row, "m": round(row["m"], 6), "u": round(row["u"], 8), "weight": round(row["weight"], 2)}

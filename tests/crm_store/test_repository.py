@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pathlib
 import re
 from collections.abc import Callable
 from typing import Any, TypeAlias
@@ -897,3 +898,20 @@ def test_mariadb_activities_and_source_schema(mariadb_url: str) -> None:
             session.commit()
     finally:
         engine.dispose()
+
+
+def test_the_newest_succeeded_runs_match_model_is_kept(tmp_path: pathlib.Path) -> None:
+    import crm_store as store
+
+    engine = store.init_store(f"sqlite:///{tmp_path / 'm.db'}")
+    with Session(engine) as session, session.begin():
+        assert store.read_match_model(session) is None
+        store.start_run(session, "r1", "p", "h", False, {})
+        store.save_match_model(session, "r1", '{"v": 1}')
+        store.finish_run(session, "r1", "succeeded", [], None)
+        store.start_run(session, "r2", "p", "h", False, {})
+        store.save_match_model(session, "r2", '{"v": 2}')
+        store.finish_run(session, "r2", "failed", [], None)
+    with Session(engine) as session:
+        assert store.read_match_model(session) == '{"v": 1}'
+    engine.dispose()

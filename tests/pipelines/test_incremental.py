@@ -89,6 +89,8 @@ def test_a_second_run_reads_only_new_rows_and_matches_them_against_the_store(tmp
     second = run_steps(load_settings(config), "run-2", False)
     assert {r["source"]: r["read"] for r in second.ledger} == {"legacy": 2, "signups": 0}
     assert all(r["balanced"] for r in second.ledger)
+    matching = json.loads((second.report_path.parent / "report.json").read_text("utf-8"))["matching"]
+    assert matching["incremental"] is True  # new rows scored against the stored ones with the saved model
     after = customer_of(config)
     # earlier rows keep their customers; 張偉 joins 张伟's customer, 陈静 is new
     assert all(after[key] == customer for key, customer in before.items())
@@ -106,6 +108,8 @@ def test_a_second_run_reads_only_new_rows_and_matches_them_against_the_store(tmp
     assert sum(r["read"] for r in third.ledger) == 0
     refreshed = run_steps(load_settings(config), "run-4", False, full_refresh=True)
     assert {r["source"]: r["read"] for r in refreshed.ledger} == {"legacy": 5, "signups": 1}
+    matching = json.loads((refreshed.report_path.parent / "report.json").read_text("utf-8"))["matching"]
+    assert matching["incremental"] is False
     assert customer_of(config) == after
 
 
