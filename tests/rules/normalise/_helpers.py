@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -63,3 +64,14 @@ def check_case(normaliser: Callable[..., pl.DataFrame], case: dict[str, Any], **
     expected = {k: v for k, v in case.items() if k not in ("input", "note", "params", "kind")}
     actual = {k: row[k] for k in expected}
     assert actual == expected, case.get("note", "")
+
+
+def csv_cases(path: Path, nullable: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of a CSV case table: ``issues`` split on ``|``; empty cells of the ``nullable`` columns become None."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["issues"] = row["issues"].split("|") if row["issues"] else []
+        for key in nullable:
+            row[key] = row[key] or None
+    return rows

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import csv
 import functools
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from crm_store.schema import ISSUES_COL
 from rules.normalise import AddressParams, get_normaliser, normalise_address, normalise_frame
 from rules.normalise._divisions import CITY, COUNTY, PROVINCE, divisions, name_index
 
-from ._helpers import check_contract, idempotent, run_one
+from ._helpers import check_contract, csv_cases, idempotent, run_one
 
 DATA = Path(__file__).parents[2] / "data" / "rules" / "normalise" / "address.csv"
 PARTS = ("province", "city", "district", "street", "admin_code", "region", "postcode", "country")
@@ -24,13 +22,7 @@ _PART_TYPES = dict.fromkeys(PARTS, pl.String)
 
 @functools.cache
 def _cases() -> list[dict[str, Any]]:
-    with DATA.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["issues"] = row["issues"].split("|") if row["issues"] else []
-        for key in ("value", *PARTS):
-            row[key] = row[key] or None
-    return rows
+    return csv_cases(DATA, ("value", *PARTS))
 
 
 @functools.cache
@@ -120,15 +112,14 @@ def test_registered_and_contract() -> None:
     check_contract(normalise_address(pl.Series([12345, None])), 2, _PART_TYPES)
 
 
-def test_distinct_values_once_and_fast() -> None:
+def test_repeated_values_get_the_answer_of_their_distinct_value() -> None:
+    # speed is measured in benchmarks/normalise.py, not here
     distinct = [c["raw"] for c in _cases()]
-    values = pl.Series((distinct * 200)[:200_000], dtype=pl.String)
-    start = time.perf_counter()
+    values = pl.Series((distinct * 20)[: len(distinct) * 20], dtype=pl.String)
     out = normalise_address(values)
-    elapsed = time.perf_counter() - start
-    assert out.height == 200_000
-    assert out.get_column("value").head(len(distinct)).to_list() == [c["value"] for c in _cases()]
-    assert elapsed < 5  # ≥ 200k rows/s measured on one core; generous bound for shared CI machines
+    assert out.height == values.len()
+    expected = [c["value"] for c in _cases()]
+    assert out.get_column("value").to_list() == expected * 20
 
 
 @settings(max_examples=300, deadline=None)

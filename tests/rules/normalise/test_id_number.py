@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from rules.normalise import (
     normalise_id_number,
 )
 
-from ._helpers import check_contract, run_one
+from ._helpers import check_contract, csv_cases, run_one
 
 DATA = Path(__file__).parents[2] / "data" / "rules" / "normalise" / "id_number.csv"
 PARTS = ("id_birth_date", "id_gender", "id_region_code", "id_province")
@@ -33,13 +31,7 @@ VALID = "11010519491231002X"  # the example number of GB 11643
 
 @functools.cache
 def _cases() -> list[dict[str, Any]]:
-    with DATA.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["issues"] = row["issues"].split("|") if row["issues"] else []
-        for key in ("value", *PARTS):
-            row[key] = row[key] or None
-    return rows
+    return csv_cases(DATA, ("value", *PARTS))
 
 
 @functools.cache
@@ -129,14 +121,12 @@ def test_registered_and_contract() -> None:
     check_contract(normalise_id_number(pl.Series([370102850305123, None])), 2, _PART_TYPES)
 
 
-def test_distinct_values_once_and_fast() -> None:
+def test_repeated_values_get_the_answer_of_their_distinct_value() -> None:
+    # speed is measured in benchmarks/normalise.py, not here
     distinct = [c["raw"] for c in _cases()]
-    values = pl.Series((distinct * 700)[:200_000], dtype=pl.String)
-    start = time.perf_counter()
+    values = pl.Series(distinct * 20, dtype=pl.String)
     out = normalise_id_number(values)
-    elapsed = time.perf_counter() - start
-    assert out.height == 200_000
-    assert elapsed < 5
+    assert out.get_column("value").to_list() == [c["value"] for c in _cases()] * 20
 
 
 @settings(max_examples=300, deadline=None)
