@@ -14,17 +14,21 @@ import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
 
-
-def _read_this_run(records: pl.DataFrame) -> pl.DataFrame:
-    # rows rebuilt from the store to match against (pipelines.migrate.rehydrate) were not read by this run
-    return records.filter(pl.col("_rehydrated").is_null()) if "_rehydrated" in records.columns else records
-
-
 if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
     from pipelines.settings import ProjectSettings
 
-__all__ = ["LedgerError", "build_ledger", "ledger_rows"]
+__all__ = ["REHYDRATED_COL", "LedgerError", "build_ledger", "ledger_rows", "read_this_run"]
+
+#: Marks rows an incremental run rebuilt from the store to match against (``pipelines.migrate.rehydrate``):
+#: they were not read by this run, so the ledger does not count them.
+REHYDRATED_COL = "_rehydrated"
+
+
+def read_this_run(records: pl.DataFrame) -> pl.DataFrame:
+    """The records this run read (not those rebuilt from the store for matching)."""
+    return records.filter(pl.col(REHYDRATED_COL).is_null()) if REHYDRATED_COL in records.columns else records
+
 
 _KEY = [SOURCE_COL, SOURCE_KEY_COL]
 
@@ -55,7 +59,7 @@ def build_ledger(
     """One ledger row per configured source, in config order."""
     read = [item.raw.select(_KEY) for item in extracted if item.raw is not None and item.raw.height]
     outcomes = {
-        "loaded": pl.concat([_read_this_run(golden.records).select(_KEY), activities.select(_KEY)]),
+        "loaded": pl.concat([read_this_run(golden.records).select(_KEY), activities.select(_KEY)]),
         "quarantined": validated.quarantined,
         "skipped": stage.skipped,
     }

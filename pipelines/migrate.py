@@ -37,7 +37,7 @@ from crm_store.schema import (
     SOURCE_COL,
     SOURCE_KEY_COL,
 )
-from pipelines.ledger import LedgerError, build_ledger
+from pipelines.ledger import REHYDRATED_COL, LedgerError, build_ledger, read_this_run
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, write_report
 from pipelines.settings import ProjectSettings, load_settings
@@ -226,9 +226,6 @@ def _split(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.D
         frame.filter(pl.col(SKIP_REASON_COL).is_not_null()),
         rest.filter(pl.col(ERROR_CODE_COL).is_not_null()),
     )
-
-
-REHYDRATED_COL = "_rehydrated"
 
 
 def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.Engine | None) -> pl.DataFrame:
@@ -480,7 +477,7 @@ def store_frames(
     outcome_cols = [*key, ROW_HASH_COL, PAYLOAD_COL]
     source_record = pl.concat(
         [
-            pl.concat([_read_this_run(records).select(*outcome_cols), activities.select(*outcome_cols)]).with_columns(
+            pl.concat([read_this_run(records).select(*outcome_cols), activities.select(*outcome_cols)]).with_columns(
                 pl.lit("loaded").alias("status"), pl.lit(None, pl.String).alias("reason")
             ),
             validated.quarantined.select(*outcome_cols)
@@ -518,7 +515,7 @@ def store_frames(
 
     best = _best_pair_per_row(records, golden.pairs)
     # an incremental match leaves stored rows with their customer and evidence: rewrite only this run's rows
-    linked_rows = _read_this_run(records) if golden.incremental else records
+    linked_rows = read_this_run(records) if golden.incremental else records
     crosswalk = (
         linked_rows.select("_rid", *key, "customer_id")
         .join(best, on="_rid", how="left")
@@ -572,11 +569,6 @@ def store_frames(
         "quarantine": quarantine,
         "merge_event": merge_event,
     }
-
-
-def _read_this_run(records: pl.DataFrame) -> pl.DataFrame:
-    """The records this run read (not those rebuilt from the store for matching)."""
-    return records.filter(pl.col(REHYDRATED_COL).is_null()) if REHYDRATED_COL in records.columns else records
 
 
 def _contact_points(records: pl.DataFrame) -> pl.DataFrame:

@@ -183,7 +183,6 @@ def map_distinct(
     schema: dict[str, pl.DataType | type[pl.DataType]],
     *,
     batch: Callable[[list[str | None]], list[Sequence[Any]]] | None = None,
-    prepare: Callable[[pl.Series], pl.Series] | None = None,
     fast: Callable[[pl.Series], pl.DataFrame] | None = None,
     memo: Memo | None = None,
 ) -> pl.DataFrame:
@@ -195,16 +194,13 @@ def map_distinct(
             if it does, the value is reported as ``invalid`` rather than crashing the run.
         schema: output column names and dtypes; must contain ``value`` and ``issues``.
         batch: optional replacement for ``compute`` that maps the whole list of distinct values at once.
-        prepare: optional vectorised pre-cleaning of the whole text column into keys with the same result
-            (``compute(key) == compute(raw)``), so that spelling variants share one distinct value.
         fast: optional vectorised path: given the distinct keys, returns a frame with ``__key`` and the
             ``schema`` columns for the keys it can answer; ``compute`` runs only for the others.
         memo: optional :class:`Memo` reused across calls (ignored when ``batch`` is given).
     """
     text = as_text(values)
-    keys = prepare(text) if prepare is not None else text
     list_cols = {name for name, dtype in schema.items() if isinstance(dtype, pl.List)}
-    uniques = keys.unique(maintain_order=True)
+    uniques = text.unique(maintain_order=True)
     answered: pl.DataFrame | None = None
     if fast is not None and uniques.len():
         answered = fast(uniques)
@@ -249,7 +245,7 @@ def map_distinct(
     if answered is not None:
         lookup = pl.concat([answered, lookup], how="vertical")
     return (
-        pl.DataFrame({"__key": keys})
+        pl.DataFrame({"__key": text})
         .join(lookup, on="__key", how="left", nulls_equal=True, maintain_order="left")
         .drop("__key")
     )
