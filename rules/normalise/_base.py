@@ -206,7 +206,7 @@ def map_distinct(
         answered = fast(uniques)
         if answered.height:
             answered = answered.select(pl.col("__key").cast(pl.String), *(pl.col(n).cast(d) for n, d in schema.items()))
-            uniques = uniques.filter(~uniques.is_in(answered.get_column("__key")).fill_null(False))
+            uniques = uniques.filter(~uniques.is_in(answered.get_column("__key").implode()).fill_null(False))
         else:
             answered = None
     distinct = uniques.to_list()

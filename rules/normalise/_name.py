@@ -28,6 +28,10 @@ order in which a name was written does not matter (张伟, 張偉, Zhang Wei, We
 all give ``weizhang``); the given key of a Western name is its first given word with nicknames resolved (Bob
 → robert), so middle names and initials do not split a person. ``name_phonetic`` is the American Soundex
 code of the family key (``zhang`` → ``Z520``, ``smith``/``smyth`` → ``S530``).
+
+Speed: most names in a Chinese CRM are 2-4 simplified characters. Those run vectorised in polars
+(:func:`_fast`, with the pinyin computed once per distinct surname and given name); a test checks that
+it gives exactly what the per-value path :func:`_one` gives.
 """
 
 from __future__ import annotations
@@ -82,9 +86,9 @@ _PLACEHOLDER_WORDS = frozenset(
     | {"用户", "姓名", "名字", "本人", "联系人", "先生", "女士", "小姐", "同学", "未命名"}
 )
 _SUSPICIOUS = re.compile(r"<[^>]*>|https?:|www\.|\.(?:com|cn|net|org)\b|@|\d|[=;{}\[\]|\\^~$%*#&+]", re.I)
+_CN_COMPANY_WORDS = ("公司", "有限", "集团", "工作室", "事务所", "银行", "学校", "医院", "大学", "委员会")
 _COMPANY = re.compile(
-    r"公司|有限|集团|工作室|事务所|银行|学校|医院|大学|委员会|"
-    r"\b(?:co|ltd|inc|llc|corp|gmbh|limited|company|corporation|plc)\b\.?",
+    "|".join(_CN_COMPANY_WORDS) + r"|\b(?:co|ltd|inc|llc|corp|gmbh|limited|company|corporation|plc)\b\.?",
     re.IGNORECASE,
 )
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
@@ -301,27 +305,58 @@ def _split_single_pinyin(word: str, folded: str) -> tuple[list[str], list[str]]:
     return [word], []
 
 
-_PLAIN_HAN = re.compile("[\u4e00-\u9fff]{2,4}")
-_PLAIN_EXCLUDED = NULL_MARKERS | _PLACEHOLDER_WORDS
+_FAST_EXCLUDED = sorted(NULL_MARKERS | _PLACEHOLDER_WORDS)
 
 
-def _plain_chinese(text: str) -> tuple[object, ...] | None:
-    """The common case, 2-4 simplified Chinese characters and nothing else, without the general machinery.
+def _fast(keys: pl.Series) -> pl.DataFrame:
+    """The vectorised path for the common case: 2-4 simplified Chinese characters, perhaps with spaces.
 
-    Gives exactly what the general path gives; ``None`` when the name needs it (traditional characters, a
-    title ending such as 先生/总, a placeholder, a company word, one repeated character).
+    Gives exactly what ``_one`` gives. The pinyin of surnames and given names is computed once per distinct
+    surname and given name (far fewer than names) and joined back. Anything else (traditional characters, a
+    title ending such as 先生/总, a placeholder, a company word, one repeated character) is left to ``_one``.
     """
-    if (
-        not _PLAIN_HAN.fullmatch(text)
-        or text[-1] in _CN_TITLE_ENDINGS
-        or text in _PLAIN_EXCLUDED
-        or not _traditional_chars().isdisjoint(text)
-        or _COMPANY.search(text)
-        or len(set(text)) == 1
-    ):
-        return None
-    family, given, pinyin, key = _chinese(text)
-    return text, [], family, given, None, pinyin or None, key, soundex(surname_pinyin(family) if family else "")
+    name = pl.col("value")
+    plain = (
+        pl.DataFrame({"__key": keys.drop_nulls()})
+        .with_columns(pl.col("__key").str.replace_all(r"\s+", "").alias("value"))
+        .filter(
+            name.str.contains("^[\u4e00-\u9fff]{2,4}$")
+            & ~name.str.slice(-1).is_in(sorted(_CN_TITLE_ENDINGS))
+            & ~name.is_in(_FAST_EXCLUDED)
+            & ~name.str.contains_any(sorted(_traditional_chars()))
+            & ~name.str.contains_any(_CN_COMPANY_WORDS)
+            & (name.str.slice(1) != name.str.slice(0, name.str.len_chars() - 1))  # not one repeated character
+        )
+        .with_columns(
+            pl.when(name.str.slice(0, 2).is_in(sorted(COMPOUND_SURNAMES)))
+            .then(name.str.slice(0, 2))
+            .otherwise(name.str.slice(0, 1))
+            .alias("family_name")
+        )
+        .with_columns(name.str.slice(pl.col("family_name").str.len_chars()).alias("given_name"))
+    )
+    family_py = {family: surname_pinyin(family) for family in plain.get_column("family_name").unique().to_list()}
+    family_soundex = {family: soundex(py) for family, py in family_py.items()}
+    given_py = {given: "".join(han_syllables(given)) for given in plain.get_column("given_name").unique().to_list()}
+    family_key = pl.col("family_name").replace_strict(family_py, return_dtype=pl.String)
+    given_key = pl.col("given_name").replace_strict(given_py, return_dtype=pl.String)
+    return plain.select(
+        "__key",
+        "value",
+        pl.lit([], dtype=ISSUES_DTYPE).alias("issues"),
+        "family_name",
+        _none_if_empty(pl.col("given_name")).alias("given_name"),
+        pl.lit(None, dtype=pl.String).alias("name_title"),
+        _none_if_empty(pl.concat_str(family_key, given_key, separator=" ").str.strip_chars(" ")).alias("name_pinyin"),
+        _none_if_empty(
+            pl.when(family_key <= given_key).then(family_key + given_key).otherwise(given_key + family_key)
+        ).alias("name_key"),
+        pl.col("family_name").replace_strict(family_soundex, return_dtype=pl.String).alias("name_phonetic"),
+    )
+
+
+def _none_if_empty(text: pl.Expr) -> pl.Expr:
+    return pl.when(text != "").then(text)
 
 
 def _one(raw: str | None) -> tuple[object, ...]:
@@ -330,9 +365,6 @@ def _one(raw: str | None) -> tuple[object, ...]:
     text = clean_text(raw)
     if not text:
         return None, ["empty"], None, None, None, None, None, None
-    plain = _plain_chinese(text)
-    if plain is not None:
-        return plain
     if _looks_like_non_name(text):
         return _NOT_A_NAME
     checked = text
@@ -395,4 +427,4 @@ def normalise_name(values: pl.Series) -> pl.DataFrame:
         ``issues``, ``family_name``, ``given_name``, ``name_title``, ``name_pinyin``, ``name_key`` and
         ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``.
     """
-    return map_distinct(values, _one, _SCHEMA, memo=memo_for("name"))
+    return map_distinct(values, _one, _SCHEMA, fast=_fast, memo=memo_for("name"))

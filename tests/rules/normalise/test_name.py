@@ -234,3 +234,44 @@ def test_name_table(case: dict[str, Any]) -> None:
 @given(st.sampled_from([p.values[0]["input"] for p in NAME_TABLE if p.values[0]["input"]]))
 def test_name_table_idempotent(raw: str) -> None:
     idempotent(normalise_name, raw)
+
+
+def _han_names() -> list[str]:
+    """Chinese names shaped like real exports: spaced, compound and rare surnames, titles, traditional forms."""
+    import random
+
+    from pipelines.sample import names as vocab
+
+    rng = random.Random(3)
+    surnames = [s for s, _ in vocab.SURNAMES] + ["欧阳", "司马", "单", "曾", "尉迟", "万俟", "张张", "測"]
+    chars = vocab.GIVEN_CHARS_MALE + vocab.GIVEN_CHARS_FEMALE + "偉麗先生总工公司有限银行"
+    out = ["测试", "某某", "客户", "张张", "张张张", "欧阳", "王总", "张 张", "有限", "先生", "欧阳 ", "亖亖"]
+    for _ in range(4000):
+        given = "".join(rng.choice(chars) for _ in range(rng.choice([0, 1, 2, 2, 3])))
+        name = rng.choice(surnames) + given
+        out.append(rng.choice([name, name, " ".join(name), f" {name} ", name.replace(name[0], name[0] + "\u3000", 1)]))
+    return out
+
+
+def test_the_vectorised_path_agrees_with_the_python_path() -> None:
+    from rules.normalise._name import _SCHEMA, _fast, _one
+
+    keys = [*dict.fromkeys([*_han_names(), *(c[0] for c in CASES)])]
+    fast = _fast(pl.Series(keys, dtype=pl.String))
+    assert fast.height > len(keys) // 2  # most of them take the fast path
+    assert fast.height < len(keys)  # and the rest is left to the Python path
+    for row in fast.iter_rows(named=True):
+        assert tuple(row[c] for c in _SCHEMA) == tuple(_one(row["__key"])), row["__key"]
+
+
+HAN_PIECES = ["张", "欧阳", "单", "伟", "偉", "总", "公司", "测试", " ", "\u3000", "亖"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HAN_PIECES), max_size=6))
+def test_the_vectorised_path_agrees_on_any_han_text(parts: list[str]) -> None:
+    from rules.normalise._name import _SCHEMA, _fast, _one
+
+    raw = "".join(parts)
+    for row in _fast(pl.Series([raw], dtype=pl.String)).iter_rows(named=True):
+        assert tuple(row[c] for c in _SCHEMA) == tuple(_one(raw)), raw
