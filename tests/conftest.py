@@ -1,6 +1,8 @@
 """Shared fixtures: real database servers, skipped with a clear reason when none answers.
 
-CI sets ``CRMKIT_REQUIRE_SERVICES=1``: a server that does not answer is then a failure, not a skip.
+CI sets ``CRMKIT_REQUIRE_SERVICES=1``: a server that does not answer is then a failure, not a skip. It also sets
+``HYPOTHESIS_PROFILE=ci``: property tests then draw the same examples on every run (a red CI run is a change's
+fault, not a lucky draw); local runs keep drawing new ones and remember what failed in ``.hypothesis/``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PG_URL = os.environ.get("CRMKIT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CRMKIT_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test?charset=utf8mb4")

@@ -290,12 +290,13 @@ def _datetime_one(
         else:
             moment = dt.datetime.combine(day, time[0], tzinfo=time[1])
     if moment.tzinfo is not None:
-        moment = moment.astimezone(zone).replace(tzinfo=None)
+        moment = moment.astimezone(zone)
+    moment = moment.replace(tzinfo=None, microsecond=0)  # the value has whole seconds: check what is kept
     if moment.date() in _PLACEHOLDER_DATES or (moment == dt.datetime(1970, 1, 1) and "epoch" not in issues):
         return None, [*issues, "placeholder"]
     if not 1900 <= moment.year <= 2200:
         return None, [*issues, "implausible"]
-    return moment.replace(microsecond=0).isoformat(), issues
+    return moment.isoformat(), issues
 
 
 @register_normaliser("date")

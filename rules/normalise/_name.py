@@ -87,10 +87,8 @@ _PLACEHOLDER_WORDS = frozenset(
 )
 _SUSPICIOUS = re.compile(r"<[^>]*>|https?:|www\.|\.(?:com|cn|net|org)\b|@|\d|[=;{}\[\]|\\^~$%*#&+]", re.I)
 _CN_COMPANY_WORDS = ("公司", "有限", "集团", "工作室", "事务所", "银行", "学校", "医院", "大学", "委员会")
-_COMPANY = re.compile(
-    "|".join(_CN_COMPANY_WORDS) + r"|\b(?:co|ltd|inc|llc|corp|gmbh|limited|company|corporation|plc)\b\.?",
-    re.IGNORECASE,
-)
+_LATIN_COMPANY_WORDS = ("co", "ltd", "inc", "llc", "corp", "gmbh", "limited", "company", "corporation", "plc")
+_COMPANY = re.compile("|".join(_CN_COMPANY_WORDS) + rf"|\b(?:{'|'.join(_LATIN_COMPANY_WORDS)})\b\.?", re.IGNORECASE)
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
 _BRACKET = re.compile(r"[(\[【](.*?)[)\]】]")
 _MIDDLE_DOT = re.compile(r"[·•・.．]")
@@ -99,6 +97,7 @@ _LATIN_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-][^\W\d_])*\.?")
 _WESTERN_TITLE_RE = "|".join(sorted(WESTERN_TITLES, key=len, reverse=True))
 _LEADING_TITLE = re.compile(rf"^(?:({_WESTERN_TITLE_RE})\.?(?:\s+|(?<=\.))|({_WESTERN_TITLE_RE})\.\s*)", re.I)
 _TRAILING_TITLE = re.compile(rf"[\s,]+({_WESTERN_TITLE_RE})\.?$", re.I)
+_NOT_ASCII_LOWER = re.compile("[^a-z]+")
 _FOLD_EXTRA = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "œ": "oe", "ı": "i"})
 _SOUNDEX_CODES = {
     **dict.fromkeys("bfpv", "1"),
@@ -136,8 +135,10 @@ def soundex(word: str) -> str | None:
 
 def fold_ascii(text: str) -> str:
     """Lower-case ASCII letters only: diacritics removed (``Müller`` → ``muller``), the rest dropped."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_EXTRA))
-    return "".join(c for c in decomposed if "a" <= c <= "z")
+    lowered = text.lower()
+    if not lowered.isascii():
+        lowered = unicodedata.normalize("NFKD", lowered.translate(_FOLD_EXTRA))
+    return _NOT_ASCII_LOWER.sub("", lowered)
 
 
 @functools.cache
@@ -306,18 +307,26 @@ def _split_single_pinyin(word: str, folded: str) -> tuple[list[str], list[str]]:
 
 
 _FAST_EXCLUDED = sorted(NULL_MARKERS | _PLACEHOLDER_WORDS)
+#: Lower-case words that keep a Latin name off the fast path: titles, suffixes, company and placeholder words.
+_NOT_NAME_WORDS = frozenset(WESTERN_TITLES) | WESTERN_SUFFIXES | frozenset(_LATIN_COMPANY_WORDS) | _PLACEHOLDER_WORDS
 
 
 def _fast(keys: pl.Series) -> pl.DataFrame:
-    """The vectorised path for the common case: 2-4 simplified Chinese characters, perhaps with spaces.
+    """The vectorised path for the common shapes (exactly what ``_one`` gives); ``_one`` does the rest."""
+    keys = keys.drop_nulls()
+    return pl.concat([_fast_chinese(keys), _fast_western(keys)], how="vertical")
 
-    Gives exactly what ``_one`` gives. The pinyin of surnames and given names is computed once per distinct
-    surname and given name (far fewer than names) and joined back. Anything else (traditional characters, a
-    title ending such as 先生/总, a placeholder, a company word, one repeated character) is left to ``_one``.
+
+def _fast_chinese(keys: pl.Series) -> pl.DataFrame:
+    """2-4 simplified Chinese characters, perhaps with spaces (张伟, 欧阳 锋).
+
+    The pinyin is computed once per distinct surname and given name (far fewer than names) and joined back.
+    Traditional characters, a title ending such as 先生/总, a placeholder, a company word or one repeated
+    character are left to ``_one``.
     """
     name = pl.col("value")
     plain = (
-        pl.DataFrame({"__key": keys.drop_nulls()})
+        pl.DataFrame({"__key": keys})
         .with_columns(pl.col("__key").str.replace_all(r"\s+", "").alias("value"))
         .filter(
             name.str.contains("^[\u4e00-\u9fff]{2,4}$")
@@ -348,11 +357,59 @@ def _fast(keys: pl.Series) -> pl.DataFrame:
         _none_if_empty(pl.col("given_name")).alias("given_name"),
         pl.lit(None, dtype=pl.String).alias("name_title"),
         _none_if_empty(pl.concat_str(family_key, given_key, separator=" ").str.strip_chars(" ")).alias("name_pinyin"),
-        _none_if_empty(
-            pl.when(family_key <= given_key).then(family_key + given_key).otherwise(given_key + family_key)
-        ).alias("name_key"),
+        _none_if_empty(_key_expr(family_key, given_key)).alias("name_key"),
         pl.col("family_name").replace_strict(family_soundex, return_dtype=pl.String).alias("name_phonetic"),
     )
+
+
+def _fast_western(keys: pl.Series) -> pl.DataFrame:
+    """``Given Family``: two capitalised ASCII words, read in Western order (``John Smith``).
+
+    Word facts (folded form, nickname, pinyin or not, title/suffix/company/placeholder word) are computed once
+    per distinct word. Names whose words are both pinyin (``Li Na``: Chinese order rules apply), and words that
+    are titles, suffixes, company words, placeholders, keyboard runs or one repeated letter are left to ``_one``.
+    """
+    frame = (
+        pl.DataFrame({"__key": keys})
+        .filter(pl.col("__key").str.contains("^[A-Z][a-z]+ [A-Z][a-z]+$"))
+        .with_columns(
+            pl.col("__key").str.split(" ").list.first().alias("given_name"),
+            pl.col("__key").str.split(" ").list.last().alias("family_name"),
+        )
+    )
+    words = pl.concat([frame.get_column("given_name"), frame.get_column("family_name")]).unique().to_list()
+    folded = {word: word.lower() for word in words}
+    unusable = [
+        word for word, low in folded.items() if low in _NOT_NAME_WORDS or _is_keyboard_run(low) or len(set(low)) == 1
+    ]
+    pinyin = [word for word, low in folded.items() if split_syllables(low)]
+    family_key = pl.col("family_name").str.to_lowercase()
+    given_key = pl.col("given_name").replace_strict(
+        {word: NICKNAMES.get(low, low) for word, low in folded.items()}, return_dtype=pl.String
+    )
+    return frame.filter(
+        ~pl.col("given_name").is_in(unusable)
+        & ~pl.col("family_name").is_in(unusable)
+        & ~(pl.col("given_name").is_in(pinyin) & pl.col("family_name").is_in(pinyin))
+        & ~pl.col("__key").str.to_lowercase().is_in(_FAST_EXCLUDED)
+    ).select(
+        "__key",
+        pl.col("__key").alias("value"),
+        pl.lit([], dtype=ISSUES_DTYPE).alias("issues"),
+        "family_name",
+        "given_name",
+        pl.lit(None, dtype=pl.String).alias("name_title"),
+        pl.concat_str(family_key, pl.col("given_name").str.to_lowercase(), separator=" ").alias("name_pinyin"),
+        _key_expr(family_key, given_key).alias("name_key"),
+        pl.col("family_name")
+        .replace_strict({word: soundex(low) for word, low in folded.items()}, return_dtype=pl.String)
+        .alias("name_phonetic"),
+    )
+
+
+def _key_expr(family_key: pl.Expr, given_key: pl.Expr) -> pl.Expr:
+    """:func:`_key` in polars: the two keys in sorted order, concatenated."""
+    return pl.when(family_key <= given_key).then(family_key + given_key).otherwise(given_key + family_key)
 
 
 def _none_if_empty(text: pl.Expr) -> pl.Expr:
@@ -383,7 +440,7 @@ def _one(raw: str | None) -> tuple[object, ...]:
     core = _BRACKET.sub(" ", rest).strip(" ,")
     if not core or (core != checked and _looks_like_non_name(core)):  # 张张先生, "Mr. Test"
         return _NOT_A_NAME
-    han = "".join(c for c in core if is_han(c) or _MIDDLE_DOT.fullmatch(c)).strip("·•・.．")
+    han = "" if core.isascii() else "".join(c for c in core if is_han(c) or _MIDDLE_DOT.fullmatch(c)).strip("·•・.．")
     han_chars = sum(1 for c in han if is_han(c))
     if han_chars:
         if _LATIN_WORD.search(_HAN_GAP.sub("", core).translate({ord(c): " " for c in han})):
@@ -410,10 +467,18 @@ def _one(raw: str | None) -> tuple[object, ...]:
 def _recase_parts(value: str, family: str, given: str | None) -> tuple[str, str | None]:
     """Family and given names spelled as they appear in the (re-cased) display value."""
     lowered = value.lower()
+    if len(lowered) != len(value):  # lower-casing changed the length (İ): positions would not line up
+        return family, given
 
     def pick(part: str) -> str:
-        at = lowered.find(part.lower())
-        return value[at : at + len(part)] if at >= 0 else part
+        wanted = part.lower()
+        first = at = lowered.find(wanted)
+        while at >= 0:  # whole words first: "Ann" in "Joann Ann" is the second one; "Zhang" in "Zhangwei"
+            end = at + len(wanted)
+            if (at == 0 or not lowered[at - 1].isalpha()) and (end == len(lowered) or not lowered[end].isalpha()):
+                return value[at:end]
+            at = lowered.find(wanted, at + 1)
+        return value[first : first + len(wanted)] if first >= 0 else part
 
     return pick(family), pick(given) if given else None
 

@@ -124,6 +124,7 @@ DATETIME_CASES: list[tuple[str | None, str | None, list[str]]] = [
     ("20240305", "2024-03-05T00:00:00", ["date_only"]),
     ("0000-00-00 00:00:00", None, ["placeholder"]),
     ("1970-01-01 00:00:00", None, ["placeholder"]),
+    ("1970-01-01 00:00:00.000001", None, ["placeholder"]),  # whole seconds are kept: the epoch itself
     ("1900-01-01 00:00:00", None, ["placeholder"]),
     ("2024-03-05 25:00", None, ["unparseable"]),
     ("2024-03-05 10:61", None, ["unparseable"]),

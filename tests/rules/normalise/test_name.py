@@ -66,6 +66,8 @@ CASES: list[tuple[str, str | None, str | None, str | None, str | None, str | Non
     ("Ludwig van Beethoven", "Ludwig van Beethoven", "van Beethoven", "Ludwig", None, None, None),
     ("MARY O'BRIEN", "Mary O'Brien", "O'Brien", "Mary", None, "obrien mary", "maryobrien"),
     ("José García", "José García", "García", "José", None, "garcia jose", "garciajose"),
+    ("Joann Ann", "Joann Ann", "Ann", "Joann", None, "ann joann", "annjoann"),
+    ("JOANN ANN", "Joann Ann", "Ann", "Joann", None, "ann joann", "annjoann"),
     ("Martin Luther King Jr.", "Martin Luther King Jr.", "King", "Martin Luther", None, None, None),
     ("张伟 David", "张伟 David", "张", "伟", None, "zhang wei", "weizhang"),
     ("阿卜杜·热合曼", "阿卜杜·热合曼", None, None, None, None, None),
@@ -253,10 +255,37 @@ def _han_names() -> list[str]:
     return out
 
 
+def _latin_names() -> list[str]:
+    """Western and pinyin names: plain, titled, initials, nicknames, placeholders, company words, keyboard runs."""
+    import random
+
+    from pipelines.sample import names as vocab
+
+    rng = random.Random(4)
+    firsts = [f[0] for f in vocab.WESTERN_FIRST] + ["Bob", "Li", "Wei", "Dr", "Mr", "Test", "Asdf", "Aaa", "Van", "Ann"]
+    lasts = [*vocab.WESTERN_LAST, "Zhang", "Na", "Corp", "Jr", "Phd", "User", "Qwer", "Bbb", "Ann", "Joann", "Mac"]
+    out = [
+        "Full Name",
+        "No Name",
+        "Sdfg Hjkl",
+        "Mmm Mmmm",
+        "Joann Ann",
+        "Ann Joann",
+        "Li Na",
+        "Na Li",
+        "Zhang Wei",
+        "Wei Zhang",
+    ]
+    for _ in range(3000):
+        first, last = rng.choice(firsts), rng.choice(lasts)
+        out.append(rng.choice([f"{first} {last}", f"{first} {last}", f"{last}, {first}", f"{first.upper()} {last}"]))
+    return out
+
+
 def test_the_vectorised_path_agrees_with_the_python_path() -> None:
     from rules.normalise._name import _SCHEMA, _fast, _one
 
-    keys = [*dict.fromkeys([*_han_names(), *(c[0] for c in CASES)])]
+    keys = [*dict.fromkeys([*_han_names(), *_latin_names(), *(c[0] for c in CASES)])]
     fast = _fast(pl.Series(keys, dtype=pl.String))
     assert fast.height > len(keys) // 2  # most of them take the fast path
     assert fast.height < len(keys)  # and the rest is left to the Python path
@@ -265,11 +294,12 @@ def test_the_vectorised_path_agrees_with_the_python_path() -> None:
 
 
 HAN_PIECES = ["张", "欧阳", "单", "伟", "偉", "总", "公司", "测试", " ", "\u3000", "亖"]
+LATIN_PIECES = ["John", "Smith", "Ann", "Joann", "Li", "Na", "Dr", "Jr", "Bob", "Test", "Corp", "Aa", " ", "."]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(HAN_PIECES), max_size=6))
-def test_the_vectorised_path_agrees_on_any_han_text(parts: list[str]) -> None:
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(HAN_PIECES), max_size=6) | st.lists(st.sampled_from(LATIN_PIECES), max_size=4))
+def test_the_vectorised_path_agrees_on_any_text(parts: list[str]) -> None:
     from rules.normalise._name import _SCHEMA, _fast, _one
 
     raw = "".join(parts)
