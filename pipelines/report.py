@@ -97,6 +97,9 @@ def _schema(extracted: list[Extracted], mappings: dict[str, dict[str, str]]) -> 
 
 
 def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per source field: rows with a value (``present``), of those the ones the normaliser could use
+    (``valid``), rows given a value from another field (``derived``: a city parsed from the address), and issue
+    counts. ``mapped`` and ``normalised`` are the same rows in the same order."""
     rows = mapped.height
     skip = {*LINEAGE_COLS, "attributes", "_payload", "_raw_line"}
     issues: dict[str, dict[str, int]] = {}
@@ -114,13 +117,15 @@ def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[
     for column in mapped.columns:
         if column in skip or column.startswith("_"):
             continue
-        present = mapped[column].is_not_null().sum()
-        valid = normalised[column].is_not_null().sum() if column in normalised.columns else present
+        had = mapped[column].is_not_null()
+        has = normalised[column].is_not_null() if column in normalised.columns else had
+        present, valid, derived = int(had.sum()), int((had & has).sum()), int((~had & has).sum())
         result.append(
             {
                 "field": column,
-                "present": int(present),
-                "valid": int(valid),
+                "present": present,
+                "valid": valid,
+                "derived": derived,
                 "completeness": present / rows if rows else None,
                 "validity": valid / present if present else None,
                 "issues": issues.get(column, {}),

@@ -2,7 +2,8 @@
 
 Numeric codes follow GB/T 2261.1-2003 (the Chinese national standard for sex codes): ``1`` male, ``2``
 female, ``0`` not known, ``9`` not stated. ``0`` and ``9`` (and their words such as 未知, 保密) give a null
-value without an issue: they are recognised answers that carry no gender.
+value with the issue ``not_stated``: recognised answers that carry no gender (reports count them apart from
+unreadable values).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _one(raw: str | None) -> tuple[str | None, list[str]]:
     if text in _FEMALE:
         return "female", []
     if text in _NOT_STATED:
-        return None, []
+        return None, ["not_stated"]
     if is_null_marker(text):
         return None, ["placeholder"]
     return None, ["unknown"]
@@ -58,6 +59,6 @@ def normalise_gender(values: pl.Series) -> pl.DataFrame:
     """Map 男/女, M/F, male/female, 先生/女士 and GB/T 2261 codes (1 male, 2 female, 0/9 unknown).
 
     Output columns: ``value`` (``"male"``, ``"female"`` or null) and ``issues`` (``empty``, ``placeholder``,
-    ``unknown`` for an unrecognised non-empty value).
+    ``not_stated`` for 0/9/未知/保密, ``unknown`` for an unrecognised non-empty value).
     """
     return map_distinct(values, _one, _SCHEMA)

@@ -240,3 +240,17 @@ def test_explained_merges_are_pairs_that_were_merged(project: Path) -> None:
     report = json.loads((result.report_path.parent / "report.json").read_text("utf-8"))
     merged = report["matching"]["explanations"][0]
     assert merged["probability"] >= load_settings(project).match.threshold
+
+
+def test_field_quality_reconciles(project: Path) -> None:
+    """Per field: valid never exceeds present, and values filled from another field are counted apart."""
+    result = run(project)
+    report = json.loads((result.report_path.parent / "report.json").read_text("utf-8"))
+    fields = {f["field"]: f for f in report["fields"]}
+    for f in fields.values():
+        assert 0 <= f["valid"] <= f["present"], f
+        assert f["validity"] is None or 0 <= f["validity"] <= 1, f
+    assert fields["city"]["derived"] > 0, "cities parsed from addresses are counted as derived"
+    gender = fields["gender"]
+    unusable = gender["present"] - gender["valid"]
+    assert unusable == sum(n for code, n in gender["issues"].items() if code != "empty") > 0, gender
