@@ -9,9 +9,11 @@ are accepted.
 The raw number never leaves this module: ``value`` is the **mask** — the first 3 and the last 2 characters
 of the 18-character number with 13 asterisks between them (``370*************1X``) — which hides 13 digits
 (the rest of the region code, the whole birth date and two sequence digits). ``id_hash`` is the SHA-256 hex
-digest of ``"crmkit-id:" + <18-character number>`` (:data:`ID_HASH_SALT`): the form that is stored and
-matched on. The salt is fixed and public, so the hash only keeps the number out of plain sight; together
-with the birth date and region code the number space is small enough to search.
+digest of ``"crmkit-id:" + <18-character number>`` (:data:`ID_HASH_SALT`), for callers that need to compare
+numbers without keeping them; the migrate flow neither loads it nor matches on it (the store keeps the number
+only inside the raw source row, as the "raw is kept" invariant asks). The salt is fixed and public, so the hash
+only keeps the number out of plain sight; together with the birth date and region code the number space is
+small enough to search.
 """
 
 from __future__ import annotations
