@@ -10,6 +10,7 @@ skipped and broken ones included; a file that cannot be read at all raises `Sour
 Kinds: ``csv``, ``xlsx``, ``jsonl``, ``json`` (an array file), ``sql`` (a table or query of any SQLAlchemy
 database, streamed; incremental with ``cursor_column``: rows come in cursor order and `next_cursor` gives the
 value to save), ``http`` (a paginated JSON API with retries and a bearer token from the environment).
+`decode_text` reads bytes of unknown encoding (UTF-8, GB18030, Big5, UTF-16, …) the way the CSV connector does.
 
 Example:
     >>> params = params_model("csv").model_validate({"path": "customers.csv"})  # doctest: +SKIP
@@ -20,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from connectors._csv import CsvParams, read_csv
+from connectors._encoding import Decoded, decode_text
 from connectors._errors import SourceError
 from connectors._http import HttpParams, read_http
 from connectors._json import JsonParams, read_json
@@ -39,12 +41,14 @@ __all__ = [
     "CONNECTORS",
     "Connector",
     "CsvParams",
+    "Decoded",
     "HttpParams",
     "JsonParams",
     "JsonlParams",
     "SourceError",
     "SqlParams",
     "XlsxParams",
+    "decode_text",
     "get_connector",
     "next_cursor",
     "params_model",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import codecs
 import csv
 import io
 import itertools
@@ -76,19 +75,14 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def _decode(params: CsvParams, data: bytes, source: str) -> _encoding.Decoded:
-    if params.encoding is not None:
-        try:
-            encoding = codecs.lookup(params.encoding).name
-        except LookupError:
-            raise SourceError(source, params.path, None, f"unknown encoding {params.encoding!r}") from None
-        skip = 3 if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else 0
-    else:
-        encoding, skip = _encoding.detect(data)
-    decoded = _encoding.decode(data[skip:] if skip else data, encoding)
-    problem = _encoding.nothing_sensible(decoded, _encoding.line_breaks(decoded.text) + 1, skip)
+    try:
+        decoded = _encoding.decode_text(data, params.encoding)
+    except LookupError:
+        raise SourceError(source, params.path, None, f"unknown encoding {params.encoding!r}") from None
+    problem = _encoding.nothing_sensible(decoded, _encoding.line_breaks(decoded.text) + 1, decoded.skipped)
     if problem is not None:
         raise SourceError(source, params.path, None, problem)
-    logger.debug("%s: read as %s", params.path, encoding)
+    logger.debug("%s: read as %s", params.path, decoded.encoding)
     return decoded
 
 

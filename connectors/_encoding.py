@@ -72,6 +72,8 @@ class Decoded:
     text: str
     encoding: str
     bad: list[BadBytes] = field(default_factory=list)
+    #: Bytes skipped before decoding (a byte order mark); ``bad`` offsets count from after them.
+    skipped: int = 0
 
 
 _SPANS: ContextVar[list[tuple[int, int]] | None] = ContextVar("crmkit_decode_spans", default=None)
@@ -253,3 +255,20 @@ def detect(data: bytes) -> tuple[str, int]:
     if guess in ("big5", "cp950", "big5hkscs"):
         return "big5", 0
     return guess, 0
+
+
+def decode_text(data: bytes, encoding: str | None = None) -> Decoded:
+    """``data`` as text, in ``encoding`` or else the detected one (:func:`detect`); a byte order mark is skipped.
+
+    Undecodable bytes become U+FFFD and are listed in ``bad``.
+
+    Raises:
+        LookupError: ``encoding`` is not a codec Python knows.
+    """
+    if encoding is not None:
+        encoding = codecs.lookup(encoding).name
+        skip = 3 if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8) else 0
+    else:
+        encoding, skip = detect(data)
+    decoded = decode(data[skip:] if skip else data, encoding)
+    return Decoded(decoded.text, decoded.encoding, decoded.bad, skip)

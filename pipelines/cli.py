@@ -7,7 +7,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -202,33 +202,71 @@ def map_source(
 @app.command()
 def normalise(
     kind: Annotated[str, typer.Argument(help="phone, email, name, company, address, date, gender or id_number.")],
-    region: Annotated[str, typer.Option("--region", help="Default region for phones and addresses.")] = "CN",
-    date_order: Annotated[str, typer.Option("--date-order", help="ymd, dmy or mdy for ambiguous dates.")] = "ymd",
+    region: Annotated[
+        str | None, typer.Option("--region", help="Default region for phones and addresses (ISO 3166, default CN).")
+    ] = None,
+    date_order: Annotated[
+        str | None, typer.Option("--date-order", help="ymd (default), dmy or mdy for ambiguous dates.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Encoding of standard input (default: detected).")
+    ] = None,
 ) -> None:
     """Normalise one value per line of standard input; print one JSON object per line.
 
     Each line: {"input": …, "value": …, "issues": [...], "parts": {...}}; unusable input gives "value": null.
+    Input in UTF-8, GB18030, Big5 or UTF-16 is recognised; undecodable bytes are reported and replaced.
     """
-    import inspect
     import json
 
     import polars as pl
+    from pydantic import ValidationError
 
-    from rules.normalise import get_normaliser
+    from connectors import decode_text
+    from rules.normalise import get_normaliser, params_model
 
     try:
         normaliser = get_normaliser(kind)
     except LookupError as exc:
         raise _fail(str(exc.args[0] if exc.args else exc), 2) from None
-    accepted = inspect.signature(normaliser).parameters
-    params = {k: v for k, v in {"region": region, "order": date_order}.items() if k in accepted}
-    lines = [line.rstrip("\r\n") for line in sys.stdin]
-    result = normaliser(pl.Series("input", lines, dtype=pl.String), **params)
+    model = params_model(kind)
+    accepted = model.model_fields if model is not None else {}
+    params: dict[str, str] = {}
+    for option, name, value in (("--region", "region", region), ("--date-order", "order", date_order)):
+        if value is None:
+            continue
+        if name not in accepted:
+            raise _fail(f"{option} does not apply to {kind}", 2)
+        params[name] = value
+    try:
+        checked = model.model_validate(params) if model is not None else None
+        decoded = decode_text(sys.stdin.buffer.read(), encoding)
+    except ValidationError as exc:
+        raise _fail("; ".join(_problem(e) for e in exc.errors()), 2) from None
+    except LookupError:
+        raise _fail(f"unknown encoding {encoding!r}", 2) from None
+    for bad in decoded.bad:
+        err.print(f"[yellow]crmkit:[/] standard input: {bad.describe(decoded.encoding)}; replaced by U+FFFD")
+    lines = _LINE_BREAK.split(decoded.text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another
+    given = {name: getattr(checked, name) for name in params} if checked is not None else {}
+    result = normaliser(pl.Series("input", lines, dtype=pl.String), **given)
     part_columns = [c for c in result.columns if c not in ("value", "issues")]
     for text, row in zip(lines, result.iter_rows(named=True), strict=True):
         parts = {_part_name(kind, c): row[c] for c in part_columns}
         record = {"input": text, "value": row["value"], "issues": row["issues"] or [], "parts": parts}
         sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as ``--option: message``."""
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    option = {"order": "--date-order", "region": "--region"}.get(where, where)
+    return f"{option}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
 
 
 _PART_NAMES = {"family_name": "family", "given_name": "given"}

@@ -19,7 +19,7 @@ from ._gender import normalise_gender
 from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
 from ._name import fold_ascii, normalise_name, soundex
 from ._phone import PhoneParams, normalise_phone
-from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, register_normaliser
+from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
 from ._text import normalise_text
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "normalise_text",
+    "params_model",
     "register_normaliser",
     "soundex",
     "to_halfwidth",

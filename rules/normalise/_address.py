@@ -452,7 +452,7 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     return _western_one(text, region, issues)
 
 
-@register_normaliser("address")
+@register_normaliser("address", params=AddressParams)
 def normalise_address(values: pl.Series, *, region: str = "CN", context: pl.Series | None = None) -> pl.DataFrame:
     """Normalise postal addresses: Chinese ones to divisions with their GB/T 2260 code, Western ones to parts.
 

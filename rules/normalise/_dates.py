@@ -299,7 +299,7 @@ def _datetime_one(
     return moment.isoformat(), issues
 
 
-@register_normaliser("date")
+@register_normaliser("date", params=DateParams)
 def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
     """Normalise calendar dates (birthdays by default) to ISO ``YYYY-MM-DD``.
 
@@ -331,7 +331,7 @@ def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
     )
 
 
-@register_normaliser("datetime")
+@register_normaliser("datetime", params=DatetimeParams)
 def normalise_datetime(values: pl.Series, **params: object) -> pl.DataFrame:
     """Normalise timestamps to local wall time ``YYYY-MM-DDTHH:MM:SS`` (no offset) in ``tz``.
 

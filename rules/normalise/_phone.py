@@ -324,7 +324,7 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     return chosen.e164, issues, chosen.kind, phones, chosen.extension
 
 
-@register_normaliser("phone")
+@register_normaliser("phone", params=PhoneParams)
 def normalise_phone(values: pl.Series, **params: object) -> pl.DataFrame:
     """Normalise phone numbers to E.164.
 

@@ -11,19 +11,24 @@ Normaliser = Callable[..., pl.DataFrame]
 
 #: Every registered normaliser by kind (``CANONICAL_FIELDS`` in ``crm_store.schema`` names the kinds).
 NORMALISERS: dict[str, Normaliser] = {}
+#: The pydantic model of each kind's keyword parameters (kinds without parameters have none).
+NORMALISER_PARAMS: dict[str, type[Any]] = {}
 
 
 class UnknownNormaliserError(LookupError):
     """Raised by :func:`get_normaliser` for a kind nobody registered; the message lists the known kinds."""
 
 
-def register_normaliser(kind: str) -> Callable[[Normaliser], Normaliser]:
-    """Decorator registering a normaliser under ``kind``; registering a kind twice raises ``ValueError``."""
+def register_normaliser(kind: str, params: type[Any] | None = None) -> Callable[[Normaliser], Normaliser]:
+    """Decorator registering a normaliser under ``kind``, with the pydantic model of its keyword parameters
+    (``extra="forbid"``) if it takes any; registering a kind twice raises ``ValueError``."""
 
     def decorate(fn: Normaliser) -> Normaliser:
         if kind in NORMALISERS:
             raise ValueError(f"normaliser kind {kind!r} is already registered by {NORMALISERS[kind].__qualname__}")
         NORMALISERS[kind] = fn
+        if params is not None:
+            NORMALISER_PARAMS[kind] = params
         return fn
 
     return decorate
@@ -40,6 +45,16 @@ def get_normaliser(kind: str) -> Normaliser:
     except KeyError:
         known = ", ".join(sorted(NORMALISERS))
         raise UnknownNormaliserError(f"unknown normaliser kind {kind!r}; known kinds: {known}") from None
+
+
+def params_model(kind: str) -> type[Any] | None:
+    """The pydantic model of ``kind``'s keyword parameters, ``None`` when it takes none.
+
+    Raises:
+        UnknownNormaliserError: no such kind.
+    """
+    get_normaliser(kind)
+    return NORMALISER_PARAMS.get(kind)
 
 
 def check_params(model: type[Any], params: dict[str, Any]) -> Any:

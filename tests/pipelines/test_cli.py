@@ -72,6 +72,45 @@ def test_normalise_prints_one_json_object_per_input_line() -> None:
     assert (parts["family"], parts["given"], parts["title"], parts["pinyin"]) == ("张", "伟", "先生", "zhang wei")
 
 
+def test_normalise_options_reach_the_normaliser() -> None:
+    import json
+
+    us = runner.invoke(app, ["normalise", "phone", "--region", "us"], input="(415) 555-0123\n")
+    assert us.exit_code == 0, us.output
+    assert json.loads(us.output)["value"] == "+14155550123"
+    day_first = runner.invoke(app, ["normalise", "date", "--date-order", "dmy"], input="03/05/1985\n")
+    assert json.loads(day_first.output)["value"] == "1985-05-03"
+    month_first = runner.invoke(app, ["normalise", "date", "--date-order", "mdy"], input="03/05/1985\n")
+    assert json.loads(month_first.output)["value"] == "1985-03-05"
+
+
+def test_normalise_rejects_bad_options_without_a_traceback() -> None:
+    for args, message in (
+        (["phone", "--region", "XX"], "--region: unknown phone region 'XX'"),
+        (["date", "--date-order", "ydm"], "--date-order"),
+        (["email", "--region", "US"], "--region does not apply to email"),
+        (["name", "--encoding", "klingon"], "unknown encoding 'klingon'"),
+    ):
+        result = runner.invoke(app, ["normalise", *args], input="x\n")
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_normalise_reads_gb18030_and_reports_undecodable_bytes() -> None:
+    import json
+
+    gbk = runner.invoke(app, ["normalise", "name"], input="张伟\r\n王芳先生\r\n".encode("gb18030"))
+    assert gbk.exit_code == 0, gbk.output
+    assert [json.loads(line)["value"] for line in gbk.output.splitlines()] == ["张伟", "王芳"]
+    truncated = "芳".encode()[:2]  # a UTF-8 character cut in half
+    broken = runner.invoke(app, ["normalise", "name"], input="张伟\n".encode() + truncated + "\n王芳\n".encode())
+    assert broken.exit_code == 0, broken.output
+    assert "undecodable bytes" in broken.output and "line 2" in broken.output
+    values = [json.loads(line)["value"] for line in broken.output.splitlines() if line.startswith("{")]
+    assert values == ["张伟", None, "王芳"]
+
+
 def test_normalise_rejects_an_unknown_kind_listing_the_known_ones() -> None:
     result = runner.invoke(app, ["normalise", "shoe-size"], input="42\n")
     assert result.exit_code == 2
