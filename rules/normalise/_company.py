@@ -7,7 +7,9 @@ punctuation and spaces everywhere; ASCII is lower-cased. Industry words (科技,
 they are part of how a brand is told apart. A region is not stripped when what would remain is shorter than
 two characters or a bare generic word (北京银行 stays 北京银行, not 银行). ``company_key_pinyin`` is the key
 in tone-less pinyin without spaces, so ``聊城华兴`` and ``Liaocheng Huaxing Co., Ltd.`` both give
-``huaxing``.
+``huaxing``; English industry words are written there as the pinyin of their Chinese counterpart
+(:data:`EN_INDUSTRY_WORDS`: ``Technology`` → ``keji``), so ``聊城华兴科技有限公司`` and ``Liaocheng Huaxing
+Technology Co., Ltd.`` both give ``huaxingkeji``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,52 @@ EN_LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(
         reverse=True,
     )
 )
+#: English industry words (lower-case token sequences) → the Chinese words company names use for them. The pinyin
+#: key writes them in pinyin, so that the English name of a Chinese company meets its Chinese name.
+EN_INDUSTRY_WORDS: dict[tuple[str, ...], str] = {
+    **dict.fromkeys([("technology",), ("tech",), ("science", "and", "technology"), ("sci", "tech")], "科技"),
+    **dict.fromkeys([("trading",), ("trade",)], "贸易"),
+    **dict.fromkeys([("import", "and", "export"), ("import", "export"), ("imp", "exp")], "进出口"),
+    **dict.fromkeys([("machinery",), ("machine",)], "机械"),
+    **dict.fromkeys([("electronics",), ("electronic",)], "电子"),
+    **dict.fromkeys([("electrical",), ("electric",)], "电气"),
+    **dict.fromkeys([("chemical",), ("chemicals",), ("chemical", "industry")], "化工"),
+    **dict.fromkeys([("pharmaceutical",), ("pharmaceuticals",), ("pharma",)], "医药"),
+    **dict.fromkeys([("textile",), ("textiles",)], "纺织"),
+    **dict.fromkeys([("food",), ("foods",)], "食品"),
+    **dict.fromkeys([("bearing",), ("bearings",)], "轴承"),
+    **dict.fromkeys([("agriculture",), ("agricultural",)], "农业"),
+    **dict.fromkeys([("garment",), ("garments",), ("clothing",)], "服装"),
+    **dict.fromkeys([("auto", "parts"), ("automobile", "parts"), ("auto", "accessories")], "汽车配件"),
+    **dict.fromkeys([("auto",), ("automobile",), ("automotive",)], "汽车"),
+    **dict.fromkeys([("material",), ("materials",)], "材料"),
+    ("building", "materials"): "建材",
+    ("steel", "pipe"): "钢管",
+    ("steel",): "钢铁",
+    ("logistics",): "物流",
+    ("printing",): "印刷",
+    ("packaging",): "包装",
+    ("furniture",): "家具",
+    ("environmental", "equipment"): "环保设备",
+    ("environmental", "protection"): "环保",
+    ("equipment",): "设备",
+    ("software",): "软件",
+    ("network",): "网络",
+    ("information",): "信息",
+    ("investment",): "投资",
+    ("consulting",): "咨询",
+    ("culture",): "文化",
+    ("media",): "传媒",
+    ("education",): "教育",
+    ("medical",): "医疗",
+    ("new", "energy"): "新能源",
+    ("energy",): "能源",
+    ("industrial",): "实业",
+    ("international",): "国际",
+    ("development",): "发展",
+    ("real", "estate"): "房地产",
+}
+_LONGEST_INDUSTRY = max(map(len, EN_INDUSTRY_WORDS))
 #: Words that are not a brand on their own: a region before them is part of the name (北京银行).
 _GENERIC = frozenset(
     {"银行", "大学", "学院", "医院", "学校", "中学", "小学", "酒店", "宾馆", "饭店", "超市", "商场", "电视台"}
@@ -151,7 +199,8 @@ def _strip_region_prefix(tokens: list[str]) -> bool:
     return False
 
 
-def _brand_key(value: str, issues: list[str]) -> str | None:
+def _brand_key(value: str, issues: list[str]) -> list[str]:
+    """The brand's tokens (lower-case; legal forms and regions removed); joined, they are ``company_key``."""
     text = value.lower()
     for match in list(_BRACKET.finditer(text)):
         inner = next(g for g in match.groups() if g is not None).strip()
@@ -185,7 +234,24 @@ def _brand_key(value: str, issues: list[str]) -> str | None:
         if not tokens or not _strip_region_prefix(tokens):
             break
         issues.append("region_prefix")
-    return "".join(tokens) or None
+    return tokens
+
+
+def _key_pinyin(tokens: list[str]) -> str:
+    """The pinyin key: Han tokens in pinyin, English industry words as the pinyin of their Chinese counterpart."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for size in range(min(_LONGEST_INDUSTRY, len(tokens) - i), 0, -1):
+            chinese = EN_INDUSTRY_WORDS.get(tuple(tokens[i : i + size]))
+            if chinese is not None:
+                out.append(text_pinyin(chinese))
+                i += size
+                break
+        else:
+            out.append(text_pinyin(tokens[i]))
+            i += 1
+    return "".join(out)
 
 
 def _one(raw: str | None) -> tuple[object, ...]:
@@ -202,11 +268,11 @@ def _one(raw: str | None) -> tuple[object, ...]:
         if simplified != value:
             issues.append("traditional")
             value = simplified
-    key = _brand_key(value, issues)
-    if key is None:
+    tokens = _brand_key(value, issues)
+    if not tokens:
         return None, [*dict.fromkeys(issues), "invalid"], None, None
     issues = list(dict.fromkeys(issues))
-    return value, issues, key, text_pinyin(key)
+    return value, issues, "".join(tokens), _key_pinyin(tokens)
 
 
 @register_normaliser("company")

@@ -59,7 +59,7 @@ CASES: list[tuple[str, str | None, str | None, str | None, list[str]]] = [
     ("Smith & Sons Pty Ltd", "Smith & Sons Pty Ltd", "smithsons", "smithsons", [LS]),
     ("Baker McKenzie LLP", "Baker McKenzie LLP", "bakermckenzie", "bakermckenzie", [LS]),
     ("ABC (Shanghai) Co., Ltd.", "ABC (Shanghai) Co., Ltd.", "abc", "abc", [RP, LS]),
-    ("Shanghai Electric", "Shanghai Electric", "shanghaielectric", "shanghaielectric", []),
+    ("Shanghai Electric", "Shanghai Electric", "shanghaielectric", "shanghaidianqi", []),  # 上海电气
     ("有限公司", None, None, None, [LS, "invalid"]),
     ("个人", None, None, None, ["placeholder"]),
     ("N/A", None, None, None, ["placeholder"]),
@@ -80,6 +80,24 @@ def test_company_cases(raw: str, value: str | None, key: str | None, key_pinyin:
 def test_chinese_and_english_forms_meet_on_the_pinyin_key() -> None:
     out = normalise_company(pl.Series(["聊城华兴", "Liaocheng Huaxing Co., Ltd.", "山东聊城华兴有限公司"]))
     assert set(out.get_column("company_key_pinyin").to_list()) == {"huaxing"}
+
+
+@pytest.mark.parametrize(
+    ("chinese", "english"),
+    [
+        ("聊城华兴科技有限公司", "Liaocheng Huaxing Technology Co., Ltd."),
+        ("华兴科技股份有限公司", "Huaxing Science and Technology Co.,Ltd"),
+        ("华兴汽车配件有限公司", "HUAXING AUTO PARTS CO LTD"),
+        ("华兴进出口贸易有限公司", "Huaxing Import and Export Trading Co., Ltd."),
+        ("山东华兴建材集团有限公司", "Shandong Huaxing Building Materials Group Co., Ltd."),
+        ("华兴化工有限公司", "Huaxing Chemical Industry Co., Ltd."),
+    ],
+)
+def test_english_industry_words_meet_their_chinese_counterparts(chinese: str, english: str) -> None:
+    out = normalise_company(pl.Series([chinese, english]))
+    keys = out.get_column("company_key_pinyin").to_list()
+    assert keys[0] == keys[1], keys
+    assert out.get_column("company_key").to_list()[1].isascii()  # the display key keeps the English words
 
 
 def test_output_contract() -> None:
