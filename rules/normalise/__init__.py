@@ -3,8 +3,9 @@
 Every normaliser has the signature ``normalise_<kind>(values: pl.Series, **params) -> pl.DataFrame`` and
 returns a frame of the same height with ``value`` (``pl.String``, null when unusable), ``issues``
 (``pl.List(pl.String)`` of bare codes such as ``"invalid"``) and kind-specific part columns. They never raise
-on data (bad parameters do raise) and compute each distinct value once. :func:`normalise_frame` applies them
-to every canonical field of a mapped frame.
+on data (bad parameters do raise) and compute each distinct value once. :func:`params_model` gives the pydantic
+model of a kind's keyword parameters (phone and address: ``region``; date and datetime: ``order``, ``today`` …).
+:func:`normalise_frame` applies them to every canonical field of a mapped frame.
 """
 
 from __future__ import annotations
