@@ -3,7 +3,7 @@
     python benchmarks/match.py --entities 60000     # about 100k records
     python benchmarks/match.py --entities 600000    # about 1M records
 
-The sample is generated once with ``pipelines.sample.generate_sample`` and normalised once with the flow's own
+The sample is generated once with ``synthetic.sample.generate_sample`` and normalised once with the flow's own
 steps (``extract`` → ``map_rows`` → ``normalise``); both are cached under ``benchmarks/.data/`` (gitignored).
 Each tool then runs in its own subprocess on the same normalised records (so each peak RSS is clean: the
 worker reports its own high-water mark, ``VmHWM``); only matching is timed (load of the parquet excluded).
@@ -76,7 +76,7 @@ def prepare(entities: int, seed: int) -> Path:
     if records.exists():
         return folder
     from pipelines.migrate import extract, map_rows, normalise
-    from pipelines.sample import generate_sample
+    from synthetic.sample import generate_sample
     from pipelines.settings import load_settings
     from rules.match import prepare_records
 

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="run the steps without Prefect")
     args = parser.parse_args()
 
-    from pipelines.sample import generate_sample
+    from synthetic.sample import generate_sample
 
     sample = DATA / f"sample-{args.entities}-{args.seed}"
     if not (sample / "crmkit.yaml").exists():

@@ -3,7 +3,7 @@
 Run with ``.venv/bin/python benchmarks/normalise.py [--rows 1000000] [--kinds phone,email] [--seed 7]``.
 
 For each kind in ``rules.normalise.NORMALISERS`` the script builds a pool of distinct raw cells shaped like
-real CRM exports (the vocabulary of ``pipelines.sample.names``: the same person, company or phone written
+real CRM exports (the vocabulary of ``synthetic.sample.names``: the same person, company or phone written
 in several ways, typos, placeholders, Excel floats, full-width digits), draws ``--rows`` rows from it (every
 pool value at least once, so the distinct ratio is exact), runs the normaliser once and prints a Markdown
 table: kind, rows, distinct raw values, seconds, rows/s and the peak resident memory of that run. Rows named
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import polars as pl
 
-from pipelines.sample import names as vocab
+from synthetic.sample import names as vocab
 from rules.normalise import NORMALISERS
 
 TARGET_ROWS_PER_S = 200_000

@@ -93,7 +93,7 @@ def sample(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 42,
 ) -> None:
     """Generate messy sample sources (xlsx, GB18030 CSV, JSON Lines) with ground-truth files."""
-    from pipelines.sample import generate_sample
+    from synthetic.sample import generate_sample
 
     manifest = generate_sample(entities, out, seed=seed)
     console.print(f"Wrote the sample for {entities:,} customers to [bold]{out}[/]:")

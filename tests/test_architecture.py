@@ -1,5 +1,5 @@
-"""The one-way import rule of ARCHITECTURE.md, checked on the source: pipelines → connectors, rules, crm_store;
-rules → crm_store.schema only; connectors and crm_store import nothing else of the project."""
+"""The one-way import rule of ARCHITECTURE.md, checked on the source: pipelines → connectors, rules, crm_store,
+synthetic; rules → crm_store.schema only; connectors, crm_store and synthetic import nothing else of the project."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("pipelines", "connectors", "rules", "crm_store")
+PACKAGES = ("pipelines", "connectors", "rules", "crm_store", "synthetic")
 ALLOWED = {
-    "pipelines": {"pipelines", "connectors", "rules", "crm_store"},
+    "pipelines": {"pipelines", "connectors", "rules", "crm_store", "synthetic"},
     "rules": {"rules", "crm_store.schema"},
     "connectors": {"connectors"},
     "crm_store": {"crm_store"},
+    "synthetic": {"synthetic"},
 }
 #: Heavy imports that must stay out of module level so that `crmkit --help` starts fast.
 LAZY = {"great_expectations", "prefect"}

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines.sample import generate_sample
+from synthetic.sample import generate_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 

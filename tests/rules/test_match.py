@@ -81,7 +81,7 @@ def _records(folder: Path) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
-    from pipelines.sample import generate_sample
+    from synthetic.sample import generate_sample
 
     folder = tmp_path_factory.mktemp("match_sample")
     generate_sample(800, folder, seed=11)

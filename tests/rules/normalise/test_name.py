@@ -242,7 +242,7 @@ def _han_names() -> list[str]:
     """Chinese names shaped like real exports: spaced, compound and rare surnames, titles, traditional forms."""
     import random
 
-    from pipelines.sample import names as vocab
+    from synthetic.sample import names as vocab
 
     rng = random.Random(3)
     surnames = [s for s, _ in vocab.SURNAMES] + ["欧阳", "司马", "单", "曾", "尉迟", "万俟", "张张", "測"]
@@ -259,7 +259,7 @@ def _latin_names() -> list[str]:
     """Western and pinyin names: plain, titled, initials, nicknames, placeholders, company words, keyboard runs."""
     import random
 
-    from pipelines.sample import names as vocab
+    from synthetic.sample import names as vocab
 
     rng = random.Random(4)
     firsts = [f[0] for f in vocab.WESTERN_FIRST] + ["Bob", "Li", "Wei", "Dr", "Mr", "Test", "Asdf", "Aaa", "Van", "Ann"]

@@ -311,7 +311,7 @@ def build_demo(repo_root: Path, entities: int = 150, seed: int = 42) -> SampleMa
     """Regenerate the bundled demo: ``samples/demo/`` and ``config/demo.yaml`` (the README's config example).
 
     After changing the generator, run from the repository root
-    ``python -c "from pathlib import Path; from pipelines.sample import build_demo as b; b(Path('.'))"``;
+    ``python -c "from pathlib import Path; from synthetic.sample import build_demo as b; b(Path('.'))"``;
     a test fails while the demo is stale.
     """
     manifest = generate_sample(entities, repo_root / "samples" / "demo", seed=seed)

@@ -15,7 +15,7 @@ import yaml
 from openpyxl.cell.cell import MergedCell
 
 from crm_store.schema import CANONICAL_FIELDS
-from pipelines.sample import SampleManifest, generate_sample, render_config
+from synthetic.sample import SampleManifest, generate_sample, render_config
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = ("sales.xlsx", "legacy_crm.csv", "signups.jsonl", "truth.csv", "truth_entities.csv", "crmkit.yaml")
