@@ -76,9 +76,9 @@ def prepare(entities: int, seed: int) -> Path:
     if records.exists():
         return folder
     from pipelines.migrate import extract, map_rows, normalise
-    from synthetic.sample import generate_sample
     from pipelines.settings import load_settings
     from rules.match import prepare_records
+    from synthetic.sample import generate_sample
 
     t = time.perf_counter()
     manifest = generate_sample(entities, folder / "sample", seed=seed)

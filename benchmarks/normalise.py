@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import polars as pl
 
-from synthetic.sample import names as vocab
 from rules.normalise import NORMALISERS
+from synthetic.sample import names as vocab
 
 TARGET_ROWS_PER_S = 200_000
 TODAY = dt.date(2026, 11, 23)
