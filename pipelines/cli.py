@@ -281,19 +281,88 @@ def _part_name(kind: str, column: str) -> str:
     return _PART_NAMES.get(column, column)
 
 
+def _read_table(path: Path) -> Any:
+    """A CSV or Parquet table as a polars frame of strings (empty rows of a CSV left out)."""
+    import polars as pl
+
+    from connectors import CsvParams, SourceError, get_connector
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".txt", ".tsv"):
+            batches = list(get_connector("csv")(CsvParams(path=path), source=path.stem))
+            frame = pl.concat(batches, how="diagonal_relaxed").filter(pl.col("_skip_reason").is_null())
+            return frame.select(c for c in frame.columns if not c.startswith("_"))
+    except SourceError as exc:
+        raise _fail(str(exc)) from None
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _fail(f"cannot read {path}: {exc}") from None
+    raise _fail(f"{path.name}: expected a .csv or .parquet file", 2)
+
+
+def _print_blocking(result: Any) -> None:
+    """The blocking rules a match used, their pairs and estimated recall, and the rules that could not be used."""
+    from rich.table import Table
+
+    table = Table(title="Blocking rules", title_justify="left", show_edge=False)
+    for name, justify in (("rule", "left"), ("estimated pairs", "right"), ("pairs", "right"), ("recall", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in result.blocking.iter_rows(named=True):
+        recall = "–" if row["recall"] is None else f"{row['recall']:.3f}"
+        table.add_row(row["rule"], f"{row['estimated_pairs']:,}", f"{row['pairs']:,}", recall)
+    console.print(table)
+    total = result.blocking_recall
+    pairs = result.pairs.height
+    if total is None:
+        console.print(f"{pairs:,} candidate pairs; blocking recall: too few certain matches to estimate")
+    else:
+        console.print(f"{pairs:,} candidate pairs; estimated blocking recall [bold]{total:.3f}[/]")
+        if total < 0.9:
+            console.print(
+                "[yellow]warning:[/] the blocking rules are expected to miss more than 10% of the true matches; "
+                "map more columns (birth date, postcode, street, phone, e-mail) or add rules under match.blocking"
+            )
+    listed = {k: v for k, v in result.dropped_rules.items() if not v.startswith("too few values")}
+    for rule, reason in listed.items():
+        console.print(f"[yellow]blocking rule {rule} not used:[/] {reason}")
+    unused = len(result.dropped_rules) - len(listed)
+    if unused:
+        console.print(f"{unused} automatic rules not used: their columns are empty in this table")
+
+
 @app.command()
 def dedupe(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="A table of people: .csv or .parquet.")],
     config: Annotated[Path, typer.Option("--config", help="match.yaml: column mapping and match settings.")],
-    out: Annotated[Path, typer.Option("--out", help="CSV to write: record_id, cluster_id, match_probability.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Clusters to write: .csv (record_id, cluster_id, match_probability) or .parquet (also the "
+            "normalised records, for a later --against).",
+        ),
+    ],
+    model_path: Annotated[
+        Path | None,
+        typer.Option("--model", help="Model file: scored with when it exists, else trained and written there."),
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="A .parquet written by an earlier crmkit dedupe: INPUT then holds only new records, matched "
+            "against these clusters (needs --model).",
+        ),
+    ] = None,
 ) -> None:
     """Find the rows that are the same person in any table of people; write one cluster id per row."""
     import polars as pl
     import yaml
     from pydantic import ValidationError
 
-    from connectors import CsvParams, SourceError, get_connector
-    from rules.match import DedupeConfig, dedupe_frame
+    from rules.match import DedupeConfig, MatchModel, dedupe
 
     try:
         settings = DedupeConfig.model_validate(yaml.safe_load(config.read_text("utf-8")) or {})
@@ -302,29 +371,46 @@ def dedupe(
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise _fail(f"invalid {config}:\n  " + "\n  ".join(lines), 2) from None
-    suffix = input_path.suffix.lower()
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise _fail(f"--out {out.name}: expected a .csv or .parquet file", 2)
+    model = None
+    if model_path is not None and model_path.exists():
+        try:
+            model = MatchModel.from_json(model_path.read_text("utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _fail(f"cannot read the model {model_path}: {exc}", 2) from None
+    existing = None
+    if against is not None:
+        if model is None:
+            raise _fail("--against needs --model with the model of the run that made those clusters", 2)
+        if against.suffix.lower() != ".parquet":
+            raise _fail(f"--against {against.name}: expected the .parquet an earlier crmkit dedupe wrote", 2)
+        existing = _read_table(against)
+    frame = _read_table(input_path)
+    frame = frame.select(pl.all().cast(pl.String))
     try:
-        if suffix == ".parquet":
-            frame = pl.read_parquet(input_path)
-            frame = frame.select(pl.all().cast(pl.String))
-        elif suffix in (".csv", ".txt", ".tsv"):
-            batches = list(get_connector("csv")(CsvParams(path=input_path), source=input_path.stem))
-            frame = pl.concat(batches, how="diagonal_relaxed").filter(pl.col("_skip_reason").is_null())
-            frame = frame.select(c for c in frame.columns if not c.startswith("_"))
-        else:
-            raise _fail(f"{input_path.name}: expected a .csv or .parquet file", 2)
-    except SourceError as exc:
-        raise _fail(str(exc)) from None
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise _fail(f"cannot read {input_path}: {exc}") from None
-    try:
-        clusters = dedupe_frame(frame, settings)
+        found = dedupe(frame, settings, model=model, against=existing)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
+    _print_blocking(found.result)
     out.parent.mkdir(parents=True, exist_ok=True)
-    clusters.write_csv(out)
-    groups = clusters["cluster_id"].n_unique()
-    console.print(f"{clusters.height:,} records → {groups:,} people; wrote [bold]{out}[/]")
+    if out.suffix.lower() == ".parquet":
+        records = found.records.drop("_rid", "_issues", strict=False)
+        if existing is not None:
+            records = pl.concat(
+                [records, existing.drop("cluster_id", "match_probability", strict=False)], how="diagonal_relaxed"
+            )
+        found.clusters.join(records, on="record_id", how="left").write_parquet(out)
+    else:
+        found.clusters.write_csv(out)
+    if model_path is not None and model is None:
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        model_path.write_text(found.result.model.to_json(), "utf-8")
+        console.print(f"trained a model and wrote it to [bold]{model_path}[/]")
+    groups = found.clusters["cluster_id"].n_unique()
+    review = found.result.review.height
+    console.print(f"{found.clusters.height:,} records → {groups:,} people ({review:,} possible matches to review)")
+    console.print(f"wrote [bold]{out}[/]")
 
 
 @app.command()

@@ -262,9 +262,22 @@ def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.
 
 
 def normalise(settings: ProjectSettings, candidates: pl.DataFrame) -> pl.DataFrame:
-    """Normalise every canonical field of the candidate rows."""
-    d = settings.defaults
-    return normalise_frame(candidates, region=d.region, date_order=d.date_order, tz=d.timezone)
+    """Normalise every canonical field of the candidate rows, each source with its own defaults."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for source in candidates[SOURCE_COL].unique(maintain_order=True).to_list() if candidates.height else []:
+        d = settings.defaults_of(source)
+        groups.setdefault((d.region, d.date_order, d.timezone), []).append(source)
+    if len(groups) <= 1:
+        d = settings.defaults if not groups else settings.defaults_of(next(iter(groups.values()))[0])
+        return normalise_frame(candidates, region=d.region, date_order=d.date_order, tz=d.timezone)
+    candidates = candidates.with_row_index("_order")
+    parts = [
+        normalise_frame(
+            candidates.filter(pl.col(SOURCE_COL).is_in(sources)), region=region, date_order=order, tz=timezone
+        )
+        for (region, order, timezone), sources in groups.items()
+    ]
+    return pl.concat(parts, how="diagonal_relaxed").sort("_order").drop("_order")
 
 
 @dataclass

@@ -62,6 +62,14 @@ class Defaults(_Strict):
     timezone: str = "Asia/Shanghai"
 
 
+class SourceDefaults(_Strict):
+    """A source's own normaliser defaults, where they differ from the project's (a US branch's export)."""
+
+    region: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="phone region of this source")
+    date_order: Literal["ymd", "dmy", "mdy"] | None = None
+    timezone: str | None = None
+
+
 class SourceSettings(_Strict):
     """One source: a connector kind, its parameters, the column mapping onto canonical fields, code tables and
     skip rules."""
@@ -83,6 +91,8 @@ class SourceSettings(_Strict):
     incremental: bool = False
     #: A child source (follow-ups, orders): its rows become activities of the customers of its parent source.
     activity: ActivitySpec | None = None
+    #: This source's own ``region``, ``date_order`` or ``timezone`` (unset ones come from the project's ``defaults``).
+    defaults: SourceDefaults = Field(default_factory=SourceDefaults)
 
     def connector_params(self) -> BaseModel:
         """The validated parameter model of this source's connector."""
@@ -104,6 +114,11 @@ class ProjectSettings(_Strict):
     base_dir: Path = Field(default=Path("."), exclude=True)
     #: sha256 of the file's bytes: the report's config hash.
     config_hash: str = Field(default="", exclude=True)
+
+    def defaults_of(self, source: str) -> Defaults:
+        """The normaliser defaults of one source: its own settings over the project's."""
+        own = self.source(source).defaults.model_dump(exclude_none=True)
+        return self.defaults.model_copy(update=own)
 
     def source(self, name: str) -> SourceSettings:
         """The source called ``name``."""

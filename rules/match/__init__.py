@@ -1,37 +1,45 @@
 """Entity resolution: blocking, comparisons, a Fellegi-Sunter model, clustering, explanations.
 
-``match(records, settings)`` blocks the normalised records with several rules, compares every candidate pair
-with ordered comparison levels, trains a Fellegi-Sunter model without labels (u from random pairs, m by EM,
-term-frequency adjusted), and clusters the confident pairs without chaining strangers; possible matches go to
-review. ``match_incremental`` adds new records to existing clusters; ``explain`` shows why a pair scored as it
-did; ``dedupe_frame`` is the analyst's one-file deduplication (``crmkit dedupe``).
+``match(records, settings)`` prepares the normalised records (derived keys), blocks them with rules derived from
+the columns they have, compares every candidate pair with ordered comparison levels, trains a Fellegi-Sunter
+model without labels (u from random pairs, m by EM, term-frequency adjusted), and clusters the confident pairs by
+average linkage so that strangers never chain; possible matches go to review. ``match_incremental`` adds new
+records to existing clusters; ``explain`` shows why a pair scored as it did; ``dedupe_frame`` is the analyst's
+one-table deduplication (``crmkit dedupe``).
 """
 
 from __future__ import annotations
 
-from .blocking import BlockingError, candidate_pairs, estimate_pairs, prepare_records
-from .comparisons import Comparer, ComparisonSpec, comparison_specs
+from .blocking import AUTO_RULES, BlockingError, BlockingPlan, candidate_pairs, derive_rules, estimate_pairs
+from .comparisons import Comparer, Comparison, Level, build_comparisons
 from .dedupe import DedupeConfig, dedupe_frame
 from .engine import MatchResult, cluster, match, match_incremental, score_pairs
 from .explain import explain, explain_frame
-from .model import ComparisonModel, MatchModel, fit
-from .settings import ComparisonSettings, MatchSettings, TrainingSettings
+from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
+from .prepare import RID, prepare_records
+from .settings import BlockingRule, ComparisonSettings, MatchSettings, TrainingSettings
 
 __all__ = [
+    "AUTO_RULES",
+    "RID",
     "BlockingError",
+    "BlockingPlan",
+    "BlockingRule",
     "Comparer",
+    "Comparison",
     "ComparisonModel",
     "ComparisonSettings",
-    "ComparisonSpec",
     "DedupeConfig",
+    "Level",
     "MatchModel",
     "MatchResult",
     "MatchSettings",
     "TrainingSettings",
+    "build_comparisons",
     "candidate_pairs",
     "cluster",
-    "comparison_specs",
     "dedupe_frame",
+    "derive_rules",
     "estimate_pairs",
     "explain",
     "explain_frame",
@@ -39,5 +47,7 @@ __all__ = [
     "match",
     "match_incremental",
     "prepare_records",
+    "prob_to_weight",
     "score_pairs",
+    "weight_to_prob",
 ]

@@ -1,157 +1,240 @@
-"""Blocking: derived keys, pair-count estimates and the union of candidate pairs of several rules."""
+"""Blocking: rules derived from the columns a table has, pair-count estimates, candidate pairs, recall estimates.
+
+Blocking decides which pairs are ever compared. A rule ``on: [a, b]`` pairs records that agree on ``a`` and
+``b``; the candidates are the union over the rules. :func:`derive_rules` picks the rules a table can use from
+:data:`AUTO_RULES` (a rule is used when every column it names is filled on enough records), so a table of names,
+birth dates and addresses without any phone or e-mail still gets name × birth date, name × postcode, birth date ×
+postcode, phonetic keys …, and a CRM export gets personal phones and e-mails, name × company brand, and rare names
+alone. Each automatic rule drops blocks too large to hold few strangers (``max_block``: a common name alone, a
+switchboard) and is capped further if it would still exceed ``max_pairs``.
+
+:func:`estimate_recall` says what share of the true matches the rules can find, without labels: from the pairs
+the model is sure of, it measures how often matches agree on each blocking column (per concept, using only pairs
+some rule not reading that concept found), and combines the concepts as the model does, as independent.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
+from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from .settings import MatchSettings
+from .prepare import RID, check_rid
+from .settings import BlockingRule, MatchSettings
 
-__all__ = ["RID", "BlockingError", "candidate_pairs", "estimate_pairs", "prepare_records"]
+__all__ = [
+    "AUTO_RULES",
+    "BlockingError",
+    "BlockingPlan",
+    "candidate_pairs",
+    "concept_of",
+    "derive_rules",
+    "estimate_pairs",
+    "estimate_recall",
+]
 
 logger = logging.getLogger(__name__)
-
-RID = "_rid"
-_CJK = r"[\u3400-\u9fff]"
 
 
 class BlockingError(ValueError):
     """A blocking rule would produce more candidate pairs than ``max_pairs`` allows."""
 
 
-def check_rid(df: pl.DataFrame) -> None:
-    """Raise ``ValueError`` unless ``df`` has a unique, non-null integer ``_rid``."""
-    if RID not in df.columns:
-        raise ValueError(f"matching needs an integer {RID!r} column")
-    if not df.schema[RID].is_integer():
-        raise ValueError(f"{RID!r} must be an integer column, not {df.schema[RID]}")
-    if df[RID].null_count() or df[RID].is_duplicated().any():
-        raise ValueError(f"{RID!r} must be unique and non-null")
+def _rule(*on: str, max_block: int | None = None) -> BlockingRule:
+    return BlockingRule(on=on, max_block=max_block)
 
 
-def _str(df: pl.DataFrame, col: str) -> pl.Expr:
-    if col not in df.columns:
-        return pl.lit(None, pl.String)
-    expr = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(expr.str.len_chars() > 0).then(expr)
+#: Rules :func:`derive_rules` chooses from, strongest first. Identity rules (name, birth date) find people whatever
+#: their contact details; location and company rules find them when the birth date is missing or mistyped; contact
+#: rules find them by personal numbers and addresses (blocks of more than a few names are switchboards and role
+#: mailboxes: left out).
+AUTO_RULES: tuple[BlockingRule, ...] = (
+    _rule("_mobiles", max_block=8),
+    _rule("_lines", max_block=6),
+    _rule("phone_national", max_block=8),
+    _rule("email", max_block=8),
+    _rule("email_local", max_block=4),
+    _rule("name_key", "_dob", max_block=60),
+    _rule("_fam", "_dob", max_block=60),
+    _rule("_giv", "_dob", max_block=60),
+    _rule("_fam_sx", "_giv_sx", "_byear", max_block=60),
+    _rule("name_key", "_brand", max_block=60),
+    _rule("name_key", "postcode", max_block=60),
+    _rule("name_key", "city_key", max_block=60),
+    _rule("name_key", "_street_key", max_block=60),
+    _rule("_dob", "postcode", max_block=60),
+    _rule("_dob", "city_key", max_block=60),
+    _rule("_dob", "_street_key", max_block=60),
+    _rule("_fam", "_street_key", max_block=60),
+    _rule("_fam_sx", "_giv_sx", "postcode", max_block=60),
+    _rule("name_key", max_block=25),
+    _rule("_fam_sx", "_giv_sx", max_block=25),
+)
+
+#: The comparison (concept) each blocking column belongs to: an EM session on a rule leaves these comparisons
+#: out, and blocking recall is estimated per concept.
+_CONCEPTS: dict[str, str] = {
+    **dict.fromkeys(("name_key", "_fam", "_giv", "_giv_raw", "_fam_sx", "_giv_sx", "_fname", "full_name"), "name"),
+    **dict.fromkeys(("name_pinyin", "family_name", "given_name", "name_initial", "family_key"), "name"),
+    **dict.fromkeys(("_dob", "_byear", "birth_date"), "birth_date"),
+    **dict.fromkeys(("_mobiles", "_lines", "phone_national", "phones", "phone"), "phone"),
+    **dict.fromkeys(("email", "email_local", "email_domain"), "email"),
+    **dict.fromkeys(("company_key", "company_key_pinyin", "_brand", "company"), "company"),
+    **dict.fromkeys(("_street", "_street_key", "postcode", "city_key", "city", "address", "district"), "address"),
+}
 
 
-def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
-    """The normalised records with the helper columns that blocking and comparisons read.
+def concept_of(column: str) -> str | None:
+    """The comparison a blocking column belongs to (None for a column no comparison reads)."""
+    return _CONCEPTS.get(column)
 
-    Adds (when their inputs exist, never replacing a column the input already has): ``phones`` (every number
-    of ``phones`` and ``phone``, unique, sorted), ``phone_national`` (last 8 digits of each), ``email_local``,
-    ``email_domain``, ``city_key``, ``name_initial``, ``_street`` (address text after the district),
-    ``_cjk`` (the full name is written in hanzi) and ``_fname`` (full name, case-folded).
+
+@dataclass(frozen=True)
+class BlockingPlan:
+    """The rules a run uses and what each is expected to produce.
+
+    Attributes:
+        rules: the rules, in order (automatic ones capped to fit ``max_pairs``).
+        estimates: estimated candidate pairs per rule name (before the union).
+        dropped: rules of the settings that could not be used, with the reason.
+        auto: the rules were derived from the data.
     """
-    check_rid(df)
-    numbers: list[pl.Expr] = []
-    if "phones" in df.columns:
-        numbers.append(pl.col("phones").cast(pl.List(pl.String)))
-    if "phone" in df.columns:
-        numbers.append(pl.concat_list(pl.col("phone").cast(pl.String)))
-    phoneset = (
-        pl.concat_list(numbers).list.drop_nulls().list.unique().list.sort()
-        if numbers
-        else pl.lit(None, pl.List(pl.String))
-    )
-    out = df.with_columns(phoneset.alias("_phoneset"))
-    email = _str(df, "email").str.to_lowercase()
-    city = _str(df, "city")
-    from_address = _str(df, "address").str.extract(r"(?:省|自治区)?([^省市区县\d]{2,6}?)市", 1)
-    city_key = pl.coalesce(city, from_address).str.to_lowercase().str.replace(r"(市|\s+city)$", "")
-    address = _str(df, "address")
-    street = address.str.replace(r"^.*?(区|县|旗)", "")
-    name_key = _str(df, "name_key")
-    derived = {
-        "phones": pl.col("_phoneset"),
-        "phone_national": pl.col("_phoneset")
-        .list.eval(pl.element().str.replace_all(r"\D", "").str.slice(-8))
-        .list.unique(),
-        "email_local": email.str.split("@").list.first(),
-        "email_domain": email.str.split("@").list.last(),
-        "city_key": city_key,
-        "name_initial": name_key.str.slice(0, 1),
-        "family_key": _str(df, "name_pinyin").str.to_lowercase().str.split(" ").list.first(),
-    }
-    out = out.with_columns(
-        expr.alias(name) for name, expr in derived.items() if name not in df.columns or name == "phones"
-    )
-    full = _str(df, "full_name")
-    return out.with_columns(
-        street.alias("_street"),
-        full.str.contains(_CJK).fill_null(False).alias("_cjk"),
-        full.str.to_lowercase().str.replace_all(r"[\s·.,]+", " ").alias("_fname"),
-    )
+
+    rules: tuple[BlockingRule, ...]
+    estimates: dict[str, int]
+    dropped: dict[str, str]
+    auto: bool
+
+    def to_frame(self) -> pl.DataFrame:
+        """``rule, estimated_pairs``: one row per rule used."""
+        return pl.DataFrame(
+            {"rule": [r.name for r in self.rules], "estimated_pairs": [self.estimates[r.name] for r in self.rules]},
+            schema={"rule": pl.String, "estimated_pairs": pl.Int64},
+        )
 
 
-def _rule_name(cols: list[str]) -> str:
-    return "+".join(cols)
-
-
-def _block_keys(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+def _block_keys(df: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+    cols = list(rule.on)
     keys = df.select(RID, *cols)
     for col in cols:
         if isinstance(keys.schema[col], pl.List):
             keys = keys.explode(col)
         if keys.schema[col] == pl.String:
             keys = keys.with_columns(pl.col(col).str.strip_chars().replace("", None))
-    return keys.drop_nulls(cols).unique()
+    keys = keys.drop_nulls(cols).unique()
+    if rule.max_block is not None:
+        keys = keys.filter(pl.len().over(cols) <= rule.max_block)
+    return keys
 
 
-def estimate_pairs(prepared: pl.DataFrame, settings: MatchSettings, new: pl.Series | None = None) -> dict[str, int]:
-    """Estimated candidate pairs per blocking rule (Σ n·(n−1)/2 per block; with ``new``, only pairs with a new row).
+def _pair_count(keys: pl.DataFrame, cols: list[str], new: pl.Series | None) -> int:
+    if new is None:
+        n = pl.len().cast(pl.Int64)
+        return int(keys.group_by(cols).agg((n * (n - 1) // 2).alias("p"))["p"].sum() or 0)
+    flagged = keys.with_columns(pl.col(RID).is_in(new.implode()).alias("_new"))
+    sizes = flagged.group_by(cols).agg(pl.len().alias("n"), pl.col("_new").sum().alias("k"))
+    n, k = pl.col("n").cast(pl.Int64), pl.col("k").cast(pl.Int64)
+    return int(sizes.select((k * (k - 1) // 2 + k * (n - k)).sum()).item() or 0)
+
+
+def estimate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Series | None = None) -> dict[str, int]:
+    """Estimated candidate pairs per rule (Σ n·(n−1)/2 per block; with ``new``, only pairs with a new row).
 
     Rules naming a column absent from the data are left out.
     """
-    out: dict[str, int] = {}
-    for cols in settings.blocking:
-        if any(c not in prepared.columns for c in cols):
+    return {
+        rule.name: _pair_count(_block_keys(prepared, rule), list(rule.on), new)
+        for rule in rules
+        if all(c in prepared.columns for c in rule.on)
+    }
+
+
+def _filled(prepared: pl.DataFrame, col: str) -> float:
+    """Share of records with a value in ``col`` (a non-empty list for list columns)."""
+    if col not in prepared.columns or not prepared.height:
+        return 0.0
+    s = prepared[col]
+    filled = s.list.len().fill_null(0) > 0 if isinstance(s.dtype, pl.List) else s.is_not_null()
+    return float(filled.mean() or 0.0)
+
+
+def _capped(prepared: pl.DataFrame, rule: BlockingRule, budget: int) -> tuple[BlockingRule, int]:
+    """The rule with ``max_block`` lowered until its pair estimate fits ``budget``."""
+    estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
+    while estimate > budget and (rule.max_block or 2**31) > 2:
+        cap = max(2, (rule.max_block or 1000) // 2)
+        rule = BlockingRule(on=rule.on, max_block=cap)
+        estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
+    return rule, estimate
+
+
+def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled: float = 0.01) -> BlockingPlan:
+    """The blocking rules of a run: the settings' own rules, or automatic ones chosen from the columns present.
+
+    An automatic rule is used when every column it names is filled on at least ``min_filled`` of the records; it
+    is capped (smaller ``max_block``) until its estimated pairs fit ``settings.max_pairs``. Listed rules naming an
+    absent column are reported in ``dropped``; a listed rule over ``max_pairs`` raises.
+
+    Raises:
+        BlockingError: a listed rule's estimated pair count exceeds ``max_pairs``.
+    """
+    dropped: dict[str, str] = {}
+    estimates: dict[str, int] = {}
+    chosen: list[BlockingRule] = []
+    if settings.blocking == "auto":
+        for rule in AUTO_RULES:
+            empty = [c for c in rule.on if _filled(prepared, c) < min_filled]
+            if empty:
+                dropped[rule.name] = f"too few values in {', '.join(empty)}"
+                continue
+            rule, estimate = _capped(prepared, rule, settings.max_pairs)
+            chosen.append(rule)
+            estimates[rule.name] = estimate
+        return BlockingPlan(tuple(chosen), estimates, dropped, auto=True)
+    for rule in settings.blocking:
+        absent = [c for c in rule.on if c not in prepared.columns]
+        if absent:
+            dropped[rule.name] = f"no column {', '.join(absent)}"
             continue
-        keys = _block_keys(prepared, cols)
-        if new is None:
-            sizes = keys.group_by(cols).len()
-            n = pl.col("len").cast(pl.Int64)
-            out[_rule_name(cols)] = int(sizes.select((n * (n - 1) // 2).sum()).item() or 0)
-        else:
-            flagged = keys.with_columns(pl.col(RID).is_in(new.implode()).alias("_new"))
-            sizes = flagged.group_by(cols).agg(pl.len().alias("n"), pl.col("_new").sum().alias("k"))
-            n, k = pl.col("n").cast(pl.Int64), pl.col("k").cast(pl.Int64)
-            out[_rule_name(cols)] = int(sizes.select((k * (k - 1) // 2 + k * (n - k)).sum()).item() or 0)
-    return out
+        estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
+        if estimate > settings.max_pairs:
+            raise BlockingError(
+                f"blocking rule {rule.name!r} would produce about {estimate:,} candidate pairs "
+                f"(max_pairs is {settings.max_pairs:,}); make the rule more selective or give it a max_block"
+            )
+        chosen.append(rule)
+        estimates[rule.name] = estimate
+    if not chosen:
+        raise BlockingError(
+            "no blocking rule can be used: every rule names a column the records lack "
+            f"({'; '.join(f'{k}: {v}' for k, v in dropped.items())})"
+        )
+    return BlockingPlan(tuple(chosen), estimates, dropped, auto=False)
 
 
-def candidate_pairs(prepared: pl.DataFrame, settings: MatchSettings, new: pl.Series | None = None) -> pl.DataFrame:
-    """Candidate pairs: the union of the pairs of every blocking rule, each pair once.
+def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Series | None = None) -> pl.DataFrame:
+    """Candidate pairs: the union of the pairs of every rule, each pair once.
 
     Args:
-        prepared: records from :func:`prepare_records` (or any frame with ``_rid`` and the rules' columns).
-        settings: the blocking rules and ``max_pairs``.
+        prepared: records from :func:`rules.match.prepare.prepare_records`.
+        rules: the blocking rules (see :func:`derive_rules`).
         new: when given, only pairs with at least one ``_rid`` in ``new`` (incremental matching).
 
     Returns:
         ``left``, ``right`` (``_rid`` values, ``left < right``, sorted) and ``rules`` (the names of the rules
-        that proposed the pair, in settings order, e.g. ``["phones", "name_key+company_key"]``).
-
-    Raises:
-        BlockingError: a rule's estimated pair count exceeds ``max_pairs`` (checked before any join).
+        that proposed the pair, in rule order).
     """
     check_rid(prepared)
-    estimates = estimate_pairs(prepared, settings, new)
-    for name, estimate in estimates.items():
-        if estimate > settings.max_pairs:
-            raise BlockingError(
-                f"blocking rule {name!r} would produce about {estimate:,} candidate pairs "
-                f"(max_pairs is {settings.max_pairs:,}); make the rule more selective"
-            )
     parts: list[pl.DataFrame] = []
-    for order, cols in enumerate(settings.blocking):
-        name = _rule_name(cols)
-        if name not in estimates:
-            logger.debug("blocking rule %s skipped: a column is absent", name)
+    names = [r.name for r in rules]
+    for order, rule in enumerate(rules):
+        if any(c not in prepared.columns for c in rule.on):
             continue
-        keys = _block_keys(prepared, cols)
+        cols = list(rule.on)
+        keys = _block_keys(prepared, rule)
         if new is None:
             joined = keys.join(keys, on=cols, suffix="_r").filter(pl.col(RID) < pl.col(f"{RID}_r"))
         else:
@@ -166,11 +249,10 @@ def candidate_pairs(prepared: pl.DataFrame, settings: MatchSettings, new: pl.Ser
             pl.lit(order, pl.Int32).alias("_order"),
         ).unique()
         parts.append(pairs)
-        logger.debug("blocking rule %s: %s pairs", name, pairs.height)
+        logger.debug("blocking rule %s: %s pairs", rule.name, pairs.height)
     dtype = prepared.schema[RID]
     if not parts:
         return pl.DataFrame(schema={"left": dtype, "right": dtype, "rules": pl.List(pl.String)})
-    names = [_rule_name(c) for c in settings.blocking]
     return (
         pl.concat(parts)
         .sort("left", "right", "_order")
@@ -180,3 +262,85 @@ def candidate_pairs(prepared: pl.DataFrame, settings: MatchSettings, new: pl.Ser
             pl.col("rules").list.eval(pl.element().replace_strict(dict(enumerate(names)), return_dtype=pl.String))
         )
     )
+
+
+# ----------------------------------------------------------------------------------------- recall estimate
+
+
+def _agree(prepared: pl.DataFrame, left: np.ndarray, right: np.ndarray, col: str) -> np.ndarray:
+    """Whether each pair agrees on blocking column ``col`` (lists: share an element)."""
+    idx = prepared.select(RID).with_row_index("pos")
+    lpos = pl.DataFrame({RID: left}).join(idx, on=RID, how="left", maintain_order="left")["pos"]
+    rpos = pl.DataFrame({RID: right}).join(idx, on=RID, how="left", maintain_order="left")["pos"]
+    a, b = prepared[col].gather(lpos), prepared[col].gather(rpos)
+    if isinstance(a.dtype, pl.List):
+        return (a.list.set_intersection(b).list.len() > 0).fill_null(False).to_numpy()
+    return (a == b).fill_null(False).to_numpy()
+
+
+def _open_share(prepared: pl.DataFrame, rule: BlockingRule) -> float:
+    """Share of the records with a key for ``rule`` whose block is not left out by ``max_block``."""
+    if rule.max_block is None:
+        return 1.0
+    keys = _block_keys(prepared, BlockingRule(on=rule.on))
+    if not keys.height:
+        return 1.0
+    sizes = keys.group_by(list(rule.on)).len()
+    return float(sizes.filter(pl.col("len") <= rule.max_block)["len"].sum() / sizes["len"].sum())
+
+
+def estimate_recall(
+    prepared: pl.DataFrame, rules: list[BlockingRule], pairs: pl.DataFrame, probability: np.ndarray, sure: float = 0.99
+) -> dict[str, float | None]:
+    """Estimated share of the true matches the rules propose, without labels.
+
+    The pairs scored at ``sure`` or more stand for the matches. For each concept (name, birth date, address, …)
+    the joint agreement of its blocking columns is measured on those of them that some rule not reading the
+    concept proposed (so that blocking did not force the agreement); concepts are combined as independent, and a
+    rule with ``max_block`` fires on the share of records whose block it keeps.
+
+    Returns:
+        ``total``: the estimated recall of the union (None when there are too few sure pairs), and one entry per
+        rule name: the estimated recall of that rule alone.
+    """
+    sure_mask = probability >= sure
+    out: dict[str, float | None] = {"total": None, **{r.name: None for r in rules}}
+    if sure_mask.sum() < 20 or not rules:
+        return out
+    sure_pairs = pairs.filter(pl.Series(sure_mask))
+    left, right = sure_pairs["left"].to_numpy(), sure_pairs["right"].to_numpy()
+    proposed = sure_pairs["rules"]
+    columns = sorted({c for r in rules for c in r.on})
+    agree = {c: _agree(prepared, left, right, c) for c in columns}
+    concepts: dict[str, list[str]] = {}
+    for col in columns:
+        concepts.setdefault(concept_of(col) or col, []).append(col)
+    distributions: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+    for concept, cols in concepts.items():
+        blind = [r.name for r in rules if all((concept_of(c) or c) != concept for c in r.on)]
+        use = proposed.list.eval(pl.element().is_in(blind)).list.any().fill_null(False).to_numpy() if blind else None
+        if use is None or use.sum() < 20:
+            use = np.ones(len(left), dtype=bool)  # every rule reads this concept: biased upwards
+        matrix = np.stack([agree[c][use] for c in cols], axis=1)
+        patterns, counts = np.unique(matrix, axis=0, return_counts=True)
+        distributions.append((cols, patterns, counts / counts.sum()))
+    share = {r.name: _open_share(prepared, r) for r in rules}
+    total = 0.0
+    per_rule = dict.fromkeys(share, 0.0)
+    for combo in itertools.product(*[range(len(d[1])) for d in distributions]):
+        p = 1.0
+        agreed: dict[str, bool] = {}
+        for (cols, patterns, probs), k in zip(distributions, combo, strict=True):
+            p *= probs[k]
+            agreed.update(zip(cols, patterns[k].tolist(), strict=True))
+        if p < 1e-9:
+            continue
+        miss = 1.0
+        for rule in rules:
+            if all(agreed[c] for c in rule.on):
+                miss *= 1.0 - share[rule.name]
+                per_rule[rule.name] += p * share[rule.name]
+        total += p * (1.0 - miss)
+    out["total"] = float(min(total, 1.0))
+    out.update({k: float(v) for k, v in per_rule.items()})
+    return out

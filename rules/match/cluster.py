@@ -1,32 +1,35 @@
-"""Clustering: connected components of confident pairs, then an average-linkage check of unconfirmed links.
+"""Clustering: connected components of confident pairs, checked by average linkage so strangers never chain.
 
-Connected components chain strangers: A–B and B–C above the threshold put A and C together however much A and
-C disagree (a father and son linked through a shared landline record). The check: in every component of three
-or more records, an edge that no third record confirms (the edge is in no triangle of confident edges) is a
-single point of failure. It is kept only when the two records' closed neighbourhoods match on average: the mean
-match weight over every cross pair (scored now if blocking never proposed it) must reach the threshold's match
-weight log2(t/(1−t)). That is average linkage, applied only where the graph is thin, so it costs a few scored
-pairs per suspicious edge instead of all pairs of every cluster. Edges that fail go to the review band.
+Connected components chain strangers: A–B and B–C above the threshold put A and C together however much A and C
+disagree (a father and son linked through a shared landline record; fake sign-ups sharing 13800138000). So a
+component is kept as it is only when it is complete (every pair of its records is itself confident). Any other
+component is re-clustered: all pairs of its records are scored (those blocking never proposed, now), and its
+records are merged by average linkage, strongest first, while the mean match weight between two groups reaches
+the weight of ``linkage_threshold``; a cannot-link pair (two birth dates far apart) keeps two groups apart.
+Components larger than ``max_size`` are first split by raising the threshold step by step, so no cluster grows
+unchecked and the pairs to score stay bounded. Confident pairs that end in different clusters go to review.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 
 import numpy as np
 import polars as pl
+from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .blocking import RID
-
-__all__ = ["components", "linkage_check"]
+__all__ = ["average_linkage", "components"]
 
 logger = logging.getLogger(__name__)
 
+#: Match weight of aligned ``_rid`` arrays; ``-inf`` for a cannot-link pair.
 WeightFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+_CLIP = 60.0  # weights are clipped to ±60 bits: one certain pair must not outweigh a group by itself
+_VETO_DISTANCE = 1e9
 
 
 def components(nodes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -44,83 +47,106 @@ def components(nodes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.nda
     return nodes[first][labels]
 
 
-def linkage_check(
+def _split_oversized(
+    nodes: np.ndarray, edges: pl.DataFrame, cut: float, max_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Component labels, and a mask of the edges kept, after raising the threshold inside oversized components."""
+    keep = np.ones(edges.height, dtype=bool)
+    weight = edges["match_weight"].to_numpy()
+    left, right = edges["left"].to_numpy(), edges["right"].to_numpy()
+    labels = components(nodes, left, right)
+    level = cut
+    for _ in range(12):
+        sizes = pl.DataFrame({"c": labels}).group_by("c").len()
+        big = sizes.filter(pl.col("len") > max_size)["c"].to_numpy()
+        if not len(big):
+            break
+        level += 3.3  # one more "9" of probability: 0.99, 0.999, ...
+        in_big = np.isin(labels[np.searchsorted(nodes, left)], big)
+        keep &= ~(in_big & (weight < level))
+        labels = components(nodes, left[keep], right[keep])
+        logger.info("%s groups over %s records split at match weight %.1f", len(big), max_size, level)
+    return labels, keep
+
+
+def average_linkage(
     nodes: np.ndarray,
     edges: pl.DataFrame,
     weight_of: WeightFn,
+    *,
     threshold: float,
+    cut: float,
     max_size: int,
-    cut: float | None = None,
-) -> np.ndarray:
-    """Which confident edges survive the average-linkage check (module docstring).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels of ``nodes`` and the mask of ``edges`` that ended inside one cluster.
 
     Args:
         nodes: sorted unique ``_rid`` values.
-        edges: ``left``, ``right``, ``match_weight`` of the pairs at or above the threshold.
-        weight_of: match weight of any aligned pairs of ``_rid`` values (scores unblocked pairs on demand).
-        threshold: the merge threshold (probability).
-        max_size: components larger than this are left as they are.
+        edges: ``left``, ``right``, ``match_weight`` of the confident, non-vetoed pairs.
+        weight_of: match weight of any aligned pairs of ``_rid`` values (``-inf`` for cannot-link pairs).
+        threshold: the merge threshold as a match weight.
+        cut: the mean match weight two groups need to join.
+        max_size: components larger than this are first split by raising the threshold.
 
     Returns:
-        A boolean mask over ``edges``: True where the edge is kept.
+        (labels: the smallest ``_rid`` of each node's cluster, kept: True where an edge's two records share a
+        cluster).
     """
-    keep = np.ones(edges.height, dtype=bool)
-    if edges.height < 2:
-        return keep
-    labels = components(nodes, edges["left"].to_numpy(), edges["right"].to_numpy())
-    lab = pl.DataFrame({RID: nodes, "comp": labels})
-    sizes = lab.group_by("comp").len("size")
-    e = (
-        edges.select("left", "right", "match_weight")
-        .with_row_index("e")
-        .join(lab.rename({RID: "left"}), on="left")
-        .join(sizes, on="comp")
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if not edges.height:
+        return nodes.copy(), np.ones(0, dtype=bool)
+    labels, _ = _split_oversized(nodes, edges, threshold, max_size)
+    frame = pl.DataFrame({"rid": nodes, "comp": labels})
+    sizes = frame.group_by("comp").agg(pl.len().alias("size"))
+    inner = (
+        edges.select("left", "right")
+        .join(frame.rename({"rid": "left"}), on="left")
+        .join(frame.rename({"rid": "right", "comp": "comp_r"}), on="right")
+        .filter(pl.col("comp") == pl.col("comp_r"))
+        .group_by("comp")
+        .len("edges")
     )
-    e = e.filter((pl.col("size") >= 3) & (pl.col("size") <= max_size))
-    big = sizes.filter(pl.col("size") > max_size)
-    if big.height:
-        logger.info("linkage check skipped %s components larger than %s records", big.height, max_size)
-    if e.is_empty():
-        return keep
-    both = pl.concat(
-        [
-            e.select(pl.col("left").alias("a"), pl.col("right").alias("b")),
-            e.select(pl.col("right").alias("a"), pl.col("left").alias("b")),
-        ]
+    check = (
+        sizes.join(inner, on="comp", how="left")
+        .with_columns(pl.col("edges").fill_null(0))
+        .filter((pl.col("size") >= 3) & (pl.col("edges") < pl.col("size") * (pl.col("size") - 1) // 2))
     )
-    # wedges a-x-b: the edge (min, max) of a wedge's endpoints is confirmed by x when it is itself an edge
-    wedges = (
-        both.join(both.rename({"b": "c"}), on="a")
-        .filter(pl.col("b") < pl.col("c"))
-        .select(pl.col("b").alias("left"), pl.col("c").alias("right"))
-        .unique()
-    )
-    open_edges = e.join(wedges, on=["left", "right"], how="anti")
-    if open_edges.is_empty():
-        return keep
-    closed = pl.concat([both, pl.DataFrame({"a": nodes, "b": nodes})]).unique()
-    # sides of an open edge x–y: N[x] without y, N[y] without x (disjoint, as the edge is in no triangle)
-    ox = open_edges.select("e", pl.col("left").alias("x"), pl.col("right").alias("y"))
-    side_l = ox.join(closed.rename({"a": "x", "b": "p"}), on="x").filter(pl.col("p") != pl.col("y"))
-    side_r = ox.join(closed.rename({"a": "y", "b": "q"}), on="y").filter(pl.col("q") != pl.col("x"))
-    cross = (
-        side_l.select("e", "p")
-        .join(side_r.select("e", "q"), on="e")
-        .select("e", pl.min_horizontal("p", "q").alias("left"), pl.max_horizontal("p", "q").alias("right"))
+    if check.height:
+        labels = _relink(frame, check["comp"], edges, weight_of, cut, labels)
+    li = np.searchsorted(nodes, edges["left"].to_numpy())
+    ri = np.searchsorted(nodes, edges["right"].to_numpy())
+    return labels, labels[li] == labels[ri]
+
+
+def _relink(
+    frame: pl.DataFrame, comps: pl.Series, edges: pl.DataFrame, weight_of: WeightFn, cut: float, labels: np.ndarray
+) -> np.ndarray:
+    """Average-linkage clustering of every record group in ``comps`` (all their pairs scored)."""
+    members = frame.filter(pl.col("comp").is_in(comps.implode())).sort("comp", "rid")
+    pairs = (
+        members.join(members, on="comp", suffix="_r")
+        .filter(pl.col("rid") < pl.col("rid_r"))
+        .select("comp", pl.col("rid").alias("left"), pl.col("rid_r").alias("right"))
+        .sort("comp", "left", "right")  # scipy's condensed order: (0,1), (0,2) … (1,2) …
     )
     known = edges.select("left", "right", "match_weight")
-    cross = cross.join(known, on=["left", "right"], how="left")
-    missing = cross.filter(pl.col("match_weight").is_null()).select("left", "right").unique()
-    if missing.height:
-        w = weight_of(missing["left"].to_numpy(), missing["right"].to_numpy())
-        scored = missing.with_columns(pl.Series("w", w, dtype=pl.Float64))
-        cross = cross.join(scored, on=["left", "right"], how="left").with_columns(
-            pl.coalesce("match_weight", "w").alias("match_weight")
-        )
-    if cut is None:
-        cut = math.log2(threshold / (1 - threshold))
-    mean = cross.group_by("e").agg(pl.col("match_weight").mean().alias("mean"))
-    failing = mean.filter(pl.col("mean") < cut)["e"].to_numpy()
-    keep[failing] = False
-    logger.debug("linkage check: %s open edges, %s cut", open_edges.height, len(failing))
-    return keep
+    pairs = pairs.join(known, on=["left", "right"], how="left", maintain_order="left")
+    missing = pairs["match_weight"].is_null().to_numpy()
+    weights = pairs["match_weight"].fill_null(0.0).to_numpy().astype(np.float64)
+    if missing.any():
+        weights[missing] = weight_of(pairs["left"].to_numpy()[missing], pairs["right"].to_numpy()[missing])
+    distance = np.where(np.isneginf(weights), _VETO_DISTANCE, _CLIP - np.clip(weights, -_CLIP, _CLIP))
+    out = labels.copy()
+    position = {rid: i for i, rid in enumerate(frame["rid"].to_list())}
+    starts = pairs.with_row_index("i").group_by("comp", maintain_order=True).agg(pl.col("i").first(), pl.len())
+    groups = members.group_by("comp", maintain_order=True).agg(pl.col("rid"))
+    for (comp, rids), (_, first, count) in zip(groups.iter_rows(), starts.iter_rows(), strict=True):
+        assert comp is not None
+        flat = fcluster(linkage(distance[first : first + count], method="average"), _CLIP - cut, "distance")
+        smallest: dict[int, int] = {}
+        for rid, group in zip(rids, flat.tolist(), strict=True):
+            smallest.setdefault(group, rid)
+        for rid, group in zip(rids, flat.tolist(), strict=True):
+            out[position[rid]] = smallest[group]
+    logger.debug("average linkage re-clustered %s groups (%s pairs scored)", len(groups), int(missing.sum()))
+    return out

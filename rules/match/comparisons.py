@@ -1,98 +1,591 @@
-"""Comparisons with ordered levels (null, exact, fuzzy thresholds, else), compared by characters with rapidfuzz.
+"""Comparisons: ordered levels, each a label with its condition, evaluated on aligned record pairs.
 
-Each comparison turns a record pair into a level index: 0 is "null" (a side is unknown: weight 0, never
-"different"), then the levels in order from the strongest agreement to ``else``. One comparison per concept
-(every name column feeds ``name``, every number ``phone``) so that correlated columns are not counted twice.
+A comparison reads a few prepared columns (:mod:`rules.match.prepare`). A pair is ``null`` (level 0, weight 0:
+"unknown", never "different") when either side lacks what the comparison needs; otherwise it takes the first
+level whose condition holds, from the strongest agreement down to ``else``, as a SQL ``CASE WHEN`` would (the
+idea of Splink's comparison levels). Conditions are vectorised over a chunk of pairs (:class:`PairView`); fuzzy
+scores are computed with rapidfuzz, by characters, only for the pairs still undecided. One comparison per
+concept, so that correlated columns are not counted twice.
 
-=============  ==================================================================================================
-comparison     levels (after ``null``)
-=============  ==================================================================================================
-name           ``exact`` full name · ``same_key`` name_key equal (hanzi/pinyin, swapped order, nickname) ·
-               ``pinyin_jw>=t`` for each threshold (only when a side is in Latin letters) · ``hanzi_1_edit``
-               two hanzi names of 3+ characters one character apart (诗艳晶/邱艳晶) · ``else``
-phone          ``same`` a shared number used under few names · ``same_national`` last 8 digits equal (wrong
-               country code) · ``shared`` only a line many names use (family landline, switchboard) · ``else``
-email          ``exact`` · ``same_local`` local part equal, other domain · ``local_fuzzy`` (both only when
-               a local part is not spelled from the person's name: that would count the name twice) ·
-               ``shared_role`` same role mailbox (info@, sales@) · ``else``
-company        ``exact`` company_key equal · ``fuzzy`` · ``else``
-address        ``same_street`` street text (after the district) fuzzy equal · ``same_city`` · ``else``
-birth_date     ``exact`` · ``day_month_swapped`` · ``one_digit`` (a typo) · ``same_year`` · ``else``
-gender         ``same`` · ``different``
-=============  ==================================================================================================
+==============  ================================================================================================
+comparison      levels (after ``null``), first match wins
+==============  ================================================================================================
+name            ``exact`` · ``same_key`` (hanzi/traditional/pinyin, swapped order, nickname: 张伟 = 張偉 = Wei
+                Zhang, Bob = Robert) · ``typo`` (both parts similar, or one hanzi of a 3+ character name) ·
+                ``initial`` (J. Smith) · ``family_only`` (one side has no given name: 陈总, Smith) · ``fuzzy`` ·
+                ``same_family`` (same family name, other given name: households, siblings, colleagues) ·
+                ``same_given`` (other family name, Latin names: a name change at marriage) · ``else``
+birth_date      ``exact`` · ``day_month_swapped`` · ``one_edit`` (a digit typo or two digits transposed) ·
+                ``within_1_year`` · ``within_5_years`` · ``within_15_years`` · ``else`` (a generation apart:
+                father and son, unless the data's matches often carry a wrong date: EM learns which)
+phone           ``same_mobile`` · ``same_line`` (a landline few people use) · ``same_national`` (last 8
+                digits: a wrong country code) · ``shared`` (only a number many names use: a switchboard, a
+                family landline) · ``else``. Mobile or landline is decided by the number, not the column.
+email           ``exact`` · ``same_local`` (other domain) · ``local_fuzzy`` · ``shared`` (a role mailbox such as
+                sales@, or an address many names use) · ``else``. Local parts spelled from the person's name
+                only count as exact addresses (the name comparison already counts the name).
+company         ``exact`` · ``fuzzy`` · ``contains`` (brand only: 正宇 in 正宇钢管) · ``else``
+address         ``same_street`` (street and number; frequency-adjusted: an office building many records give
+                counts little) · ``same_street_name`` (other house number) · ``same_postcode`` · ``same_city`` ·
+                ``else``
+gender          ``same`` · ``different``
+==============  ================================================================================================
 
-Term frequencies (the chance that another record holds the agreeing value: (count − 1)/(N − 1)) come with
-the ``exact``/``same_key`` name levels (of ``name_key``), ``same`` and ``shared`` phone (the rarest common
-number: a switchboard on 500 records weighs little), ``exact`` email and ``exact`` company.
+Term frequencies replace u where a level says so: agreeing on 张伟 counts less than on a rare name. For phones
+and e-mail addresses the frequency counts the different names holding the value, not the records: a number on
+two records of one person is personal; one on five names is not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from .blocking import RID
+from .prepare import RID
 from .settings import ComparisonSettings, MatchSettings
 
-__all__ = ["Compared", "Comparer", "ComparisonSpec", "comparison_specs"]
+__all__ = ["Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
+
+Condition = Callable[["PairView", np.ndarray], np.ndarray]
+Frequency = Callable[["PairView"], np.ndarray]
 
 
 @dataclass(frozen=True)
-class ComparisonSpec:
-    """A comparison's name, its level labels (without ``null``), the columns it reads and its tf levels."""
+class Level:
+    """One comparison level: its label, its condition, its term frequency and its starting values.
+
+    Attributes:
+        label: the name shown in reports and explanations (``same_mobile``).
+        when: ``(pairs, pending) -> bool array``: where the level holds; ``pending`` marks the pairs no earlier
+            level took (a condition may skip work outside it).
+        tf: ``(pairs) -> float array``: the chance that another record holds the agreeing value, replacing the
+            level's u (NaN where unknown); None for a level without term-frequency adjustment.
+        r: starting share of the level among related people (colleagues, relatives), before EM; relative to the
+            other levels' (normalised).
+        tf_people: ``tf`` counts the different people (names) holding the value rather than the records; a
+            frequency of records also counts the person's own duplicates, which the model takes out.
+    """
+
+    label: str
+    when: Condition
+    tf: Frequency | None = None
+    r: float = 1.0
+    tf_people: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named, ordered list of levels (the last one is ``else``), the columns it reads and when it is null."""
 
     name: str
-    levels: tuple[str, ...]
-    columns: frozenset[str]
-    tf_levels: tuple[int, ...] = ()  # 1-based level indexes whose u is replaced by the value's frequency
+    reads: frozenset[str]
+    known: Callable[[PairView], np.ndarray]
+    levels: tuple[Level, ...]
+    #: Says who a person is (name, birth date, gender) rather than how to reach them: related people differ here,
+    #: so their starting values are held firmly (see ``TrainingSettings.related_prior_pairs``).
+    identity: bool = False
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Level labels without ``null``."""
+        return tuple(level.label for level in self.levels)
+
+    @property
+    def m_start(self) -> np.ndarray:
+        """Starting m: the strongest level most likely, halving per level, ``else`` 5%."""
+        k = len(self.levels)
+        if k == 1:
+            return np.ones(1)
+        head = 0.5 ** np.arange(1, k)
+        return np.append(head / head.sum() * 0.95, 0.05)
+
+    @property
+    def r_start(self) -> np.ndarray:
+        """Starting r: the levels' ``r`` shares, normalised."""
+        shares = np.array([level.r for level in self.levels], dtype=np.float64)
+        return shares / shares.sum()
+
+    @property
+    def tf_levels(self) -> tuple[int, ...]:
+        """1-based indexes of the term-frequency adjusted levels."""
+        return tuple(i + 1 for i, level in enumerate(self.levels) if level.tf is not None)
+
+    @property
+    def tf_people_levels(self) -> tuple[int, ...]:
+        """1-based indexes of the levels whose term frequency counts people rather than records."""
+        return tuple(i + 1 for i, level in enumerate(self.levels) if level.tf is not None and level.tf_people)
+
+    def evaluate(self, view: PairView) -> tuple[np.ndarray, np.ndarray]:
+        """Level index per pair (0 = null) and the term frequency of the chosen level (NaN where none)."""
+        n = view.n
+        out = np.zeros(n, dtype=np.int8)
+        tf = np.full(n, np.nan)
+        pending = self.known(view) if view.reads_any(self.reads) else np.zeros(n, dtype=bool)
+        last = len(self.levels)
+        for i, level in enumerate(self.levels, start=1):
+            if not pending.any():
+                break
+            hit = pending.copy() if i == last else level.when(view, pending) & pending
+            out[hit] = i
+            if level.tf is not None and hit.any():
+                tf = np.where(hit, level.tf(view), tf)
+            pending &= ~hit
+        return out, tf
 
 
-def comparison_specs(settings: MatchSettings) -> list[ComparisonSpec]:
-    """The comparisons of ``settings`` in their configured order."""
-    lv = settings.levels
-    name_levels = ("exact", "same_key", *(f"pinyin_jw>={t:g}" for t in lv.name_thresholds), "hanzi_1_edit", "else")
-    specs = {
-        "name": ComparisonSpec(
-            "name",
-            name_levels,
-            frozenset({"full_name", "name_key", "name_pinyin", "name_initial", "family_name", "given_name"}),
-            (1, 2),
+class PairView:
+    """Two aligned sides of a chunk of pairs with memoised helpers (equal, both known, fuzzy scores).
+
+    Args:
+        left, right: the prepared records of the pairs' left and right sides, row-aligned.
+        numbers: per phone number, ``names`` (distinct names holding it) and ``count`` (records).
+        n: the number of records behind the term frequencies.
+        levels: the comparison thresholds.
+    """
+
+    def __init__(
+        self, left: pl.DataFrame, right: pl.DataFrame, numbers: pl.DataFrame, n: int, levels: ComparisonSettings
+    ) -> None:
+        self.L, self.R = left, right
+        self.numbers = numbers
+        self.records = max(n, 2)
+        self.levels = levels
+        self.n = left.height
+        self._memo: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def has(self, col: str) -> bool:
+        return col in self.L.columns
+
+    def reads_any(self, cols: frozenset[str]) -> bool:
+        return any(c in self.L.columns for c in cols)
+
+    def _cached(self, key: tuple[Any, ...], fn: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    def side(self, col: str, right: bool = False) -> np.ndarray:
+        """One side of a column as a numpy array (None/NaN where null)."""
+        frame = self.R if right else self.L
+        if col not in frame.columns:
+            return np.full(self.n, None, dtype=object)
+        return self._cached(("side", col, right), lambda: frame[col].to_numpy())
+
+    def both(self, col: str) -> np.ndarray:
+        """Both sides hold a value (a non-empty list for list columns)."""
+
+        def compute() -> np.ndarray:
+            if not self.has(col):
+                return np.zeros(self.n, dtype=bool)
+            a, b = self.L[col], self.R[col]
+            if isinstance(a.dtype, pl.List):
+                return ((a.list.len() > 0) & (b.list.len() > 0)).fill_null(False).to_numpy()
+            return (a.is_not_null() & b.is_not_null()).to_numpy()
+
+        return self._cached(("both", col), compute)
+
+    def either(self, col: str) -> np.ndarray:
+        """At least one side holds a value."""
+        if not self.has(col):
+            return np.zeros(self.n, dtype=bool)
+        return self._cached(("either", col), lambda: (self.L[col].is_not_null() | self.R[col].is_not_null()).to_numpy())
+
+    def eq(self, col: str, other: str | None = None) -> np.ndarray:
+        """Left ``col`` equals right ``other`` (default the same column), both known."""
+        other = other or col
+        if not (self.has(col) and self.has(other)):
+            return np.zeros(self.n, dtype=bool)
+        return self._cached(("eq", col, other), lambda: (self.L[col] == self.R[other]).fill_null(False).to_numpy())
+
+    def length(self, col: str, right: bool = False) -> np.ndarray:
+        frame = self.R if right else self.L
+        if col not in frame.columns:
+            return np.zeros(self.n, dtype=np.int64)
+        return self._cached(("len", col, right), lambda: frame[col].str.len_chars().fill_null(0).to_numpy())
+
+    def score(self, col: str, scorer: Any, mask: np.ndarray, other: str | None = None) -> np.ndarray:
+        """rapidfuzz ``scorer`` of left ``col`` and right ``other`` where ``mask`` and both known (else 0 or
+        ``inf`` for distances). Scores are computed once per column pair; ``mask`` only limits the work of the
+        first call, later calls reuse it and fill the rows they add."""
+        other = other or col
+        distance = scorer in (Levenshtein.distance, OSA.distance)
+        key = ("score", col, other, scorer)
+        if not (self.has(col) and self.has(other)):
+            return np.full(self.n, np.inf if distance else 0.0)
+        done = self._memo.get((*key, "mask"))
+        out = self._memo.get(key)
+        if out is None:
+            out = np.full(self.n, np.inf if distance else 0.0)
+            done = np.zeros(self.n, dtype=bool)
+        a, b = self.L[col], self.R[other]
+        need = mask & ~done & (a.is_not_null() & b.is_not_null()).to_numpy()
+        idx = np.flatnonzero(need)
+        if len(idx):
+            sims = process.cpdist(
+                a.gather(idx).to_list(), b.gather(idx).to_list(), scorer=scorer, dtype=np.float32, workers=-1
+            )
+            sims = np.asarray(sims, dtype=np.float64)
+            if scorer in (fuzz.ratio, fuzz.partial_ratio):
+                sims /= 100.0
+            out[idx] = sims
+        self._memo[key] = out
+        self._memo[(*key, "mask")] = done | need
+        return out
+
+    def jw(self, col: str, mask: np.ndarray, other: str | None = None) -> np.ndarray:
+        return self.score(col, JaroWinkler.normalized_similarity, mask, other)
+
+    def frequency(self, col: str) -> np.ndarray:
+        """Term frequency of the left value of ``col`` (see :class:`Comparer`: ``_tf:<col>``)."""
+        name = f"_tf:{col}"
+        if name not in self.L.columns:
+            return np.full(self.n, np.nan)
+        return self._cached(("tf", col), lambda: self.L[name].fill_null(np.nan).to_numpy())
+
+    def holders(self, col: str) -> np.ndarray:
+        """Distinct names holding the left value of ``col`` (see :class:`Comparer`: ``_holders:<col>``)."""
+        name = f"_holders:{col}"
+        if name not in self.L.columns:
+            return np.ones(self.n)
+        return self._cached(("holders", col), lambda: self.L[name].fill_null(1).to_numpy())
+
+    def shared_numbers(self, col: str) -> pl.DataFrame:
+        """Per pair index ``i`` with a number of list ``col`` on both sides: fewest holders among the shared
+        numbers (``names``) and their fewest records (``count``)."""
+
+        def compute() -> pl.DataFrame:
+            prefix = "n:" if col == "phone_national" else ""
+            sides = [
+                frame.select(pl.col(col).alias("number")).with_row_index("i").explode("number").drop_nulls("number")
+                for frame in (self.L, self.R)
+            ]
+            return (
+                sides[0]
+                .join(sides[1], on=["i", "number"])
+                .unique()
+                .with_columns((pl.lit(prefix) + pl.col("number")).alias("number"))
+                .join(self.numbers, on="number", how="left")
+                .group_by("i")
+                .agg(pl.col("names").min(), pl.col("count").min())
+            )
+
+        key = ("numbers", col)
+        if key not in self._memo:
+            self._memo[key] = compute()  # type: ignore[assignment]
+        return self._memo[key]  # type: ignore[return-value]
+
+    def number_level(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """(fewest holders, fewest records) of the numbers of ``col`` both sides share (0 where none)."""
+
+        def compute() -> np.ndarray:
+            shared = self.shared_numbers(col) if self.has(col) else None
+            names = np.zeros(self.n)
+            count = np.zeros(self.n)
+            if shared is not None and shared.height:
+                idx = shared["i"].to_numpy()
+                names[idx] = shared["names"].fill_null(1).to_numpy()
+                count[idx] = shared["count"].fill_null(1).to_numpy()
+            return np.stack([names, count])
+
+        both = self._cached(("number_level", col), compute)
+        return both[0], both[1]
+
+    def tf_of_count(self, count: np.ndarray) -> np.ndarray:
+        """(count − 1)/(N − 1), floored at a tenth of one record: the chance another record holds the value."""
+        return np.maximum(count - 1, 0.1) / (self.records - 1)
+
+
+# ------------------------------------------------------------------------------------------------- the levels
+
+
+def _name(lv: ComparisonSettings) -> Comparison:
+    t = lv.name_typo_threshold
+
+    def latin(v: PairView) -> np.ndarray:
+        return ~(v.side("_cjk") & v.side("_cjk", right=True))
+
+    def parts_similar(v: PairView, m: np.ndarray) -> np.ndarray:
+        fam = v.jw("_fam", m)
+        giv = np.maximum(v.jw("_giv_raw", m), v.jw("_giv", m))
+        straight = (fam >= t) & (giv >= t)
+        swapped = (v.jw("_fam", m, "_giv_raw") >= t) & (v.jw("_giv_raw", m, "_fam") >= t)
+        return straight | swapped
+
+    def typo(v: PairView, m: np.ndarray) -> np.ndarray:
+        lat = m & latin(v)
+        out = lat & parts_similar(v, lat)
+        han = m & ~latin(v) & (v.length("_han") >= 3) & (v.length("_han", right=True) >= 3)
+        one = v.score("_han", Levenshtein.distance, han) == 1
+        sounds = v.jw("name_pinyin", han & one) >= 0.88
+        first_differs = ~v.eq("_fam") & v.both("_fam")
+        return out | (han & one & (sounds | first_differs))
+
+    def fam_agrees(v: PairView, m: np.ndarray) -> np.ndarray:
+        return v.eq("_fam") | (latin(v) & (v.jw("_fam", m) >= t))
+
+    def initial(v: PairView, m: np.ndarray) -> np.ndarray:
+        one = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
+        first = v.eq("_ginit")
+        return one & first & fam_agrees(v, m & one & first)
+
+    def family_only(v: PairView, m: np.ndarray) -> np.ndarray:
+        return v.eq("_fam") & ~v.both("_giv_raw")
+
+    def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+        lat = m & latin(v)
+        return lat & (v.jw("name_key", lat) >= lv.name_fuzzy_threshold)
+
+    def same_family(v: PairView, m: np.ndarray) -> np.ndarray:
+        return v.eq("_fam")
+
+    def same_given(v: PairView, m: np.ndarray) -> np.ndarray:
+        # Latin names only: a new family name after marriage; two hanzi names with other surnames are two people
+        return latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1)
+
+    return Comparison(
+        "name",
+        frozenset({"_fname", "name_key", "_fam", "_giv", "_giv_raw", "_han", "name_pinyin", "full_name"}),
+        lambda v: v.both("_fname"),
+        (
+            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.02),
+            Level("same_key", lambda v, m: v.eq("name_key"), tf=lambda v: v.frequency("name_key"), r=0.01),
+            Level("typo", typo, r=0.02),
+            Level("initial", initial, r=0.01),
+            Level("family_only", family_only, r=0.04),
+            Level("fuzzy", fuzzy, r=0.02),
+            Level("same_family", same_family, r=0.3),
+            Level("same_given", same_given, r=0.03),
+            Level("else", lambda v, m: m, r=0.55),
         ),
-        "phone": ComparisonSpec(
-            "phone",
-            ("same", "same_national", "shared", "else"),
-            frozenset({"phone", "phones", "phone_national"}),
-            (1, 3),
+        identity=True,
+    )
+
+
+def _birth_date(lv: ComparisonSettings) -> Comparison:
+    def swapped(v: PairView, m: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(m)
+        out = np.zeros(v.n, dtype=bool)
+        if len(idx):
+            pos = pl.Series(idx)
+            sa, sb = v.L["_dob"].gather(pos), v.R["_dob"].gather(pos)
+            same = (
+                (sa.str.slice(0, 4) == sb.str.slice(0, 4))
+                & (sa.str.slice(4, 2) == sb.str.slice(6, 2))
+                & (sa.str.slice(6, 2) == sb.str.slice(4, 2))
+            )
+            out[idx] = same.fill_null(False).to_numpy()
+        return out
+
+    def days(v: PairView) -> np.ndarray:
+        return np.abs(v.side("_dob_days").astype(np.float64) - v.side("_dob_days", right=True).astype(np.float64))
+
+    return Comparison(
+        "birth_date",
+        frozenset({"_dob", "_dob_days", "birth_date"}),
+        lambda v: v.both("_dob"),
+        (
+            Level("exact", lambda v, m: v.eq("_dob"), r=0.02),
+            Level("day_month_swapped", swapped, r=0.005),
+            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02),
+            Level("within_1_year", lambda v, m: days(v) <= 366, r=0.03),
+            Level("within_5_years", lambda v, m: days(v) <= 5 * 366, r=0.12),
+            Level("within_15_years", lambda v, m: days(v) <= 15 * 366, r=0.25),
+            Level("else", lambda v, m: m, r=0.55),
         ),
-        "email": ComparisonSpec(
-            "email",
-            ("exact", "same_local", "local_fuzzy", "shared_role", "else"),
-            frozenset({"email", "email_local", "email_domain"}),
-            (1,),
+        identity=True,
+    )
+
+
+def _phone(lv: ComparisonSettings) -> Comparison:
+    k = lv.shared_by_names
+
+    def own(col: str) -> Condition:
+        def when(v: PairView, m: np.ndarray) -> np.ndarray:
+            names, _ = v.number_level(col)
+            return (names >= 1) & (names < k)
+
+        return when
+
+    def tf_of(col: str) -> Frequency:
+        def freq(v: PairView) -> np.ndarray:
+            names, _ = v.number_level(col)
+            return v.tf_of_count(names)
+
+        return freq
+
+    def national(v: PairView, m: np.ndarray) -> np.ndarray:
+        if not v.has("phone_national"):
+            return np.zeros(v.n, dtype=bool)
+        names, _ = v.number_level("phone_national")
+        exact = (v.number_level("_mobiles")[0] > 0) | (v.number_level("_lines")[0] > 0)
+        return (names >= 1) & ~exact
+
+    def shared(v: PairView, m: np.ndarray) -> np.ndarray:
+        a, _ = v.number_level("_mobiles")
+        b, _ = v.number_level("_lines")
+        return (a >= k) | (b >= k)
+
+    def known(v: PairView) -> np.ndarray:
+        if not v.has("_all_numbers"):
+            return np.zeros(v.n, dtype=bool)
+        return v.both("_all_numbers")
+
+    return Comparison(
+        "phone",
+        frozenset({"_mobiles", "_lines", "phone_national", "_all_numbers"}),
+        known,
+        (
+            Level("same_mobile", own("_mobiles"), tf=tf_of("_mobiles"), r=0.05, tf_people=True),
+            Level("same_line", own("_lines"), tf=tf_of("_lines"), r=0.3, tf_people=True),
+            Level("same_national", national, r=0.02),
+            Level("shared", shared, r=0.3),
+            Level("else", lambda v, m: m, r=0.33),
         ),
-        "company": ComparisonSpec(
-            "company", ("exact", "fuzzy", "else"), frozenset({"company", "company_key", "company_key_pinyin"}), (1,)
+    )
+
+
+def _email(lv: ComparisonSettings) -> Comparison:
+    k = lv.shared_by_names
+
+    def personal(v: PairView) -> np.ndarray:
+        role = v.side("email_role").astype(bool) if v.has("email_role") else np.zeros(v.n, dtype=bool)
+        return ~role & (v.holders("email") < k)
+
+    def namey(v: PairView) -> np.ndarray:
+        if not v.has("_local_is_name"):
+            return np.zeros(v.n, dtype=bool)
+        return v.side("_local_is_name").astype(bool) | v.side("_local_is_name", right=True).astype(bool)
+
+    def same_local(v: PairView, m: np.ndarray) -> np.ndarray:
+        return v.eq("email_local") & personal(v) & ~namey(v)
+
+    def local_fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+        need = m & ~namey(v)
+        return need & (v.jw("email_local", need) >= lv.email_local_threshold)
+
+    return Comparison(
+        "email",
+        frozenset({"email", "email_local", "email_role"}),
+        lambda v: v.both("email"),
+        (
+            Level(
+                "exact",
+                lambda v, m: v.eq("email") & personal(v),
+                tf=lambda v: v.tf_of_count(v.holders("email")),
+                r=0.03,
+                tf_people=True,
+            ),
+            Level("same_local", same_local, r=0.01),
+            Level("local_fuzzy", local_fuzzy, r=0.02),
+            Level("shared", lambda v, m: v.eq("email"), r=0.25),
+            Level("else", lambda v, m: m, r=0.69),
         ),
-        "address": ComparisonSpec(
-            "address",
-            ("same_street", "same_city", "else"),
-            frozenset({"address", "city", "city_key", "district", "province", "postcode"}),
+    )
+
+
+def _company(lv: ComparisonSettings) -> Comparison:
+    def exact(v: PairView, m: np.ndarray) -> np.ndarray:
+        return v.eq("company_key") | v.eq("company_key_pinyin")
+
+    def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+        sim = np.maximum(v.score("company_key", fuzz.ratio, m), v.score("company_key_pinyin", fuzz.ratio, m))
+        return sim >= lv.company_threshold
+
+    def contains(v: PairView, m: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(m)
+        out = np.zeros(v.n, dtype=bool)
+        if not len(idx):
+            return out
+        pos = pl.Series(idx)
+        for col, shortest in (("company_key", 2), ("company_key_pinyin", 4)):
+            if not v.has(col):
+                continue
+            frame = pl.DataFrame({"a": v.L[col].gather(pos), "b": v.R[col].gather(pos)})
+            hit = frame.select(
+                ((pl.col("a").str.len_chars() >= shortest) & pl.col("b").str.contains(pl.col("a"), literal=True))
+                | ((pl.col("b").str.len_chars() >= shortest) & pl.col("a").str.contains(pl.col("b"), literal=True))
+            ).to_series()
+            out[idx] |= hit.fill_null(False).to_numpy()
+        return out
+
+    return Comparison(
+        "company",
+        frozenset({"company_key", "company_key_pinyin"}),
+        lambda v: v.both("company_key") | v.both("company_key_pinyin"),
+        (
+            Level("exact", exact, tf=lambda v: v.frequency("company_key"), r=0.6),
+            Level("fuzzy", fuzzy, r=0.1),
+            Level("contains", contains, r=0.1),
+            Level("else", lambda v, m: m, r=0.2),
         ),
-        "birth_date": ComparisonSpec(
-            "birth_date", ("exact", "day_month_swapped", "one_digit", "same_year", "else"), frozenset({"birth_date"})
+    )
+
+
+def _address(lv: ComparisonSettings) -> Comparison:
+    def same_street(v: PairView, m: np.ndarray) -> np.ndarray:
+        need = m & v.both("_street")
+        return v.score("_street", fuzz.ratio, need) >= lv.address_threshold
+
+    def known(v: PairView) -> np.ndarray:
+        return v.both("_street") | v.both("postcode") | v.both("city_key")
+
+    return Comparison(
+        "address",
+        frozenset({"_street", "_street_key", "postcode", "city_key"}),
+        known,
+        (
+            Level("same_street", same_street, tf=lambda v: v.frequency("_street"), r=0.6),
+            Level(
+                "same_street_name", lambda v, m: v.eq("_street_key") & (v.eq("postcode") | v.eq("city_key")), r=0.05
+            ),
+            Level("same_postcode", lambda v, m: v.eq("postcode"), r=0.05),
+            Level("same_city", lambda v, m: v.eq("city_key"), r=0.1),
+            Level("else", lambda v, m: m, r=0.2),
         ),
-        "gender": ComparisonSpec("gender", ("same", "different"), frozenset({"gender"})),
-    }
+    )
+
+
+def _gender(lv: ComparisonSettings) -> Comparison:
+    return Comparison(
+        "gender",
+        frozenset({"gender"}),
+        lambda v: v.both("gender"),
+        (Level("same", lambda v, m: v.eq("gender"), r=0.5), Level("different", lambda v, m: m, r=0.5)),
+        identity=True,
+    )
+
+
+_BUILDERS: dict[str, Callable[[ComparisonSettings], Comparison]] = {
+    "name": _name,
+    "phone": _phone,
+    "email": _email,
+    "company": _company,
+    "address": _address,
+    "birth_date": _birth_date,
+    "gender": _gender,
+}
+
+
+def build_comparisons(settings: MatchSettings) -> list[Comparison]:
+    """The comparisons of ``settings`` in their configured order (term-frequency levels per ``tf_adjust``)."""
     tf = set(settings.training.tf_adjust)
     out = []
     for name in settings.comparisons:
-        spec = specs[name]
-        out.append(spec if name in tf else ComparisonSpec(spec.name, spec.levels, spec.columns, ()))
+        comparison = _BUILDERS[name](settings.levels)
+        if name not in tf:
+            levels = tuple(Level(lvl.label, lvl.when, None, lvl.r) for lvl in comparison.levels)
+            comparison = Comparison(comparison.name, comparison.reads, comparison.known, levels, comparison.identity)
+        out.append(comparison)
     return out
+
+
+# ------------------------------------------------------------------------------------------------ comparing
 
 
 @dataclass
@@ -104,18 +597,36 @@ class Compared:
     right: np.ndarray
     levels: dict[str, np.ndarray]
     tf: dict[str, np.ndarray] = field(default_factory=dict)
-    veto: np.ndarray | None = None  # True where a cannot_link comparison clearly disagrees
+    veto: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.left)
 
+    def subset(self, mask: np.ndarray) -> Compared:
+        """The pairs where ``mask`` holds."""
+        return Compared(
+            self.left[mask],
+            self.right[mask],
+            {k: v[mask] for k, v in self.levels.items()},
+            {k: v[mask] for k, v in self.tf.items()},
+            None if self.veto is None else self.veto[mask],
+        )
 
+
+#: Prepared columns the comparisons read (the side table keeps only these).
 _SIDE = (
     "_fname",
     "name_key",
     "name_pinyin",
+    "_fam",
+    "_giv",
+    "_giv_raw",
+    "_ginit",
+    "_han",
     "_cjk",
-    "_phoneset",
+    "_mobiles",
+    "_lines",
+    "_all_numbers",
     "phone_national",
     "email",
     "email_local",
@@ -123,86 +634,37 @@ _SIDE = (
     "company_key",
     "company_key_pinyin",
     "_street",
+    "_street_key",
+    "postcode",
     "city_key",
-    "birth_date",
+    "_dob",
+    "_dob_days",
     "gender",
 )
 
 
-def _sim(a: pl.Series, b: pl.Series, scorer: object, mask: np.ndarray | None = None) -> np.ndarray:
-    """Aligned character similarity in 0..1 (rapidfuzz, all cores); 0 where either side is null or outside
-    ``mask`` (only the rows that need a fuzzy score are scored)."""
-    need = (a.is_not_null() & b.is_not_null()).to_numpy()
-    if mask is not None:
-        need &= mask
-    out = np.zeros(len(a), dtype=np.float64)
-    idx = np.flatnonzero(need)
-    if not len(idx):
-        return out
-    sims = process.cpdist(a.gather(idx).to_list(), b.gather(idx).to_list(), scorer=scorer, dtype=np.float32, workers=-1)
-    sims = np.asarray(sims, dtype=np.float64)
-    if scorer is fuzz.ratio:
-        sims /= 100.0
-    out[idx] = sims
-    return out
-
-
-def _b(s: pl.Series) -> np.ndarray:
-    return s.fill_null(False).to_numpy().astype(bool)
-
-
 class Comparer:
-    """Compares pairs of one set of prepared records; holds the term-frequency tables of those records.
+    """Compares pairs of one set of prepared records; holds the frequency tables of those records.
 
     Args:
-        prepared: the output of :func:`rules.match.blocking.prepare_records` (all records that can be paired,
+        prepared: the output of :func:`rules.match.prepare.prepare_records` (all records that can be paired,
             so term frequencies describe the whole population).
         settings: comparisons and level thresholds.
     """
 
     def __init__(self, prepared: pl.DataFrame, settings: MatchSettings) -> None:
         self.settings = settings
-        self.specs = comparison_specs(settings)
+        self.comparisons = build_comparisons(settings)
         self.n = prepared.height
         order = prepared[RID].arg_sort()
         self.rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
-        cols = [c for c in _SIDE if c in prepared.columns]
-        side = prepared.select(*cols).gather(order)
-        n = max(self.n, 1)
-        extra = []
-        for col, tf_col in (("name_key", "_tf_name"), ("email", "_tf_email"), ("company_key", "_tf_company")):
-            if col in side.columns:
-                # P(another record holds this value): (count - 1) / (N - 1), the record itself left out
-                extra.append(((pl.len().over(col) - 1).clip(1) / max(n - 1, 1)).alias(tf_col))
-        side = side.with_columns(extra)
-        if {"email_local", "name_key"} <= set(side.columns):
-            # a local part spelled from the person's name (zhangwei88@, wei.zhang@) repeats the name comparison:
-            # agreeing on it is no evidence beyond the name, so such local parts only count as exact addresses
-            letters = side["email_local"].str.replace_all(r"[^a-z]", "")
-            key = side["name_key"].str.to_lowercase().str.replace_all(r"[^a-z]", "")
-            spellings = [key]
-            if "name_pinyin" in side.columns:
-                tokens = side["name_pinyin"].str.to_lowercase().str.replace_all(r"[^a-z ]", "").str.split(" ")
-                spellings += [tokens.list.join(""), tokens.list.reverse().list.join("")]
-            sim = np.zeros(side.height)
-            for spelling in spellings:
-                sim = np.maximum(sim, _sim(letters, spelling, JaroWinkler.normalized_similarity))
-            side = side.with_columns(pl.Series("_local_is_name", sim >= 0.85))
-        self.side = side
-        # phone number statistics: how many records and how many different names carry each number
-        if "_phoneset" in side.columns:
-            exploded = side.select(
-                pl.col("_phoneset").alias("number"),
-                (pl.col("name_key") if "name_key" in side.columns else pl.lit(None, pl.String)).alias("nk"),
-            ).explode("number")
-            self.numbers = (
-                exploded.drop_nulls("number")
-                .group_by("number")
-                .agg(pl.len().alias("count"), pl.col("nk").n_unique().alias("names"))
-                .with_columns((pl.col("names") >= settings.levels.shared_phone_names).alias("shared"))
-            )
-        else:
-            self.numbers = pl.DataFrame(schema={"number": pl.String, "count": pl.UInt32, "shared": pl.Boolean})
+        side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
+        self.side, self.numbers = _side_table(side, settings)
+
+    @property
+    def specs(self) -> list[Comparison]:
+        """The comparisons (kept for callers of the first version)."""
+        return self.comparisons
 
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""
@@ -222,181 +684,100 @@ class Comparer:
         right = np.asarray(right, dtype=np.int64)
         li, ri = self.index(left), self.index(right)
         use_tf = self.n >= self.settings.training.tf_min_records
-        out = Compared(left, right, {})
-        parts: dict[str, list[np.ndarray]] = {s.name: [] for s in self.specs}
-        tf_parts: dict[str, list[np.ndarray]] = {s.name: [] for s in self.specs if s.tf_levels and use_tf}
+        parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons}
+        tf_parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons if c.tf_levels and use_tf}
         for start in range(0, max(len(left), 1), chunk):
-            L, R = self.side[li[start : start + chunk]], self.side[ri[start : start + chunk]]
-            for spec in self.specs:
-                levels, tf = getattr(self, f"_{spec.name}")(L, R, self.settings.levels)
-                parts[spec.name].append(levels.astype(np.int8))
-                if spec.name in tf_parts:
-                    tf_parts[spec.name].append(tf if tf is not None else np.full(L.height, np.nan))
-            del L, R
-        for name, arrays in parts.items():
-            out.levels[name] = np.concatenate(arrays)
-        for name, arrays in tf_parts.items():
-            out.tf[name] = np.concatenate(arrays)
+            view = PairView(
+                self.side[li[start : start + chunk]],
+                self.side[ri[start : start + chunk]],
+                self.numbers,
+                self.n,
+                self.settings.levels,
+            )
+            for comparison in self.comparisons:
+                levels, tf = comparison.evaluate(view)
+                parts[comparison.name].append(levels)
+                if comparison.name in tf_parts:
+                    tf_parts[comparison.name].append(tf)
+            del view
+        out = Compared(left, right, {k: np.concatenate(v) for k, v in parts.items()})
+        out.tf = {k: np.concatenate(v) for k, v in tf_parts.items()}
         veto = np.zeros(len(left), dtype=bool)
-        for spec in self.specs:
-            if spec.name in self.settings.cannot_link:
-                veto |= out.levels[spec.name] == len(spec.levels)
+        for comparison in self.comparisons:
+            if comparison.name in self.settings.cannot_link:
+                veto |= out.levels[comparison.name] == len(comparison.levels)
         out.veto = veto
         return out
 
-    # ------------------------------------------------------------------------------------------ comparisons
 
-    @staticmethod
-    def _col(L: pl.DataFrame, R: pl.DataFrame, col: str) -> tuple[pl.Series, pl.Series] | None:
-        if col not in L.columns:
-            return None
-        return L[col], R[col]
+def _side_table(side: pl.DataFrame, settings: MatchSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The columns comparisons read, with frequencies, holders and phone-number statistics added."""
+    n = max(side.height, 2)
+    name = pl.col("name_key") if "name_key" in side.columns else pl.lit(None, pl.String)
+    extra: list[pl.Expr] = []
+    for col in ("name_key", "company_key", "_street"):
+        if col in side.columns:
+            # P(another record holds this value): (count − 1)/(N − 1), the record itself left out
+            extra.append(((pl.len().over(col) - 1).clip(1) / (n - 1)).alias(f"_tf:{col}"))
+    for col in ("email",):
+        if col in side.columns:
+            holders = name.drop_nulls().n_unique().over(col).clip(1)
+            extra.append(pl.when(pl.col(col).is_not_null()).then(holders).alias(f"_holders:{col}"))
+    if "_giv_raw" in side.columns:
+        extra.append(pl.col("_giv_raw").str.slice(0, 1).alias("_ginit"))
+    if "_dob" in side.columns:
+        extra.append(pl.col("_dob").str.to_date("%Y%m%d", strict=False).cast(pl.Int32).alias("_dob_days"))
+    lists = [c for c in ("_mobiles", "_lines") if c in side.columns]
+    if lists:
+        extra.append(pl.concat_list(lists).list.unique().alias("_all_numbers"))
+    side = side.with_columns(extra)
+    if "_dob_days" in side.columns:
+        side = side.with_columns(
+            pl.when(pl.col("_dob_days").is_null()).then(None).otherwise(pl.col("_dob")).alias("_dob")
+        )
+    if {"email_local", "_fam"} <= set(side.columns):
+        side = side.with_columns(_local_is_name(side).alias("_local_is_name"))
+    numbers = _number_stats(side)
+    return side, numbers
 
-    def _name(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, np.ndarray]:
-        n = L.height
-        levels = np.zeros(n, dtype=np.int8)
-        tf = np.full(n, np.nan)
-        if "_fname" not in L.columns or L["_fname"].null_count() == n:
-            return levels, tf
-        fl, fr = L["_fname"], R["_fname"]
-        known = (fl.is_not_null() & fr.is_not_null()).to_numpy()
-        exact = _b(fl == fr)
-        key = _b(L["name_key"] == R["name_key"]) if "name_key" in L.columns else np.zeros(n, bool)
-        latin = ~(L["_cjk"].to_numpy() & R["_cjk"].to_numpy())
-        conds = [~known, exact, key]
-        if "name_pinyin" in L.columns:
-            need = known & latin & ~exact & ~key
-            jw = _sim(L["name_pinyin"], R["name_pinyin"], JaroWinkler.normalized_similarity, need)
-            conds += [latin & (jw >= t) for t in lv.name_thresholds]
-        else:
-            conds += [np.zeros(n, bool) for _ in lv.name_thresholds]
-        long = _b((fl.str.len_chars() >= 3) & (fr.str.len_chars() >= 3))
-        need = known & ~latin & long & ~exact & ~key
-        dist = _sim(fl, fr, Levenshtein.distance, need)
-        conds.append(need & (dist == 1))
-        levels = np.select(conds, list(range(len(conds))), default=len(conds)).astype(np.int8)
-        if "_tf_name" in L.columns:
-            tf = np.where((levels == 1) | (levels == 2), L["_tf_name"].fill_null(np.nan).to_numpy(), np.nan)
-        return levels, tf
 
-    def _phone(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, np.ndarray]:
-        n = L.height
-        if "_phoneset" not in L.columns:
-            return np.zeros(n, np.int8), np.full(n, np.nan)
-        pairs = pl.DataFrame({"a": L["_phoneset"], "b": R["_phoneset"]})
-        known = _b((pairs["a"].list.len() > 0) & (pairs["b"].list.len() > 0))
-        inter = (
-            pairs.with_row_index("i")
-            .select("i", pl.col("a").list.set_intersection("b").alias("number"))
+def _local_is_name(side: pl.DataFrame) -> pl.Series:
+    """True where the e-mail local part is spelled from the person's name (zhangwei88@, wei.zhang@)."""
+    letters = side["email_local"].str.replace_all(r"[^a-z]", "")
+    fam = side["_fam"].fill_null("")
+    giv = side["_giv_raw"].fill_null("") if "_giv_raw" in side.columns else pl.Series([""] * side.height)
+    sim = np.zeros(side.height)
+    for spelling in (fam + giv, giv + fam, giv.str.slice(0, 1) + fam, fam):
+        spelled = pl.select(pl.when(spelling.str.len_chars() >= 3).then(spelling)).to_series()
+        need = (letters.is_not_null() & spelled.is_not_null()).to_numpy()
+        idx = np.flatnonzero(need)
+        if len(idx):
+            sims = process.cpdist(
+                letters.gather(idx).to_list(),
+                spelled.gather(idx).to_list(),
+                scorer=JaroWinkler.normalized_similarity,
+                workers=-1,
+            )
+            sim[idx] = np.maximum(sim[idx], sims)
+    return pl.Series("_local_is_name", sim >= 0.85)
+
+
+def _number_stats(side: pl.DataFrame) -> pl.DataFrame:
+    """Per phone number (mobiles, lines and national forms): records and distinct names holding it."""
+    cols = [c for c in ("_mobiles", "_lines", "phone_national") if c in side.columns]
+    if not cols:
+        return pl.DataFrame(schema={"number": pl.String, "count": pl.UInt32, "names": pl.UInt32})
+    name = pl.col("name_key") if "name_key" in side.columns else pl.lit(None, pl.String)
+    parts = []
+    for col in cols:
+        prefix = "n:" if col == "phone_national" else ""
+        parts.append(
+            side.select(pl.col(col).alias("number"), name.alias("nk"))
             .explode("number")
             .drop_nulls("number")
-            .join(self.numbers, on="number", how="left")
-            .group_by("i")
-            .agg(
-                (~pl.col("shared")).any().alias("own"),
-                pl.col("count").filter(~pl.col("shared")).min().alias("count"),
-                pl.col("count").min().alias("count_any"),
-            )
+            .with_columns((pl.lit(prefix) + pl.col("number")).alias("number"))
         )
-        own = np.zeros(n, bool)
-        any_overlap = np.zeros(n, bool)
-        count = np.full(n, np.nan)
-        idx = inter["i"].to_numpy()
-        any_overlap[idx] = True
-        own[idx] = inter["own"].fill_null(False).to_numpy()
-        count[idx] = inter["count"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        count_any = np.full(n, np.nan)
-        count_any[idx] = inter["count_any"].cast(pl.Float64).to_numpy()
-        national = np.zeros(n, bool)
-        if "phone_national" in L.columns:
-            national = _b(L["phone_national"].list.set_intersection(R["phone_national"]).list.len() > 0)
-        levels = np.select([~known, own, national & ~any_overlap, any_overlap], [0, 1, 2, 3], default=4)
-        tf = np.where(levels == 1, np.maximum(count - 1, 1) / max(self.n - 1, 1), np.nan)
-        tf = np.where(levels == 3, np.maximum(count_any - 1, 1) / max(self.n - 1, 1), tf)
-        return levels.astype(np.int8), tf
-
-    def _email(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, np.ndarray]:
-        n = L.height
-        if "email" not in L.columns:
-            return np.zeros(n, np.int8), np.full(n, np.nan)
-        el, er = L["email"], R["email"]
-        known = (el.is_not_null() & er.is_not_null()).to_numpy()
-        role = np.zeros(n, bool)
-        if "email_role" in L.columns:
-            role = _b(L["email_role"]) | _b(R["email_role"])
-        exact = _b(el == er)
-        namey = np.zeros(n, bool)
-        if "_local_is_name" in L.columns:
-            namey = L["_local_is_name"].to_numpy() & R["_local_is_name"].to_numpy()
-        same_local = _b(L["email_local"] == R["email_local"]) & ~role & ~namey
-        need = known & ~exact & ~same_local & ~role & ~namey
-        jw = _sim(L["email_local"], R["email_local"], JaroWinkler.normalized_similarity, need)
-        levels = np.select(
-            [~known, exact & ~role, same_local, need & (jw >= lv.email_local_threshold), exact & role],
-            [0, 1, 2, 3, 4],
-            default=5,
-        )
-        tf = np.full(n, np.nan)
-        if "_tf_email" in L.columns:
-            tf = np.where(levels == 1, L["_tf_email"].fill_null(np.nan).to_numpy(), np.nan)
-        return levels.astype(np.int8), tf
-
-    def _company(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, np.ndarray]:
-        n = L.height
-        if "company_key" not in L.columns:
-            return np.zeros(n, np.int8), np.full(n, np.nan)
-        cl, cr = L["company_key"], R["company_key"]
-        known = (cl.is_not_null() & cr.is_not_null()).to_numpy()
-        exact = _b(cl == cr)
-        need = known & ~exact
-        sim = _sim(cl, cr, fuzz.ratio, need)
-        if "company_key_pinyin" in L.columns:
-            sim = np.maximum(sim, _sim(L["company_key_pinyin"], R["company_key_pinyin"], fuzz.ratio, need))
-        levels = np.select([~known, exact, sim >= lv.company_threshold], [0, 1, 2], default=3)
-        tf = np.full(n, np.nan)
-        if "_tf_company" in L.columns:
-            tf = np.where(levels == 1, L["_tf_company"].fill_null(np.nan).to_numpy(), np.nan)
-        return levels.astype(np.int8), tf
-
-    def _address(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, None]:
-        n = L.height
-        street_known = np.zeros(n, bool)
-        same_street = np.zeros(n, bool)
-        if "_street" in L.columns:
-            sl, sr = L["_street"], R["_street"]
-            street_known = _b((sl.str.len_chars() >= 4) & (sr.str.len_chars() >= 4))
-            same_street = street_known & (_sim(sl, sr, fuzz.ratio, street_known) >= lv.address_threshold)
-        city_known = np.zeros(n, bool)
-        same_city = np.zeros(n, bool)
-        if "city_key" in L.columns:
-            city_known = (L["city_key"].is_not_null() & R["city_key"].is_not_null()).to_numpy()
-            same_city = _b(L["city_key"] == R["city_key"])
-        levels = np.select(
-            [same_street, same_city, city_known | street_known],
-            [1, 2, 3],
-            default=0,
-        )
-        return levels.astype(np.int8), None
-
-    def _birth_date(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, None]:
-        n = L.height
-        if "birth_date" not in L.columns:
-            return np.zeros(n, np.int8), None
-        bl, br = L["birth_date"].cast(pl.String), R["birth_date"].cast(pl.String)
-        known = (bl.is_not_null() & br.is_not_null()).to_numpy()
-        year = _b(bl.str.slice(0, 4) == br.str.slice(0, 4))
-        ml, dl, mr, dr = bl.str.slice(5, 2), bl.str.slice(8, 2), br.str.slice(5, 2), br.str.slice(8, 2)
-        swapped = year & _b((ml == dr) & (dl == mr))
-        exact = _b(bl == br)
-        digit = _sim(bl, br, Levenshtein.distance, known & ~exact & ~swapped) == 1
-        levels = np.select([~known, exact, swapped, known & digit, year], [0, 1, 2, 3, 4], default=5)
-        return levels.astype(np.int8), None
-
-    def _gender(self, L: pl.DataFrame, R: pl.DataFrame, lv: ComparisonSettings) -> tuple[np.ndarray, None]:
-        n = L.height
-        if "gender" not in L.columns:
-            return np.zeros(n, np.int8), None
-        gl, gr = L["gender"].cast(pl.String), R["gender"].cast(pl.String)
-        known = (gl.is_not_null() & gr.is_not_null()).to_numpy()
-        levels = np.select([~known, _b(gl == gr)], [0, 1], default=2)
-        return levels.astype(np.int8), None
+    exploded = pl.concat(parts)
+    return exploded.group_by("number").agg(
+        pl.len().alias("count"), pl.col("nk").drop_nulls().n_unique().clip(1).alias("names")
+    )

@@ -1,17 +1,19 @@
-"""One-file deduplication for analysts (``crmkit dedupe INPUT --config match.yaml --out clusters.csv``)."""
+"""One-table deduplication for analysts (``crmkit dedupe INPUT --config match.yaml --out clusters.csv``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from .blocking import RID
-from .engine import match
+from .engine import MatchResult, match, match_incremental
+from .model import MatchModel
+from .prepare import RID
 from .settings import MatchSettings
 
-__all__ = ["DedupeConfig", "dedupe_frame"]
+__all__ = ["DedupeConfig", "Deduped", "dedupe", "dedupe_frame", "normalise_people"]
 
 CanonicalInput = Literal[
     "first_name",
@@ -27,7 +29,9 @@ CanonicalInput = Literal[
     "company",
     "gender",
 ]
+#: Input fields that feed another canonical field: a street (and house number) is part of the address.
 _TARGET = {"first_name": "given_name", "last_name": "family_name", "street": "address"}
+_CJK = r"[\u3400-\u9fff]"
 
 
 class DedupeConfig(BaseModel):
@@ -35,36 +39,66 @@ class DedupeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: Input column → canonical field (first_name, last_name, full_name, birth_date, street/address, city,
-    #: postcode, phone, email, company, gender). first_name + last_name make the full name when no full_name.
+    #: Input column → field (first_name, last_name, full_name, birth_date, street/address, city, postcode, phone,
+    #: email, company, gender). Several columns may map to one field: their values are joined with a space in the
+    #: order listed (house number + street; street + address line 2). first_name + last_name make the full name
+    #: when there is no full_name (family name first for names in hanzi).
     columns: dict[str, CanonicalInput] = Field(min_length=1)
     #: Input column holding the record id (default: the row number, from 0).
     id_column: str | None = None
-    #: Default phone region and the order of ambiguous numeric dates.
+    #: Region of phone numbers written without a country code (ISO 3166, default CN) and the order of ambiguous
+    #: numeric dates (03/05/1985: ``dmy`` is 3 May).
     region: str = "CN"
     date_order: Literal["ymd", "dmy", "mdy"] = "ymd"
     match: MatchSettings = Field(default_factory=MatchSettings)
 
-    @field_validator("columns")
-    @classmethod
-    def _one_column_per_field(cls, value: dict[str, str]) -> dict[str, str]:
-        seen: dict[str, str] = {}
-        for col, fld in value.items():
-            if fld in seen:
-                raise ValueError(f"columns {seen[fld]!r} and {col!r} both map to {fld!r}")
-            seen[fld] = col
-        return value
+
+@dataclass(frozen=True)
+class Deduped:
+    """What :func:`dedupe` found.
+
+    Attributes:
+        clusters: ``record_id`` (text), ``cluster_id`` (the record id of the cluster's first record) and
+            ``match_probability`` (the record's strongest link inside its cluster; null for a singleton), in input
+            order (existing records of an incremental run after the new ones).
+        records: the normalised records that were matched (``record_id``, ``_rid`` and the canonical fields).
+        result: the matcher's full result (pairs with evidence, review, model, blocking rules and recall).
+    """
+
+    clusters: pl.DataFrame
+    records: pl.DataFrame
+    result: MatchResult
 
 
-def dedupe_frame(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
-    """Cluster the rows of one table of people.
+def _joined(df: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    parts = [pl.col(c).cast(pl.String).str.strip_chars() for c in columns]
+    joined = pl.concat_str(parts, separator=" ", ignore_nulls=True).str.strip_chars()
+    return pl.when(joined.str.len_chars() > 0).then(joined)
 
-    The mapped columns are normalised with :func:`rules.normalise.normalise_frame`, then matched with
-    ``config.match`` (a model is trained on the file itself).
 
-    Returns:
-        ``record_id`` (text), ``cluster_id`` (the record id of the cluster's first row) and
-        ``match_probability`` (the row's strongest link inside its cluster; null for a singleton), in input order.
+def _mapped(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """Canonical columns of the input: columns sharing a field joined, the full name built from its parts."""
+    by_field: dict[str, list[str]] = {}
+    for col, fld in config.columns.items():
+        by_field.setdefault(_TARGET.get(fld, fld), []).append(col)
+    mapped = df.select(_joined(df, cols).alias(fld) for fld, cols in by_field.items())
+    if "full_name" not in mapped.columns and {"given_name", "family_name"} & set(mapped.columns):
+        given = pl.col("given_name") if "given_name" in mapped.columns else pl.lit(None, pl.String)
+        family = pl.col("family_name") if "family_name" in mapped.columns else pl.lit(None, pl.String)
+        hanzi = family.str.contains(_CJK).fill_null(False) | given.str.contains(_CJK).fill_null(False)
+        # "Family, Given" tells the name normaliser which part is which; hanzi names are written family first
+        western = pl.when(family.is_not_null() & given.is_not_null()).then(family + ", " + given)
+        full = (
+            pl.when(hanzi)
+            .then(pl.concat_str([family, given], ignore_nulls=True))
+            .otherwise(pl.coalesce(western, family, given))
+        )
+        mapped = mapped.with_columns(full.alias("full_name"), family.is_null().alias("_no_family"))
+    return mapped
+
+
+def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The input's mapped columns normalised for matching, with ``record_id`` and ``_rid`` (0, 1, …).
 
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
@@ -81,33 +115,97 @@ def dedupe_frame(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     )
     if ids.is_duplicated().any() or ids.null_count():
         raise ValueError(f"record ids in {config.id_column!r} must be unique and non-null")
-    mapped = df.select(pl.col(c).cast(pl.String).alias(_TARGET.get(f, f)) for c, f in config.columns.items())
-    if "full_name" not in mapped.columns and {"given_name", "family_name"} & set(mapped.columns):
-        parts = [pl.col(c) for c in ("given_name", "family_name") if c in mapped.columns]
-        mapped = mapped.with_columns(pl.concat_str(parts, separator=" ", ignore_nulls=True).alias("full_name"))
-    normalised = normalise_frame(mapped, region=config.region, date_order=config.date_order)
-    records = normalised.with_columns(pl.Series(RID, range(df.height), dtype=pl.Int64))
-    result = match(records, config.match)
-    best = (
+    mapped = _mapped(df, config)
+    no_family = mapped.get_column("_no_family") if "_no_family" in mapped.columns else None
+    normalised = normalise_frame(
+        mapped.drop("_no_family", strict=False), region=config.region, date_order=config.date_order
+    )
+    if no_family is not None and "name_pinyin" in normalised.columns:
+        # a record with only a given name: its one word is a given name, not a family name
+        normalised = normalised.with_columns(
+            pl.when(no_family).then(" " + pl.col("name_pinyin")).otherwise(pl.col("name_pinyin")).alias("name_pinyin"),
+            pl.when(no_family).then(None).otherwise(pl.col("family_name")).alias("family_name"),
+        )
+    return normalised.with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+
+
+def _strongest_links(result: MatchResult) -> pl.DataFrame:
+    inside = (
         result.pairs.join(result.clusters.rename({RID: "left", "cluster": "c1"}), on="left")
         .join(result.clusters.rename({RID: "right", "cluster": "c2"}), on="right")
         .filter(pl.col("c1") == pl.col("c2"))
     )
-    best = (
+    return (
         pl.concat(
             [
-                best.select(pl.col("left").alias(RID), "match_probability"),
-                best.select(pl.col("right").alias(RID), "match_probability"),
+                inside.select(pl.col("left").alias(RID), "match_probability"),
+                inside.select(pl.col("right").alias(RID), "match_probability"),
             ]
         )
         .group_by(RID)
         .agg(pl.col("match_probability").max())
     )
-    id_of = pl.DataFrame({RID: pl.Series(range(df.height), dtype=pl.Int64), "record_id": ids})
-    return (
-        result.clusters.join(best, on=RID, how="left")
-        .join(id_of, on=RID)
-        .join(id_of.rename({RID: "cluster", "record_id": "cluster_id"}), on="cluster")
+
+
+def dedupe(
+    df: pl.DataFrame,
+    config: DedupeConfig,
+    *,
+    model: MatchModel | None = None,
+    against: pl.DataFrame | None = None,
+) -> Deduped:
+    """Cluster the rows of one table of people, or match new rows against records clustered before.
+
+    Args:
+        df: the input table (any columns; the mapped ones are read as text).
+        config: column mapping, region, date order and match settings.
+        model: a saved model to score with (``MatchModel.from_json``); None trains one on the data.
+        against: the ``records`` of an earlier :class:`Deduped` with its ``cluster_id`` column (e.g. read back
+            from the Parquet file ``crmkit dedupe --out X.parquet`` writes): ``df`` then holds only new records,
+            only pairs involving one are scored, existing clusters keep their members and ids. Needs ``model``.
+
+    Raises:
+        ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
+            or ``against`` is given without a model.
+    """
+    records = normalise_people(df, config)
+    if against is None:
+        result = match(records.drop("record_id"), config.match, model)
+        ids = records.select(RID, "record_id")
+        clusters = result.clusters
+    else:
+        if model is None:
+            raise ValueError("matching against existing clusters needs the model of the run that made them")
+        if "cluster_id" not in against.columns or "record_id" not in against.columns:
+            raise ValueError("the existing records need record_id and cluster_id columns (a crmkit dedupe output)")
+        clash = records.join(against.select("record_id"), on="record_id", how="semi")
+        if clash.height:
+            raise ValueError(f"{clash.height} new record ids already exist, e.g. {clash['record_id'][0]!r}")
+        offset = int(against.height)
+        records = records.with_columns(pl.col(RID) + offset)
+        old = against.drop(RID, strict=False).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64))
+        old_ids = old.select(RID, "record_id")
+        existing_clusters = old.join(old_ids.rename({RID: "cluster", "record_id": "cluster_id"}), on="cluster_id")
+        result = match_incremental(
+            records.drop("record_id"),
+            old.drop("record_id", "cluster_id", "match_probability", strict=False),
+            existing_clusters.select(RID, "cluster"),
+            config.match,
+            model,
+        )
+        ids = pl.concat([records.select(RID, "record_id"), old_ids])
+        clusters = result.clusters
+    best = _strongest_links(result)
+    out = (
+        clusters.join(best, on=RID, how="left")
+        .join(ids, on=RID)
+        .join(ids.rename({RID: "cluster", "record_id": "cluster_id"}), on="cluster")
         .sort(RID)
         .select("record_id", "cluster_id", "match_probability")
     )
+    return Deduped(out, records, result)
+
+
+def dedupe_frame(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The ``clusters`` of :func:`dedupe` (``record_id``, ``cluster_id``, ``match_probability``)."""
+    return dedupe(df, config).clusters

@@ -1,19 +1,20 @@
-"""The matcher: block → compare → (fit) → score → cluster, for a full run or for new records only."""
+"""The matcher: prepare → block → compare → (fit) → score → cluster, for a full run or for new records only."""
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from .blocking import RID, candidate_pairs, check_rid, prepare_records
-from .cluster import WeightFn, components, linkage_check
-from .comparisons import Compared, Comparer
-from .model import MatchModel, fit, score
-from .settings import MatchSettings
+from .blocking import AUTO_RULES, BlockingPlan, candidate_pairs, concept_of, derive_rules, estimate_recall
+from .cluster import WeightFn, average_linkage, components
+from .comparisons import Compared, Comparer, Comparison
+from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
+from .prepare import RID, check_rid, prepare_records
+from .settings import BlockingRule, MatchSettings
 
 __all__ = ["MatchResult", "cluster", "match", "match_incremental", "score_pairs"]
 
@@ -27,7 +28,8 @@ class MatchResult:
     Attributes:
         pairs: every scored candidate pair: ``left``, ``right`` (``_rid``, left < right), ``rules`` (blocking
             rules that proposed it), ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and
-            ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``match_weight``,
+            ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``related_weight`` (how much
+            of the agreement related people would explain, ≤ 0; see :mod:`rules.match.model`), ``match_weight``,
             ``match_probability``, ``cannot_link`` (a veto comparison clearly disagrees: never merged) and
             ``score`` (the same as ``match_probability``, kept for callers of v0).
         clusters: ``_rid``, ``cluster`` for every record, sorted by ``_rid``; a cluster's label is its smallest
@@ -36,12 +38,21 @@ class MatchResult:
             pairs that clustering refused, with ``reason`` (``band``, ``cannot_link``, ``linkage_check``,
             ``joins_existing``).
         model: the model that scored the pairs (trained in this call when none was given).
+        blocking: one row per blocking rule used: ``rule``, ``estimated_pairs``, ``pairs`` (pairs it proposed,
+            before the union) and ``recall`` (its estimated share of the true matches, null when unknown).
+        blocking_recall: estimated share of the true matches the rules together propose (None when too few pairs
+            are certain to tell); see :func:`rules.match.blocking.estimate_recall`.
+        dropped_rules: rules that could not be used, with the reason (automatic rules whose columns are empty,
+            listed rules naming an absent column).
     """
 
     pairs: pl.DataFrame
     clusters: pl.DataFrame
     review: pl.DataFrame
     model: MatchModel
+    blocking: pl.DataFrame = field(default_factory=pl.DataFrame)
+    blocking_recall: float | None = None
+    dropped_rules: dict[str, str] = field(default_factory=dict)
 
 
 def score_pairs(
@@ -57,6 +68,7 @@ def score_pairs(
         codes = pl.Series(f"{c.name}_level", compared.levels[c.name], dtype=pl.UInt8)
         cols.append(codes.replace_strict(dict(enumerate(["null", *c.levels])), return_dtype=enum))
         cols.append(pl.Series(f"{c.name}_weight", weights[c.name], dtype=pl.Float64))
+    cols.append(pl.Series("related_weight", weights["related"], dtype=pl.Float64))
     veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
     out = pairs.with_columns(
         *cols,
@@ -92,17 +104,18 @@ def cluster(
     threshold: float,
     *,
     weight_of: WeightFn | None = None,
-    max_size: int = 60,
-    linkage_threshold: float | None = None,
+    max_size: int = 200,
+    linkage_threshold: float = 0.5,
 ) -> pl.DataFrame:
     """Clusters of the pairs at or above ``threshold``.
 
-    Connected components; when ``weight_of`` (match weight of aligned ``_rid`` arrays) is given, the
-    average-linkage check of :mod:`rules.match.cluster` first drops unconfirmed weak links. ``scored`` needs
-    ``left``, ``right`` and ``match_probability`` (or ``score``), plus ``match_weight`` for the check.
+    Connected components; when ``weight_of`` (match weight of aligned ``_rid`` arrays, ``-inf`` for cannot-link
+    pairs) is given, every component that is not complete is re-clustered by average linkage (see
+    :mod:`rules.match.cluster`). ``scored`` needs ``left``, ``right`` and ``match_probability`` (or ``score``),
+    plus ``match_weight`` for the check.
 
     Returns:
-        ``_rid`` and ``cluster`` for every rid (sorted by ``_rid``); the label is the component's smallest
+        ``_rid`` and ``cluster`` for every rid (sorted by ``_rid``); the label is the cluster's smallest
         ``_rid``, so labels do not depend on row order. Singletons are their own cluster.
     """
     return _cluster(rids, scored, threshold, weight_of, max_size, linkage_threshold)[0]
@@ -114,7 +127,7 @@ def _cluster(
     threshold: float,
     weight_of: WeightFn | None,
     max_size: int,
-    linkage_threshold: float | None = None,
+    linkage_threshold: float = 0.5,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     nodes = np.unique(np.asarray(pl.Series(rids).to_numpy(), dtype=np.int64))
     prob = "match_probability" if "match_probability" in scored.columns else "score"
@@ -124,18 +137,84 @@ def _cluster(
         refused = edges.filter(pl.col("cannot_link")).with_columns(pl.lit("cannot_link").alias("reason"))
         edges = edges.filter(~pl.col("cannot_link"))
     if weight_of is not None and edges.height:
-        lt = threshold if linkage_threshold is None else linkage_threshold
-        keep = linkage_check(nodes, edges, weight_of, threshold, max_size, math.log2(lt / (1 - lt)))
-        refused = pl.concat(
-            [refused, edges.filter(~pl.Series(keep)).with_columns(pl.lit("linkage_check").alias("reason"))]
+        labels, kept = average_linkage(
+            nodes,
+            edges,
+            weight_of,
+            threshold=prob_to_weight(threshold),
+            cut=prob_to_weight(linkage_threshold),
+            max_size=max_size,
         )
-        edges = edges.filter(pl.Series(keep))
-    labels = components(nodes, edges["left"].to_numpy(), edges["right"].to_numpy())
+        refused = pl.concat(
+            [refused, edges.filter(~pl.Series(kept)).with_columns(pl.lit("linkage_check").alias("reason"))]
+        )
+    else:
+        labels = components(nodes, edges["left"].to_numpy(), edges["right"].to_numpy())
     dtype = scored.schema.get("left", pl.Int64)
     out = pl.DataFrame({RID: nodes, "cluster": labels}).with_columns(
         pl.col(RID).cast(dtype), pl.col("cluster").cast(dtype)
     )
     return out, refused
+
+
+#: Broader rules used only to train a comparison no blocking rule's session can estimate (a table whose only
+#: rule is its phone numbers still gets its phone comparison trained, on pairs of one name).
+_TRAINING_RULES: tuple[BlockingRule, ...] = (
+    *AUTO_RULES,
+    BlockingRule(on=("name_key",), max_block=200),
+    BlockingRule(on=("_fam", "_dob"), max_block=500),
+    BlockingRule(on=("_dob",), max_block=200),
+    BlockingRule(on=("_mobiles",)),
+    BlockingRule(on=("email",)),
+    BlockingRule(on=("company_key",), max_block=200),
+)
+
+
+def _training_pairs(
+    prepared: pl.DataFrame, comparer: Comparer, settings: MatchSettings
+) -> Callable[[Comparison], tuple[str, BlockingRule, Compared] | None]:
+    """For a comparison no session estimated: the pairs of the first training rule whose session may estimate it,
+    preferring rules on one concept (they leave the most comparisons as evidence)."""
+    tried: dict[str, Compared | None] = {}
+    ordered = sorted(_TRAINING_RULES, key=lambda r: len({concept_of(c) for c in r.on}))
+
+    def pairs_for(comparison: Comparison) -> tuple[str, BlockingRule, Compared] | None:
+        for rule in ordered:
+            if any(c not in prepared.columns for c in rule.on):
+                continue
+            estimable = [comparer.comparisons[i].name for i in session_comparisons(rule, comparer.comparisons)]
+            if comparison.name not in estimable:
+                continue
+            if rule.name not in tried:
+                pairs = candidate_pairs(prepared, [rule])
+                if pairs.height > settings.training.session_pairs:
+                    pairs = pairs.sample(settings.training.session_pairs, seed=settings.training.seed)
+                enough = pairs.height >= 50
+                tried[rule.name] = (
+                    comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy()) if enough else None
+                )
+            compared = tried[rule.name]
+            if compared is None or (compared.levels[comparison.name] > 0).sum() < 50:
+                continue
+            return f"training:{rule.name}", rule, compared
+        return None
+
+    return pairs_for
+
+
+def _blocking_table(plan: BlockingPlan, pairs: pl.DataFrame, recall: dict[str, float | None]) -> pl.DataFrame:
+    counts = pairs.select(pl.col("rules").explode()).to_series().value_counts() if pairs.height else None
+    per_rule = dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True)) if counts is not None else {}
+    names = [r.name for r in plan.rules]
+    return pl.DataFrame(
+        {
+            "rule": names,
+            "estimated_pairs": [plan.estimates.get(n, 0) for n in names],
+            "pairs": [int(per_rule.get(n, 0)) for n in names],
+            "recall": [recall.get(n) for n in names],
+        },
+        schema={"rule": pl.String, "estimated_pairs": pl.Int64, "pairs": pl.Int64, "recall": pl.Float64},
+    )
 
 
 def match(
@@ -148,35 +227,51 @@ def match(
     """Block, compare, score and cluster the rows of a normalised frame.
 
     Args:
-        df: normalised records with a unique integer ``_rid`` (see :func:`rules.match.blocking.prepare_records`
-            for the columns read; absent columns are "unknown", never "different").
+        df: normalised records with a unique integer ``_rid`` (see :mod:`rules.match.prepare` for the columns
+            read; absent columns are "unknown", never "different").
         settings: blocking rules, comparisons, thresholds (default :class:`MatchSettings`).
         model: a trained model to score with; when None one is trained on ``df`` (no labels needed).
         labels: optional ``left, right, is_match`` known pairs used to improve m when training.
 
     Raises:
-        BlockingError: a blocking rule would produce more than ``max_pairs`` pairs.
+        BlockingError: a listed blocking rule would produce more than ``max_pairs`` pairs, or none can be used.
         ValueError: ``_rid`` missing, not unique, or a model trained with other comparisons.
     """
     settings = settings or MatchSettings()
     prepared = prepare_records(df)
     comparer = Comparer(prepared, settings)
-    pairs = candidate_pairs(prepared, settings)
+    plan = derive_rules(prepared, settings)
+    rules = list(plan.rules)
+    pairs = candidate_pairs(prepared, rules)
     compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     if model is None:
-        model = fit(comparer, pairs, compared, settings, labels)
+        extra = _training_pairs(prepared, comparer, settings)
+        model = fit(comparer, pairs, compared, settings, rules, labels, extra_sessions=extra)
     else:
-        model.check_specs(comparer.specs)
+        model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model, compared)
     check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
     clusters, refused = _cluster(
-        df[RID], scored, settings.threshold, check, settings.max_checked_cluster, settings.linkage_threshold
+        df[RID], scored, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
     clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
+    recall = estimate_recall(prepared, rules, pairs, scored["match_probability"].to_numpy())
     logger.info(
-        "matched %s records: %s candidate pairs, %s clusters", df.height, scored.height, clusters["cluster"].n_unique()
+        "matched %s records: %s candidate pairs, %s clusters, blocking recall %s",
+        df.height,
+        scored.height,
+        clusters["cluster"].n_unique(),
+        "unknown" if recall["total"] is None else f"{recall['total']:.3f}",
     )
-    return MatchResult(scored, clusters, _review(scored, settings, refused), model)
+    return MatchResult(
+        scored,
+        clusters,
+        _review(scored, settings, refused),
+        model,
+        _blocking_table(plan, pairs, recall),
+        recall["total"],
+        plan.dropped,
+    )
 
 
 class _Sets:
@@ -258,9 +353,10 @@ def match_incremental(
         raise ValueError("existing_clusters must give the cluster of every existing record, and only of those")
     prepared = prepare_records(union)
     comparer = Comparer(prepared, settings)
-    model.check_specs(comparer.specs)
+    model.check_specs(comparer.comparisons)
     new = new_records[RID].cast(prepared.schema[RID])
-    pairs = candidate_pairs(prepared, settings, new=new)
+    plan = derive_rules(prepared, settings)
+    pairs = candidate_pairs(prepared, list(plan.rules), new=new)
     scored = score_pairs(comparer, pairs, model)
     vetoed = scored.filter((pl.col("match_probability") >= settings.threshold) & pl.col("cannot_link"))
     edges = scored.filter((pl.col("match_probability") >= settings.threshold) & ~pl.col("cannot_link")).sort(
@@ -287,28 +383,28 @@ def match_incremental(
     accepted = edges.filter(~pl.Series(np.isin(np.arange(edges.height), refused_rows)))
     new_list = new.to_list()
     assigned = {rid: sets.existing[sets.find(rid)] for rid in new_list}
-    # new-only groups: the same linkage check as a full run, on their edges
+    # new-only groups: the same average-linkage clustering as a full run, on their edges
     fresh = [r for r in new_list if assigned[r] is None]
     fresh_set = set(fresh)
     fresh_ids = pl.Series(fresh, dtype=accepted.schema["left"]).implode()
     inner = accepted.filter(pl.col("left").is_in(fresh_ids) & pl.col("right").is_in(fresh_ids))
     nodes = np.unique(np.asarray(fresh, dtype=np.int64))
     if settings.cluster_check == "average_linkage" and inner.height:
-        lt = settings.linkage_threshold
-        keep = linkage_check(
+        fresh_labels, kept = average_linkage(
             nodes,
             inner,
             _weight_fn(comparer, model),
-            settings.threshold,
-            settings.max_checked_cluster,
-            math.log2(lt / (1 - lt)),
+            threshold=prob_to_weight(settings.threshold),
+            cut=prob_to_weight(settings.linkage_threshold),
+            max_size=settings.max_cluster_size,
         )
         refused = pl.concat(
-            [refused, inner.filter(~pl.Series(keep)).with_columns(pl.lit("linkage_check").alias("reason"))],
+            [refused, inner.filter(~pl.Series(kept)).with_columns(pl.lit("linkage_check").alias("reason"))],
             how="vertical_relaxed",
         )
-        inner = inner.filter(pl.Series(keep))
-    labels = components(nodes, inner["left"].to_numpy(), inner["right"].to_numpy()) if len(nodes) else nodes
+    else:
+        fresh_labels = components(nodes, inner["left"].to_numpy(), inner["right"].to_numpy()) if len(nodes) else nodes
+    labels = fresh_labels
     fresh_label = dict(zip(nodes.tolist(), labels.tolist(), strict=True))
     rows = [(rid, assigned[rid] if rid not in fresh_set else fresh_label[rid]) for rid in new_list]
     new_clusters = pl.DataFrame(rows, schema={RID: pl.Int64, "cluster": pl.Int64}, orient="row")

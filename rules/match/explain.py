@@ -8,13 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from .model import MatchModel
+from .model import MatchModel, weight_to_prob
 
 __all__ = ["explain", "explain_frame"]
-
-
-def _prob(weight: float) -> float:
-    return 1.0 / (1.0 + 2.0 ** (-max(min(weight, 60.0), -60.0)))
 
 
 def explain(pair_row: Mapping[str, Any], model: MatchModel) -> list[dict[str, Any]]:
@@ -60,7 +56,7 @@ def explain(pair_row: Mapping[str, Any], model: MatchModel) -> list[dict[str, An
                 "weight": w,
                 "tf_adjustment": w - base,
                 "cumulative": total,
-                "probability": _prob(total),
+                "probability": weight_to_prob(total),
             }
         )
     steps.append(
@@ -72,7 +68,7 @@ def explain(pair_row: Mapping[str, Any], model: MatchModel) -> list[dict[str, An
             "weight": total,
             "tf_adjustment": 0.0,
             "cumulative": total,
-            "probability": _prob(total),
+            "probability": weight_to_prob(total),
         }
     )
     return steps

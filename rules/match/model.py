@@ -1,24 +1,41 @@
-"""Fellegi-Sunter model: u from random pairs, m and the prior by EM without labels, term-frequency adjustment.
+"""A Fellegi-Sunter model with a third class for related people, trained without labels.
 
-- **u** (probability of each level among non-matches): the level frequencies of ``training.u_sample_pairs``
-  random record pairs drawn with a fixed seed (almost all random pairs are non-matches), smoothed towards an
-  ordered default with ``U_PRIOR_PAIRS`` pseudo-pairs (so tiny inputs do not mistake one chance agreement for a
-  common value).
-- **m** (probability of each level among matches): expectation-maximisation on the blocked candidate pairs,
-  one session per blocking rule as in Splink: in the session of a rule the comparisons reading that rule's
-  columns are left out (its pairs agree on them by construction, which says nothing about matches). EM runs on
-  the counts of distinct comparison-vector patterns (u fixed, m and the session's match share λ estimated),
-  starting from ordered priors; each comparison's m is the average over the sessions that estimated it,
-  weighted by the session's expected matches. Pairs vetoed by ``cannot_link`` (e.g. two known, clearly
-  different birth dates) are held to be non-matches. Labelled matching pairs, when given, add their level
-  counts.
-- **prior** (probability that two random records match): a fixed point of EM over all N·(N−1)/2 pairs with m
-  and u fixed, where pairs outside the candidates count as non-matches.
-- **weight** of a level = log2(m/u); for tf levels log2(m/tf) where tf = (count − 1)/(N − 1) is the chance
-  that another record holds the agreeing value (floored at ``tf_minimum_u``), i.e. the level weight plus
-  log2(u/tf). Frequencies come from the records being matched (not stored in the model) and are skipped below
-  ``training.tf_min_records`` records.
-  match weight = log2(prior/(1−prior)) + Σ weights; match probability = 2^w / (1 + 2^w).
+Plain Fellegi-Sunter sorts pairs into matches and non-matches and treats the comparisons as independent within
+each class. Real customer data breaks that in one systematic way: colleagues share a switchboard, a company, its
+e-mail domain and its address; relatives share a surname, a home landline and an address. Such pairs agree on
+several contact details *because* they are related, so independence multiplies that agreement into a confident
+match, and EM learns them as matches (their names then look like a normal disagreement among matches). Here the
+non-matches are split in two latent classes:
+
+- **matches** (m): the same person, written twice;
+- **related** (r): different people who share contact details: colleagues, households, a father and his son;
+- **unrelated** (u): everyone else, i.e. random pairs.
+
+Within each class comparisons are independent, as in Fellegi-Sunter. A pair's match probability is
+``λm·M / (λm·M + λr·R + λu·U)`` where ``M = Π m``, ``R = Π r``, ``U = Π u`` over its comparison levels.
+
+- **u**: the level frequencies of ``training.u_sample_pairs`` random record pairs (fixed seed), smoothed towards
+  an ordered default with ``U_PRIOR_PAIRS`` pseudo-pairs; levels with a term frequency use the agreeing value's
+  frequency instead (agreeing on 张伟 or on a big office's address counts less than on a rare value). A
+  frequency of records, (count − 1)/(N − 1), also counts the person's own other records: λm·(N − 1) of them
+  on average, which are taken out, so a name held by just one person's two records is not "shared".
+- **m and r** by expectation-maximisation on the blocked candidate pairs, one session per blocking rule as in
+  Splink: a session leaves out the comparisons its rule reads (its pairs agree on them by construction). EM is
+  maximum a posteriori: each m and r starts from the level's starting values (:class:`rules.match.Level`:
+  agreement for matches; for related people, agreement on contact details and disagreement on who they are)
+  worth ``training.m_prior_matches`` pseudo-pairs, and no m ends below ``training.m_floor``, so no level becomes a
+  veto by accident. A session estimates a comparison only when the other comparisons it sees carry enough
+  evidence; a comparison no rule's session can estimate gets a session on training-only pairs
+  (:func:`rules.match.engine.match`); one that still has none is listed in ``MatchModel.untrained``. Pairs vetoed
+  by ``cannot_link`` are never matches. Labelled matching pairs, when given, add their level counts to m.
+- **λm and λr** (the chance that two random records are the same person, or related): a fixed point over all
+  N·(N−1)/2 pairs with m, r and u fixed, where pairs outside the candidates are unrelated.
+
+**Weights.** Each comparison's weight is log2(m/u) (the classic Fellegi-Sunter weight, tf-adjusted), and one more
+term, the *related adjustment* log2(λu·U / (λr·R + λu·U)) ≤ 0, says how much of the agreement relatives or
+colleagues would explain. match weight = log2(λm/λu) + Σ weights + related adjustment; match probability =
+2^w / (1 + 2^w) (:func:`prob_to_weight`, :func:`weight_to_prob`). Without contact agreement the adjustment is about
+0 and the model is plain Fellegi-Sunter.
 """
 
 from __future__ import annotations
@@ -26,36 +43,59 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .comparisons import Compared, Comparer, ComparisonSpec
-from .settings import MatchSettings
+from .blocking import concept_of
+from .comparisons import Compared, Comparer, Comparison
+from .settings import BlockingRule, MatchSettings, TrainingSettings
 
-__all__ = ["ComparisonModel", "MatchModel", "fit", "score"]
+__all__ = ["ComparisonModel", "MatchModel", "fit", "prob_to_weight", "score", "weight_to_prob"]
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = 1
+MODEL_VERSION = 3
+
+
+def prob_to_weight(p: float | np.ndarray) -> Any:
+    """Match weight (log2 odds) of a probability: 0.5 → 0, 0.9 → 3.17."""
+    p = np.clip(p, 1e-300, 1 - 1e-16)
+    out = np.log2(p / (1.0 - p))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def weight_to_prob(w: float | np.ndarray) -> Any:
+    """Probability of a match weight (log2 odds), clipped at ±60 bits."""
+    out = 1.0 / (1.0 + np.exp2(-np.clip(w, -60.0, 60.0)))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 @dataclass
 class ComparisonModel:
-    """One comparison's levels (without ``null``) with their m and u probabilities."""
+    """One comparison's levels (without ``null``) with their probabilities in each class."""
 
     name: str
     levels: list[str]
     m: list[float]
     u: list[float]
     tf_levels: list[int] = field(default_factory=list)  # 1-based indexes of term-frequency adjusted levels
+    r: list[float] = field(default_factory=list)  # among related people (empty: as u)
+    #: tf levels whose frequency counts people (the rest count records, the person's own duplicates included)
+    tf_people: list[int] = field(default_factory=list)
 
     @property
     def weights(self) -> list[float]:
         """log2(m/u) per level."""
         return [math.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+
+    @property
+    def related(self) -> list[float]:
+        """r per level (u when the model has no related class)."""
+        return self.r or self.u
 
 
 @dataclass
@@ -64,16 +104,19 @@ class MatchModel:
 
     prior: float
     comparisons: list[ComparisonModel]
+    prior_related: float = 0.0
     tf_minimum_u: float = 1e-8
     n_records: int = 0
     n_candidates: int = 0
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    #: Comparisons no session could estimate (their m is the starting guess): shown in the report.
+    untrained: list[str] = field(default_factory=list)
     version: int = MODEL_VERSION
 
     @property
     def prior_weight(self) -> float:
-        """log2 of the prior odds."""
-        return math.log2(self.prior / (1.0 - self.prior))
+        """log2(λm/λu): the weight of the prior, before any comparison."""
+        return math.log2(self.prior / max(1.0 - self.prior - self.prior_related, 1e-300))
 
     def comparison(self, name: str) -> ComparisonModel:
         """The comparison called ``name``."""
@@ -96,37 +139,30 @@ class MatchModel:
         return cls(**data)
 
     def to_frame(self) -> pl.DataFrame:
-        """``comparison, level, m, u, weight``: one row per level, for the report."""
+        """``comparison, level, m, u, r, weight, tf_adjusted``: one row per level, for the report."""
         rows = [
-            {"comparison": c.name, "level": lvl, "m": m, "u": u, "weight": w, "tf_adjusted": i + 1 in c.tf_levels}
+            {"comparison": c.name, "level": lvl, "m": m, "u": u, "r": r, "weight": w, "tf_adjusted": i + 1 in c.tf_levels}
             for c in self.comparisons
-            for i, (lvl, m, u, w) in enumerate(zip(c.levels, c.m, c.u, c.weights, strict=True))
+            for i, (lvl, m, u, r, w) in enumerate(zip(c.levels, c.m, c.u, c.related, c.weights, strict=True))
         ]
         return pl.DataFrame(rows)
 
-    def check_specs(self, specs: list[ComparisonSpec]) -> None:
-        """Raise ``ValueError`` when the model was trained with other comparisons or levels than ``specs``."""
+    def check_specs(self, comparisons: list[Comparison]) -> None:
+        """Raise ``ValueError`` when the model was trained with other comparisons or levels than ``comparisons``."""
         mine = [(c.name, tuple(c.levels)) for c in self.comparisons]
-        theirs = [(s.name, s.levels) for s in specs]
+        theirs = [(c.name, c.labels) for c in comparisons]
         if mine != theirs:
             raise ValueError(f"the model's comparisons {mine} do not match the settings' comparisons {theirs}")
 
 
 # ----------------------------------------------------------------------------------------------- training
 
-
-def _initial_m(k: int) -> np.ndarray:
-    """Ordered prior: the strongest level most likely, ``else`` 5%."""
-    if k == 1:
-        return np.ones(1)
-    head = 0.5 ** np.arange(1, k)
-    head = head / head.sum() * 0.95
-    return np.append(head, 0.05)
-
-
-#: Pseudo-pairs of the default u prior: negligible beside 300k sampled pairs, decisive when a tiny input offers
+#: Pseudo-pairs of the default u prior: negligible beside the sampled pairs, decisive when a tiny input offers
 #: only a handful of random pairs (where one chance agreement would otherwise make a name look common).
 U_PRIOR_PAIRS = 2000.0
+#: A session estimates a comparison only when the other comparisons it sees are filled on at least this share of
+#: its pairs in total: EM cannot tell the classes apart by one comparison alone.
+_MIN_EVIDENCE = 0.2
 
 
 def _default_u(k: int) -> np.ndarray:
@@ -147,10 +183,10 @@ def _u_probabilities(comparer: Comparer, settings: MatchSettings) -> dict[str, n
     j = j + (j >= i)
     compared = comparer.compare(comparer.rids[i], comparer.rids[j])
     out = {}
-    for spec in comparer.specs:
-        levels = compared.levels[spec.name]
-        counts = np.bincount(levels, minlength=len(spec.levels) + 1)[1:].astype(np.float64)
-        out[spec.name] = (counts + U_PRIOR_PAIRS * _default_u(len(counts))) / (counts.sum() + U_PRIOR_PAIRS)
+    for comparison in comparer.comparisons:
+        levels = compared.levels[comparison.name]
+        counts = np.bincount(levels, minlength=len(comparison.levels) + 1)[1:].astype(np.float64)
+        out[comparison.name] = (counts + U_PRIOR_PAIRS * _default_u(len(counts))) / (counts.sum() + U_PRIOR_PAIRS)
     return out
 
 
@@ -177,43 +213,177 @@ def _likelihoods(pats: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Fit:
+    """What one EM run estimated: m and r of its comparisons, the class shares and the posteriors."""
+
+    m: list[np.ndarray]
+    r: list[np.ndarray]
+    lam_m: float
+    lam_r: float
+    post_m: np.ndarray
+    post_r: np.ndarray
+    iterations: int
+    converged: bool
+
+
 def _em(
     pats: np.ndarray,
     counts: np.ndarray,
-    m: list[np.ndarray],
+    starts: tuple[list[np.ndarray], list[np.ndarray]],
     u: list[np.ndarray],
-    iterations: int,
-    tol: float,
+    training: TrainingSettings,
     veto: np.ndarray,
-) -> tuple[list[np.ndarray], float, np.ndarray, int, bool]:
-    """EM on pattern counts; the last column of ``pats`` is the veto flag (vetoed patterns are non-matches)."""
-    lam = 0.3
-    m = [x.copy() for x in m]
+    identity: list[bool],
+    fixed: list[bool] | None = None,
+) -> _Fit:
+    """Maximum a posteriori EM of the three-class model on pattern counts (u fixed; m, r and the shares estimated).
+
+    ``veto`` marks patterns that cannot be matches. Each m and r gets ``training.m_prior_matches`` pseudo-pairs
+    spread as its starting values, so a level a session barely sees keeps a sensible probability; r of an
+    ``identity`` comparison gets ``training.related_prior_pairs``. The m of a ``fixed`` comparison stays as given.
+    """
+    fixed = fixed or [False] * len(starts[0])
+    m = [x.copy() for x in starts[0]]
+    r = [x.copy() for x in starts[1]]
+    related = bool(r)
+    r = r if related else [x.copy() for x in m]  # placeholders: the related class is off
+    prior_m = [x * training.m_prior_matches for x in m]
+    prior_r = [
+        x * (training.related_prior_pairs if ident else training.m_prior_matches)
+        for x, ident in zip(r, identity, strict=True)
+    ]
+    lam_m, lam_r = 0.3, (0.2 if related else 0.0)
+    lu = _likelihoods(pats, u)
     converged = False
     it = 0
-    for it in range(1, iterations + 1):  # noqa: B007
-        lm = lam * _likelihoods(pats, m)
-        lu = (1 - lam) * _likelihoods(pats, u)
-        post = np.where(veto, 0.0, lm / np.maximum(lm + lu, 1e-300))
-        wc = post * counts
-        lam = float(np.clip(wc.sum() / counts.sum(), 1e-6, 1 - 1e-6))
+    post_m = post_r = np.zeros(len(pats))
+
+    def posteriors() -> tuple[np.ndarray, np.ndarray]:
+        a = np.where(veto, 0.0, lam_m * _likelihoods(pats, m))
+        b = lam_r * _likelihoods(pats, r)
+        c = (1.0 - lam_m - lam_r) * lu
+        s = np.maximum(a + b + c, 1e-300)
+        return a / s, b / s
+
+    for it in range(1, training.em_iterations + 1):  # noqa: B007
+        post_m, post_r = posteriors()
+        wm, wr = post_m * counts, post_r * counts
+        total = counts.sum()
+        lam_m = float(np.clip(wm.sum() / total, 1e-6, 0.98))
+        lam_r = float(np.clip(wr.sum() / total, 1e-6, 0.99 - lam_m)) if related else 0.0
         delta = 0.0
-        for c in range(len(m)):
-            k = len(m[c])
-            num = np.bincount(pats[:, c], weights=wc, minlength=k + 1)[1:]
-            if num.sum() <= 0:
-                continue
-            new = np.clip(num / num.sum(), 1e-6, None)
-            new /= new.sum()
-            delta = max(delta, float(np.abs(new - m[c]).max()))
-            m[c] = new
-        if delta < tol:
+        for probs, weights, prior, keep in ((m, wm, prior_m, fixed), (r, wr, prior_r, [False] * len(r)))[
+            : 2 if related else 1
+        ]:
+            for c in range(len(probs)):
+                if keep[c]:
+                    continue
+                k = len(probs[c])
+                num = np.bincount(pats[:, c], weights=weights, minlength=k + 1)[1:] + prior[c]
+                new = np.clip(num / num.sum(), 1e-9, None)
+                new /= new.sum()
+                delta = max(delta, float(np.abs(new - probs[c]).max()))
+                probs[c] = new
+        if delta < training.em_tolerance:
             converged = True
             break
-    lm = lam * _likelihoods(pats, m)
-    lu = (1 - lam) * _likelihoods(pats, u)
-    post = np.where(veto, 0.0, lm / np.maximum(lm + lu, 1e-300))
-    return m, lam, post, it, converged
+    post_m, post_r = posteriors()
+    return _Fit(m, r, lam_m, lam_r, post_m, post_r, it, converged)
+
+
+#: Concepts that say how to reach a person; related people (colleagues, relatives) agree on them.
+_CONTACT = frozenset({"phone", "email", "company", "address"})
+
+
+def related_in_session(rule: BlockingRule) -> bool:
+    """Whether a session on ``rule`` estimates the related class: only when the rule pairs records by contact
+    details alone. A rule that also reads a name or a birth date selects against related people (relatives and
+    colleagues rarely share those), so its related pairs are too few to learn from, and EM would fill the class
+    with matches whose other details happen to disagree."""
+    return {concept_of(c) or c for c in rule.on} <= _CONTACT
+
+
+def session_comparisons(rule: BlockingRule, comparisons: list[Comparison]) -> list[int]:
+    """Indexes of the comparisons an EM session on ``rule`` may estimate: those not reading the rule's concepts
+    (its pairs agree on them by construction, which says nothing about matches)."""
+    concepts = {concept_of(c) or c for c in rule.on}
+    return [i for i, c in enumerate(comparisons) if c.name not in concepts]
+
+
+@dataclass
+class _Session:
+    """One session's estimates and how much each counts in the average."""
+
+    idx: list[int]
+    m: list[np.ndarray]
+    r: list[np.ndarray]
+    weight_m: list[float]
+    weight_r: list[float]
+    info: dict[str, Any]
+
+
+def _session(
+    name: str,
+    idx: list[int],
+    compared: Compared,
+    mask: np.ndarray,
+    u: dict[str, np.ndarray],
+    comparisons: list[Comparison],
+    settings: MatchSettings,
+    related: bool,
+    known_m: dict[int, np.ndarray] | None = None,
+) -> _Session | None:
+    """One EM session on the pairs of ``mask``; None when it has too few pairs or too little evidence.
+
+    ``known_m`` (comparison index → m) are held fixed: they inform which pairs are matches but are not
+    estimated again.
+    """
+    known_m = known_m or {}
+    sizes = [len(c.levels) for c in comparisons]
+    veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
+    take = np.flatnonzero(mask)
+    if len(take) > settings.training.session_pairs:
+        rng = np.random.default_rng(settings.training.seed)
+        take = np.sort(rng.choice(take, settings.training.session_pairs, replace=False))
+    if len(take) < 10:
+        return None
+    coverage = {c: float((compared.levels[comparisons[c].name][take] > 0).mean()) for c in idx}
+    idx = [c for c in idx if coverage[c] > 0.01]
+    evidence = {c: sum(v for k, v in coverage.items() if k != c) for c in idx}
+    idx = [c for c in idx if evidence[c] >= _MIN_EVIDENCE]
+    if not idx:
+        return None
+    arrays = [compared.levels[comparisons[c].name][take] for c in idx] + [veto[take].astype(np.int8)]
+    pats, counts = _patterns(arrays, [sizes[c] for c in idx] + [1])
+    m_starts = [known_m.get(c, comparisons[c].m_start) for c in idx]
+    starts = (m_starts, [comparisons[c].r_start for c in idx] if related else [])
+    u_idx = [u[comparisons[c].name] for c in idx]
+    identity = [comparisons[c].identity for c in idx]
+    fixed = [c in known_m for c in idx]
+    fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed)
+    scale = float(mask.sum()) / len(take)
+    matches = float((fit_.post_m * counts).sum()) * scale
+    related = float((fit_.post_r * counts).sum()) * scale
+    info = {
+        "rule": name,
+        "pairs": int(mask.sum()),
+        "patterns": len(counts),
+        "matches": round(matches, 1),
+        "related": round(related, 1),
+        "iterations": fit_.iterations,
+        "converged": fit_.converged,
+        "estimated": [comparisons[c].name for c in idx],
+    }
+    logger.debug("EM session %s: %s pairs, %.0f matches, %.0f related", name, int(mask.sum()), matches, related)
+    return _Session(
+        idx,
+        fit_.m,
+        fit_.r,
+        [0.0 if c in known_m else matches * min(1.0, evidence[c]) for c in idx],
+        [related * min(1.0, evidence[c]) for c in idx],
+        info,
+    )
 
 
 def fit(
@@ -221,7 +391,9 @@ def fit(
     pairs: pl.DataFrame,
     compared: Compared,
     settings: MatchSettings,
+    rules: list[BlockingRule],
     labels: pl.DataFrame | None = None,
+    extra_sessions: Callable[[Comparison], tuple[str, BlockingRule, Compared] | None] | None = None,
 ) -> MatchModel:
     """Estimate a :class:`MatchModel` from the candidate pairs of a set of records.
 
@@ -229,120 +401,181 @@ def fit(
         comparer: the records' comparer (random pairs for u are drawn from its records).
         pairs: the candidate pairs (``left``, ``right``, ``rules``) in the order of ``compared``.
         compared: their comparison levels.
-        settings: blocking rules (EM sessions), training settings.
+        settings: training settings.
+        rules: the blocking rules that proposed ``pairs`` (one EM session each).
         labels: optional ``left, right, is_match`` (bool) of known pairs; their levels add to m (matches only).
+        extra_sessions: for a comparison no session estimated, pairs to train it on (a training-only blocking
+            rule's name, the rule and its compared pairs), or None.
     """
-    specs = comparer.specs
+    comparisons = comparer.comparisons
     u = _u_probabilities(comparer, settings)
-    sizes = [len(s.levels) for s in specs]
-    sum_num = [np.zeros(k) for k in sizes]
-    sum_w = [0.0 for _ in sizes]
+    sizes = [len(c.levels) for c in comparisons]
+    sums = {k: [np.zeros(s) for s in sizes] for k in ("m", "r")}
+    weights = {k: [0.0] * len(sizes) for k in ("m", "r")}
     sessions: list[dict[str, Any]] = []
-    veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
+
+    def add(session: _Session | None) -> None:
+        if session is None:
+            return
+        for k, c in enumerate(session.idx):
+            sums["m"][c] += session.m[k] * session.weight_m[k]
+            weights["m"][c] += session.weight_m[k]
+            sums["r"][c] += session.r[k] * session.weight_r[k]
+            weights["r"][c] += session.weight_r[k]
+        sessions.append(session.info)
+
     rules_col = pairs["rules"] if "rules" in pairs.columns else None
-    for cols in settings.blocking:
-        name = "+".join(cols)
-        idx = [c for c, s in enumerate(specs) if not (s.columns & set(cols))]
-        if rules_col is None or not idx:
-            continue
-        mask = rules_col.list.contains(name).fill_null(False).to_numpy()
-        if mask.sum() < 10:
-            continue
-        arrays = [compared.levels[specs[c].name][mask] for c in idx] + [veto[mask].astype(np.int8)]
-        pats, counts = _patterns(arrays, [sizes[c] for c in idx] + [1])
-        m0 = [_initial_m(sizes[c]) for c in idx]
-        m, lam, post, it, conv = _em(
-            pats,
-            counts,
-            m0,
-            [u[specs[c].name] for c in idx],
-            settings.training.em_iterations,
-            settings.training.em_tolerance,
-            pats[:, -1] == 1,
-        )
-        expected = float((post * counts).sum())
-        for k, c in enumerate(idx):
-            sum_num[c] += m[k] * expected
-            sum_w[c] += expected
-        sessions.append(
-            {
-                "rule": name,
-                "pairs": int(counts.sum()),
-                "patterns": len(counts),
-                "lambda": round(lam, 6),
-                "iterations": it,
-                "converged": conv,
-                "estimated": [specs[c].name for c in idx],
-            }
-        )
-        logger.debug("EM session %s: %s pairs, λ=%.4f, %s iterations", name, int(counts.sum()), lam, it)
-    m_final = [sum_num[c] / sum_w[c] if sum_w[c] > 0 else _initial_m(sizes[c]) for c in range(len(specs))]
+
+    def run(rule: BlockingRule, name: str, compared_: Compared, mask: np.ndarray, known: dict[int, np.ndarray]) -> None:
+        idx = session_comparisons(rule, comparisons)
+        if idx:
+            add(_session(name, idx, compared_, mask, u, comparisons, settings, related_in_session(rule), known))
+
+    # 1. rules that read a name or a birth date: their strangers are few and unrelated (two classes); they
+    #    estimate how matches agree on contact details
+    contact_rules = [r for r in rules if related_in_session(r)]
+    for rule in (r for r in rules if r not in contact_rules):
+        if rules_col is not None:
+            run(rule, rule.name, compared, rules_col.list.contains(rule.name).fill_null(False).to_numpy(), {})
+    # 2. rules on contact details alone pair many colleagues and relatives (three classes). The matches' contact
+    #    agreement learnt in 1 is held fixed there, so that the match class cannot turn into "colleagues" (who
+    #    agree on company and address far more than one person's two records do)
+    known = {
+        c: sums["m"][c] / weights["m"][c]
+        for c in range(len(comparisons))
+        if weights["m"][c] > 0 and not comparisons[c].identity
+    }
+    for rule in contact_rules:
+        if rules_col is not None:
+            run(rule, rule.name, compared, rules_col.list.contains(rule.name).fill_null(False).to_numpy(), known)
+    if extra_sessions is not None:
+        for c, comparison in enumerate(comparisons):
+            if weights["m"][c] > 0:
+                continue
+            extra = extra_sessions(comparison)
+            if extra is not None:
+                name, rule, extra_compared = extra
+                run(rule, name, extra_compared, np.ones(len(extra_compared), dtype=bool), known)
+
+    def averaged(kind: str, start: Callable[[Comparison], np.ndarray]) -> list[np.ndarray]:
+        return [
+            sums[kind][c] / weights[kind][c] if weights[kind][c] > 0 else start(comparisons[c])
+            for c in range(len(comparisons))
+        ]
+
+    m_final = averaged("m", lambda c: c.m_start)
+    r_final = averaged("r", lambda c: c.r_start)
+    untrained = [c.name for i, c in enumerate(comparisons) if weights["m"][i] <= 0 and (compared.levels[c.name] > 0).any()]
+    if untrained:
+        logger.warning("no training pairs for %s: their m probabilities keep the starting values", untrained)
     if labels is not None and labels.height:
         matched = labels.filter(pl.col("is_match"))
         if matched.height:
             lab = comparer.compare(matched["left"].to_numpy(), matched["right"].to_numpy())
-            for c, spec in enumerate(specs):
-                counts = np.bincount(lab.levels[spec.name], minlength=sizes[c] + 1)[1:].astype(np.float64)
-                weight = sum_w[c] if sum_w[c] > 0 else 0.0
+            for c, comparison in enumerate(comparisons):
+                counts = np.bincount(lab.levels[comparison.name], minlength=sizes[c] + 1)[1:].astype(np.float64)
+                weight = weights["m"][c]
                 m_final[c] = (m_final[c] * weight + counts) / max(weight + counts.sum(), 1e-12)
-    m_final = [np.clip(x, 1e-6, None) / np.clip(x, 1e-6, None).sum() for x in m_final]
-    prior = _global_prior(compared, specs, m_final, [u[s.name] for s in specs], comparer.n)
-    model = MatchModel(
-        prior=prior,
+    m_final = [_floored(x, settings.training.m_floor) for x in m_final]
+    r_final = [_floored(x, settings.training.m_floor) for x in r_final]
+    u_final = [u[c.name] for c in comparisons]
+    lam_m, lam_r = _global_priors(compared, comparisons, m_final, r_final, u_final, comparer.n)
+    return MatchModel(
+        prior=lam_m,
+        prior_related=lam_r,
         comparisons=[
             ComparisonModel(
-                s.name, list(s.levels), [float(x) for x in m_final[c]], [float(x) for x in u[s.name]], list(s.tf_levels)
+                c.name,
+                list(c.labels),
+                [float(x) for x in m_final[i]],
+                [float(x) for x in u_final[i]],
+                list(c.tf_levels),
+                [float(x) for x in r_final[i]],
+                list(c.tf_people_levels),
             )
-            for c, s in enumerate(specs)
+            for i, c in enumerate(comparisons)
         ],
         tf_minimum_u=settings.training.tf_minimum_u,
         n_records=comparer.n,
         n_candidates=len(compared),
         sessions=sessions,
+        untrained=untrained,
     )
-    return model
 
 
-def _global_prior(
-    compared: Compared, specs: list[ComparisonSpec], m: list[np.ndarray], u: list[np.ndarray], n: int
-) -> float:
+def _floored(p: np.ndarray, floor: float) -> np.ndarray:
+    """``p`` with every level at least ``floor`` (then renormalised): no level becomes a veto by accident."""
+    p = np.maximum(np.asarray(p, dtype=np.float64), floor)
+    return p / p.sum()
+
+
+def _global_priors(
+    compared: Compared,
+    comparisons: list[Comparison],
+    m: list[np.ndarray],
+    r: list[np.ndarray],
+    u: list[np.ndarray],
+    n: int,
+) -> tuple[float, float]:
+    """λm and λr: a fixed point over all N·(N−1)/2 pairs, those outside the candidates being unrelated."""
     total = max(n * (n - 1) / 2, 1.0)
     if not len(compared):
-        return 1.0 / total
+        return 1.0 / total, 0.0
     veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
-    arrays = [compared.levels[s.name] for s in specs] + [veto.astype(np.int8)]
-    pats, counts = _patterns(arrays, [len(s.levels) for s in specs] + [1])
-    bf = np.where(pats[:, -1] == 1, 0.0, _likelihoods(pats, m) / np.maximum(_likelihoods(pats, u), 1e-300))
-    lam = min(max(counts.sum() * 0.5 / total, 1e-12), 0.5)
-    for _ in range(200):
-        odds = lam / (1 - lam)
-        post = bf * odds / (1 + bf * odds)
-        new = float(np.clip((post * counts).sum() / total, 1e-12, 0.5))
-        if abs(new - lam) <= 1e-9 * lam:
-            lam = new
+    arrays = [compared.levels[c.name] for c in comparisons] + [veto.astype(np.int8)]
+    pats, counts = _patterns(arrays, [len(c.levels) for c in comparisons] + [1])
+    lu = np.maximum(_likelihoods(pats, u), 1e-300)
+    bf_m = np.where(pats[:, -1] == 1, 0.0, _likelihoods(pats, m) / lu)
+    bf_r = _likelihoods(pats, r) / lu
+    lam_m = min(max(counts.sum() * 0.25 / total, 1e-12), 0.3)
+    lam_r = lam_m
+    for _ in range(300):
+        lam_u = 1.0 - lam_m - lam_r
+        s = lam_m * bf_m + lam_r * bf_r + lam_u
+        new_m = float(np.clip((lam_m * bf_m / s * counts).sum() / total, 1e-12, 0.3))
+        new_r = float(np.clip((lam_r * bf_r / s * counts).sum() / total, 0.0, 0.3))
+        done = abs(new_m - lam_m) <= 1e-9 * lam_m and abs(new_r - lam_r) <= 1e-9 * max(lam_r, 1e-12)
+        lam_m, lam_r = new_m, new_r
+        if done:
             break
-        lam = new
-    return lam
+    return lam_m, lam_r
 
 
 # ----------------------------------------------------------------------------------------------- scoring
 
 
 def score(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per-comparison weights (tf-adjusted), match weight and match probability of compared pairs."""
+    """Per-comparison weights (tf-adjusted log2 m/u, plus ``related``: the related adjustment), match weight and
+    match probability of compared pairs."""
     weights: dict[str, np.ndarray] = {}
-    total = np.full(len(compared), model.prior_weight)
+    n = len(compared)
+    log_u = np.zeros(n)
+    log_r = np.zeros(n)
+    total = np.full(n, model.prior_weight)
     for c in model.comparisons:
-        table = np.concatenate([[0.0], np.log2(np.asarray(c.m) / np.asarray(c.u))])
         levels = compared.levels[c.name]
-        w = table[levels]
+        m = np.concatenate([[1.0], np.asarray(c.m)])[levels]
+        u = np.concatenate([[1.0], np.asarray(c.u)])[levels]
+        r = np.concatenate([[1.0], np.asarray(c.related)])[levels]
         tf = compared.tf.get(c.name)
         if tf is not None and c.tf_levels:
-            u_level = np.concatenate([[1.0], np.asarray(c.u)])[levels]
-            adj = np.log2(u_level / np.maximum(tf, model.tf_minimum_u))
             use = np.isin(levels, c.tf_levels) & ~np.isnan(tf)
-            w = np.where(use, w + np.where(use, adj, 0.0), w)
+            # a frequency of records counts the person's own duplicates too: λm·(N−1) of them on average
+            own = np.where(np.isin(levels, c.tf_people), 0.0, model.prior)
+            other_people = np.maximum(np.nan_to_num(tf, nan=1.0) - own, np.maximum(0.2 * own, model.tf_minimum_u))
+            u = np.where(use, other_people, u)
+        w = np.log2(m / u)
         weights[c.name] = w
         total = total + w
-    prob = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
-    return weights, total, prob
+        log_u += np.log2(u)
+        log_r += np.log2(r)
+    lam_u = max(1.0 - model.prior - model.prior_related, 1e-300)
+    if model.prior_related > 0:
+        a = math.log2(lam_u) + log_u
+        b = math.log2(model.prior_related) + log_r
+        adjustment = a - np.logaddexp2(a, b)
+    else:
+        adjustment = np.zeros(n)
+    weights["related"] = adjustment
+    total = total + adjustment
+    return weights, total, weight_to_prob(total)

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ComparisonSettings", "MatchSettings", "TrainingSettings"]
+__all__ = ["BlockingRule", "ComparisonSettings", "MatchSettings", "TrainingSettings"]
 
 ComparisonName = Literal["name", "phone", "email", "company", "address", "birth_date", "gender"]
 ALL_COMPARISONS: tuple[ComparisonName, ...] = ("name", "phone", "email", "company", "address", "birth_date", "gender")
+
+
+class BlockingRule(BaseModel):
+    """Records whose values agree on every column of ``on`` become candidate pairs.
+
+    In YAML a rule is either a list of columns (``[name_key, birth_date]``) or a mapping
+    (``{on: [name_key], max_block: 30}``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Columns of the prepared records (see :mod:`rules.match.prepare`); list columns such as ``_mobiles`` explode.
+    on: tuple[str, ...] = Field(min_length=1)
+    #: Blocks with more records than this are left out of this rule (a common name alone, a switchboard): their
+    #: pairs are mostly strangers, and the other rules still see them. None: every block.
+    max_block: int | None = Field(default=None, ge=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return {"on": tuple(value)}
+        return value
+
+    @property
+    def name(self) -> str:
+        """``a+b`` (and ``≤N`` when blocks are capped): the rule's name in logs, reports and pair evidence."""
+        return "+".join(self.on) + (f"≤{self.max_block}" if self.max_block else "")
 
 
 class ComparisonSettings(BaseModel):
@@ -17,19 +45,21 @@ class ComparisonSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: Jaro-Winkler on ``name_pinyin`` for the two fuzzy name levels, highest first. Only used when at least one
-    #: side is written in Latin letters: two different hanzi names are never "fuzzy" equal (王芳/王强 read
-    #: "wang fang"/"wang qiang", Jaro-Winkler 0.94), a hanzi typo of the same sound already has the same name_key.
-    name_thresholds: list[float] = Field(default_factory=lambda: [0.94, 0.88], min_length=1, max_length=3)
+    #: Jaro-Winkler of the family and of the given name (pinyin or folded Latin) for the name level ``typo``:
+    #: both parts at least this similar (also when written the other way round).
+    name_typo_threshold: float = Field(default=0.9, ge=0, le=1)
+    #: Jaro-Winkler of the whole name key for the level ``fuzzy`` (only when a side is in Latin letters: two
+    #: different hanzi names are never "fuzzy" equal: 王芳/王强 read "wang fang"/"wang qiang").
+    name_fuzzy_threshold: float = Field(default=0.88, ge=0, le=1)
     #: Jaro-Winkler on the e-mail local part for the "local part fuzzy" level (typos such as wagn/wang).
     email_local_threshold: float = Field(default=0.9, ge=0, le=1)
     #: Indel ratio on ``company_key`` (or its pinyin) for the "company fuzzy" level.
     company_threshold: float = Field(default=0.85, ge=0, le=1)
-    #: Indel ratio on the street part of ``address`` (text after the district) for the "same street" level.
+    #: Indel ratio on the street and house number for the "same street" level.
     address_threshold: float = Field(default=0.85, ge=0, le=1)
-    #: A number that records under at least this many different ``name_key`` values carry is a shared line
-    #: (family landline, company switchboard): agreeing on it only reaches the level ``shared``.
-    shared_phone_names: int = Field(default=3, ge=2)
+    #: A phone number, e-mail address or street address that records under at least this many different names
+    #: carry is shared (a switchboard, a role mailbox, an office building): agreeing on it is weak evidence.
+    shared_by_names: int = Field(default=3, ge=2)
 
 
 class TrainingSettings(BaseModel):
@@ -38,11 +68,20 @@ class TrainingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: Random record pairs sampled (fixed seed) to estimate the u probabilities (non-match agreement rates).
-    u_sample_pairs: int = Field(default=300_000, ge=1_000)
-    #: Maximum EM iterations per blocking-rule session, and the convergence tolerance on any m probability.
-    em_iterations: int = Field(default=25, ge=1)
+    u_sample_pairs: int = Field(default=1_000_000, ge=1_000)
+    #: Maximum EM iterations per session, and the convergence tolerance on any m probability.
+    em_iterations: int = Field(default=40, ge=1)
     em_tolerance: float = Field(default=1e-4, gt=0)
-    #: Seed of the u sample: same data, same model.
+    #: Strength of the ordered prior on m, in pseudo-matches per session (maximum a posteriori EM): keeps a level
+    #: that a session barely sees from collapsing to 0 (a veto by accident) or to an extreme.
+    m_prior_matches: float = Field(default=20.0, ge=0)
+    #: Strength of the starting values of the related class (colleagues, relatives) on the comparisons that say who
+    #: a person is (name, birth date, gender), in pseudo-pairs per session: related people are different people,
+    #: and only strong evidence should teach EM that they often share a name or a birth date.
+    related_prior_pairs: float = Field(default=2000.0, ge=0)
+    #: No m probability goes below this: only ``cannot_link`` makes a pair impossible.
+    m_floor: float = Field(default=1e-3, gt=0, lt=0.1)
+    #: Seed of the samples: same data, same model.
     seed: int = 42
     #: Comparisons whose exact levels are term-frequency adjusted: agreeing on 张伟 or on a switchboard counts
     #: less than agreeing on a rare value (u of the level replaced by the value's frequency).
@@ -51,6 +90,8 @@ class TrainingSettings(BaseModel):
     tf_min_records: int = Field(default=1000, ge=0)
     #: Floor of a term frequency (keeps a unique value from weighing without bound).
     tf_minimum_u: float = Field(default=1e-8, gt=0, lt=1)
+    #: Candidate pairs a training session samples at most (sessions are sampled evenly; pairs scored anyway).
+    session_pairs: int = Field(default=2_000_000, ge=1_000)
 
 
 class MatchSettings(BaseModel):
@@ -61,61 +102,45 @@ class MatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: Each rule lists the columns whose equal non-null values make two rows a candidate pair; the candidates
-    #: are the union over rules (each pair scored once). List columns (``phones``, ``phone_national``) are
-    #: exploded. Besides the normalised columns, the derived keys ``phone_national`` (last 8 digits of each
-    #: number: catches a wrong country code), ``email_local``, ``email_domain``, ``city_key`` (city without
-    #: 市/city suffix, or read from ``address``), ``name_initial`` (first letter of ``name_key``) and
-    #: ``family_key`` (pinyin of the family name) can be used. A rule naming a column absent from the data produces
-    #: no pairs. The defaults leave out ``name_key+city_key`` and ``company_key+name_initial``: on the sample they
-    #: add under 1% recall, and at 1M records 10M candidate pairs, most of them same-name strangers.
-    blocking: list[list[str]] = Field(
-        default_factory=lambda: [
-            ["phones"],
-            ["phone_national"],
-            ["email"],
-            ["name_key", "company_key"],
-            ["name_key", "birth_date"],
-        ],
-        min_length=1,
-    )
+    #: ``auto`` (default): rules derived from the columns the records actually have (names × birth date,
+    #: postcode, city, street, company; birth date × postcode; phonetic keys; personal phones and e-mails), each
+    #: capped so that no block of strangers explodes (see :func:`rules.match.blocking.derive_rules`). Or a list
+    #: of rules (each a list of columns or ``{on, max_block}``); the candidates are the union over rules.
+    blocking: Literal["auto"] | list[BlockingRule] = "auto"
     #: Upper bound of the candidate pairs of one rule, estimated before joining (Σ n·(n−1)/2 over its blocks).
+    #: A listed rule over it is an error; an automatic rule is capped to fit.
     max_pairs: int = Field(default=20_000_000, ge=1)
     #: Comparisons scored (each reads its own columns; absent columns or nulls are "unknown", weight 0).
     comparisons: list[ComparisonName] = Field(default_factory=lambda: list(ALL_COMPARISONS), min_length=1)
-    #: Comparisons whose clear disagreement (their last level: ``else``/``different``) is a veto: such a pair
-    #: is never merged, counts as a non-match when training, and cuts any weak link whose cross pairs include
-    #: it (father and son with one name, phone and address differ only in their birth dates). Typos stay
-    #: possible through the ``day_month_swapped`` and ``one_digit`` birth-date levels.
-    cannot_link: list[ComparisonName] = Field(default_factory=lambda: ["birth_date"])
+    #: Comparisons whose clear disagreement (their last level) is a veto: such a pair is never merged, counts as a
+    #: non-match when training, and never ends up in one cluster. Empty by default: a birth date a generation apart
+    #: already weighs heavily against a match when the data's matches rarely carry a wrong date (EM learns that),
+    #: and a veto would split every duplicate whose date was mistyped beyond a typo. ``[birth_date]`` makes father
+    #: and son (same name, phone and address, born 30 years apart) impossible whatever else agrees.
+    cannot_link: list[ComparisonName] = Field(default_factory=list)
     levels: ComparisonSettings = Field(default_factory=ComparisonSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
-    #: Pairs with match probability at least this are merged (connected components, then the linkage check).
+    #: Pairs with match probability at least this are merged (average-linkage clustering, see below).
     threshold: float = Field(default=0.9, gt=0, lt=1)
     #: Pairs with ``review_threshold <= probability < threshold`` are returned in ``MatchResult.review`` as
     #: possible matches for a person to decide, never merged.
     review_threshold: float = Field(default=0.5, gt=0, lt=1)
-    #: ``average_linkage``: an edge of a component that no third record confirms (it is in no triangle) is kept
-    #: only when the mean match weight between the two records' neighbourhoods reaches the threshold's weight;
-    #: this splits households and strangers chained by one weak link. ``none``: plain connected components.
+    #: ``average_linkage``: within each group of records connected by confident pairs, records are merged
+    #: strongest pair first, and two groups join only when the mean match weight over all their cross pairs (scored
+    #: now if blocking never proposed them) reaches the weight of ``linkage_threshold``; a cannot-link pair never
+    #: joins. This splits households and strangers chained by one weak link. ``none``: connected components.
     cluster_check: Literal["average_linkage", "none"] = "average_linkage"
-    #: The average-linkage check keeps an unconfirmed edge when the mean match weight of the cross pairs reaches
-    #: the weight of this probability, log2(p/(1−p)).
+    #: The mean match weight two groups need to join, as a probability (weight log2(p/(1−p))).
     linkage_threshold: float = Field(default=0.5, gt=0, lt=1)
-    #: Components larger than this are not checked (all their pairs would be scored); they are logged.
-    max_checked_cluster: int = Field(default=60, ge=3)
+    #: Groups of connected records larger than this are first split by raising the threshold (0.99, 0.999 …)
+    #: until every part fits; no cluster grows unchecked (a placeholder shared by hundreds of fake sign-ups).
+    max_cluster_size: int = Field(default=200, ge=3)
 
     @model_validator(mode="after")
     def _bands(self) -> MatchSettings:
         problems = []
         if self.review_threshold > self.threshold:
             problems.append(f"review_threshold ({self.review_threshold}) must not exceed threshold ({self.threshold})")
-        for i, rule in enumerate(self.blocking):
-            if not rule:
-                problems.append(f"blocking[{i}] is empty")
-        th = self.levels.name_thresholds
-        if th != sorted(th, reverse=True):
-            problems.append("levels.name_thresholds must be in decreasing order")
         if problems:
             raise ValueError("; ".join(problems))
         return self

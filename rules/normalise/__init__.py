@@ -18,7 +18,7 @@ from ._email import normalise_email
 from ._frame import PART_COLUMNS, normalise_frame
 from ._gender import normalise_gender
 from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
-from ._name import fold_ascii, normalise_name, soundex
+from ._name import fold_ascii, formal_given_name, normalise_name, person_name_in_company, soundex
 from ._phone import PhoneParams, normalise_phone
 from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
 from ._text import normalise_text
@@ -36,6 +36,7 @@ __all__ = [
     "clean_text",
     "collapse_whitespace",
     "fold_ascii",
+    "formal_given_name",
     "get_normaliser",
     "has_fullwidth",
     "hash_id_number",
@@ -52,6 +53,7 @@ __all__ = [
     "normalise_phone",
     "normalise_text",
     "params_model",
+    "person_name_in_company",
     "register_normaliser",
     "soundex",
     "to_halfwidth",

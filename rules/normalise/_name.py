@@ -133,6 +133,14 @@ def soundex(word: str) -> str | None:
     return "".join(out).ljust(4, "0")
 
 
+def formal_given_name(word: str) -> str:
+    """The formal given name behind an English nickname (``bob`` → ``robert``); other words unchanged.
+
+    ``word`` is a folded ASCII word (see :func:`fold_ascii`); matching uses it to compare given names.
+    """
+    return NICKNAMES.get(word, word)
+
+
 def fold_ascii(text: str) -> str:
     """Lower-case ASCII letters only: diacritics removed (``Müller`` → ``muller``), the rest dropped."""
     lowered = text.lower()
@@ -493,3 +501,40 @@ def normalise_name(values: pl.Series) -> pl.DataFrame:
         ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``.
     """
     return map_distinct(values, _one, _SCHEMA, fast=_fast, memo=memo_for("name"))
+
+
+#: Words that make a Chinese text a business or a placeholder rather than a person's name (个人, 散户: "private").
+_NOT_PERSON_WORDS = re.compile(
+    "公司|厂|店|部|行|社|所|处|局|院|校|馆|站|场|中心|工作室|科技|贸易|集团|商贸|经营|门市|酒店|医院|学校|银行|超市"
+    "|个人|散户|客户|私人|无|测试|演示|先生|女士|小姐"
+)
+
+
+def person_name_in_company(values: pl.Series) -> pl.DataFrame:
+    """Which company-field values are a person's name (a consumer's own name in a mandatory 客户名称 column).
+
+    A value counts when it is 2-4 hanzi (traditional allowed), starts with a known surname, holds no business
+    or placeholder word (公司, 店, 个人, 散户 …) and reads as a name by :func:`normalise_name`.
+
+    Returns:
+        A frame of the same height: ``is_person`` (bool) and, where it is true, the name normaliser's
+        ``value``, ``family_name``, ``given_name``, ``name_pinyin`` and ``name_key`` (null elsewhere).
+    """
+    text = values.cast(pl.String).str.replace_all(r"\s+", "")
+    shaped = text.str.contains(r"^[\u3400-\u9fff]{2,4}$").fill_null(False) & ~text.str.contains(
+        _NOT_PERSON_WORDS.pattern
+    ).fill_null(False)
+    surnames = sorted(set(COMMON_SURNAMES) | set(OTHER_SURNAMES) | set(COMPOUND_SURNAMES), key=len, reverse=True)
+    candidates = pl.when(shaped).then(text)
+    names = normalise_name(pl.select(candidates.alias("v"))["v"])
+    starts = (
+        pl.select(candidates.alias("v"))["v"]
+        .map_elements(lambda v: any(to_simplified(v).startswith(s) for s in surnames), return_dtype=pl.Boolean)
+        .fill_null(False)
+    )
+    ok = shaped & starts & names["value"].is_not_null() & names["family_name"].is_not_null()
+    ok = ok & names["given_name"].is_not_null()
+    cols = ("value", "family_name", "given_name", "name_pinyin", "name_key")
+    return pl.DataFrame(
+        [ok.alias("is_person"), *(pl.select(pl.when(ok).then(names[c])).to_series().alias(c) for c in cols)]
+    )

@@ -69,6 +69,9 @@ _FAST_CN = re.compile(r"(?:\+86|0086|86)?(1\d{10})")
 _ASCENDING = "0123456789012345678901234567890"
 _DESCENDING = _ASCENDING[::-1]
 _MAX_GROUP = 6  # tokens joined at most when looking for one number
+#: North American formatting without a country code: "(212) 517-1640", "212-517-1640", "212.517.1640".
+_NANP_SHAPE = re.compile(r"(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[.\-])[2-9]\d{2}[.\-]\d{4}")
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 
 _TYPE_MAP: dict[int, PhoneType] = {
     PhoneNumberType.MOBILE: "mobile",
@@ -241,14 +244,26 @@ def _undo_excel(text: str, issues: list[str]) -> str | None:
 class _Cell:
     """Accumulates the numbers and failures found in one cell."""
 
-    __slots__ = ("failures", "found", "region")
+    __slots__ = ("failures", "foreign", "found", "region")
 
     def __init__(self, region: str) -> None:
         self.region = region
         self.found: list[_Number] = []
         self.failures: list[str] = []
+        self.foreign = False  # a number was read in another region's format
 
     def read_span(self, span: str, extension: str | None) -> None:
+        nanp = self.region not in _NANP_REGIONS and _NANP_SHAPE.fullmatch(span.strip())
+        if nanp and not (self.region == "CN" and _NON_DIGIT.sub("", span)[-10:-7] in ("400", "800")):
+            # written the North American way, "(212) 517-1640" or "212-517-1640": a Chinese number never
+            # looks like that (its area code starts with 0 or it has 11 digits; 400/800 service numbers aside),
+            # so read it as one from there
+            number = _check(span, "US")
+            if isinstance(number, _Number):
+                number.extension = extension
+                self.found.append(number)
+                self.foreign = True
+                return
         tokens = [t for t in _TOKEN_SPLIT.split(span) if t]
         start = len(self.found)
         i = 0
@@ -321,6 +336,8 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
         issues.append("extension")
     if cell.failures:
         issues.append("partial")
+    if cell.foreign:
+        issues.append("north_american")
     return chosen.e164, issues, chosen.kind, phones, chosen.extension
 
 
@@ -337,7 +354,8 @@ def normalise_phone(values: pl.Series, **params: object) -> pl.DataFrame:
         ``issues``, ``phone_type`` (``mobile``/``landline``/``other``), ``phones`` (every valid number in the
         cell, E.164) and ``phone_extension``. Issue codes: ``empty``, ``invalid``, ``placeholder``,
         ``multiple``, ``extension``, ``excel_float``, ``truncated`` (Excel kept too few digits),
-        ``fullwidth``, ``partial`` (a valid number plus a digit run that is not one).
+        ``fullwidth``, ``partial`` (a valid number plus a digit run that is not one), ``north_american``
+        (written the North American way, ``(212) 517-1640``, in a project of another region: read as +1).
     """
     region = check_params(PhoneParams, params).region
     return map_distinct(

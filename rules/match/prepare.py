@@ -1,0 +1,250 @@
+"""Prepared records: the normalised columns plus the derived keys that blocking and comparisons read.
+
+:func:`prepare_records` never replaces a column the input has (except filling a missing name from the company
+field, see below) and adds, when their inputs exist:
+
+==================  ==========================================================================================
+column              meaning
+==================  ==========================================================================================
+``_fname``          full name, case-folded, punctuation collapsed (the ``exact`` name level)
+``_fam``            family-name key: the first word of ``name_pinyin`` (tone-less pinyin or folded ASCII)
+``_giv``            first given word of ``name_pinyin``, nicknames resolved (``bob`` → ``robert``)
+``_giv_raw``        the same word as written (initials such as ``j`` stay one letter)
+``_han``            the name in simplified hanzi when it is written in hanzi (one-character edits)
+``_fam_sx``         Soundex of ``_fam``; ``_giv_sx`` of ``_giv`` (phonetic blocking keys)
+``_mobiles``        the numbers of ``phones``/``phone`` that are mobiles **by the number itself** (whatever
+                    column they came in: a 固话 column holding a mobile still holds a mobile)
+``_lines``          the other numbers (landlines, switchboards, numbers of unknown type)
+``phone_national``  last 8 digits of each number (a number read with the wrong country code still agrees)
+``email_local``     local part of ``email``; ``email_domain`` its domain
+``_brand``          first four letters of ``company_key_pinyin`` (正宇, 泰安市正宇钢管有限公司 and
+                    ``Zhengyu Steel Pipe`` share ``zhen``): a coarse company key for blocking with the name
+``_street``         street and number: the address after the district (Chinese) or the ``street`` part,
+                    case-folded, street types spelled out (``St`` → ``street``)
+``_street_key``     the street's words without numbers (blocking: same street, any house number)
+``city_key``        city without 市/``city`` suffix, from ``city`` or read from ``address``
+``_dob``            birth date as ``YYYYMMDD`` text; ``_byear`` the year
+``_cjk``            the full name is written in hanzi
+==================  ==========================================================================================
+
+**A person's name in the company field.** Legacy CRMs made 客户名称 mandatory, so consumers' rows hold the
+person's name there and the contact-name column is empty. Where ``full_name`` is empty and ``company`` is a
+plain Chinese personal name (2-4 hanzi starting with a known surname, no company or industry words), the name
+columns are filled from it and ``company_key`` is cleared for matching, so such a row meets the same person's
+other rows on the name instead of looking like a different company.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import phonenumbers
+import polars as pl
+
+from rules.normalise import formal_given_name, person_name_in_company, soundex
+
+__all__ = ["RID", "check_rid", "prepare_records"]
+
+RID = "_rid"
+_CJK = r"[\u3400-\u9fff]"
+_CN_MOBILE = r"^\+861[3-9]\d{9}$"
+#: Western street types, spelled out so that ``12 High St`` and ``12 high street`` compare equal.
+STREET_TYPES: dict[str, str] = {
+    "st": "street",
+    "str": "street",
+    "rd": "road",
+    "ave": "avenue",
+    "av": "avenue",
+    "dr": "drive",
+    "pl": "place",
+    "cres": "crescent",
+    "cr": "crescent",
+    "ct": "court",
+    "crt": "court",
+    "cct": "circuit",
+    "hwy": "highway",
+    "ln": "lane",
+    "la": "lane",
+    "tce": "terrace",
+    "pde": "parade",
+    "cl": "close",
+    "blvd": "boulevard",
+    "sq": "square",
+    "gr": "grove",
+    "gdns": "gardens",
+    "mt": "mount",
+    "esp": "esplanade",
+    "wy": "way",
+    "pk": "park",
+}
+
+
+def check_rid(df: pl.DataFrame) -> None:
+    """Raise ``ValueError`` unless ``df`` has a unique, non-null integer ``_rid``."""
+    if RID not in df.columns:
+        raise ValueError(f"matching needs an integer {RID!r} column")
+    if not df.schema[RID].is_integer():
+        raise ValueError(f"{RID!r} must be an integer column, not {df.schema[RID]}")
+    if df[RID].null_count() or df[RID].is_duplicated().any():
+        raise ValueError(f"{RID!r} must be unique and non-null")
+
+
+def _str(df: pl.DataFrame, col: str) -> pl.Expr:
+    """The column as stripped text, null when absent or empty."""
+    if col not in df.columns:
+        return pl.lit(None, pl.String)
+    expr = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(expr.str.len_chars() > 0).then(expr)
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_mobile(number: str) -> bool:
+    """True when an E.164 number is a mobile (or a number type that belongs to one person, e.g. US numbers)."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(parsed)
+    return kind in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    )
+
+
+def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """``_mobiles``, ``_lines`` and ``phone_national`` from ``phones`` and ``phone``."""
+    numbers: list[pl.Expr] = []
+    if "phones" in df.columns:
+        numbers.append(pl.col("phones").cast(pl.List(pl.String)))
+    if "phone" in df.columns:
+        numbers.append(pl.concat_list(pl.col("phone").cast(pl.String)))
+    if not numbers:
+        return df
+    df = df.with_columns(
+        pl.concat_list(numbers).list.drop_nulls().list.eval(pl.element().str.strip_chars()).list.unique().alias("_all")
+    )
+    distinct = df.select(pl.col("_all").explode().unique().drop_nulls().alias("n"))
+    # +86 mobiles by pattern; North American numbers are personal lines (no mobile/landline split); the rest by
+    # phonenumbers' type rules, once per distinct number
+    other = distinct.filter(~pl.col("n").str.contains(r"^\+(86|1)"))["n"].to_list()
+    mobile_other = [n for n in other if _is_mobile(n)]
+    mobile_other += distinct.filter(pl.col("n").str.contains(r"^\+1"))["n"].to_list()
+    is_mobile = pl.element().str.contains(_CN_MOBILE) | pl.element().is_in(
+        pl.lit(pl.Series(mobile_other, dtype=pl.String)).implode()
+    )
+    out = df.with_columns(
+        pl.col("_all").list.filter(is_mobile).list.sort().alias("_mobiles"),
+        pl.col("_all").list.filter(~is_mobile).list.sort().alias("_lines"),
+    )
+    if "phone_national" not in df.columns:
+        out = out.with_columns(
+            pl.col("_all")
+            .list.eval(pl.element().str.replace_all(r"\D", "").str.slice(-8))
+            .list.unique()
+            .alias("phone_national")
+        )
+    return out.drop("_all")
+
+
+def _name_from_company(df: pl.DataFrame) -> pl.DataFrame:
+    """Fill the name columns of rows with no name whose company field holds a person's name."""
+    if "company" not in df.columns:
+        return df
+    name = _str(df, "full_name") if "full_name" in df.columns else pl.lit(None, pl.String)
+    candidates = df.select(pl.when(name.is_null()).then(_str(df, "company")).alias("c"))["c"]
+    person = person_name_in_company(candidates)
+    if not person["is_person"].any():
+        return df
+    fill = {"full_name": "value", "name_key": "name_key", "name_pinyin": "name_pinyin"}
+    fill |= {"family_name": "family_name", "given_name": "given_name"}
+    mask = person["is_person"]
+    cols = [
+        pl.when(mask).then(person[src]).otherwise(pl.col(dst) if dst in df.columns else None).alias(dst)
+        for dst, src in fill.items()
+    ]
+    out = df.with_columns(cols)
+    if "company_key" in out.columns:
+        out = out.with_columns(pl.when(mask).then(None).otherwise(pl.col("company_key")).alias("company_key"))
+    if "company_key_pinyin" in out.columns:
+        out = out.with_columns(
+            pl.when(mask).then(None).otherwise(pl.col("company_key_pinyin")).alias("company_key_pinyin")
+        )
+    return out
+
+
+def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
+    full = _str(df, "full_name")
+    # not stripped: a leading space marks a record that has only a given name (see rules.match.dedupe)
+    pinyin = pl.col("name_pinyin").cast(pl.String) if "name_pinyin" in df.columns else pl.lit(None, pl.String)
+    tokens = pinyin.str.to_lowercase().str.split(" ")
+    out = df.with_columns(
+        full.str.to_lowercase().str.replace_all(r"[\s·.,'\-]+", " ").str.strip_chars().alias("_fname"),
+        full.str.contains(_CJK).fill_null(False).alias("_cjk"),
+        tokens.list.get(0, null_on_oob=True).alias("_fam"),
+        tokens.list.get(1, null_on_oob=True).alias("_giv_raw"),
+    )
+    out = out.with_columns(
+        pl.when(pl.col("_fam").str.len_chars() > 0).then(pl.col("_fam")).alias("_fam"),
+        pl.when(pl.col("_giv_raw").str.len_chars() > 0).then(pl.col("_giv_raw")).alias("_giv_raw"),
+        pl.when(pl.col("_cjk")).then(full.str.replace_all(r"[^\u3400-\u9fff]", "")).alias("_han"),
+    )
+    words = pl.concat([out["_fam"], out["_giv_raw"]]).unique().drop_nulls()
+    formal = {w: formal_given_name(w) for w in words.to_list()}
+    codes = {w: soundex(formal.get(w, w)) for w in words.to_list()}
+    out = out.with_columns(
+        pl.col("_giv_raw").replace_strict(formal, default=None, return_dtype=pl.String).alias("_giv")
+    )
+    return out.with_columns(
+        pl.col("_fam").replace_strict(codes, default=None, return_dtype=pl.String).alias("_fam_sx"),
+        pl.col("_giv").replace_strict(codes, default=None, return_dtype=pl.String).alias("_giv_sx"),
+    )
+
+
+def _street_expr(df: pl.DataFrame) -> pl.Expr:
+    street = _str(df, "street")
+    address = _str(df, "address")
+    # Chinese addresses: the text after the district; Western ones: the normaliser's street part
+    after_district = address.str.replace(r"^.*?(区|县|旗)", "")
+    text = pl.coalesce(street, pl.when(address.str.contains(_CJK)).then(after_district), address)
+    folded = text.str.to_lowercase().str.replace_all(r"[.,#'\-]+", " ")
+    for short, long in STREET_TYPES.items():
+        folded = folded.str.replace_all(rf"\b{short}\b", long)
+    folded = folded.str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(folded.str.len_chars() > 0).then(folded)
+
+
+def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
+    """The normalised records with the derived columns of the module docstring (``_rid`` required)."""
+    check_rid(df)
+    out = _name_from_company(df)
+    out = _name_columns(out)
+    out = _phone_columns(out)
+    email = _str(out, "email").str.to_lowercase()
+    city = _str(out, "city")
+    from_address = _str(out, "address").str.extract(r"(?:省|自治区)?([^省市区县\d]{2,6}?)市", 1)
+    dob = _str(out, "birth_date").str.replace_all(r"\D", "").str.slice(0, 8)
+    derived = {
+        "email": email,
+        "email_local": email.str.split("@").list.first(),
+        "email_domain": email.str.split("@").list.last(),
+        "city_key": pl.coalesce(city, from_address).str.to_lowercase().str.replace(r"(市|\s+city)$", ""),
+        "postcode": _str(out, "postcode").str.to_uppercase().str.replace_all(r"\s+", ""),
+        "_dob": pl.when(dob.str.len_chars() == 8).then(dob),
+        "_brand": _str(out, "company_key_pinyin").str.slice(0, 4),
+        "_street": _street_expr(out),
+    }
+    keep_input = {"email", "email_local", "email_domain", "city_key", "postcode"}
+    out = out.with_columns(
+        expr.alias(name)
+        for name, expr in derived.items()
+        if name not in out.columns or name not in keep_input or name in ("email", "postcode")
+    )
+    return out.with_columns(
+        pl.col("_dob").str.slice(0, 4).alias("_byear"),
+        pl.col("_street")
+        .str.replace_all(r"[\d/]+", " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .alias("_street_key"),
+    ).with_columns(pl.when(pl.col("_street_key").str.len_chars() >= 2).then(pl.col("_street_key")).alias("_street_key"))
