@@ -302,17 +302,31 @@ def _read_table(path: Path) -> Any:
     raise _fail(f"{path.name}: expected a .csv or .parquet file", 2)
 
 
-def _print_blocking(result: Any) -> None:
-    """The blocking rules a match used, their pairs and estimated recall, and the rules that could not be used."""
+def _blocking_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title="Blocking rules", title_justify="left", show_edge=False)
     for name, justify in (("rule", "left"), ("estimated pairs", "right"), ("pairs", "right"), ("recall", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in result.blocking.iter_rows(named=True):
+    for row in rows:
         recall = "–" if row["recall"] is None else f"{row['recall']:.3f}"
         table.add_row(row["rule"], f"{row['estimated_pairs']:,}", f"{row['pairs']:,}", recall)
-    console.print(table)
+    return table
+
+
+def _print_match_summary(matching: dict[str, Any]) -> None:
+    """A migrate run's blocking rules with their pairs and recall (nothing for an incremental run)."""
+    if not matching.get("blocking"):
+        return
+    console.print(_blocking_table(matching["blocking"]))
+    total = matching.get("blocking_recall")
+    recall = "too few certain matches to estimate" if total is None else f"[bold]{total:.3f}[/]"
+    console.print(f"{matching.get('pairs_scored', 0):,} candidate pairs scored; estimated blocking recall {recall}")
+
+
+def _print_blocking(result: Any) -> None:
+    """The blocking rules a match used, their pairs and estimated recall, and the rules that could not be used."""
+    console.print(_blocking_table(list(result.blocking.iter_rows(named=True))))
     total = result.blocking_recall
     pairs = result.pairs.height
     if total is None:
@@ -362,7 +376,7 @@ def dedupe(
     import yaml
     from pydantic import ValidationError
 
-    from rules.match import DedupeConfig, MatchModel, dedupe
+    from rules.match import DedupeConfig, MatchModel, dedupe_table
 
     try:
         settings = DedupeConfig.model_validate(yaml.safe_load(config.read_text("utf-8")) or {})
@@ -389,7 +403,7 @@ def dedupe(
     frame = _read_table(input_path)
     frame = frame.select(pl.all().cast(pl.String))
     try:
-        found = dedupe(frame, settings, model=model, against=existing)
+        found = dedupe_table(frame, settings, model=model, against=existing)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     _print_blocking(found.result)
@@ -487,6 +501,7 @@ def _summary(result: MigrateResult) -> None:
     for row in result.ledger:
         if row.get("error"):
             console.print(f"[red]source {row['source']} failed:[/] {row['error']}")
+    _print_match_summary(result.matching)
     console.print(
         f"{t['customers']:,} golden customers · status [bold]{result.status}[/] · "
         f"{sum(x['seconds'] for x in result.timings):.1f}s in steps"

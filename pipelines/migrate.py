@@ -116,6 +116,8 @@ class MigrateResult:
     report_path: Path
     totals: dict[str, Any]
     timings: list[dict[str, Any]] = field(default_factory=list)
+    #: the report's matching section: ``blocking`` (rule, estimated_pairs, pairs, recall), ``blocking_recall`` …
+    matching: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------- steps
@@ -321,6 +323,8 @@ class Golden:
     review: pl.DataFrame  # possible matches: scored between the review threshold and the threshold, or refused
     model: MatchModel
     incremental: bool = False  # only new records were matched; stored ones kept their customers
+    blocking: pl.DataFrame = field(default_factory=pl.DataFrame)  # rule, estimated_pairs, pairs, recall
+    blocking_recall: float | None = None
 
 
 def resolve(
@@ -348,7 +352,17 @@ def resolve(
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
     customers = survived.golden.join(ids, on="cluster")
     provenance = survived.provenance.join(ids, on="cluster")
-    return Golden(records, result.pairs, customers, provenance, result.review, result.model, incremental)
+    return Golden(
+        records,
+        result.pairs,
+        customers,
+        provenance,
+        result.review,
+        result.model,
+        incremental,
+        result.blocking,
+        result.blocking_recall,
+    )
 
 
 def _match_incremental(
@@ -835,7 +849,9 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
         )
         if status != "succeeded":
             raise LedgerError(ledger, report_path)
-        return MigrateResult(run_id, status, dry_run, ledger, report_path, report["totals"], step.timings)
+        return MigrateResult(
+            run_id, status, dry_run, ledger, report_path, report["totals"], step.timings, report.get("matching") or {}
+        )
     finally:
         if engine is not None:
             with Session(engine) as session, session.begin():

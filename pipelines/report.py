@@ -290,8 +290,19 @@ def _matching(golden: Golden) -> dict[str, Any]:
         "incremental": golden.incremental,
         "pairs_scored": golden.pairs.height,
         "prior": model.prior,
+        "blocking": [
+            {**row, "recall": None if row["recall"] is None else round(row["recall"], 4)}
+            for row in golden.blocking.iter_rows(named=True)
+        ],
+        "blocking_recall": None if golden.blocking_recall is None else round(golden.blocking_recall, 4),
         "model": [
-            {**row, "m": round(row["m"], 6), "u": round(row["u"], 8), "weight": round(row["weight"], 2)}
+            {
+                **row,
+                "m": round(row["m"], 6),
+                "u": round(row["u"], 8),
+                "r": round(row["r"], 6),
+                "weight": round(row["weight"], 2),
+            }
             for row in model.to_frame().iter_rows(named=True)
         ],
         "review_count": review.height,

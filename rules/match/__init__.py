@@ -4,7 +4,7 @@
 the columns they have, compares every candidate pair with ordered comparison levels, trains a Fellegi-Sunter
 model without labels (u from random pairs, m by EM, term-frequency adjusted), and clusters the confident pairs by
 average linkage so that strangers never chain; possible matches go to review. ``match_incremental`` adds new
-records to existing clusters; ``explain`` shows why a pair scored as it did; ``dedupe_frame`` is the analyst's
+records to existing clusters; ``explain`` shows why a pair scored as it did; ``dedupe_table`` is the analyst's
 one-table deduplication (``crmkit dedupe``).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .blocking import AUTO_RULES, BlockingError, BlockingPlan, candidate_pairs, derive_rules, estimate_pairs
 from .comparisons import Comparer, Comparison, Level, build_comparisons
-from .dedupe import DedupeConfig, dedupe_frame
+from .dedupe import DedupeConfig, Deduped, dedupe_table, normalise_people
 from .engine import MatchResult, cluster, match, match_incremental, score_pairs
 from .explain import explain, explain_frame
 from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
@@ -30,6 +30,7 @@ __all__ = [
     "ComparisonModel",
     "ComparisonSettings",
     "DedupeConfig",
+    "Deduped",
     "Level",
     "MatchModel",
     "MatchResult",
@@ -38,7 +39,7 @@ __all__ = [
     "build_comparisons",
     "candidate_pairs",
     "cluster",
-    "dedupe_frame",
+    "dedupe_table",
     "derive_rules",
     "estimate_pairs",
     "explain",
@@ -46,6 +47,7 @@ __all__ = [
     "fit",
     "match",
     "match_incremental",
+    "normalise_people",
     "prepare_records",
     "prob_to_weight",
     "score_pairs",

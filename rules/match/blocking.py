@@ -6,7 +6,10 @@ Blocking decides which pairs are ever compared. A rule ``on: [a, b]`` pairs reco
 birth dates and addresses without any phone or e-mail still gets name × birth date, name × postcode, birth date ×
 postcode, phonetic keys …, and a CRM export gets personal phones and e-mails, name × company brand, and rare names
 alone. Each automatic rule drops blocks too large to hold few strangers (``max_block``: a common name alone, a
-switchboard) and is capped further if it would still exceed ``max_pairs``.
+switchboard) and is capped further if it would still exceed ``max_pairs``. Then looser one-column rules
+(:data:`LOOSE_RULES`: surname, birth date, given name, postcode …) are added with the loosest block-size cap that
+fits what is left of the pair budget (``pair_budget_per_record`` per record, at least a million): a small table
+compares everyone of one surname, a big one the small blocks only.
 
 :func:`estimate_recall` says what share of the true matches the rules can find, without labels: from the pairs
 the model is sure of, it measures how often matches agree on each blocking column (per concept, using only pairs
@@ -15,9 +18,8 @@ some rule not reading that concept found), and combines the concepts as the mode
 
 from __future__ import annotations
 
-import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -34,6 +36,7 @@ __all__ = [
     "derive_rules",
     "estimate_pairs",
     "estimate_recall",
+    "fit_to_budget",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,8 +46,8 @@ class BlockingError(ValueError):
     """A blocking rule would produce more candidate pairs than ``max_pairs`` allows."""
 
 
-def _rule(*on: str, max_block: int | None = None) -> BlockingRule:
-    return BlockingRule(on=on, max_block=max_block)
+def _rule(*on: str, max_block: int | None = None, train: bool = True) -> BlockingRule:
+    return BlockingRule(on=on, max_block=max_block, train=train)
 
 
 #: Rules :func:`derive_rules` chooses from, strongest first. Identity rules (name, birth date) find people whatever
@@ -71,13 +74,24 @@ AUTO_RULES: tuple[BlockingRule, ...] = (
     _rule("_fam", "_street_key", max_block=60),
     _rule("_fam_sx", "_giv_sx", "postcode", max_block=60),
     _rule("name_key", max_block=25),
+    _rule("_sylkey", max_block=25),
     _rule("_fam_sx", "_giv_sx", max_block=25),
 )
+
+#: Looser rules, one column each, added after :data:`AUTO_RULES` while the pair budget lasts (a small table can
+#: afford to compare everyone of one surname, one birth date or one postcode; a big one keeps the small blocks).
+LOOSE_RULES: tuple[BlockingRule, ...] = tuple(
+    _rule(col, train=False)
+    for col in ("_fam", "_dob", "_giv", "postcode", "_street_key", "_fam_sx", "_brand", "city_key")
+)
+#: Block-size caps tried for a loose rule, loosest first.
+_CAPS: tuple[int | None, ...] = (None, 5000, 1000, 300, 100, 30, 10)
 
 #: The comparison (concept) each blocking column belongs to: an EM session on a rule leaves these comparisons
 #: out, and blocking recall is estimated per concept.
 _CONCEPTS: dict[str, str] = {
-    **dict.fromkeys(("name_key", "_fam", "_giv", "_giv_raw", "_fam_sx", "_giv_sx", "_fname", "full_name"), "name"),
+    **dict.fromkeys(("name_key", "_sylkey", "_fam", "_giv", "_giv_raw", "_fam_sx", "_giv_sx", "_fname"), "name"),
+    **dict.fromkeys(("full_name",), "name"),
     **dict.fromkeys(("name_pinyin", "family_name", "given_name", "name_initial", "family_key"), "name"),
     **dict.fromkeys(("_dob", "_byear", "birth_date"), "birth_date"),
     **dict.fromkeys(("_mobiles", "_lines", "phone_national", "phones", "phone"), "phone"),
@@ -107,6 +121,8 @@ class BlockingPlan:
     estimates: dict[str, int]
     dropped: dict[str, str]
     auto: bool
+    #: per rule: the share of the records with a key whose block ``max_block`` keeps (1.0 without a cap)
+    open_share: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self) -> pl.DataFrame:
         """``rule, estimated_pairs``: one row per rule used."""
@@ -161,14 +177,42 @@ def _filled(prepared: pl.DataFrame, col: str) -> float:
     return float(filled.mean() or 0.0)
 
 
-def _capped(prepared: pl.DataFrame, rule: BlockingRule, budget: int) -> tuple[BlockingRule, int]:
-    """The rule with ``max_block`` lowered until its pair estimate fits ``budget``."""
-    estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
-    while estimate > budget and (rule.max_block or 2**31) > 2:
-        cap = max(2, (rule.max_block or 1000) // 2)
-        rule = BlockingRule(on=rule.on, max_block=cap)
-        estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
-    return rule, estimate
+def _block_sizes(prepared: pl.DataFrame, rule: BlockingRule) -> pl.Series:
+    """Records per block of ``rule`` (no cap)."""
+    return _block_keys(prepared, BlockingRule(on=rule.on)).group_by(list(rule.on)).len()["len"].cast(pl.Int64)
+
+
+def _pairs_within(sizes: pl.Series, cap: int | None) -> int:
+    kept = sizes if cap is None else sizes.filter(sizes <= cap)
+    return int((kept * (kept - 1) // 2).sum() or 0)
+
+
+def _share_within(sizes: pl.Series, cap: int | None) -> float:
+    """Share of the records with a key whose block has at most ``cap`` records."""
+    total = int(sizes.sum() or 0)
+    if cap is None or not total:
+        return 1.0
+    return float(sizes.filter(sizes <= cap).sum()) / total
+
+
+def fit_to_budget(prepared: pl.DataFrame, rule: BlockingRule, budget: int) -> tuple[BlockingRule, int, float]:
+    """The rule with ``max_block`` lowered until its pair estimate fits ``budget``: (rule, pairs, open share)."""
+    sizes = _block_sizes(prepared, rule)
+    cap = rule.max_block
+    while _pairs_within(sizes, cap) > budget and (cap or 2**31) > 2:
+        cap = max(2, (cap or 1000) // 2)
+    capped = BlockingRule(on=rule.on, max_block=cap, train=rule.train)
+    return capped, _pairs_within(sizes, cap), _share_within(sizes, cap)
+
+
+def _loosest(prepared: pl.DataFrame, rule: BlockingRule, budget: int) -> tuple[BlockingRule, int, float] | None:
+    """The rule with the loosest cap of :data:`_CAPS` whose pairs fit ``budget`` (None when none does)."""
+    sizes = _block_sizes(prepared, rule)
+    for cap in _CAPS:
+        pairs = _pairs_within(sizes, cap)
+        if pairs <= budget and pairs > 0:
+            return BlockingRule(on=rule.on, max_block=cap, train=rule.train), pairs, _share_within(sizes, cap)
+    return None
 
 
 def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled: float = 0.01) -> BlockingPlan:
@@ -183,36 +227,53 @@ def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled:
     """
     dropped: dict[str, str] = {}
     estimates: dict[str, int] = {}
+    shares: dict[str, float] = {}
     chosen: list[BlockingRule] = []
+
+    def use(rule: BlockingRule, estimate: int, share: float) -> None:
+        chosen.append(rule)
+        estimates[rule.name] = estimate
+        shares[rule.name] = share
+
     if settings.blocking == "auto":
         for rule in AUTO_RULES:
             empty = [c for c in rule.on if _filled(prepared, c) < min_filled]
             if empty:
                 dropped[rule.name] = f"too few values in {', '.join(empty)}"
                 continue
-            rule, estimate = _capped(prepared, rule, settings.max_pairs)
-            chosen.append(rule)
-            estimates[rule.name] = estimate
-        return BlockingPlan(tuple(chosen), estimates, dropped, auto=True)
+            use(*fit_to_budget(prepared, rule, settings.max_pairs))
+        budget = max(1_000_000, settings.pair_budget_per_record * prepared.height) - sum(estimates.values())
+        for rule in LOOSE_RULES:
+            empty = [c for c in rule.on if _filled(prepared, c) < min_filled]
+            if empty:
+                dropped[rule.name] = f"too few values in {', '.join(empty)}"
+                continue
+            found = _loosest(prepared, rule, min(budget, settings.max_pairs))
+            if found is None:
+                dropped[rule.name] = "no block size fits the pair budget"
+                continue
+            use(*found)
+            budget -= found[1]
+        return BlockingPlan(tuple(chosen), estimates, dropped, auto=True, open_share=shares)
     for rule in settings.blocking:
         absent = [c for c in rule.on if c not in prepared.columns]
         if absent:
             dropped[rule.name] = f"no column {', '.join(absent)}"
             continue
-        estimate = _pair_count(_block_keys(prepared, rule), list(rule.on), None)
+        sizes = _block_sizes(prepared, rule)
+        estimate = _pairs_within(sizes, rule.max_block)
         if estimate > settings.max_pairs:
             raise BlockingError(
                 f"blocking rule {rule.name!r} would produce about {estimate:,} candidate pairs "
                 f"(max_pairs is {settings.max_pairs:,}); make the rule more selective or give it a max_block"
             )
-        chosen.append(rule)
-        estimates[rule.name] = estimate
+        use(rule, estimate, _share_within(sizes, rule.max_block))
     if not chosen:
         raise BlockingError(
             "no blocking rule can be used: every rule names a column the records lack "
             f"({'; '.join(f'{k}: {v}' for k, v in dropped.items())})"
         )
-    return BlockingPlan(tuple(chosen), estimates, dropped, auto=False)
+    return BlockingPlan(tuple(chosen), estimates, dropped, auto=False, open_share=shares)
 
 
 def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Series | None = None) -> pl.DataFrame:
@@ -267,30 +328,28 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
 # ----------------------------------------------------------------------------------------- recall estimate
 
 
-def _agree(prepared: pl.DataFrame, left: np.ndarray, right: np.ndarray, col: str) -> np.ndarray:
-    """Whether each pair agrees on blocking column ``col`` (lists: share an element)."""
-    idx = prepared.select(RID).with_row_index("pos")
-    lpos = pl.DataFrame({RID: left}).join(idx, on=RID, how="left", maintain_order="left")["pos"]
-    rpos = pl.DataFrame({RID: right}).join(idx, on=RID, how="left", maintain_order="left")["pos"]
+def _agree(prepared: pl.DataFrame, lpos: pl.Series, rpos: pl.Series, col: str) -> np.ndarray:
+    """Whether each pair (row positions) agrees on blocking column ``col`` (lists: share an element)."""
     a, b = prepared[col].gather(lpos), prepared[col].gather(rpos)
     if isinstance(a.dtype, pl.List):
         return (a.list.set_intersection(b).list.len() > 0).fill_null(False).to_numpy()
     return (a == b).fill_null(False).to_numpy()
 
 
-def _open_share(prepared: pl.DataFrame, rule: BlockingRule) -> float:
-    """Share of the records with a key for ``rule`` whose block is not left out by ``max_block``."""
-    if rule.max_block is None:
-        return 1.0
-    keys = _block_keys(prepared, BlockingRule(on=rule.on))
-    if not keys.height:
-        return 1.0
-    sizes = keys.group_by(list(rule.on)).len()
-    return float(sizes.filter(pl.col("len") <= rule.max_block)["len"].sum() / sizes["len"].sum())
+def _positions(prepared: pl.DataFrame, rids: np.ndarray) -> pl.Series:
+    """Row positions of ``rids`` in ``prepared``."""
+    order = prepared[RID].arg_sort().to_numpy()
+    sorted_rids = prepared[RID].to_numpy()[order]
+    return pl.Series(order[np.searchsorted(sorted_rids, rids)])
 
 
 def estimate_recall(
-    prepared: pl.DataFrame, rules: list[BlockingRule], pairs: pl.DataFrame, probability: np.ndarray, sure: float = 0.99
+    prepared: pl.DataFrame,
+    rules: list[BlockingRule],
+    pairs: pl.DataFrame,
+    probability: np.ndarray,
+    sure: float = 0.99,
+    open_share: dict[str, float] | None = None,
 ) -> dict[str, float | None]:
     """Estimated share of the true matches the rules propose, without labels.
 
@@ -309,38 +368,51 @@ def estimate_recall(
         return out
     sure_pairs = pairs.filter(pl.Series(sure_mask))
     left, right = sure_pairs["left"].to_numpy(), sure_pairs["right"].to_numpy()
-    proposed = sure_pairs["rules"]
+    bit = {r.name: 1 << i for i, r in enumerate(rules)}
+    proposed = (
+        sure_pairs.select(pl.col("rules").list.eval(pl.element().replace_strict(bit, default=0, return_dtype=pl.Int64)))
+        .to_series()
+        .list.sum()
+        .to_numpy()
+    )
     columns = sorted({c for r in rules for c in r.on})
-    agree = {c: _agree(prepared, left, right, c) for c in columns}
+    lpos, rpos = _positions(prepared, left), _positions(prepared, right)
+    agree = {c: _agree(prepared, lpos, rpos, c) for c in columns}
     concepts: dict[str, list[str]] = {}
     for col in columns:
         concepts.setdefault(concept_of(col) or col, []).append(col)
     distributions: list[tuple[list[str], np.ndarray, np.ndarray]] = []
     for concept, cols in concepts.items():
         blind = [r.name for r in rules if all((concept_of(c) or c) != concept for c in r.on)]
-        use = proposed.list.eval(pl.element().is_in(blind)).list.any().fill_null(False).to_numpy() if blind else None
+        blind_bits = sum(bit[name] for name in blind)
+        use = (proposed & blind_bits) != 0 if blind else None
         if use is None or use.sum() < 20:
             use = np.ones(len(left), dtype=bool)  # every rule reads this concept: biased upwards
         matrix = np.stack([agree[c][use] for c in cols], axis=1)
         patterns, counts = np.unique(matrix, axis=0, return_counts=True)
         distributions.append((cols, patterns, counts / counts.sum()))
-    share = {r.name: _open_share(prepared, r) for r in rules}
-    total = 0.0
-    per_rule = dict.fromkeys(share, 0.0)
-    for combo in itertools.product(*[range(len(d[1])) for d in distributions]):
-        p = 1.0
-        agreed: dict[str, bool] = {}
-        for (cols, patterns, probs), k in zip(distributions, combo, strict=True):
-            p *= probs[k]
-            agreed.update(zip(cols, patterns[k].tolist(), strict=True))
-        if p < 1e-9:
-            continue
-        miss = 1.0
-        for rule in rules:
-            if all(agreed[c] for c in rule.on):
-                miss *= 1.0 - share[rule.name]
-                per_rule[rule.name] += p * share[rule.name]
-        total += p * (1.0 - miss)
+    if open_share is None or any(r.name not in open_share for r in rules):
+        open_share = {r.name: _share_within(_block_sizes(prepared, r), r.max_block) for r in rules}
+    share = open_share
+    # the joint distribution over concepts, as independent: combos of one agreement pattern per concept
+    columns_in = [c for cols, _, _ in distributions for c in cols]
+    probs = np.ones(1)
+    agreed = np.zeros((1, 0), dtype=bool)
+    for _, patterns, p in distributions:
+        probs = np.outer(probs, p).ravel()
+        agreed = np.concatenate(
+            [np.repeat(agreed, len(p), axis=0), np.tile(patterns.astype(bool), (len(agreed), 1))], axis=1
+        )
+        keep = probs >= 1e-9
+        probs, agreed = probs[keep], agreed[keep]
+    position = {c: i for i, c in enumerate(columns_in)}
+    miss = np.ones(len(probs))
+    per_rule: dict[str, float] = {}
+    for rule in rules:
+        fires = agreed[:, [position[c] for c in rule.on]].all(axis=1)
+        per_rule[rule.name] = float((probs * fires).sum() * share[rule.name])
+        miss *= 1.0 - share[rule.name] * fires
+    total = float((probs * (1.0 - miss)).sum())
     out["total"] = float(min(total, 1.0))
     out.update({k: float(v) for k, v in per_rule.items()})
     return out

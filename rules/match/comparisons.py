@@ -70,6 +70,8 @@ class Level:
             other levels' (normalised).
         tf_people: ``tf`` counts the different people (names) holding the value rather than the records; a
             frequency of records also counts the person's own duplicates, which the model takes out.
+        m: starting share of the level among matches (relative, normalised); None for the comparison's ordered
+            default (each level half the one before, ``else`` 5%).
     """
 
     label: str
@@ -77,6 +79,7 @@ class Level:
     tf: Frequency | None = None
     r: float = 1.0
     tf_people: bool = False
+    m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,11 @@ class Comparison:
 
     @property
     def m_start(self) -> np.ndarray:
-        """Starting m: the strongest level most likely, halving per level, ``else`` 5%."""
+        """Starting m: the levels' ``m`` shares when given, else the strongest level most likely, halving per
+        level, ``else`` 5%."""
+        if all(level.m is not None for level in self.levels):
+            shares = np.array([level.m for level in self.levels], dtype=np.float64)
+            return shares / shares.sum()
         k = len(self.levels)
         if k == 1:
             return np.ones(1)
@@ -311,11 +318,13 @@ def _name(lv: ComparisonSettings) -> Comparison:
         return ~(v.side("_cjk") & v.side("_cjk", right=True))
 
     def parts_similar(v: PairView, m: np.ndarray) -> np.ndarray:
-        fam = v.jw("_fam", m)
-        giv = np.maximum(v.jw("_giv_raw", m), v.jw("_giv", m))
-        straight = (fam >= t) & (giv >= t)
-        swapped = (v.jw("_fam", m, "_giv_raw") >= t) & (v.jw("_giv_raw", m, "_fam") >= t)
-        return straight | swapped
+        # each score only where the earlier ones leave the answer open (random pairs rarely get past the first)
+        fam = m & (v.jw("_fam", m) >= t)
+        straight = fam & (v.jw("_giv_raw", fam) >= t)
+        straight |= fam & ~straight & (v.jw("_giv", fam & ~straight) >= t)
+        rest = m & ~straight
+        cross = rest & (v.jw("_fam", rest, "_giv_raw") >= t)
+        return straight | (cross & (v.jw("_giv_raw", cross, "_fam") >= t))
 
     def typo(v: PairView, m: np.ndarray) -> np.ndarray:
         lat = m & latin(v)
@@ -350,11 +359,16 @@ def _name(lv: ComparisonSettings) -> Comparison:
 
     return Comparison(
         "name",
-        frozenset({"_fname", "name_key", "_fam", "_giv", "_giv_raw", "_han", "name_pinyin", "full_name"}),
+        frozenset({"_fname", "name_key", "_sylkey", "_fam", "_giv", "_giv_raw", "_han", "name_pinyin", "full_name"}),
         lambda v: v.both("_fname"),
         (
-            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.02),
-            Level("same_key", lambda v, m: v.eq("name_key"), tf=lambda v: v.frequency("name_key"), r=0.01),
+            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.01),
+            Level(
+                "same_key",
+                lambda v, m: v.eq("name_key") | v.eq("_sylkey"),
+                tf=lambda v: v.frequency("name_key"),
+                r=0.01,
+            ),
             Level("typo", typo, r=0.02),
             Level("initial", initial, r=0.01),
             Level("family_only", family_only, r=0.04),
@@ -390,13 +404,15 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
         frozenset({"_dob", "_dob_days", "birth_date"}),
         lambda v: v.both("_dob"),
         (
-            Level("exact", lambda v, m: v.eq("_dob"), r=0.02),
-            Level("day_month_swapped", swapped, r=0.005),
-            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02),
-            Level("within_1_year", lambda v, m: days(v) <= 366, r=0.03),
-            Level("within_5_years", lambda v, m: days(v) <= 5 * 366, r=0.12),
-            Level("within_15_years", lambda v, m: days(v) <= 15 * 366, r=0.25),
-            Level("else", lambda v, m: m, r=0.55),
+            # a birth date a generation apart is hardly ever a typo: the starting m says so, firmly (identity), and
+            # only data with many such matches (dates replaced wholesale) moves it
+            Level("exact", lambda v, m: v.eq("_dob"), r=0.02, m=0.88),
+            Level("day_month_swapped", swapped, r=0.005, m=0.02),
+            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02, m=0.05),
+            Level("within_1_year", lambda v, m: days(v) <= 366, r=0.03, m=0.03),
+            Level("within_5_years", lambda v, m: days(v) <= 5 * 366, r=0.12, m=0.012),
+            Level("within_15_years", lambda v, m: days(v) <= 15 * 366, r=0.25, m=0.004),
+            Level("else", lambda v, m: m, r=0.55, m=0.004),
         ),
         identity=True,
     )
@@ -466,7 +482,7 @@ def _email(lv: ComparisonSettings) -> Comparison:
         return v.eq("email_local") & personal(v) & ~namey(v)
 
     def local_fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
-        need = m & ~namey(v)
+        need = m & ~namey(v) & ~v.eq("email")
         return need & (v.jw("email_local", need) >= lv.email_local_threshold)
 
     return Comparison(
@@ -530,20 +546,20 @@ def _company(lv: ComparisonSettings) -> Comparison:
 def _address(lv: ComparisonSettings) -> Comparison:
     def same_street(v: PairView, m: np.ndarray) -> np.ndarray:
         need = m & v.both("_street")
-        return v.score("_street", fuzz.ratio, need) >= lv.address_threshold
+        # 12 High Street and 40 High Street are one street, not one address: numbers must agree where both have one
+        numbers = v.eq("_street_no") | ~v.both("_street_no")
+        return numbers & (v.score("_street", fuzz.ratio, need & numbers) >= lv.address_threshold)
 
     def known(v: PairView) -> np.ndarray:
         return v.both("_street") | v.both("postcode") | v.both("city_key")
 
     return Comparison(
         "address",
-        frozenset({"_street", "_street_key", "postcode", "city_key"}),
+        frozenset({"_street", "_street_key", "_street_no", "postcode", "city_key"}),
         known,
         (
             Level("same_street", same_street, tf=lambda v: v.frequency("_street"), r=0.6),
-            Level(
-                "same_street_name", lambda v, m: v.eq("_street_key") & (v.eq("postcode") | v.eq("city_key")), r=0.05
-            ),
+            Level("same_street_name", lambda v, m: v.eq("_street_key") & (v.eq("postcode") | v.eq("city_key")), r=0.05),
             Level("same_postcode", lambda v, m: v.eq("postcode"), r=0.05),
             Level("same_city", lambda v, m: v.eq("city_key"), r=0.1),
             Level("else", lambda v, m: m, r=0.2),
@@ -579,7 +595,7 @@ def build_comparisons(settings: MatchSettings) -> list[Comparison]:
     for name in settings.comparisons:
         comparison = _BUILDERS[name](settings.levels)
         if name not in tf:
-            levels = tuple(Level(lvl.label, lvl.when, None, lvl.r) for lvl in comparison.levels)
+            levels = tuple(Level(lvl.label, lvl.when, None, lvl.r, m=lvl.m) for lvl in comparison.levels)
             comparison = Comparison(comparison.name, comparison.reads, comparison.known, levels, comparison.identity)
         out.append(comparison)
     return out
@@ -623,6 +639,7 @@ _SIDE = (
     "_giv_raw",
     "_ginit",
     "_han",
+    "_sylkey",
     "_cjk",
     "_mobiles",
     "_lines",
@@ -635,6 +652,7 @@ _SIDE = (
     "company_key_pinyin",
     "_street",
     "_street_key",
+    "_street_no",
     "postcode",
     "city_key",
     "_dob",

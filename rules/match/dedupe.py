@@ -13,7 +13,7 @@ from .model import MatchModel
 from .prepare import RID
 from .settings import MatchSettings
 
-__all__ = ["DedupeConfig", "Deduped", "dedupe", "dedupe_frame", "normalise_people"]
+__all__ = ["DedupeConfig", "Deduped", "dedupe_table", "normalise_people"]
 
 CanonicalInput = Literal[
     "first_name",
@@ -55,7 +55,7 @@ class DedupeConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Deduped:
-    """What :func:`dedupe` found.
+    """What :func:`dedupe_table` found.
 
     Attributes:
         clusters: ``record_id`` (text), ``cluster_id`` (the record id of the cluster's first record) and
@@ -77,33 +77,23 @@ def _joined(df: pl.DataFrame, columns: list[str]) -> pl.Expr:
 
 
 def _mapped(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
-    """Canonical columns of the input: columns sharing a field joined, the full name built from its parts."""
+    """Canonical columns of the input, the columns that share a field joined."""
     by_field: dict[str, list[str]] = {}
     for col, fld in config.columns.items():
         by_field.setdefault(_TARGET.get(fld, fld), []).append(col)
-    mapped = df.select(_joined(df, cols).alias(fld) for fld, cols in by_field.items())
-    if "full_name" not in mapped.columns and {"given_name", "family_name"} & set(mapped.columns):
-        given = pl.col("given_name") if "given_name" in mapped.columns else pl.lit(None, pl.String)
-        family = pl.col("family_name") if "family_name" in mapped.columns else pl.lit(None, pl.String)
-        hanzi = family.str.contains(_CJK).fill_null(False) | given.str.contains(_CJK).fill_null(False)
-        # "Family, Given" tells the name normaliser which part is which; hanzi names are written family first
-        western = pl.when(family.is_not_null() & given.is_not_null()).then(family + ", " + given)
-        full = (
-            pl.when(hanzi)
-            .then(pl.concat_str([family, given], ignore_nulls=True))
-            .otherwise(pl.coalesce(western, family, given))
-        )
-        mapped = mapped.with_columns(full.alias("full_name"), family.is_null().alias("_no_family"))
-    return mapped
+    return df.select(_joined(df, cols).alias(fld) for fld, cols in by_field.items())
 
 
 def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     """The input's mapped columns normalised for matching, with ``record_id`` and ``_rid`` (0, 1, …).
 
+    A name given as first and last name is normalised from its two parts (no guessing which word is the family
+    name; hanzi names family first); a full name is parsed.
+
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
     """
-    from rules.normalise import normalise_frame
+    from rules.normalise import normalise_frame, normalise_name_parts
 
     missing = [c for c in [*config.columns, *([config.id_column] if config.id_column else [])] if c not in df.columns]
     if missing:
@@ -116,16 +106,24 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     if ids.is_duplicated().any() or ids.null_count():
         raise ValueError(f"record ids in {config.id_column!r} must be unique and non-null")
     mapped = _mapped(df, config)
-    no_family = mapped.get_column("_no_family") if "_no_family" in mapped.columns else None
-    normalised = normalise_frame(
-        mapped.drop("_no_family", strict=False), region=config.region, date_order=config.date_order
-    )
-    if no_family is not None and "name_pinyin" in normalised.columns:
-        # a record with only a given name: its one word is a given name, not a family name
-        normalised = normalised.with_columns(
-            pl.when(no_family).then(" " + pl.col("name_pinyin")).otherwise(pl.col("name_pinyin")).alias("name_pinyin"),
-            pl.when(no_family).then(None).otherwise(pl.col("family_name")).alias("family_name"),
+    parts = {"given_name", "family_name"} & set(mapped.columns)
+    names = None
+    if parts and "full_name" not in mapped.columns:
+        absent = pl.Series([None] * mapped.height, dtype=pl.String)
+        names = normalise_name_parts(
+            mapped.get_column("family_name") if "family_name" in parts else absent,
+            mapped.get_column("given_name") if "given_name" in parts else absent,
         )
+        mapped = mapped.drop(*parts)
+    normalised = normalise_frame(mapped, region=config.region, date_order=config.date_order)
+    if names is not None:
+        names = names.rename({"value": "full_name", "issues": "_name_issues"})
+        normalised = pl.concat([normalised, names], how="horizontal")
+        normalised = normalised.with_columns(
+            pl.concat_list(
+                "_issues", pl.col("_name_issues").list.eval("full_name." + pl.element()).fill_null([])
+            ).alias("_issues")
+        ).drop("_name_issues")
     return normalised.with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
 
 
@@ -147,7 +145,7 @@ def _strongest_links(result: MatchResult) -> pl.DataFrame:
     )
 
 
-def dedupe(
+def dedupe_table(
     df: pl.DataFrame,
     config: DedupeConfig,
     *,
@@ -204,8 +202,3 @@ def dedupe(
         .select("record_id", "cluster_id", "match_probability")
     )
     return Deduped(out, records, result)
-
-
-def dedupe_frame(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
-    """The ``clusters`` of :func:`dedupe` (``record_id``, ``cluster_id``, ``match_probability``)."""
-    return dedupe(df, config).clusters

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from .blocking import AUTO_RULES, BlockingPlan, candidate_pairs, concept_of, derive_rules, estimate_recall
+from .blocking import (
+    AUTO_RULES,
+    BlockingPlan,
+    candidate_pairs,
+    concept_of,
+    derive_rules,
+    estimate_recall,
+    fit_to_budget,
+)
 from .cluster import WeightFn, average_linkage, components
 from .comparisons import Compared, Comparer, Comparison
 from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
@@ -186,9 +194,10 @@ def _training_pairs(
             if comparison.name not in estimable:
                 continue
             if rule.name not in tried:
-                pairs = candidate_pairs(prepared, [rule])
-                if pairs.height > settings.training.session_pairs:
-                    pairs = pairs.sample(settings.training.session_pairs, seed=settings.training.seed)
+                # capped so the session's pairs stay within budget before any join (a birth date alone pairs
+                # tens of millions of strangers in a big table)
+                capped, _, _ = fit_to_budget(prepared, rule, settings.training.session_pairs)
+                pairs = candidate_pairs(prepared, [capped])
                 enough = pairs.height >= 50
                 tried[rule.name] = (
                     comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy()) if enough else None
@@ -255,7 +264,8 @@ def match(
         df[RID], scored, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
     clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
-    recall = estimate_recall(prepared, rules, pairs, scored["match_probability"].to_numpy())
+    probability = scored["match_probability"].to_numpy()
+    recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
     logger.info(
         "matched %s records: %s candidate pairs, %s clusters, blocking recall %s",
         df.height,

@@ -17,7 +17,8 @@ def explain(pair_row: Mapping[str, Any], model: MatchModel) -> list[dict[str, An
     """The waterfall of one scored pair (a row of ``MatchResult.pairs`` as a dict).
 
     Returns:
-        One dict per step: first ``prior``, then one per comparison, then ``final``. Each step has ``step``,
+        One dict per step: first ``prior``, then one per comparison, then ``related`` (the related-people
+        adjustment, ≤ 0; absent for pairs scored without it), then ``final``. Each step has ``step``,
         ``level`` (label, None for prior/final), ``m``, ``u`` (None where not a level), ``weight`` (log2 Bayes
         factor of the step, tf-adjusted), ``tf_adjustment`` (the part of ``weight`` due to the value's
         frequency), ``cumulative`` (match weight so far) and ``probability`` (match probability so far).
@@ -55,6 +56,22 @@ def explain(pair_row: Mapping[str, Any], model: MatchModel) -> list[dict[str, An
                 "u": u,
                 "weight": w,
                 "tf_adjustment": w - base,
+                "cumulative": total,
+                "probability": weight_to_prob(total),
+            }
+        )
+    related = pair_row.get("related_weight")
+    if related is not None:
+        # how much of the agreement colleagues or relatives would explain (see rules.match.model)
+        total += float(related)
+        steps.append(
+            {
+                "step": "related",
+                "level": None,
+                "m": None,
+                "u": None,
+                "weight": float(related),
+                "tf_adjustment": 0.0,
                 "cumulative": total,
                 "probability": weight_to_prob(total),
             }

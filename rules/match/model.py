@@ -141,7 +141,15 @@ class MatchModel:
     def to_frame(self) -> pl.DataFrame:
         """``comparison, level, m, u, r, weight, tf_adjusted``: one row per level, for the report."""
         rows = [
-            {"comparison": c.name, "level": lvl, "m": m, "u": u, "r": r, "weight": w, "tf_adjusted": i + 1 in c.tf_levels}
+            {
+                "comparison": c.name,
+                "level": lvl,
+                "m": m,
+                "u": u,
+                "r": r,
+                "weight": w,
+                "tf_adjusted": i + 1 in c.tf_levels,
+            }
             for c in self.comparisons
             for i, (lvl, m, u, r, w) in enumerate(zip(c.levels, c.m, c.u, c.related, c.weights, strict=True))
         ]
@@ -170,21 +178,24 @@ def _default_u(k: int) -> np.ndarray:
     if k == 1:
         return np.ones(1)
     head = 1e-4 * 4.0 ** np.arange(k - 1)
+    if head.sum() > 0.5:  # many levels: keep the agreeing ones rare all the same
+        head *= 0.5 / head.sum()
     return np.append(head, 1.0 - head.sum())
 
 
 def _u_probabilities(comparer: Comparer, settings: MatchSettings) -> dict[str, np.ndarray]:
+    """u per comparison from random pairs (none when there are fewer than two records: the default alone)."""
     n = comparer.n
     total = n * (n - 1) // 2
-    k = int(min(settings.training.u_sample_pairs, max(total, 1)))
+    k = int(min(settings.training.u_sample_pairs, total))
     rng = np.random.default_rng(settings.training.seed)
-    i = rng.integers(0, n, size=k)
+    i = rng.integers(0, max(n, 1), size=k)
     j = rng.integers(0, max(n - 1, 1), size=k)
     j = j + (j >= i)
-    compared = comparer.compare(comparer.rids[i], comparer.rids[j])
+    compared = comparer.compare(comparer.rids[i], comparer.rids[j]) if k else None
     out = {}
     for comparison in comparer.comparisons:
-        levels = compared.levels[comparison.name]
+        levels = compared.levels[comparison.name] if compared is not None else np.zeros(0, dtype=np.int8)
         counts = np.bincount(levels, minlength=len(comparison.levels) + 1)[1:].astype(np.float64)
         out[comparison.name] = (counts + U_PRIOR_PAIRS * _default_u(len(counts))) / (counts.sum() + U_PRIOR_PAIRS)
     return out
@@ -248,7 +259,10 @@ def _em(
     r = [x.copy() for x in starts[1]]
     related = bool(r)
     r = r if related else [x.copy() for x in m]  # placeholders: the related class is off
-    prior_m = [x * training.m_prior_matches for x in m]
+    prior_m = [
+        x * (training.identity_prior_matches if ident else training.m_prior_matches)
+        for x, ident in zip(m, identity, strict=True)
+    ]
     prior_r = [
         x * (training.related_prior_pairs if ident else training.m_prior_matches)
         for x, ident in zip(r, identity, strict=True)
@@ -433,6 +447,7 @@ def fit(
 
     # 1. rules that read a name or a birth date: their strangers are few and unrelated (two classes); they
     #    estimate how matches agree on contact details
+    rules = [r for r in rules if r.train]
     contact_rules = [r for r in rules if related_in_session(r)]
     for rule in (r for r in rules if r not in contact_rules):
         if rules_col is not None:
@@ -450,8 +465,8 @@ def fit(
             run(rule, rule.name, compared, rules_col.list.contains(rule.name).fill_null(False).to_numpy(), known)
     if extra_sessions is not None:
         for c, comparison in enumerate(comparisons):
-            if weights["m"][c] > 0:
-                continue
+            if weights["m"][c] > 0 or not (compared.levels[comparison.name] > 0).any():
+                continue  # estimated already, or no data to estimate it from
             extra = extra_sessions(comparison)
             if extra is not None:
                 name, rule, extra_compared = extra
@@ -465,7 +480,9 @@ def fit(
 
     m_final = averaged("m", lambda c: c.m_start)
     r_final = averaged("r", lambda c: c.r_start)
-    untrained = [c.name for i, c in enumerate(comparisons) if weights["m"][i] <= 0 and (compared.levels[c.name] > 0).any()]
+    untrained = [
+        c.name for i, c in enumerate(comparisons) if weights["m"][i] <= 0 and (compared.levels[c.name] > 0).any()
+    ]
     if untrained:
         logger.warning("no training pairs for %s: their m probabilities keep the starting values", untrained)
     if labels is not None and labels.height:

@@ -11,6 +11,7 @@ column              meaning
 ``_giv``            first given word of ``name_pinyin``, nicknames resolved (``bob`` → ``robert``)
 ``_giv_raw``        the same word as written (initials such as ``j`` stay one letter)
 ``_han``            the name in simplified hanzi when it is written in hanzi (one-character edits)
+``_sylkey``         the pinyin syllables of a Chinese or pinyin name, sorted (``Tang Yan Lin`` = 唐艳琳)
 ``_fam_sx``         Soundex of ``_fam``; ``_giv_sx`` of ``_giv`` (phonetic blocking keys)
 ``_mobiles``        the numbers of ``phones``/``phone`` that are mobiles **by the number itself** (whatever
                     column they came in: a 固话 column holding a mobile still holds a mobile)
@@ -22,6 +23,7 @@ column              meaning
 ``_street``         street and number: the address after the district (Chinese) or the ``street`` part,
                     case-folded, street types spelled out (``St`` → ``street``)
 ``_street_key``     the street's words without numbers (blocking: same street, any house number)
+``_street_no``      the street's numbers (``2/14``): two addresses on one street differ where both have one
 ``city_key``        city without 市/``city`` suffix, from ``city`` or read from ``address``
 ``_dob``            birth date as ``YYYYMMDD`` text; ``_byear`` the year
 ``_cjk``            the full name is written in hanzi
@@ -41,7 +43,7 @@ import functools
 import phonenumbers
 import polars as pl
 
-from rules.normalise import formal_given_name, person_name_in_company, soundex
+from rules.normalise import formal_given_name, person_name_in_company, soundex, split_syllables
 
 __all__ = ["RID", "check_rid", "prepare_records"]
 
@@ -189,6 +191,18 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_giv_raw").str.len_chars() > 0).then(pl.col("_giv_raw")).alias("_giv_raw"),
         pl.when(pl.col("_cjk")).then(full.str.replace_all(r"[^\u3400-\u9fff]", "")).alias("_han"),
     )
+    # the syllables of a pinyin name, sorted: "Tang Yan Lin", "Lin Tangyan" and 唐艳琳 share "lin tang yan"
+    spelled = out["name_pinyin"].cast(pl.String).unique().drop_nulls().to_list() if "name_pinyin" in out.columns else []
+    syllables = {}
+    for text in spelled:
+        parts = [split_syllables(w) for w in text.lower().split()]
+        if parts and all(parts) and sum(len(p) for p in parts if p) >= 2:
+            syllables[text] = " ".join(sorted(s for p in parts if p for s in p))
+    out = out.with_columns(
+        (pl.col("name_pinyin").cast(pl.String) if "name_pinyin" in out.columns else pl.lit(None, pl.String))
+        .replace_strict(syllables, default=None, return_dtype=pl.String)
+        .alias("_sylkey")
+    )
     words = pl.concat([out["_fam"], out["_giv_raw"]]).unique().drop_nulls()
     formal = {w: formal_given_name(w) for w in words.to_list()}
     codes = {w: soundex(formal.get(w, w)) for w in words.to_list()}
@@ -207,10 +221,9 @@ def _street_expr(df: pl.DataFrame) -> pl.Expr:
     # Chinese addresses: the text after the district; Western ones: the normaliser's street part
     after_district = address.str.replace(r"^.*?(区|县|旗)", "")
     text = pl.coalesce(street, pl.when(address.str.contains(_CJK)).then(after_district), address)
-    folded = text.str.to_lowercase().str.replace_all(r"[.,#'\-]+", " ")
-    for short, long in STREET_TYPES.items():
-        folded = folded.str.replace_all(rf"\b{short}\b", long)
-    folded = folded.str.replace_all(r"\s+", " ").str.strip_chars()
+    words = text.str.to_lowercase().str.replace_all(r"[.,#'\-]+", " ").str.split(" ")
+    spelled = words.list.eval(pl.element().replace(STREET_TYPES)).list.join(" ")
+    folded = spelled.str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(folded.str.len_chars() > 0).then(folded)
 
 
@@ -242,6 +255,7 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     )
     return out.with_columns(
         pl.col("_dob").str.slice(0, 4).alias("_byear"),
+        pl.col("_street").str.extract_all(r"\d+").list.join("/").replace("", None).alias("_street_no"),
         pl.col("_street")
         .str.replace_all(r"[\d/]+", " ")
         .str.replace_all(r"\s+", " ")

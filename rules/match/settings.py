@@ -26,6 +26,9 @@ class BlockingRule(BaseModel):
     #: Blocks with more records than this are left out of this rule (a common name alone, a switchboard): their
     #: pairs are mostly strangers, and the other rules still see them. None: every block.
     max_block: int | None = Field(default=None, ge=2)
+    #: Whether the model is trained on this rule's pairs (an EM session). Loose rules, whose pairs are mostly
+    #: strangers and relatives, only propose pairs to score.
+    train: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -75,10 +78,14 @@ class TrainingSettings(BaseModel):
     #: Strength of the ordered prior on m, in pseudo-matches per session (maximum a posteriori EM): keeps a level
     #: that a session barely sees from collapsing to 0 (a veto by accident) or to an extreme.
     m_prior_matches: float = Field(default=20.0, ge=0)
+    #: Strength of the starting m of the comparisons that say who a person is (name, birth date, gender), in
+    #: pseudo-matches per session: a session whose only other evidence is contact details cannot tell a father and
+    #: son from one person, so what a name or birth date disagreement means among matches is held firmly.
+    identity_prior_matches: float = Field(default=500.0, ge=0)
     #: Strength of the starting values of the related class (colleagues, relatives) on the comparisons that say who
     #: a person is (name, birth date, gender), in pseudo-pairs per session: related people are different people,
     #: and only strong evidence should teach EM that they often share a name or a birth date.
-    related_prior_pairs: float = Field(default=2000.0, ge=0)
+    related_prior_pairs: float = Field(default=500.0, ge=0)
     #: No m probability goes below this: only ``cannot_link`` makes a pair impossible.
     m_floor: float = Field(default=1e-3, gt=0, lt=0.1)
     #: Seed of the samples: same data, same model.
@@ -107,6 +114,9 @@ class MatchSettings(BaseModel):
     #: capped so that no block of strangers explodes (see :func:`rules.match.blocking.derive_rules`). Or a list
     #: of rules (each a list of columns or ``{on, max_block}``); the candidates are the union over rules.
     blocking: Literal["auto"] | list[BlockingRule] = "auto"
+    #: Automatic blocking adds looser one-column rules while all rules together stay under this many candidate
+    #: pairs per record (and at least a million pairs in all).
+    pair_budget_per_record: int = Field(default=10, ge=0)
     #: Upper bound of the candidate pairs of one rule, estimated before joining (Σ n·(n−1)/2 over its blocks).
     #: A listed rule over it is an error; an automatic rule is capped to fit.
     max_pairs: int = Field(default=20_000_000, ge=1)

@@ -18,8 +18,16 @@ from ._email import normalise_email
 from ._frame import PART_COLUMNS, normalise_frame
 from ._gender import normalise_gender
 from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
-from ._name import fold_ascii, formal_given_name, normalise_name, person_name_in_company, soundex
+from ._name import (
+    fold_ascii,
+    formal_given_name,
+    normalise_name,
+    normalise_name_parts,
+    person_name_in_company,
+    soundex,
+)
 from ._phone import PhoneParams, normalise_phone
+from ._pinyin import split_syllables
 from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
 from ._text import normalise_text
 
@@ -50,11 +58,13 @@ __all__ = [
     "normalise_gender",
     "normalise_id_number",
     "normalise_name",
+    "normalise_name_parts",
     "normalise_phone",
     "normalise_text",
     "params_model",
     "person_name_in_company",
     "register_normaliser",
     "soundex",
+    "split_syllables",
     "to_halfwidth",
 ]

@@ -538,3 +538,103 @@ def person_name_in_company(values: pl.Series) -> pl.DataFrame:
     return pl.DataFrame(
         [ok.alias("is_person"), *(pl.select(pl.when(ok).then(names[c])).to_series().alias(c) for c in cols)]
     )
+
+
+def _latin_part(text: str | None, *, given: bool) -> tuple[str | None, str | None, str | None, str | None]:
+    """One Latin name part as written in its own column: (display, folded key, first folded word, title).
+
+    The display is re-cased when all upper or all lower; a title (Mr, Dr) is taken off the front of a given name and
+    a generational suffix (Jr, III) off the end of a family name; the key of a family name is its folded words
+    joined (``van der Berg`` → ``vanderberg``), of a given name its folded words separated by spaces.
+    """
+    if text is None:
+        return None, None, None, None
+    cleaned = clean_text(text).strip(" ,.")
+    if not cleaned or is_null_marker(cleaned):
+        return None, None, None, None
+    words = cleaned.split()
+    title = None
+    if given and len(words) > 1 and words[0].lower().rstrip(".") in WESTERN_TITLES:
+        title, words = words[0], words[1:]
+    if not given and len(words) > 1 and words[-1].lower().rstrip(".") in WESTERN_SUFFIXES:
+        words = words[:-1]
+    folded = [fold_ascii(w) for w in words]
+    folded = [f for f in folded if f]
+    if not folded:
+        return None, None, None, title
+    display = _recase(" ".join(words))
+    key = " ".join(folded) if given else "".join(folded)
+    return display, key, folded[0], title
+
+
+def normalise_name_parts(family: pl.Series, given: pl.Series) -> pl.DataFrame:
+    """Names kept in two columns, family and given, as a person table has them: no guessing which part is which.
+
+    Names in hanzi are normalised whole (family first: 臧 + 帆东 → 臧帆东); Latin parts are cleaned, re-cased and
+    keyed one distinct part at a time (a million rows hold far fewer distinct first names and surnames than
+    distinct full names). A row with a given name and no family name keeps the family key empty: its
+    ``name_pinyin`` starts with a space (``" john"``), so matching reads the one word as a given name.
+
+    Returns:
+        The columns of :func:`normalise_name` (``value``, ``issues``, ``family_name``, ``given_name``,
+        ``name_title``, ``name_pinyin``, ``name_key``, ``name_phonetic``), one row per input row.
+    """
+    frame = pl.DataFrame({"f": family.cast(pl.String), "g": given.cast(pl.String)}).with_row_index("_i")
+    hanzi = pl.col("f").str.contains(r"[\u3400-\u9fff]").fill_null(False) | pl.col("g").str.contains(
+        r"[\u3400-\u9fff]"
+    ).fill_null(False)
+    cjk = frame.filter(hanzi)
+    latin = frame.filter(~hanzi)
+    parts: list[pl.DataFrame] = []
+    if cjk.height:
+        whole = cjk.select(pl.concat_str(pl.col("f").fill_null(""), pl.col("g").fill_null("")).alias("n"))["n"]
+        parts.append(pl.concat([cjk.select("_i"), normalise_name(whole)], how="horizontal"))
+    if latin.height:
+        parts.append(_latin_parts(latin))
+    schema = {"_i": pl.UInt32, **_SCHEMA}
+    columns = [pl.col(c).cast(t) for c, t in schema.items()]
+    out = pl.concat([p.select(columns) for p in parts], how="vertical") if parts else pl.DataFrame(schema=schema)
+    return out.sort("_i").drop("_i")
+
+
+def _latin_parts(frame: pl.DataFrame) -> pl.DataFrame:
+    fam = {v: _latin_part(v, given=False) for v in frame["f"].drop_nulls().unique().to_list()}
+    giv = {v: _latin_part(v, given=True) for v in frame["g"].drop_nulls().unique().to_list()}
+    firsts = {p[2] for p in giv.values() if p[2]}
+    formal = {w: NICKNAMES.get(w, w) for w in firsts}
+    keys = {p[1] for p in fam.values() if p[1]}
+    codes = {k: soundex(k) for k in keys}
+
+    def pick(table: dict[str, tuple[str | None, ...]], col: str, i: int) -> pl.Expr:
+        mapping = {k: v[i] for k, v in table.items()}
+        return pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+    out = frame.select(
+        "_i",
+        pick(fam, "f", 0).alias("family_name"),
+        pick(giv, "g", 0).alias("given_name"),
+        pick(giv, "g", 3).alias("name_title"),
+        pick(fam, "f", 1).alias("_fk"),
+        pick(giv, "g", 1).alias("_gk"),
+        pick(giv, "g", 2).replace_strict(formal, default=None, return_dtype=pl.String).alias("_gf"),
+    )
+    value = pl.concat_str(pl.col("given_name"), pl.col("family_name"), separator=" ", ignore_nulls=True)
+    family_key, given_key = pl.col("_fk").fill_null(""), pl.col("_gf").fill_null("")
+    return out.select(
+        "_i",
+        _none_if_empty(value).alias("value"),
+        pl.when(value == "")
+        .then(pl.lit(["empty"], dtype=ISSUES_DTYPE))
+        .otherwise(pl.lit([], dtype=ISSUES_DTYPE))
+        .alias("issues"),
+        "family_name",
+        "given_name",
+        "name_title",
+        _none_if_empty(
+            pl.concat_str(pl.col("_fk").fill_null(""), pl.lit(" "), pl.col("_gk").fill_null("")).str.strip_chars_end(
+                " "
+            )
+        ).alias("name_pinyin"),
+        _none_if_empty(_key_expr(family_key, given_key)).alias("name_key"),
+        pl.col("_fk").replace_strict(codes, default=None, return_dtype=pl.String).alias("name_phonetic"),
+    )

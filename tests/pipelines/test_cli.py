@@ -26,6 +26,9 @@ def test_migrate_dry_run_through_the_cli(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "dry run" in result.output and "balanced" in result.output
     assert "Report:" in result.output
+    # the blocking rules chosen for this project's columns, their pairs and the estimated recall
+    assert "Blocking rules" in result.output and "_mobiles" in result.output
+    assert "estimated blocking recall" in result.output
     assert not (project.parent / "crm.db").exists()
 
 
@@ -216,6 +219,45 @@ def test_dedupe_clusters_a_plain_person_table(tmp_path: Path) -> None:
         assert cluster_of[f"d{i}"] == cluster_of[f"p{i}"], i
     assert clusters["cluster_id"].n_unique() == 60
     assert yaml.safe_load(MATCH_YAML)["id_column"] == "id"
+    # the blocking rules chosen for the columns this table has, with their pairs and estimated recall
+    assert "Blocking rules" in result.output and "name_key+_dob" in result.output
+    assert "candidate pairs" in result.output
+
+
+def test_dedupe_saves_a_model_and_matches_new_records_against_earlier_clusters(tmp_path: Path) -> None:
+    import polars as pl
+
+    from synthetic.people import generate_people
+
+    table = generate_people(1500, seed=4)
+    first, later = tmp_path / "first.csv", tmp_path / "later.csv"
+    table.records.head(1300).write_csv(first)
+    table.records.slice(1300).write_csv(later)
+    config = tmp_path / "match.yaml"
+    config.write_text(
+        "columns: {given_name: first_name, surname: last_name, date_of_birth: birth_date, street_number: street,"
+        " street: street, suburb: city, postcode: postcode}\nid_column: id\nregion: AU\ndate_order: dmy\n",
+        "utf-8",
+    )
+    model, state, out = tmp_path / "model.json", tmp_path / "clusters.parquet", tmp_path / "new.csv"
+    args = ["dedupe", str(first), "--config", str(config), "--out", str(state), "--model", str(model)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert model.exists() and "trained a model" in result.output
+    assert "estimated blocking recall" in result.output
+    earlier = pl.read_parquet(state)
+    assert {"record_id", "cluster_id", "full_name", "birth_date"} <= set(earlier.columns)
+    args = ["dedupe", str(later), "--config", str(config), "--out", str(out), "--model", str(model)]
+    result = runner.invoke(app, [*args, "--against", str(state)])
+    assert result.exit_code == 0, result.output
+    assert "trained" not in result.output
+    clusters = pl.read_csv(out, infer_schema=False)
+    assert clusters.height == 1500
+    before = dict(zip(earlier["record_id"], earlier["cluster_id"], strict=True))
+    after = dict(zip(clusters["record_id"], clusters["cluster_id"], strict=True))
+    assert all(after[k] == v for k, v in before.items())
+    missing = runner.invoke(app, [*args[:-2], "--against", str(state)])
+    assert missing.exit_code == 2 and "--model" in missing.output
 
 
 def test_dedupe_reports_a_bad_config_with_its_path(tmp_path: Path) -> None:

@@ -233,6 +233,12 @@ def test_the_report_explains_matching_and_saves_the_model(project: Path) -> None
     assert matching["review_count"] == len(matching["review"]) or len(matching["review"]) == 10
     model = MatchModel.from_json((result.report_path.parent / "match_model.json").read_text("utf-8"))
     assert model.prior == pytest.approx(matching["prior"])
+    # the blocking rules the run chose, with their pairs and estimated recall, are in the report
+    rules = {b["rule"]: b for b in matching["blocking"]}
+    assert "_mobiles≤8" in rules and rules["_mobiles≤8"]["pairs"] > 0
+    assert matching["blocking_recall"] is None or 0.5 < matching["blocking_recall"] <= 1
+    html = (result.report_path.parent / "report.html").read_text("utf-8")
+    assert "Blocking" in html and "_mobiles≤8" in html
 
 
 def test_explained_merges_are_pairs_that_were_merged(project: Path) -> None:

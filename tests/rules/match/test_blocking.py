@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from rules.match import (
+    BlockingError,
+    BlockingRule,
+    MatchSettings,
+    candidate_pairs,
+    derive_rules,
+    estimate_pairs,
+    prepare_records,
+)
+from rules.match.blocking import estimate_recall
+
+from .conftest import records
+
+PEOPLE = [
+    {"key": "a", "full_name": "John Smith", "birth_date": "1980-01-02", "address": "1 High St", "postcode": "2000"},
+    {"key": "b", "full_name": "Jon Smith", "birth_date": "1980-01-02", "address": "9 Low Rd", "postcode": "3000"},
+    {"key": "c", "full_name": "Mary Jones", "birth_date": "1975-05-05", "address": "1 High St", "postcode": "2000"},
+]
+
+
+def test_rules_are_derived_from_the_columns_a_table_has() -> None:
+    people = prepare_records(records(PEOPLE, region="AU"))
+    plan = derive_rules(people, MatchSettings())
+    names = [r.name for r in plan.rules]
+    assert plan.auto
+    assert any(n.startswith("name_key+_dob") for n in names)
+    assert any(n.startswith("_dob+postcode") for n in names)
+    assert not any("_mobiles" in n or n.startswith("email") for n in names)  # no phone or e-mail here
+    assert "_mobiles≤8" in plan.dropped and "too few values" in plan.dropped["_mobiles≤8"]
+    crm = prepare_records(records([{"full_name": "王芳", "phone": "13812345678", "email": "wf@qq.com"}] * 2))
+    crm_names = [r.name for r in derive_rules(crm, MatchSettings()).rules]
+    assert "_mobiles≤8" in crm_names and "email≤8" in crm_names
+    assert not any("_dob" in n for n in crm_names)
+
+
+def test_a_table_without_phone_or_email_still_finds_its_duplicates() -> None:
+    people = prepare_records(records(PEOPLE, region="AU"))
+    pairs = candidate_pairs(people, list(derive_rules(people, MatchSettings()).rules))
+    assert (0, 1) in pairs.select("left", "right").rows()  # same family name and birth date, other address
+
+
+def test_blocks_bigger_than_max_block_are_left_out() -> None:
+    df = pl.DataFrame({"_rid": list(range(12)), "name_key": ["weizhang"] * 10 + ["linli", "linli"]})
+    pairs = candidate_pairs(df, [BlockingRule(on=("name_key",), max_block=5)])
+    assert pairs.select("left", "right").rows() == [(10, 11)]
+    assert estimate_pairs(df, [BlockingRule(on=("name_key",))]) == {"name_key": 46}
+    assert estimate_pairs(df, [BlockingRule(on=("name_key",), max_block=5)]) == {"name_key≤5": 1}
+
+
+def test_an_automatic_rule_is_capped_to_fit_max_pairs() -> None:
+    df = prepare_records(
+        pl.DataFrame({"_rid": list(range(300)), "full_name": ["张伟"] * 300, "birth_date": ["1980-01-01"] * 300})
+    )
+    plan = derive_rules(df, MatchSettings(max_pairs=100))
+    assert all(estimate <= 100 for estimate in plan.estimates.values())
+
+
+def test_listed_rules_union_and_errors_name_the_rule() -> None:
+    df = pl.DataFrame({"_rid": list(range(100)), "city": ["北京"] * 100, "email": [f"{i}@x.cn" for i in range(100)]})
+    settings = MatchSettings.model_validate({"blocking": [["email"], ["city"]], "max_pairs": 1000})
+    with pytest.raises(BlockingError, match=r"'city' would produce about 4,950 candidate pairs"):
+        derive_rules(df, settings)
+    ok = MatchSettings.model_validate({"blocking": [["email"], {"on": ["city"], "max_block": 200}, ["nope"]]})
+    plan = derive_rules(df, ok)
+    assert [r.name for r in plan.rules] == ["email", "city≤200"]
+    assert plan.dropped == {"nope": "no column nope"}
+    with pytest.raises(BlockingError, match="no blocking rule can be used"):
+        derive_rules(df, MatchSettings.model_validate({"blocking": [["nope"]]}))
+
+
+def test_candidate_pairs_are_unique_ordered_and_say_which_rules_proposed_them() -> None:
+    df = pl.DataFrame(
+        {
+            "_rid": [10, 11, 12, 13],
+            "_mobiles": [["+8613800138000"], ["+8613800138000"], [], ["+8613911112222"]],
+            "email": ["a@x.cn", "a@x.cn", "c@x.cn", "c@x.cn"],
+        }
+    )
+    rules = [BlockingRule(on=("_mobiles",)), BlockingRule(on=("email",))]
+    pairs = candidate_pairs(df, rules)
+    assert pairs.select("left", "right").rows() == [(10, 11), (12, 13)]
+    assert pairs["rules"].to_list() == [["_mobiles", "email"], ["email"]]
+
+
+def test_incremental_blocking_keeps_only_pairs_with_a_new_record() -> None:
+    df = prepare_records(records(PEOPLE * 2, region="AU"))
+    rules = list(derive_rules(df, MatchSettings()).rules)
+    new = pl.Series([1, 4])
+    pairs = candidate_pairs(df, rules, new=new)
+    full = candidate_pairs(df, rules)
+    expected = full.filter(pl.col("left").is_in(new.implode()) | pl.col("right").is_in(new.implode()))
+    assert pairs.equals(expected)
+
+
+def test_recall_is_estimated_from_the_sure_pairs() -> None:
+    # 100 people, two records each: every duplicate agrees on the name; half also on the birth date
+    rows = []
+    for i in range(100):
+        name = f"name{i:03d}"
+        rows.append({"_rid": 2 * i, "name_key": name, "_dob": f"1980{i % 12 + 1:02d}01"})
+        rows.append({"_rid": 2 * i + 1, "name_key": name, "_dob": f"1980{i % 12 + 1:02d}01" if i % 2 else None})
+    df = pl.DataFrame(rows)
+    by_dob = [BlockingRule(on=("_dob",), max_block=1000)]
+    both = [*by_dob, BlockingRule(on=("name_key",))]
+    pairs = candidate_pairs(df, both)
+    rows = pairs.select("left", "right").rows()
+    sure = np.array([1.0 if (b - a == 1 and a % 2 == 0) else 0.0 for a, b in rows])
+    recall = estimate_recall(df, both, pairs, sure)
+    assert recall["total"] == pytest.approx(1.0)
+    assert recall["name_key"] == pytest.approx(1.0)
+    assert recall["_dob≤1000"] == pytest.approx(0.5, abs=0.05)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from rules.match import cluster
+
+
+def _weights(table: dict[tuple[int, int], float], default: float = -20.0) -> Any:
+    def weight_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return np.array([table.get((int(a), int(b)), default) for a, b in zip(left, right, strict=True)])
+
+    return weight_of
+
+
+def _scored(edges: list[tuple[int, int, float]]) -> pl.DataFrame:
+    left, right, weight = zip(*edges, strict=True)
+    w = np.array(weight)
+    return pl.DataFrame(
+        {"left": left, "right": right, "match_weight": w, "match_probability": 1 / (1 + np.exp2(-w))}
+    ).with_columns(pl.col("left", "right").cast(pl.Int64))
+
+
+def test_cluster_labels_are_the_smallest_rid() -> None:
+    scored = pl.DataFrame({"left": [5, 1, 30], "right": [9, 5, 40], "score": [0.9, 0.95, 0.5]})
+    out = cluster([40, 30, 9, 5, 1, 2], scored, threshold=0.8)
+    assert out.rows() == [(1, 1), (2, 2), (5, 1), (9, 1), (30, 30), (40, 40)]
+    with pytest.raises(ValueError, match="not among rids"):
+        cluster([1, 5], scored, threshold=0.8)
+
+
+def test_a_weak_link_between_two_people_is_cut() -> None:
+    # a1-a2 and b1-b2 are sure; a2-b1 just clears the threshold, and every other cross pair disagrees
+    scored = _scored([(1, 2, 20.0), (3, 4, 20.0), (2, 3, 4.0)])
+    assert cluster([1, 2, 3, 4], scored, threshold=0.9)["cluster"].n_unique() == 1  # components chain them
+    checked = cluster([1, 2, 3, 4], scored, threshold=0.9, weight_of=_weights({(2, 3): 4.0}))
+    assert checked.rows() == [(1, 1), (2, 1), (3, 3), (4, 3)]
+
+
+def test_a_strong_link_next_to_a_wrong_one_is_kept() -> None:
+    # 1-2 is certain (same name, phone and street); 2-3 is a weak chance link: 3 must go, 1-2 must stay
+    scored = _scored([(1, 2, 40.0), (2, 3, 3.5)])
+    out = cluster([1, 2, 3], scored, threshold=0.9, weight_of=_weights({(1, 2): 40.0, (2, 3): 3.5}))
+    assert out.rows() == [(1, 1), (2, 1), (3, 3)]
+
+
+def test_a_group_confirmed_by_its_cross_pairs_is_kept() -> None:
+    scored = _scored([(1, 2, 10.0), (1, 3, 10.0), (2, 3, 10.0), (3, 4, 4.0)])
+    w = _weights({(1, 2): 10.0, (1, 3): 10.0, (2, 3): 10.0, (3, 4): 4.0, (1, 4): 3.0, (2, 4): 2.0})
+    out = cluster([1, 2, 3, 4], scored, threshold=0.9, weight_of=w)
+    assert out["cluster"].to_list() == [1, 1, 1, 1]
+
+
+def test_a_cannot_link_pair_never_shares_a_cluster() -> None:
+    scored = _scored([(1, 2, 15.0), (2, 3, 15.0)])
+    w = _weights({(1, 2): 15.0, (2, 3): 15.0, (1, 3): -np.inf})
+    out = cluster([1, 2, 3], scored, threshold=0.9, weight_of=w)
+    labels = dict(out.iter_rows())
+    assert labels[1] != labels[3]
+
+
+def test_no_cluster_grows_unchecked() -> None:
+    # a chain of 300 records each linked to the next just above the threshold (a placeholder shared down a list)
+    edges = [(i, i + 1, 4.0) for i in range(300)]
+    out = cluster(list(range(301)), _scored(edges), threshold=0.9, weight_of=_weights({}), max_size=50)
+    assert out.group_by("cluster").len()["len"].max() <= 50

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rules.match import Comparer, MatchSettings, build_comparisons, prepare_records
+
+from .conftest import records
+
+
+def _levels(left: dict[str, Any], right: dict[str, Any], comparison: str, **norm: str) -> str:
+    """The level label of one comparison for one pair of inline rows."""
+    df = prepare_records(records([left, right], **norm))
+    comparer = Comparer(df, MatchSettings())
+    compared = comparer.compare(np.array([0]), np.array([1]))
+    spec = next(c for c in comparer.comparisons if c.name == comparison)
+    index = int(compared.levels[comparison][0])
+    return "null" if index == 0 else spec.labels[index - 1]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("张伟", "张伟", "exact"),
+        ("张伟", "張偉", "exact"),  # simplified by the normaliser
+        ("Zhang Wei", "Wei Zhang", "same_key"),
+        ("张伟", "Wei Zhang", "same_key"),
+        ("唐艳琳", "Tang Yan Lin", "same_key"),
+        ("Bob Smith", "Robert Smith", "same_key"),
+        ("Jonathan Smith", "Jonathon Smith", "typo"),
+        ("Smith, Jonathan", "Jonatan Smith", "typo"),
+        ("Jonathan Smith", "Jonathon Smyth", "fuzzy"),
+        ("欧阳晓明", "欧阳晓敏", "typo"),  # one hanzi of a long name, same sound
+        ("J. Smith", "John Smith", "initial"),
+        ("陈总", "陈芳", "family_only"),
+        ("王芳", "王强", "same_family"),  # siblings, colleagues of one surname: not a typo
+        ("Emma Brown", "Liam Brown", "same_family"),
+        ("Mary Brown", "Mary Jones", "same_given"),  # a married name
+        ("张伟", "李伟", "else"),  # other surname in hanzi: another person
+        ("王芳", "李娜", "else"),
+    ],
+)
+def test_name_levels(a: str, b: str, level: str) -> None:
+    assert _levels({"full_name": a}, {"full_name": b}, "name") == level
+
+
+def test_a_missing_name_is_null_not_different() -> None:
+    assert _levels({"full_name": "张伟"}, {"phone": "13812345678"}, "name") == "null"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("1985-03-05", "1985-03-05", "exact"),
+        ("1985-03-05", "1985-05-03", "day_month_swapped"),
+        ("1985-03-05", "1985-03-06", "one_edit"),
+        ("1985-03-05", "1958-03-05", "one_edit"),  # two digits transposed
+        ("1985-03-05", "1986-03-05", "one_edit"),
+        ("1985-03-05", "1984-11-20", "within_1_year"),
+        ("1985-03-05", "1982-01-01", "within_5_years"),
+        ("1985-03-05", "1975-01-01", "within_15_years"),
+        ("1955-03-01", "1982-07-15", "else"),  # father and son
+    ],
+)
+def test_birth_date_levels(a: str, b: str, level: str) -> None:
+    assert _levels({"birth_date": a}, {"birth_date": b}, "birth_date") == level
+
+
+def test_phone_levels_tell_a_personal_mobile_from_a_shared_line() -> None:
+    rows = [
+        {"key": "a", "full_name": "王芳", "phone": "13812345678"},
+        {"key": "b", "full_name": "王芳", "phone": "138 1234 5678"},
+        # a switchboard on four records of four names
+        *(
+            {"key": f"s{i}", "full_name": n, "phone": "0635-8123456"}
+            for i, n in enumerate(["孙丽", "刘洋", "周杰", "吴敏"])
+        ),
+        {"key": "c", "full_name": "李娜", "phone": "0635-8999999"},
+        {"key": "d", "full_name": "李娜", "phone": "0635-8999999"},
+    ]
+    df = prepare_records(records(rows))
+    comparer = Comparer(df, MatchSettings())
+    labels = next(c for c in comparer.comparisons if c.name == "phone").labels
+    pairs = {(0, 1): "same_mobile", (2, 3): "shared", (6, 7): "same_line", (0, 6): "else"}
+    compared = comparer.compare(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    found = [labels[i - 1] for i in compared.levels["phone"]]
+    assert found == list(pairs.values())
+
+
+def test_a_wrong_country_code_still_agrees_on_the_national_number() -> None:
+    assert _levels({"phone": "+1 212 517 1640"}, {"phone": "+86 21 2517 1640"}, "phone") == "same_national"
+
+
+def test_email_levels() -> None:
+    assert _levels({"email": "lixin1985@qq.com"}, {"email": "lixin1985@qq.com"}, "email") == "exact"
+    assert _levels({"email": "sales@acme.cn"}, {"email": "sales@acme.cn"}, "email") == "shared"  # a role mailbox
+    assert _levels({"email": "kx8812@qq.com"}, {"email": "kx8812@163.com"}, "email") == "same_local"
+    assert _levels({"email": "liwei88@qq.com"}, {"email": "zhangfang@163.com"}, "email") == "else"
+
+
+def test_company_levels_see_a_brand_inside_the_full_name() -> None:
+    full = {"company": "泰安市正宇钢管有限公司"}
+    assert _levels(full, {"company": "正宇钢管"}, "company") == "exact"  # region and legal form dropped
+    assert _levels(full, {"company": "正宇"}, "company") == "contains"
+    assert _levels(full, {"company": "Zhengyu Steel Pipe Co., Ltd."}, "company") == "exact"  # same pinyin key
+    assert _levels({"company": "Acme Group Ltd"}, {"company": "Acme Grp"}, "company") in ("fuzzy", "contains")
+    assert _levels(full, {"company": "华兴科技"}, "company") == "else"
+
+
+def test_address_levels() -> None:
+    base = {"address": "12 High St", "city": "Bristol", "postcode": "BS1 4DJ"}
+    assert _levels(base, {"address": "12 High Street", "city": "Bristol"}, "address", region="GB") == "same_street"
+    other_number = {"address": "40 High Street", "city": "Bristol"}
+    assert _levels(base, other_number, "address", region="GB") == "same_street_name"
+    assert _levels(base, {"address": "1 Low Road", "postcode": "BS1 4DJ"}, "address", region="GB") == "same_postcode"
+    assert _levels(base, {"address": "1 Low Road", "city": "Bath"}, "address", region="GB") == "else"
+
+
+def test_every_level_owns_label_condition_and_starting_values() -> None:
+    for comparison in build_comparisons(MatchSettings()):
+        assert comparison.labels[-1] in ("else", "different")
+        assert len(set(comparison.labels)) == len(comparison.labels)
+        assert comparison.m_start.sum() == pytest.approx(1.0)
+        assert comparison.r_start.sum() == pytest.approx(1.0)
+        assert comparison.m_start[0] > comparison.m_start[-1]  # matches agree
+    identity = {c.name for c in build_comparisons(MatchSettings()) if c.identity}
+    assert identity == {"name", "birth_date", "gender"}

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from rules.match import MatchModel, MatchResult, MatchSettings, match, prob_to_weight, weight_to_prob
+from rules.match.model import session_comparisons
+from rules.match.settings import BlockingRule
+
+
+def test_probability_and_weight_are_inverse() -> None:
+    for p in (1e-6, 0.1, 0.5, 0.9, 0.999):
+        assert weight_to_prob(prob_to_weight(p)) == pytest.approx(p)
+    assert prob_to_weight(0.5) == 0.0
+    assert np.allclose(weight_to_prob(np.array([0.0, 3.0])), [0.5, 8 / 9])
+
+
+def test_no_level_becomes_a_veto_by_accident(crm_model: MatchModel, people_trained: MatchResult) -> None:
+    for model in (crm_model, people_trained.model):
+        floor = MatchSettings().training.m_floor
+        for c in model.comparisons:
+            assert min(c.m) >= floor * 0.99, (c.name, c.m)
+            assert sum(c.m) == pytest.approx(1.0)
+            assert sum(c.related) == pytest.approx(1.0)
+
+
+def test_every_comparison_with_data_is_trained(crm_model: MatchModel, people_trained: MatchResult) -> None:
+    # the person table has no phone or e-mail; its name and birth date are still estimated, by sessions that do
+    # not block on them (or by a training-only session)
+    model = people_trained.model
+    estimated = {name for s in model.sessions for name in s["estimated"]}
+    assert {"name", "birth_date", "address"} <= estimated
+    assert model.untrained == []
+    assert {"name", "phone", "email", "company"} <= {n for s in crm_model.sessions for n in s["estimated"]}
+
+
+def test_sessions_leave_out_what_their_rule_reads(crm_model: MatchModel) -> None:
+    comparisons = MatchSettings().comparisons
+    from rules.match import build_comparisons
+
+    built = build_comparisons(MatchSettings())
+    by_phone = [built[i].name for i in session_comparisons(BlockingRule(on=("_mobiles",)), built)]
+    assert "phone" not in by_phone and "name" in by_phone
+    by_name_dob = [built[i].name for i in session_comparisons(BlockingRule(on=("name_key", "_dob")), built)]
+    assert "name" not in by_name_dob and "birth_date" not in by_name_dob and "phone" in by_name_dob
+    assert len(comparisons) == len(built)
+
+
+def test_the_model_learns_who_is_related_not_only_who_matches(crm_model: MatchModel) -> None:
+    name = crm_model.comparison("name")
+    # matches agree on the name; related people (colleagues, relatives) mostly do not
+    assert name.m[name.levels.index("exact")] > 0.5
+    assert name.m[name.levels.index("else")] < 0.1
+    assert name.related[name.levels.index("else")] > 0.3
+    company = crm_model.comparison("company")
+    assert company.related[company.levels.index("exact")] > 0.3  # colleagues share their company
+    assert 0 < crm_model.prior < 0.01
+    assert crm_model.prior_related > 0
+    frame = crm_model.to_frame()
+    assert frame.columns == ["comparison", "level", "m", "u", "r", "weight", "tf_adjusted"]
+
+
+def test_model_round_trips_through_json(
+    crm_model: MatchModel, crm_trained: MatchResult, crm_sample: pl.DataFrame
+) -> None:
+    text = crm_model.to_json()
+    again = MatchModel.from_json(text)
+    assert again == crm_model
+    assert json.loads(again.to_json()) == json.loads(text)
+    rescored = match(crm_sample.drop("entity_id"), MatchSettings(), model=again)
+    assert rescored.pairs.equals(crm_trained.pairs)
+    with pytest.raises(ValueError, match="version"):
+        MatchModel.from_json(text.replace('"version": 3', '"version": 99'))
+
+
+def test_a_model_must_fit_the_settings(crm_model: MatchModel, crm_sample: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="do not match"):
+        match(crm_sample.drop("entity_id").head(50), MatchSettings(comparisons=["name", "phone"]), model=crm_model)
+
+
+def test_term_frequency_makes_a_common_name_count_less(crm_trained: MatchResult, crm_sample: pl.DataFrame) -> None:
+    counts = crm_sample.group_by("name_key").len("count")
+    exact = (
+        crm_trained.pairs.filter(pl.col("name_level") == "exact")
+        .join(crm_sample.select(pl.col("_rid").alias("left"), "name_key"), on="left")
+        .join(counts, on="name_key")
+    )
+    assert exact["count"].n_unique() > 1
+    rare = exact.filter(pl.col("count") == exact["count"].min())["name_weight"].max()
+    common = exact.filter(pl.col("count") == exact["count"].max())["name_weight"].max()
+    assert common < rare

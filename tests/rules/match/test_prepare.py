@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from rules.match import prepare_records
+
+from .conftest import records
+
+
+def _row(prepared: pl.DataFrame, key: str) -> dict[str, object]:
+    return prepared.filter(pl.col("key") == key).row(0, named=True)
+
+
+def test_mobile_or_landline_is_decided_by_the_number_whatever_the_column() -> None:
+    # a 固话 (landline) column mapped to phone holding a mobile, and a 手机 column holding a switchboard
+    df = records(
+        [
+            {"key": "a", "full_name": "王芳", "phone": "13812345678 / 0635-8123456"},
+            {"key": "b", "full_name": "王强", "phone": "0635-8123456"},
+            {"key": "c", "full_name": "John Smith", "phone": "+1 212 517 1640"},
+            {"key": "d", "full_name": "Jane Roe", "phone": "+44 7911 123456"},
+            {"key": "e", "full_name": "Jane Doe", "phone": "+44 20 7946 0958"},
+        ]
+    )
+    prepared = prepare_records(df)
+    assert _row(prepared, "a")["_mobiles"] == ["+8613812345678"]
+    assert _row(prepared, "a")["_lines"] == ["+866358123456"]
+    assert _row(prepared, "b")["_mobiles"] == []
+    assert _row(prepared, "c")["_mobiles"] == ["+12125171640"]  # North American numbers are personal lines
+    assert _row(prepared, "d")["_mobiles"] == ["+447911123456"]
+    assert _row(prepared, "e")["_lines"] == ["+442079460958"]
+    assert _row(prepared, "a")["phone_national"] is not None
+
+
+def test_a_persons_name_in_the_company_field_fills_the_missing_name() -> None:
+    df = records(
+        [
+            {"key": "consumer", "company": "刘悦", "phone": "13812345678"},
+            {"key": "named", "full_name": "陈芳", "company": "刘悦"},  # a real contact: the company is left alone
+            {"key": "business", "company": "泰安市正宇钢管有限公司"},
+            {"key": "private", "company": "个人"},
+        ]
+    )
+    prepared = prepare_records(df)
+    consumer = _row(prepared, "consumer")
+    assert consumer["full_name"] == "刘悦"
+    assert consumer["_fam"] == "liu"
+    assert consumer["company_key"] is None
+    assert _row(prepared, "named")["full_name"] == "陈芳"
+    assert _row(prepared, "named")["company_key"] == "刘悦"
+    assert _row(prepared, "business")["full_name"] is None
+    assert _row(prepared, "private")["full_name"] is None
+
+
+def test_name_keys_for_every_script_and_order() -> None:
+    df = records(
+        [
+            {"key": "hanzi", "full_name": "唐艳琳"},
+            {"key": "syllables", "full_name": "Tang Yan Lin"},
+            {"key": "western", "full_name": "Bob Smith"},
+            {"key": "initial", "full_name": "J. Smith"},
+        ]
+    )
+    prepared = prepare_records(df)
+    assert _row(prepared, "hanzi")["_sylkey"] == _row(prepared, "syllables")["_sylkey"] == "lin tang yan"
+    western = _row(prepared, "western")
+    assert (western["_fam"], western["_giv_raw"], western["_giv"]) == ("smith", "bob", "robert")
+    assert western["_sylkey"] is None  # not pinyin
+    assert _row(prepared, "initial")["_giv_raw"] == "j"
+
+
+def test_streets_are_folded_and_keys_derived() -> None:
+    df = records(
+        [
+            {"key": "a", "address": "12 High St", "city": "Bristol", "postcode": "bs1 4dj"},
+            {"key": "b", "address": "12 High Street", "city": "Bristol"},
+            {"key": "c", "address": "山东省聊城市东昌府区柳园南路88号"},
+        ],
+        region="GB",
+    )
+    prepared = prepare_records(df)
+    assert _row(prepared, "a")["_street"] == _row(prepared, "b")["_street"] == "12 high street"
+    assert _row(prepared, "a")["_street_key"] == "high street"
+    assert _row(prepared, "a")["postcode"] == "BS14DJ"
+    assert _row(prepared, "c")["_street"] == "柳园南路88号"
+    assert _row(prepared, "c")["city_key"] == "聊城"
+
+
+def test_rid_is_required_unique_and_integer() -> None:
+    with pytest.raises(ValueError, match="_rid"):
+        prepare_records(pl.DataFrame({"full_name": ["a"]}))
+    with pytest.raises(ValueError, match="unique"):
+        prepare_records(pl.DataFrame({"_rid": [1, 1], "full_name": ["a", "b"]}))
+    with pytest.raises(ValueError, match="integer"):
+        prepare_records(pl.DataFrame({"_rid": ["1"], "full_name": ["a"]}))
