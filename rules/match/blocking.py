@@ -132,15 +132,34 @@ class BlockingPlan:
         )
 
 
-def _block_keys(df: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
-    cols = list(rule.on)
+def _raw_keys(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """``_rid`` and the rule's key columns, one row per (record, key); list columns exploded."""
     keys = df.select(RID, *cols)
+    exploded = False
     for col in cols:
         if isinstance(keys.schema[col], pl.List):
             keys = keys.explode(col)
+            exploded = True
         if keys.schema[col] == pl.String:
             keys = keys.with_columns(pl.col(col).str.strip_chars().replace("", None))
-    keys = keys.drop_nulls(cols).unique()
+    keys = keys.drop_nulls(cols)
+    return keys.unique() if exploded else keys
+
+
+def _block_keys(df: pl.DataFrame, rule: BlockingRule, new: pl.Series | None = None) -> pl.DataFrame:
+    """The keys of ``rule`` per record, blocks over ``max_block`` left out; with ``new``, only the blocks holding a
+    new record (their sizes are still counted over every record, but only those records are looked at)."""
+    cols = list(rule.on)
+    if new is None:
+        keys = _raw_keys(df, cols)
+    else:
+        narrow = df.select(RID, *cols)  # filtering a wide frame would copy every column
+        fresh = _raw_keys(narrow.filter(pl.col(RID).is_in(new.implode())), cols).select(cols).unique()
+        candidates = narrow
+        for col in cols:  # first narrow the records to those holding a new record's key value, cheaply
+            if not isinstance(df.schema[col], pl.List):
+                candidates = candidates.filter(pl.col(col).is_in(fresh[col].unique().implode()))
+        keys = _raw_keys(candidates, cols).join(fresh, on=cols, how="semi")
     if rule.max_block is not None:
         keys = keys.filter(pl.len().over(cols) <= rule.max_block)
     return keys
@@ -162,7 +181,7 @@ def estimate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Se
     Rules naming a column absent from the data are left out.
     """
     return {
-        rule.name: _pair_count(_block_keys(prepared, rule), list(rule.on), new)
+        rule.name: _pair_count(_block_keys(prepared, rule, new), list(rule.on), new)
         for rule in rules
         if all(c in prepared.columns for c in rule.on)
     }
@@ -179,7 +198,7 @@ def _filled(prepared: pl.DataFrame, col: str) -> float:
 
 def _block_sizes(prepared: pl.DataFrame, rule: BlockingRule) -> pl.Series:
     """Records per block of ``rule`` (no cap)."""
-    return _block_keys(prepared, BlockingRule(on=rule.on)).group_by(list(rule.on)).len()["len"].cast(pl.Int64)
+    return _raw_keys(prepared, list(rule.on)).group_by(list(rule.on)).len()["len"].cast(pl.Int64)
 
 
 def _pairs_within(sizes: pl.Series, cap: int | None) -> int:
@@ -295,7 +314,7 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
         if any(c not in prepared.columns for c in rule.on):
             continue
         cols = list(rule.on)
-        keys = _block_keys(prepared, rule)
+        keys = _block_keys(prepared, rule, new)
         if new is None:
             joined = keys.join(keys, on=cols, suffix="_r").filter(pl.col(RID) < pl.col(f"{RID}_r"))
         else:

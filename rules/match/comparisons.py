@@ -50,7 +50,7 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from .prepare import RID
 from .settings import ComparisonSettings, MatchSettings
 
-__all__ = ["Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
+__all__ = ["MATCHING_COLUMNS", "Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
 
 Condition = Callable[["PairView", np.ndarray], np.ndarray]
 Frequency = Callable[["PairView"], np.ndarray]
@@ -661,23 +661,30 @@ _SIDE = (
 )
 
 
+#: Prepared columns comparisons read (with ``_rid``, what a record needs to be compared).
+MATCHING_COLUMNS: tuple[str, ...] = _SIDE
+
+
 class Comparer:
-    """Compares pairs of one set of prepared records; holds the frequency tables of those records.
+    """Compares pairs of prepared records; holds the frequency tables of the population they come from.
 
     Args:
-        prepared: the output of :func:`rules.match.prepare.prepare_records` (all records that can be paired,
-            so term frequencies describe the whole population).
+        prepared: the output of :func:`rules.match.prepare.prepare_records`: the records pairs may reference.
         settings: comparisons and level thresholds.
+        population: the prepared records term frequencies and shared-value counts describe (default:
+            ``prepared``). An incremental run compares a few records against a large store: ``prepared`` then
+            holds only the records of the pairs, ``population`` everything, and only the values those records
+            hold are counted.
     """
 
-    def __init__(self, prepared: pl.DataFrame, settings: MatchSettings) -> None:
+    def __init__(self, prepared: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None) -> None:
         self.settings = settings
         self.comparisons = build_comparisons(settings)
-        self.n = prepared.height
+        self.n = prepared.height if population is None else population.height
         order = prepared[RID].arg_sort()
         self.rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
-        self.side, self.numbers = _side_table(side, settings)
+        self.side, self.numbers = _side_table(side, settings, population)
 
     @property
     def specs(self) -> list[Comparison]:
@@ -728,19 +735,63 @@ class Comparer:
         return out
 
 
-def _side_table(side: pl.DataFrame, settings: MatchSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+#: Columns whose value frequency (records holding it) replaces u on agreement.
+_TF_COLUMNS = ("name_key", "company_key", "_street")
+#: Columns whose agreement is weighed by how many different names hold the value.
+_HOLDER_COLUMNS = ("email",)
+
+
+def _population_stats(side: pl.DataFrame, population: pl.DataFrame) -> pl.DataFrame:
+    """``side`` with the frequency and holder columns counted over ``population`` (only the values ``side``
+    holds are counted, so a few records against millions stay fast)."""
+    n = max(population.height, 2)
+    out = side
+    for col in _TF_COLUMNS:
+        if col in side.columns and col in population.columns:
+            values = side[col].drop_nulls().unique().implode()
+            counts = population.filter(pl.col(col).is_in(values)).group_by(col).len("_c")
+            out = (
+                out.join(counts, on=col, how="left")
+                .with_columns(((pl.col("_c").fill_null(1) - 1).clip(1) / (n - 1)).alias(f"_tf:{col}"))
+                .drop("_c")
+            )
+    for col in _HOLDER_COLUMNS:
+        if col in side.columns and col in population.columns:
+            values = side[col].drop_nulls().unique().implode()
+            name = pl.col("name_key") if "name_key" in population.columns else pl.lit(None, pl.String)
+            held = (
+                population.filter(pl.col(col).is_in(values))
+                .group_by(col)
+                .agg(name.drop_nulls().n_unique().clip(1).alias("_h"))
+            )
+            out = (
+                out.join(held, on=col, how="left")
+                .with_columns(
+                    pl.when(pl.col(col).is_not_null()).then(pl.col("_h").fill_null(1)).alias(f"_holders:{col}")
+                )
+                .drop("_h")
+            )
+    return out
+
+
+def _side_table(
+    side: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The columns comparisons read, with frequencies, holders and phone-number statistics added."""
     n = max(side.height, 2)
     name = pl.col("name_key") if "name_key" in side.columns else pl.lit(None, pl.String)
     extra: list[pl.Expr] = []
-    for col in ("name_key", "company_key", "_street"):
-        if col in side.columns:
-            # P(another record holds this value): (count − 1)/(N − 1), the record itself left out
-            extra.append(((pl.len().over(col) - 1).clip(1) / (n - 1)).alias(f"_tf:{col}"))
-    for col in ("email",):
-        if col in side.columns:
-            holders = name.drop_nulls().n_unique().over(col).clip(1)
-            extra.append(pl.when(pl.col(col).is_not_null()).then(holders).alias(f"_holders:{col}"))
+    if population is None:
+        for col in _TF_COLUMNS:
+            if col in side.columns:
+                # P(another record holds this value): (count − 1)/(N − 1), the record itself left out
+                extra.append(((pl.len().over(col) - 1).clip(1) / (n - 1)).alias(f"_tf:{col}"))
+        for col in _HOLDER_COLUMNS:
+            if col in side.columns:
+                holders = name.drop_nulls().n_unique().over(col).clip(1)
+                extra.append(pl.when(pl.col(col).is_not_null()).then(holders).alias(f"_holders:{col}"))
+    else:
+        side = _population_stats(side, population)
     if "_giv_raw" in side.columns:
         extra.append(pl.col("_giv_raw").str.slice(0, 1).alias("_ginit"))
     if "_dob" in side.columns:
@@ -755,8 +806,19 @@ def _side_table(side: pl.DataFrame, settings: MatchSettings) -> tuple[pl.DataFra
         )
     if {"email_local", "_fam"} <= set(side.columns):
         side = side.with_columns(_local_is_name(side).alias("_local_is_name"))
-    numbers = _number_stats(side)
+    numbers = _number_stats(side if population is None else _holding_numbers(population, side))
     return side, numbers
+
+
+def _holding_numbers(population: pl.DataFrame, side: pl.DataFrame) -> pl.DataFrame:
+    """The population's records that hold a phone number (or national number) one of ``side``'s records holds."""
+    keep = pl.lit(False)
+    for col in ("_mobiles", "_lines", "phone_national"):
+        if col in side.columns and col in population.columns:
+            values = side[col].explode().drop_nulls().unique().implode()
+            keep = keep | pl.col(col).list.eval(pl.element().is_in(values)).list.any().fill_null(False)
+    cols = [c for c in ("_mobiles", "_lines", "phone_national", "name_key") if c in population.columns]
+    return population.select(cols).filter(keep)
 
 
 def _local_is_name(side: pl.DataFrame) -> pl.Series:

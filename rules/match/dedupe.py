@@ -8,9 +8,10 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from .comparisons import MATCHING_COLUMNS
 from .engine import MatchResult, match, match_incremental
 from .model import MatchModel
-from .prepare import RID
+from .prepare import RID, prepare_records
 from .settings import MatchSettings
 
 __all__ = ["DedupeConfig", "Deduped", "dedupe_table", "normalise_people"]
@@ -60,8 +61,10 @@ class Deduped:
     Attributes:
         clusters: ``record_id`` (text), ``cluster_id`` (the record id of the cluster's first record) and
             ``match_probability`` (the record's strongest link inside its cluster; null for a singleton), in input
-            order (existing records of an incremental run after the new ones).
-        records: the normalised records that were matched (``record_id``, ``_rid`` and the canonical fields).
+            order; in a run ``against`` earlier clusters, the new records first, then the existing ones as they
+            were (they never change cluster).
+        records: the records that were matched, normalised and prepared (``record_id``, ``_rid``, the canonical
+            fields and the derived matching keys): what a later run needs to match new records against them.
         result: the matcher's full result (pairs with evidence, review, model, blocking rules and recall).
     """
 
@@ -166,12 +169,12 @@ def dedupe_table(
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
             or ``against`` is given without a model.
     """
-    records = normalise_people(df, config)
+    records = prepare_records(normalise_people(df, config))
     if against is None:
         result = match(records.drop("record_id"), config.match, model)
         ids = records.select(RID, "record_id")
         clusters = result.clusters
-    else:
+    else:  # only the new records are matched, against the earlier run's prepared records
         if model is None:
             raise ValueError("matching against existing clusters needs the model of the run that made them")
         if "cluster_id" not in against.columns or "record_id" not in against.columns:
@@ -181,18 +184,43 @@ def dedupe_table(
             raise ValueError(f"{clash.height} new record ids already exist, e.g. {clash['record_id'][0]!r}")
         offset = int(against.height)
         records = records.with_columns(pl.col(RID) + offset)
-        old = against.drop(RID, strict=False).with_row_index(RID).with_columns(pl.col(RID).cast(pl.Int64))
-        old_ids = old.select(RID, "record_id")
-        existing_clusters = old.join(old_ids.rename({RID: "cluster", "record_id": "cluster_id"}), on="cluster_id")
+        keep = {"record_id", "cluster_id", "match_probability", *MATCHING_COLUMNS}
+        keep |= {c for rule in model.blocking_rules() for c in rule.on}
+        old = (
+            against.select(c for c in against.columns if c in keep)
+            .rechunk()  # one chunk per column: a file read in row groups would be re-chunked by every operation
+            .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(RID))
+        )
         result = match_incremental(
             records.drop("record_id"),
             old.drop("record_id", "cluster_id", "match_probability", strict=False),
-            existing_clusters.select(RID, "cluster"),
+            # a cluster's label: the smallest _rid of its records (the earlier run's ids stay as they were)
+            old.select(RID, pl.col(RID).min().over("cluster_id").alias("cluster")),
             config.match,
             model,
         )
-        ids = pl.concat([records.select(RID, "record_id"), old_ids])
-        clusters = result.clusters
+        fresh = result.clusters.filter(pl.col(RID) >= offset)
+        new_ids = records.select(RID, "record_id")
+        label_ids = pl.concat(
+            [
+                old.select(pl.col(RID).alias("cluster"), pl.col("record_id").alias("cluster_id")).filter(
+                    pl.col("cluster").is_in(fresh["cluster"].implode())
+                ),
+                new_ids.rename({RID: "cluster", "record_id": "cluster_id"}),
+            ]
+        )
+        # existing records never change cluster: their rows are the earlier output as it was
+        before = old.select("record_id", "cluster_id", pl.col("match_probability").cast(pl.Float64))
+        if "match_probability" not in old.columns:
+            before = old.select("record_id", "cluster_id", pl.lit(None, pl.Float64).alias("match_probability"))
+        fresh_out = (
+            fresh.join(_strongest_links(result), on=RID, how="left")
+            .join(new_ids, on=RID)
+            .join(label_ids, on="cluster")
+            .sort(RID)
+            .select("record_id", "cluster_id", "match_probability")
+        )
+        return Deduped(pl.concat([fresh_out, before]), records, result)
     best = _strongest_links(result)
     out = (
         clusters.join(best, on=RID, how="left")

@@ -111,12 +111,18 @@ class MatchModel:
     sessions: list[dict[str, Any]] = field(default_factory=list)
     #: Comparisons no session could estimate (their m is the starting guess): shown in the report.
     untrained: list[str] = field(default_factory=list)
+    #: The blocking rules of the training run (``BlockingRule`` fields): incremental runs block new records with them.
+    blocking: list[dict[str, Any]] = field(default_factory=list)
     version: int = MODEL_VERSION
 
     @property
     def prior_weight(self) -> float:
         """log2(λm/λu): the weight of the prior, before any comparison."""
         return math.log2(self.prior / max(1.0 - self.prior - self.prior_related, 1e-300))
+
+    def blocking_rules(self) -> list[BlockingRule]:
+        """The blocking rules the model was trained with (empty for a model saved without them)."""
+        return [BlockingRule.model_validate(rule) for rule in self.blocking]
 
     def comparison(self, name: str) -> ComparisonModel:
         """The comparison called ``name``."""
@@ -447,6 +453,7 @@ def fit(
 
     # 1. rules that read a name or a birth date: their strangers are few and unrelated (two classes); they
     #    estimate how matches agree on contact details
+    all_rules = list(rules)
     rules = [r for r in rules if r.train]
     contact_rules = [r for r in rules if related_in_session(r)]
     for rule in (r for r in rules if r not in contact_rules):
@@ -517,6 +524,7 @@ def fit(
         n_candidates=len(compared),
         sessions=sessions,
         untrained=untrained,
+        blocking=[r.model_dump(mode="json") for r in all_rules],
     )
 
 

@@ -45,7 +45,7 @@ import polars as pl
 
 from rules.normalise import formal_given_name, person_name_in_company, soundex, split_syllables
 
-__all__ = ["RID", "check_rid", "prepare_records"]
+__all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
 RID = "_rid"
 _CJK = r"[\u3400-\u9fff]"
@@ -87,7 +87,7 @@ def check_rid(df: pl.DataFrame) -> None:
         raise ValueError(f"matching needs an integer {RID!r} column")
     if not df.schema[RID].is_integer():
         raise ValueError(f"{RID!r} must be an integer column, not {df.schema[RID]}")
-    if df[RID].null_count() or df[RID].is_duplicated().any():
+    if df[RID].null_count() or df[RID].n_unique() != df.height:
         raise ValueError(f"{RID!r} must be unique and non-null")
 
 
@@ -227,6 +227,15 @@ def _street_expr(df: pl.DataFrame) -> pl.Expr:
     return pl.when(folded.str.len_chars() > 0).then(folded)
 
 
+#: Columns every prepared frame has (their presence says a frame was prepared already).
+_PREPARED = ("_fname", "_cjk", "_fam", "_giv", "_dob", "_street", "_street_no", "_sylkey")
+
+
+def is_prepared(df: pl.DataFrame) -> bool:
+    """Whether ``df`` already carries the derived columns of :func:`prepare_records`."""
+    return all(c in df.columns for c in _PREPARED)
+
+
 def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     """The normalised records with the derived columns of the module docstring (``_rid`` required)."""
     check_rid(df)
@@ -253,12 +262,18 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         for name, expr in derived.items()
         if name not in out.columns or name not in keep_input or name in ("email", "postcode")
     )
-    return out.with_columns(
-        pl.col("_dob").str.slice(0, 4).alias("_byear"),
-        pl.col("_street").str.extract_all(r"\d+").list.join("/").replace("", None).alias("_street_no"),
-        pl.col("_street")
-        .str.replace_all(r"[\d/]+", " ")
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-        .alias("_street_key"),
-    ).with_columns(pl.when(pl.col("_street_key").str.len_chars() >= 2).then(pl.col("_street_key")).alias("_street_key"))
+    return (
+        out.with_columns(
+            pl.col("_dob").str.slice(0, 4).alias("_byear"),
+            pl.col("_street").str.extract_all(r"\d+").list.join("/").replace("", None).alias("_street_no"),
+            pl.col("_street")
+            .str.replace_all(r"[\d/]+", " ")
+            .str.replace_all(r"\s+", " ")
+            .str.strip_chars()
+            .alias("_street_key"),
+        )
+        .with_columns(
+            pl.when(pl.col("_street_key").str.len_chars() >= 2).then(pl.col("_street_key")).alias("_street_key")
+        )
+        .rechunk()
+    )  # one chunk per column: later selects and filters of this wide frame then copy nothing
