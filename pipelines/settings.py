@@ -204,6 +204,11 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
             path = source.params.get("path")
             if path is not None and not Path(path).exists():
                 problems.append(f"{where}.params.path: file not found: {path}")
+            url = source.params.get("url")
+            if isinstance(url, str) and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                db = Path(url[len("sqlite:///") :].split("?", 1)[0])
+                if not db.exists():  # SQLite would create an empty database and the source would read nothing
+                    problems.append(f"{where}.params.url: SQLite database not found: {db}")
         problems.extend(f"{where}.mapping: {problem}" for problem in check_mapping(source.mapping))
         if source.incremental and source.kind == "sql" and not source.params.get("cursor_column"):
             problems.append(f"{where}.incremental: an incremental sql source needs params.cursor_column")
@@ -234,10 +239,17 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
 
 
 def _resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """A source's relative ``path`` and relative SQLite ``url`` resolved against the project file's folder."""
     resolved = dict(params)
     path = resolved.get("path")
     if isinstance(path, str) and path and not Path(path).is_absolute():
         resolved["path"] = str((base_dir / path).resolve())
+    url = resolved.get("url")
+    prefix = "sqlite:///"
+    if isinstance(url, str) and url.startswith(prefix) and url != "sqlite:///:memory:":
+        rest = url[len(prefix) :]
+        if not rest.startswith("/"):
+            resolved["url"] = prefix + str((base_dir / rest).resolve())
     return resolved
 
 

@@ -65,12 +65,12 @@ REASONS: Final[dict[str, Reason]] = _table(
     Reason(
         "spam_placeholder_email",
         "quarantined",
-        "The email address is a placeholder, throwaway or keyboard-mash address typical of spam sign-ups.",
+        "The email address is a placeholder, throwaway or keyboard-mash address (a warning unless set to error).",
     ),
     Reason(
         "spam_repeated_digits",
         "quarantined",
-        "The phone number is a long run of one digit or a counting sequence, typical of bot sign-ups.",
+        "The phone number is a run of one digit or a counting sequence (a warning unless set to error).",
     ),
     Reason("spam_markup", "quarantined", "A text field holds HTML, BBCode, script or template markup."),
     Reason(
@@ -79,6 +79,26 @@ REASONS: Final[dict[str, Reason]] = _table(
         "The name is keyboard mash, one repeated character, has digits or a URL, or is over 40 characters.",
     ),
     # skip rules of the project file (sources[].skip)
+    Reason(
+        "spam_fake_person",
+        "quarantined",
+        "The name is a stand-in person (张三, 李四, John Doe, Mickey Mouse, Test User).",
+    ),
+    Reason(
+        "spam_test_record",
+        "quarantined",
+        "A test or demo row left in a source system (测试客户, 演示数据, 勿删, test, demo, admin).",
+    ),
+    Reason(
+        "spam_advert",
+        "quarantined",
+        "An advert in the name (代开发票, 刷单兼职, SEO), or a link or solicitation (加QQ群, 日结) elsewhere.",
+    ),
+    Reason(
+        "spam_bot",
+        "quarantined",
+        "Typed by a bot: random capitals (BTIfyVvm), an e-mail of dotted single letters, letter salad.",
+    ),
     Reason("deleted", "skipped", "The source system marks the record as deleted."),
     Reason("excluded", "skipped", "A skip rule of the project file excludes the row."),
     # child rows (rules.activity)

@@ -1,14 +1,26 @@
-"""Spam and bot sign-up rules: polars predicates over normalised rows -> the fixed failure table.
+"""Spam, bot and test-record rules: polars predicates over normalised rows -> the fixed failure table.
 
-Four reason codes (see :mod:`rules.reasons`):
+Reason codes (see :mod:`rules.reasons`), errors unless a project sets them otherwise:
+
+* ``spam_fake_person``: a stand-in person (张三, 李四, 王五, John Doe, Mickey Mouse, Test User …).
+* ``spam_test_record``: a test or demo row left in a legacy system (测试客户, 演示数据, "勿删", test, demo, admin).
+* ``spam_advert``: an advert in a name (代开发票, 刷单兼职, SEO, 网站建设 …), or a link or a solicitation (加QQ群,
+  微信同号, 日结) in the company or notes.
+* ``spam_markup``: HTML tags or entities, BBCode, ``javascript:``, PHP or template markup in a text field.
+* ``spam_impossible_name``: a name with a URL, with digits, over 40 characters, one repeated character or
+  keyboard mash (``asdf``, ``qwer``, ``zxcv`` …).
+* ``spam_bot``: typed by a bot: random capitals in the name (``BTIfyVvm``), an e-mail of dotted single letters
+  (``t.d.i.k.a.c@gmail.com``), or two weaker signs together (random capitals in the company or notes, letter
+  salad in the name or mailbox).
+
+and, **warnings** by default — in a real CRM row a placeholder means "missing", not "spam" (legacy systems made
+phone and e-mail mandatory, so 13800000000 and test@test.com stand in for unknown values; the normalisers drop
+them, and the row is judged on what remains):
 
 * ``spam_placeholder_email``: a placeholder or throwaway address (``test@…``, ``asdf…@…``, ``aaaa@…``,
   ``…@example.com``, disposable-mail domains).
 * ``spam_repeated_digits``: a phone number holding a run of 7 or more equal digits, or a counting sequence
   of 8 (``12345678``, ``87654321``).
-* ``spam_markup``: HTML tags or entities, BBCode, ``javascript:``, PHP or template markup in a text field.
-* ``spam_impossible_name``: a name with a URL, with digits, over 40 characters, one repeated character, or
-  keyboard mash (``asdf``, ``qwer``, ``zxcv`` …).
 
 The normalisers null placeholders and non-names, so the predicates look at the text *before* normalising
 when it is given (``raw``: the mapped frame, same rows in the same order) and at the normalised columns
@@ -27,12 +39,67 @@ from crm_store.schema import ISSUES_COL, SOURCE_COL, SOURCE_KEY_COL
 from rules.failures import FAILURE_COLUMNS, empty_failures
 from rules.mask import mask_expr
 
-__all__ = ["MARKUP_FIELDS", "NAME_MAX_CHARS", "SPAM_CODES", "spam_failures", "spam_mask"]
+__all__ = [
+    "FAKE_PEOPLE",
+    "MARKUP_FIELDS",
+    "NAME_MAX_CHARS",
+    "SPAM_CODES",
+    "WARNING_CODES",
+    "spam_failures",
+    "spam_mask",
+]
 
 Severity = Literal["error", "warning"]
 
 #: The reason codes of this module, in the order rules are reported.
-SPAM_CODES: Final = ("spam_placeholder_email", "spam_repeated_digits", "spam_markup", "spam_impossible_name")
+SPAM_CODES: Final = (
+    "spam_placeholder_email",
+    "spam_repeated_digits",
+    "spam_markup",
+    "spam_impossible_name",
+    "spam_fake_person",
+    "spam_test_record",
+    "spam_advert",
+    "spam_bot",
+)
+#: Codes that only warn unless the project says otherwise: a placeholder contact in a real row means "missing".
+WARNING_CODES: Final = frozenset({"spam_placeholder_email", "spam_repeated_digits"})
+#: Stand-in people: the names forms and test data use for "somebody" (compared lower-cased, spaces removed).
+FAKE_PEOPLE: Final = frozenset(
+    {
+        "张三",
+        "李四",
+        "王五",
+        "赵六",
+        "钱七",
+        "孙八",
+        "周九",
+        "吴十",
+        "某某",
+        "某某某",
+        "某人",
+        "无名氏",
+        "匿名",
+        "匿名用户",
+    }
+    | {"测试用户", "测试员", "用户", "客户", "顾客", "路人甲", "路人乙"}
+    | {"johndoe", "janedoe", "joebloggs", "joepublic", "johnqpublic", "testuser", "usertest", "testtest", "foobar"}
+    | {"mickeymouse", "minniemouse", "donaldduck", "daisyduck", "bugsbunny", "homersimpson", "bartsimpson"}
+    | {"santaclaus", "peterpan", "harrypotter", "jamesbond", "loremipsum", "firstlast", "firstnamelastname"}
+    | {"namesurname", "yourname", "fullname", "nobody", "anonymous", "unknown"}
+)
+#: Test and demo rows of legacy systems: these anywhere in a name or company.
+_TEST_MARKS: Final = r"测试|演示|样例|示例|勿删|(?i:\b(?:test(?:ing)?|demo|dummy|sample|admin(?:istrator)?)\b)|^管理员$"
+#: Advert words: a name holding one is an advert, not a person.
+_AD_NAME: Final = (
+    r"(?i)代开|发票|刷单|兼职|日结|加微|加v|微信|vx号|qq群|加群|seo|排名|推广|优化|网站建设|小程序|建站|办证|证件|"
+    r"贷款|网贷|套现|博彩|赌|彩票|代孕|私服|外挂|免费领|引流|涨粉|粉丝|\bpromo|\bviagra|\bcasino|\bloan"
+)
+#: Solicitations in a company or notes field (a real company may be an SEO firm; it does not ask you to join a QQ
+#: group, pay daily or open a link).
+_AD_SOLICIT: Final = r"(?i)代开|刷单|日结|加微|微信同号|加v|qq群|加群|办证|套现|https?://|www\."
+#: Name prefixes after which a capital is normal (McDonald, MacKenzie, DeShawn, LaToya, O'Brien, VanDyke).
+_CAMEL_PREFIXES: Final = r"^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|St|O'|D')"
 #: Text fields checked for markup.
 MARKUP_FIELDS: Final = ("full_name", "family_name", "given_name", "company", "job_title", "address", "notes")
 #: Longest plausible person name, in characters.
@@ -115,6 +182,23 @@ def _markup_check(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return hit, pl.when(hit).then(pl.lit("the text holds markup (HTML, BBCode, script or template)"))
 
 
+def _random_capitals(text: pl.Expr) -> pl.Expr:
+    """A word with capitals where no name has them (``BTIfyVvm``, ``rjNSzuk``, ``EMPCRq``): a word of mixed case with
+    more than one capital after its first letter, or a capital after a lower-case start. All-capital words
+    (``WILLIAMS Claire``), name prefixes (``McDonald``, ``DeShawn``, ``JoAnn``) and capitalised pinyin syllables
+    (``ZhangXiaoMing``) are names."""
+    syllable = r"[A-Z][a-z]*(?:ang|eng|ing|ong|an|en|in|un|ao|ai|ei|ou|ui|iu|ie|ue|a|e|i|o|u|v)"
+    words = text.str.split(" ").list.eval(
+        pl.element().filter(~pl.element().str.contains(f"^(?:{syllable})+$")).str.replace(_CAMEL_PREFIXES, "")
+    )
+    odd = words.list.eval(
+        pl.element().str.contains(r"[a-z]")
+        & pl.element().str.contains(r"[A-Z]")
+        & ((pl.element().str.slice(1).str.count_matches(r"[A-Z]") >= 2) | pl.element().str.contains(r"^[a-z]+[A-Z]"))
+    )
+    return text.str.contains(r"^[A-Za-z' \-]+$") & odd.list.any()
+
+
 def _name_check(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     text = value.str.strip_chars()
     message = (
@@ -132,11 +216,63 @@ def _name_check(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return message.is_not_null(), message
 
 
+def _gibberish(text: pl.Expr) -> pl.Expr:
+    """Letters no language strings together: five consonants in a row, or a word of five letters or more without a
+    vowel (``sabdqjxfbsz``, ``Vxdyjj``). A weak signal: initials and abbreviations do it too."""
+    letters = text.str.to_lowercase().str.replace_all(r"[^a-z]+", " ")
+    return letters.str.contains(r"[bcdfghjklmnpqrstvwxz]{5}") | letters.str.contains(
+        r"(?:^| )[bcdfghjklmnpqrstvwxyz]{5,}(?: |$)"
+    )
+
+
+def _bot_check(columns: set[str]) -> tuple[pl.Expr, pl.Expr]:
+    """Rows typed by a bot: random capitals in the name, an e-mail of dotted single letters (a Gmail trick of bot
+    farms), or two weaker signs together (random capitals in the company or notes, gibberish in the name or the
+    e-mail's mailbox)."""
+    false = pl.lit(False)
+    col = {c: pl.col(c) for c in ("full_name", "company", "notes", "email") if c in columns}
+    name_caps = _random_capitals(col["full_name"]).fill_null(False) if "full_name" in col else false
+    local = col["email"].str.extract(r"^([^@]*)@", 1) if "email" in col else pl.lit(None, pl.String)
+    dotted = local.str.contains(r"^(?:[a-z]\.){4,}[a-z]$").fill_null(False)
+    weak = [
+        _random_capitals(col["company"]).fill_null(False) if "company" in col else false,
+        _random_capitals(col["notes"]).fill_null(False) if "notes" in col else false,
+        (_gibberish(col["full_name"]).fill_null(False) if "full_name" in col else false)
+        | _gibberish(local).fill_null(False),
+    ]
+    signs = pl.sum_horizontal(*(w.cast(pl.Int8) for w in weak))
+    message = (
+        pl.when(name_caps)
+        .then(pl.lit("the name has random capitals, as bots type them"))
+        .when(dotted)
+        .then(pl.lit("the e-mail's mailbox is single letters between dots, as bot farms write them"))
+        .when(signs >= 2)
+        .then(pl.lit("random capitals and letter salad in the company, notes, name or e-mail, as bots type them"))
+    )
+    return message.is_not_null(), message
+
+
+def _fake_person_check(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    squeezed = value.str.to_lowercase().str.replace_all(r"[\s.·,_\-]+", "")
+    hit = squeezed.is_in(sorted(FAKE_PEOPLE))
+    return hit, pl.when(hit).then(pl.lit("the name is a stand-in person of forms and test data"))
+
+
+def _test_record_check(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    hit = value.str.contains(_TEST_MARKS)
+    return hit, pl.when(hit).then(pl.lit("a test or demo record left in the source"))
+
+
+def _advert_check(value: pl.Expr, pattern: str) -> tuple[pl.Expr, pl.Expr]:
+    hit = value.str.contains(pattern)
+    return hit, pl.when(hit).then(pl.lit("an advert, a link or a solicitation"))
+
+
 def _spam_rows(df: pl.DataFrame, raw: pl.DataFrame | None, severities: Mapping[str, Severity] | None) -> pl.DataFrame:
     """Failure rows with the row index ``__row``, ordered by row then rule."""
     if raw is not None and raw.height != df.height:
         raise ValueError(f"raw has {raw.height} rows but the normalised frame has {df.height}: pass aligned frames")
-    severity = {code: "error" for code in SPAM_CODES} | dict(severities or {})
+    severity = {code: "warning" if code in WARNING_CODES else "error" for code in SPAM_CODES} | dict(severities or {})
     unknown = set(severity) - set(SPAM_CODES)
     if unknown:
         raise ValueError(f"unknown spam code(s) {', '.join(sorted(unknown))}; known codes: {', '.join(SPAM_CODES)}")
@@ -172,6 +308,18 @@ def _spam_rows(df: pl.DataFrame, raw: pl.DataFrame | None, severities: Mapping[s
             checks.append((SPAM_CODES[2], field, _markup_check(pl.col(field))))
     if "full_name" in present:
         checks.append((SPAM_CODES[3], "full_name", _name_check(pl.col("full_name"))))
+        checks.append((SPAM_CODES[4], "full_name", _fake_person_check(pl.col("full_name"))))
+    for field in ("full_name", "company"):
+        if field in present:
+            checks.append((SPAM_CODES[5], field, _test_record_check(pl.col(field))))
+    if "full_name" in present:
+        checks.append((SPAM_CODES[6], "full_name", _advert_check(pl.col("full_name"), _AD_NAME)))
+    for field in ("company", "notes", "job_title"):
+        if field in present:
+            checks.append((SPAM_CODES[6], field, _advert_check(pl.col(field), _AD_SOLICIT)))
+    if present & {"full_name", "email", "company"}:
+        field = "full_name" if "full_name" in present else sorted(present & {"email", "company"})[0]
+        checks.append((SPAM_CODES[7], field, _bot_check(present)))
 
     parts: list[pl.DataFrame] = []
     for order, (code, field, (hit, message)) in enumerate(checks):
@@ -208,7 +356,8 @@ def spam_failures(
         df: normalised rows (``rules.normalise.normalise_frame``): canonical columns, ``_issues``, lineage.
         raw: optional: the same rows before normalising (the mapped frame, same order and height). Its text
             is what the rules check, since the normalisers null placeholder emails, phones and non-names.
-        severities: code -> ``error`` (default: quarantine the row) or ``warning`` (report only).
+        severities: code -> ``error`` (quarantine the row) or ``warning`` (report only); the default is ``error``
+            but for :data:`WARNING_CODES`.
 
     Returns:
         One row per (row, rule) that fired, ordered by row then rule, with the columns ``rule, code,

@@ -164,13 +164,10 @@ class ValidationSettings(BaseModel):
     #: (phone, email, wechat) fails with ``no_contact``, any other group with ``missing_required``.
     require_any: list[Annotated[list[str], Field(min_length=1)]] = Field(default_factory=list)
     #: Normaliser issue code (``"<field>.<code>"``) -> reason code; a row with such an issue is quarantined.
-    quarantine_issues: dict[str, str] = Field(
-        default_factory=lambda: {
-            "full_name.not_a_name": "not_a_name",
-            "email.placeholder": "placeholder_contact",
-            "phone.placeholder": "placeholder_contact",
-        }
-    )
+    #: ``email.placeholder`` / ``phone.placeholder`` (code ``placeholder_contact``) are not in the default: legacy
+    #: systems made contacts mandatory, so 13800000000 or test@test.com in a real row means "unknown"; the value
+    #: is dropped and the row judged on what remains (``require_any``). Add them to quarantine such rows instead.
+    quarantine_issues: dict[str, str] = Field(default_factory=lambda: {"full_name.not_a_name": "not_a_name"})
     #: Severity of the ``email.invalid`` / ``phone.invalid`` issues (codes ``invalid_email`` /
     #: ``invalid_phone``) unless ``quarantine_issues`` names them. ``warning``: a row with one bad phone but a
     #: good email is kept.

@@ -28,12 +28,6 @@ column              meaning
 ``_dob``            birth date as ``YYYYMMDD`` text; ``_byear`` the year
 ``_cjk``            the full name is written in hanzi
 ==================  ==========================================================================================
-
-**A person's name in the company field.** Legacy CRMs made 客户名称 mandatory, so consumers' rows hold the
-person's name there and the contact-name column is empty. Where ``full_name`` is empty and ``company`` is a
-plain Chinese personal name (2-4 hanzi starting with a known surname, no company or industry words), the name
-columns are filled from it and ``company_key`` is cleared for matching, so such a row meets the same person's
-other rows on the name instead of looking like a different company.
 """
 
 from __future__ import annotations
@@ -43,7 +37,7 @@ import functools
 import phonenumbers
 import polars as pl
 
-from rules.normalise import formal_given_name, person_name_in_company, soundex, split_syllables
+from rules.normalise import formal_given_name, soundex, split_syllables
 
 __all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
@@ -149,32 +143,6 @@ def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
     return out.drop("_all")
 
 
-def _name_from_company(df: pl.DataFrame) -> pl.DataFrame:
-    """Fill the name columns of rows with no name whose company field holds a person's name."""
-    if "company" not in df.columns:
-        return df
-    name = _str(df, "full_name") if "full_name" in df.columns else pl.lit(None, pl.String)
-    candidates = df.select(pl.when(name.is_null()).then(_str(df, "company")).alias("c"))["c"]
-    person = person_name_in_company(candidates)
-    if not person["is_person"].any():
-        return df
-    fill = {"full_name": "value", "name_key": "name_key", "name_pinyin": "name_pinyin"}
-    fill |= {"family_name": "family_name", "given_name": "given_name"}
-    mask = person["is_person"]
-    cols = [
-        pl.when(mask).then(person[src]).otherwise(pl.col(dst) if dst in df.columns else None).alias(dst)
-        for dst, src in fill.items()
-    ]
-    out = df.with_columns(cols)
-    if "company_key" in out.columns:
-        out = out.with_columns(pl.when(mask).then(None).otherwise(pl.col("company_key")).alias("company_key"))
-    if "company_key_pinyin" in out.columns:
-        out = out.with_columns(
-            pl.when(mask).then(None).otherwise(pl.col("company_key_pinyin")).alias("company_key_pinyin")
-        )
-    return out
-
-
 def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
     full = _str(df, "full_name")
     # not stripped: a leading space marks a record that has only a given name (see rules.match.dedupe)
@@ -239,8 +207,7 @@ def is_prepared(df: pl.DataFrame) -> bool:
 def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     """The normalised records with the derived columns of the module docstring (``_rid`` required)."""
     check_rid(df)
-    out = _name_from_company(df)
-    out = _name_columns(out)
+    out = _name_columns(df)
     out = _phone_columns(out)
     email = _str(out, "email").str.to_lowercase()
     city = _str(out, "city")

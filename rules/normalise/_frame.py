@@ -10,6 +10,7 @@ import polars as pl
 from crm_store.schema import CANONICAL_FIELDS, ISSUES_COL
 
 from ._base import ISSUES_DTYPE
+from ._name import person_name_in_company
 from ._registry import get_normaliser
 
 #: Part columns each kind adds to the frame (the name kind's family/given parts fill existing columns).
@@ -48,6 +49,43 @@ def _series_params(kind: str, out: pl.DataFrame) -> dict[str, pl.Series]:
             context = out.select(pl.concat_str([pl.col(c).cast(pl.String) for c in present], ignore_nulls=True))
             return {"context": context.to_series()}
     return {}
+
+
+def _name_from_company(out: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | None]:
+    """A consumer's own name written in the company field while the name field is empty: move it.
+
+    Legacy CRMs made 客户名称 (customer name) mandatory, so private customers' rows hold the person's name there and
+    the contact-name column stays empty. Such a row would fail ``required: [full_name]`` and meet the person's
+    other rows only as a strange company. Where ``full_name`` is empty and the company is a plain Chinese personal
+    name (:func:`rules.normalise.person_name_in_company`), the name columns take it and the company columns are
+    emptied; the row gets the issue ``full_name.from_company``.
+
+    Returns:
+        The frame, and the mask of the rows changed (None when there is no company column).
+    """
+    if "company" not in out.columns:
+        return out, None
+    empty = out.get_column("full_name").is_null() if "full_name" in out.columns else pl.Series([True] * out.height)
+    candidates = (
+        pl.DataFrame({"c": out.get_column("company"), "e": empty})
+        .select(pl.when(pl.col("e")).then(pl.col("c")))
+        .to_series()
+    )
+    person = person_name_in_company(candidates)
+    moved = person.get_column("is_person")
+    if not moved.any():
+        return out, moved
+    names = {"full_name": "value", **{p: p for p in PART_COLUMNS["name"]}, **{p: p for p in _FILLED_BY_NAME}}
+    columns = [
+        pl.when(moved).then(person.get_column(src)).otherwise(pl.col(dst) if dst in out.columns else None).alias(dst)
+        for dst, src in names.items()
+    ]
+    columns += [
+        pl.when(moved).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("company", *PART_COLUMNS["company"])
+        if c in out.columns
+    ]
+    return out.with_columns(columns), moved
 
 
 def normalise_frame(
@@ -129,6 +167,9 @@ def normalise_frame(
             .list.eval(pl.element().filter(pl.element() != "empty"))
             .list.eval(pl.lit(f"{field}.") + pl.element())
         )
+    out, moved = _name_from_company(out)
+    if moved is not None:
+        issue_exprs.append(pl.when(moved).then(pl.lit(["full_name.from_company"])).otherwise(pl.lit([], ISSUES_DTYPE)))
     if issue_exprs:
         issues = pl.concat_list(issue_exprs).alias(ISSUES_COL)
     else:

@@ -518,7 +518,8 @@ def person_name_in_company(values: pl.Series) -> pl.DataFrame:
 
     Returns:
         A frame of the same height: ``is_person`` (bool) and, where it is true, the name normaliser's
-        ``value``, ``family_name``, ``given_name``, ``name_pinyin`` and ``name_key`` (null elsewhere).
+        ``value`` and parts (``family_name``, ``given_name``, ``name_title``, ``name_pinyin``, ``name_key``,
+        ``name_phonetic``; null elsewhere).
     """
     text = values.cast(pl.String).str.replace_all(r"\s+", "")
     shaped = text.str.contains(r"^[\u3400-\u9fff]{2,4}$").fill_null(False) & ~text.str.contains(
@@ -534,7 +535,7 @@ def person_name_in_company(values: pl.Series) -> pl.DataFrame:
     )
     ok = shaped & starts & names["value"].is_not_null() & names["family_name"].is_not_null()
     ok = ok & names["given_name"].is_not_null()
-    cols = ("value", "family_name", "given_name", "name_pinyin", "name_key")
+    cols = ("value", "family_name", "given_name", "name_title", "name_pinyin", "name_key", "name_phonetic")
     return pl.DataFrame(
         [ok.alias("is_person"), *(pl.select(pl.when(ok).then(names[c])).to_series().alias(c) for c in cols)]
     )

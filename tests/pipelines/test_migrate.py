@@ -260,3 +260,23 @@ def test_field_quality_reconciles(project: Path) -> None:
     gender = fields["gender"]
     unusable = gender["present"] - gender["valid"]
     assert unusable == sum(n for code, n in gender["issues"].items() if code != "empty") > 0, gender
+
+
+def test_each_source_is_normalised_with_its_own_region(tmp_path: Path) -> None:
+    from pipelines.migrate import normalise
+
+    (tmp_path / "a.csv").write_text("name,phone\nA,1\n", "utf-8")
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        "project: p\nsources:\n"
+        "  - {name: uk, kind: csv, params: {path: a.csv}, defaults: {region: GB}}\n"
+        "  - {name: cn, kind: csv, params: {path: a.csv}}\n",
+        "utf-8",
+    )
+    settings = load_settings(config)
+    candidates = pl.DataFrame(
+        {"_source": ["uk", "cn", "uk"], "_source_key": ["1", "1", "2"], "phone": ["07911 123456", "13812345678", None]}
+    )
+    out = normalise(settings, candidates)
+    assert out["_source_key"].to_list() == ["1", "1", "2"]  # row order kept
+    assert out["phone"].to_list() == ["+447911123456", "+8613812345678", None]

@@ -127,3 +127,36 @@ sources:
     assert any(p.startswith("sources[0].codes.state: not a canonical field") for p in found)
     assert any(p.startswith("sources[0].skip.gone: not a skip reason code; allowed:") and "deleted" in p for p in found)
     assert "sources[0].skip.deleted.flag: not a canonical field" in found
+
+
+def test_a_relative_sqlite_source_resolves_against_the_project_folder(tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "legacy.db").close()
+    text = """
+project: demo
+sources:
+  - {name: legacy, kind: sql, params: {url: "sqlite:///legacy.db", table: KHXX}}
+  - {name: gone, kind: sql, params: {url: "sqlite:///nowhere.db", table: KHXX}}
+"""
+    found = problems(write(tmp_path, text))
+    assert found == [f"sources[1].params.url: SQLite database not found: {(tmp_path / 'nowhere.db').resolve()}"]
+    settings = load_settings(write(tmp_path, text.split("  - {name: gone")[0]))
+    assert settings.sources[0].params["url"] == f"sqlite:///{(tmp_path / 'legacy.db').resolve()}"
+
+
+def test_a_source_can_have_its_own_normaliser_defaults(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            """
+project: demo
+defaults: {region: CN, date_order: ymd}
+sources:
+  - {name: people, kind: csv, params: {path: people.csv}, defaults: {region: US}}
+  - {name: more, kind: csv, params: {path: people.csv}}
+""",
+        )
+    )
+    assert settings.defaults_of("people").region == "US" and settings.defaults_of("people").date_order == "ymd"
+    assert settings.defaults_of("more").region == "CN"

@@ -54,14 +54,50 @@ def test_emails_phones_and_markup() -> None:
     )
     failures = spam_failures(df)
     assert codes_by_key(failures) == {
-        "2": ["spam_placeholder_email", "spam_repeated_digits", "spam_markup"],
+        "2": ["spam_placeholder_email", "spam_repeated_digits", "spam_markup", "spam_advert"],
         "3": ["spam_placeholder_email", "spam_repeated_digits"],
         "4": ["spam_placeholder_email", "spam_repeated_digits", "spam_markup"],
         "5": ["spam_placeholder_email", "spam_markup"],
     }
     masked = failures.filter(pl.col("code") != "spam_markup")["value_masked"].to_list()
     assert "13888888888" not in masked and "t***@qq.com" in masked and "138****8888" in masked
-    assert spam_mask(df).to_list() == [False, True, True, True, True, False]
+    # placeholder contacts only warn (in a real row they mean "missing"): row 3 has nothing else and is kept
+    severity = dict(zip(failures["code"], failures["severity"], strict=False))
+    assert severity["spam_placeholder_email"] == severity["spam_repeated_digits"] == "warning"
+    assert spam_mask(df).to_list() == [False, True, False, True, True, False]
+    strict = {"spam_placeholder_email": "error", "spam_repeated_digits": "error"}
+    assert spam_mask(df, severities=strict).to_list() == [False, True, True, True, True, False]
+
+
+def test_fake_people_test_records_adverts_and_bots() -> None:
+    df = frame(
+        full_name=[
+            "张三",
+            "John Doe",
+            "王芳",
+            "测试客户",
+            "刷单兼职",
+            "BTIfyVvm",
+            "Drdduvyao",
+            "WILLIAMS Claire",
+            "JoAnn Lee",
+        ],
+        company=[None, None, "演示数据", None, "日结300 加QQ群 5647", None, "jUCfbVTsvOkN", "汇捷钢材有限公司", "eBay"],
+        email=[None, None, None, None, None, "x1@qq.com", "e.u.p.g.t.l.c.s@yahoo.com", "cw@yahoo.com", "jo@lee.com"],
+    )
+    assert codes_by_key(spam_failures(df)) == {
+        "1": ["spam_fake_person"],
+        "2": ["spam_fake_person"],
+        "3": ["spam_test_record"],
+        "4": ["spam_test_record"],
+        "5": ["spam_advert", "spam_advert"],
+        "6": ["spam_bot"],
+        "7": ["spam_bot"],
+    }
+    # an all-capital surname, JoAnn, eBay: names and companies, not bots
+    assert spam_mask(df).to_list() == [True] * 7 + [False, False]
+    companies = frame(company=["网站建设有限公司", "聊城市推广科技有限公司", "百度首页排名 http://seo.cn"])
+    assert codes_by_key(spam_failures(companies)) == {"3": ["spam_advert"]}  # a web firm is a customer; a link is not
 
 
 def test_raw_text_is_checked_when_the_normaliser_nulled_it() -> None:

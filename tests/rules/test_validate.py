@@ -19,7 +19,7 @@ def _rows() -> pl.DataFrame:
         {
             "_source": ["web"] * 6,
             "_source_key": ["k0", "k1", "k2", "k3", "k4", "k5"],
-            "full_name": ["张伟", None, "李四", "测试", "王五", "赵六"],
+            "full_name": ["张伟", None, "李娜", "测试", "王芳", "赵敏"],
             "phone": ["+8613800138000", None, "+86123", None, "+8613900139000", None],
             "email": [None, None, "li@qq.com", "x@test.com", "bad", "zhao@163.com"],
             "gender": ["male", "x", None, "female", "male", "female"],
@@ -39,6 +39,12 @@ SETTINGS = ValidationSettings.model_validate(
     {
         "required": ["full_name"],
         "require_any": [["phone", "email"]],
+        # placeholders only warn by default (a placeholder in a real row means "missing"); quarantined here
+        "quarantine_issues": {
+            "full_name.not_a_name": "not_a_name",
+            "email.placeholder": "placeholder_contact",
+            "phone.placeholder": "placeholder_contact",
+        },
         "expectations": [
             {"type": "regex", "column": "phone", "pattern": r"^\+86\d{11}$"},
             {"type": "in_set", "column": "gender", "values": ["male", "female"]},
@@ -156,7 +162,28 @@ def test_predicates_only_and_invalid_contact_severity() -> None:
     res = validate(_rows(), settings)  # no column expectations: GX is not needed
     assert res.quarantined.to_list() == [False, False, True, True, True, False]
     codes = set(res.failures["code"])
-    assert codes == {"invalid_phone", "invalid_email", "not_a_name", "placeholder_contact"}
+    assert codes == {"invalid_phone", "invalid_email", "not_a_name"}  # a placeholder alone is not quarantined
+
+
+def test_a_placeholder_contact_means_missing_not_spam() -> None:
+    rows = pl.DataFrame(
+        {
+            "_source": ["legacy"] * 2,
+            "_source_key": ["1", "2"],
+            "full_name": ["刘天宇", "曹秀兰"],
+            "phone": [None, None],
+            "email": ["liuty@bofeng.cn", None],
+            "_issues": [["phone.placeholder"], ["phone.placeholder"]],
+        },
+        schema_overrides={"_issues": pl.List(pl.String)},
+    )
+    raw = rows.with_columns(pl.Series("phone", ["13800000000", "13888888888"]))
+    res = validate(rows, ValidationSettings(require_any=[["phone", "email"]]), raw=raw)
+    # a real customer with a placeholder phone and a real e-mail loads; without any real contact: no_contact
+    assert res.quarantined.to_list() == [False, True]
+    assert set(res.failures.filter(pl.col("severity") == "error")["code"]) == {"no_contact"}
+    warned = res.failures.filter(pl.col("severity") == "warning")
+    assert set(warned["code"]) == {"spam_repeated_digits"}
 
 
 def test_missing_issues_column_means_no_issues() -> None:

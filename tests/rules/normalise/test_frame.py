@@ -136,3 +136,20 @@ def test_duplicated_values_are_consistent(rows: int) -> None:
     df = pl.DataFrame({"email": ["ZS@qq.con"] * rows})
     out = normalise_frame(df)
     assert out.get_column("email").unique().to_list() == ["zs@qq.com"]
+
+
+def test_a_consumers_name_in_the_company_field_moves_to_the_name() -> None:
+    df = pl.DataFrame(
+        {
+            "full_name": [None, "陈芳", None, None],
+            "company": ["刘悦", "刘悦", "泰安市正宇钢管有限公司", "个人"],
+            "phone": ["13812345678", None, None, "13912345678"],
+        },
+        schema={"full_name": pl.String, "company": pl.String, "phone": pl.String},
+    )
+    out = normalise_frame(df)
+    assert out["full_name"].to_list() == ["刘悦", "陈芳", None, None]
+    assert out["company"].to_list() == [None, "刘悦", "泰安市正宇钢管有限公司", None]
+    assert out["family_name"][0] == "刘" and out["name_key"][0] == "liuyue"
+    assert "full_name.from_company" in out["_issues"][0]
+    assert all("full_name.from_company" not in issues for issues in out["_issues"].to_list()[1:])
