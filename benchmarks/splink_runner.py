@@ -227,8 +227,9 @@ def crm_model(df: pl.DataFrame) -> dict[str, Any]:
     )
     # Exact on the primary number with term-frequency adjustment (the term-frequency guide: a value many records
     # share, a switchboard, weighs less), then ArrayIntersectLevel on the national parts of the whole list (Splink
-    # cannot tf-adjust an array level). One array level, not two (full number, then national part): the second
-    # was so rare that u sampling never saw it at 100k ("u values not fully trained", u left at its default).
+    # cannot tf-adjust an array level). One array level, not two (full numbers, then national parts): on handover
+    # at 100k u sampling never saw the second ("u values not fully trained"), Splink fell back to its default u
+    # 0.033 and a shared number counted as evidence against a match (-4.8 bits in the first configuration).
     phone = cl.CustomComparison(
         output_column_name="phone",
         comparison_levels=[
@@ -236,21 +237,20 @@ def crm_model(df: pl.DataFrame) -> dict[str, Any]:
                 is_null_level=True
             ),
             cll.ExactMatchLevel("phone", term_frequency_adjustments=True),
-            cll.ArrayIntersectLevel("phone_national", 1),
+            cll.ArrayIntersectLevel("phone_national", 1).configure(label_for_charts="a number in common"),
             cll.ElseLevel(),
         ],
     )
-    # EmailComparison's levels, with the term-frequency adjustment on the username level too (the term-frequency
-    # guide's "comparison level library" form): a role username (sales@, info@, kefu@) that many companies use
-    # weighs less than a personal one. disable_tf_exact_match_detection: adjust against this level's own u.
+    # EmailComparison's levels (exact, username, Jaro-Winkler 0.88 on each), with the term-frequency adjustment on
+    # the username level too (the term-frequency guide, "comparison level library functions"): a role username
+    # (sales@, info@, kefu@: the most frequent values when profiling) that many companies use weighs less than a
+    # personal one. The username is crmkit's email_local.
     email = cl.CustomComparison(
         output_column_name="email",
         comparison_levels=[
             cll.NullLevel("email"),
             cll.ExactMatchLevel("email", term_frequency_adjustments=True),
-            cll.ExactMatchLevel("email_local").configure(
-                tf_adjustment_column="email_local", disable_tf_exact_match_detection=True
-            ),
+            cll.ExactMatchLevel("email_local", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("email", 0.88),
             cll.JaroWinklerLevel("email_local", 0.88),
             cll.ElseLevel(),
@@ -268,11 +268,13 @@ def crm_model(df: pl.DataFrame) -> dict[str, Any]:
         ],
     )
     # Company and address in one comparison: in a B2B CRM the address is mostly the company's (profiling, no
-    # labels: 80% of pairs with the same company key have the same address, 0.07% of random pairs), and Splink
-    # "performs best with columns that are not highly correlated" (docs/index.md; the febrl4 demo leaves out
-    # location columns correlated with postcode; the comparisons guide puts correlated forename and surname in one
-    # comparison). Separately, colleagues got the evidence twice. The company is compared on the pinyin reading of
-    # crmkit's key (昌新汽车配件 = "Changxin Auto Parts"), Jaro-Winkler at the library's 0.9.
+    # labels, handover at 100k: 80% of the pairs with the same company have the same address, against 0.07% of
+    # random pairs; sample: 78% of the pairs with the same address have the same company), and Splink "performs
+    # best with input data containing multiple columns that are not highly correlated" (docs/index.md; the febrl4
+    # demo leaves out location columns "strongly correlated with postcode"; the out-of-the-box comparisons guide
+    # puts correlated forename and surname in one comparison). As two comparisons, colleagues got the evidence
+    # twice. The company is compared on the pinyin reading of crmkit's key (昌新汽车配件 and "Changxin Auto Parts"
+    # are both changxinqichepeijian), Jaro-Winkler at the library's 0.9.
     company, address = "company_key_pinyin", "address"
     organisation = cl.CustomComparison(
         output_column_name="organisation",
