@@ -10,9 +10,11 @@ concept, so that correlated columns are not counted twice.
 ==============  ================================================================================================
 comparison      levels (after ``null``), first match wins
 ==============  ================================================================================================
-name            ``exact`` · ``same_key`` (hanzi/traditional/pinyin, swapped order, nickname: 张伟 = 張偉 = Wei
-                Zhang, Bob = Robert) · ``typo`` (both parts similar, or one hanzi of a 3+ character name) ·
-                ``initial`` (J. Smith) · ``family_only`` (one side has no given name: 陈总, Smith) · ``fuzzy`` ·
+name            ``other_generation`` (John Smith Jr / John Smith Sr) · ``exact`` · ``same_key``
+                (hanzi/traditional/pinyin, swapped order, nickname: 张伟 = 張偉 = Wei Zhang, Bob = Robert) ·
+                ``typo`` (both parts similar, or one hanzi of a 3+ character name) · ``initial`` (J. Smith; or
+                a short form: Sam / Samantha) · ``family_only`` (one side has no given name: 陈总, Smith) ·
+                ``fuzzy`` ·
                 ``same_family`` (same family name, other given name: households, siblings, colleagues) ·
                 ``same_given`` (other family name, Latin names: a name change at marriage) · ``else``
 birth_date      ``exact`` · ``day_month_swapped`` · ``one_edit`` (a digit typo or two digits transposed) ·
@@ -311,6 +313,22 @@ class PairView:
 # ------------------------------------------------------------------------------------------------- the levels
 
 
+def _starts_other(v: PairView, mask: np.ndarray) -> np.ndarray:
+    """Where one side's first given name (3+ letters) begins the other's (``chris`` / ``christopher``)."""
+    idx = np.flatnonzero(mask)
+    out = np.zeros(v.n, dtype=bool)
+    if not len(idx):
+        return out
+    pos = pl.Series(idx)
+    frame = pl.DataFrame({"a": v.L["_giv_raw"].gather(pos), "b": v.R["_giv_raw"].gather(pos)})
+    hit = frame.select(
+        ((pl.col("a").str.len_chars() >= 3) & pl.col("b").str.starts_with(pl.col("a")))
+        | ((pl.col("b").str.len_chars() >= 3) & pl.col("a").str.starts_with(pl.col("b")))
+    ).to_series()
+    out[idx] = hit.fill_null(False).to_numpy()
+    return out
+
+
 def _name(lv: ComparisonSettings) -> Comparison:
     t = lv.name_typo_threshold
 
@@ -339,16 +357,21 @@ def _name(lv: ComparisonSettings) -> Comparison:
         return v.eq("_fam") | (latin(v) & (v.jw("_fam", m) >= t))
 
     def initial(v: PairView, m: np.ndarray) -> np.ndarray:
+        # an initial (J. Smith) or a short form (Chris / Christopher, Alex / Alexandra): one given name starts the other
         one = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
         first = v.eq("_ginit")
-        return one & first & fam_agrees(v, m & one & first)
+        short = m & first & latin(v) & ~one & _starts_other(v, m & first & latin(v) & ~one)
+        return (one | short) & first & fam_agrees(v, m & (one | short) & first)
 
     def family_only(v: PairView, m: np.ndarray) -> np.ndarray:
         return v.eq("_fam") & ~v.both("_giv_raw")
 
     def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
         lat = m & latin(v)
-        return lat & (v.jw("name_key", lat) >= lv.name_fuzzy_threshold)
+        similar = lat & (v.jw("name_key", lat) >= lv.name_fuzzy_threshold)
+        # a long shared surname makes Chloe / Carl Blenford look alike: one family, two given names is same_family
+        other_given = v.eq("_fam") & (np.maximum(v.jw("_giv_raw", similar), v.jw("_giv", similar)) < 0.8)
+        return similar & ~other_given
 
     def same_family(v: PairView, m: np.ndarray) -> np.ndarray:
         return v.eq("_fam")
@@ -359,23 +382,26 @@ def _name(lv: ComparisonSettings) -> Comparison:
 
     return Comparison(
         "name",
-        frozenset({"_fname", "name_key", "_sylkey", "_fam", "_giv", "_giv_raw", "_han", "name_pinyin", "full_name"}),
+        frozenset({"_fname", "name_key", "_sylkey", "_fam", "_giv", "_giv_raw", "_han", "_gen", "name_pinyin"}),
         lambda v: v.both("_fname"),
         (
-            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.01),
+            # John Smith Jr / John Smith Sr: two generations of one name, whatever else agrees
+            Level("other_generation", lambda v, m: v.both("_gen") & ~v.eq("_gen"), r=0.01, m=0.0005),
+            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.01, m=0.55),
             Level(
                 "same_key",
                 lambda v, m: v.eq("name_key") | v.eq("_sylkey"),
                 tf=lambda v: v.frequency("name_key"),
-                r=0.01,
+                r=0.005,
+                m=0.2,
             ),
-            Level("typo", typo, r=0.02),
-            Level("initial", initial, r=0.01),
-            Level("family_only", family_only, r=0.04),
-            Level("fuzzy", fuzzy, r=0.02),
-            Level("same_family", same_family, r=0.3),
-            Level("same_given", same_given, r=0.03),
-            Level("else", lambda v, m: m, r=0.55),
+            Level("typo", typo, r=0.02, m=0.08),
+            Level("initial", initial, r=0.01, m=0.04),
+            Level("family_only", family_only, r=0.04, m=0.03),
+            Level("fuzzy", fuzzy, r=0.02, m=0.03),
+            Level("same_family", same_family, r=0.3, m=0.01),
+            Level("same_given", same_given, r=0.03, m=0.01),
+            Level("else", lambda v, m: m, r=0.55, m=0.05),
         ),
         identity=True,
     )
@@ -640,6 +666,7 @@ _SIDE = (
     "_ginit",
     "_han",
     "_sylkey",
+    "_gen",
     "_cjk",
     "_mobiles",
     "_lines",

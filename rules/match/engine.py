@@ -87,11 +87,33 @@ def score_pairs(
     return out.with_columns(pl.col("match_probability").alias("score"))
 
 
-def _weight_fn(comparer: Comparer, model: MatchModel) -> WeightFn:
+def _conflict(compared: Compared, comparisons: list[Comparison]) -> np.ndarray:
+    """Pairs whose identities clearly conflict: birth dates a generation apart, or Jr against Sr."""
+    out = np.zeros(len(compared), dtype=bool)
+    for comparison in comparisons:
+        levels = compared.levels.get(comparison.name)
+        if levels is None:
+            continue
+        if comparison.name == "birth_date":
+            out |= levels == len(comparison.levels)
+        if comparison.name == "name" and "other_generation" in comparison.labels:
+            out |= levels == comparison.labels.index("other_generation") + 1
+    return out
+
+
+def _weight_fn(comparer: Comparer, model: MatchModel, threshold: float) -> WeightFn:
+    """Match weight of any pair for the average-linkage clustering: ``-inf`` (never in one cluster) for a
+    cannot-link pair, and for a pair the model would not merge on its own whose identities clearly conflict (a
+    father and a son, born a generation apart, each linked to a record of theirs without a birth date)."""
+    cut = prob_to_weight(threshold)
+
     def weight_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         compared = comparer.compare(left, right)
         weight = score(model, compared)[1]
-        return np.where(compared.veto, -np.inf, weight) if compared.veto is not None else weight
+        never = _conflict(compared, comparer.comparisons) & (weight < cut)
+        if compared.veto is not None:
+            never |= compared.veto
+        return np.where(never, -np.inf, weight)
 
     return weight_of
 
@@ -259,7 +281,7 @@ def match(
     else:
         model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model, compared)
-    check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
+    check = _weight_fn(comparer, model, settings.threshold) if settings.cluster_check == "average_linkage" else None
     clusters, refused = _cluster(
         df[RID], scored, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
@@ -413,7 +435,7 @@ def match_incremental(
         fresh_labels, kept = average_linkage(
             nodes,
             inner,
-            _weight_fn(comparer, model),
+            _weight_fn(comparer, model, settings.threshold),
             threshold=prob_to_weight(settings.threshold),
             cut=prob_to_weight(settings.linkage_threshold),
             max_size=settings.max_cluster_size,

@@ -10,6 +10,7 @@ column              meaning
 ``_fam``            family-name key: the first word of ``name_pinyin`` (tone-less pinyin or folded ASCII)
 ``_giv``            first given word of ``name_pinyin``, nicknames resolved (``bob`` → ``robert``)
 ``_giv_raw``        the same word as written (initials such as ``j`` stay one letter)
+``_gen``            a generational suffix of the name: ``jr`` (Jr, Jnr, II), ``sr`` (Sr, Snr), ``iii``, ``iv``
 ``_han``            the name in simplified hanzi when it is written in hanzi (one-character edits)
 ``_sylkey``         the pinyin syllables of a Chinese or pinyin name, sorted (``Tang Yan Lin`` = 唐艳琳)
 ``_fam_sx``         Soundex of ``_fam``; ``_giv_sx`` of ``_giv`` (phonetic blocking keys)
@@ -148,7 +149,9 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
     # not stripped: a leading space marks a record that has only a given name (see rules.match.dedupe)
     pinyin = pl.col("name_pinyin").cast(pl.String) if "name_pinyin" in df.columns else pl.lit(None, pl.String)
     tokens = pinyin.str.to_lowercase().str.split(" ")
+    generation = full.str.to_lowercase().str.extract(r"\b(jr|jnr|junior|ii|sr|snr|senior|iii|iv)\b", 1)
     out = df.with_columns(
+        generation.replace({"jnr": "jr", "junior": "jr", "ii": "jr", "snr": "sr", "senior": "sr"}).alias("_gen"),
         full.str.to_lowercase().str.replace_all(r"[\s·.,'\-]+", " ").str.strip_chars().alias("_fname"),
         full.str.contains(_CJK).fill_null(False).alias("_cjk"),
         tokens.list.get(0, null_on_oob=True).alias("_fam"),

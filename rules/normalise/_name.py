@@ -544,9 +544,10 @@ def person_name_in_company(values: pl.Series) -> pl.DataFrame:
 def _latin_part(text: str | None, *, given: bool) -> tuple[str | None, str | None, str | None, str | None]:
     """One Latin name part as written in its own column: (display, folded key, first folded word, title).
 
-    The display is re-cased when all upper or all lower; a title (Mr, Dr) is taken off the front of a given name and
-    a generational suffix (Jr, III) off the end of a family name; the key of a family name is its folded words
-    joined (``van der Berg`` → ``vanderberg``), of a given name its folded words separated by spaces.
+    The display is re-cased when all upper or all lower; a title (Mr, Dr) is taken off the front of a given name; a
+    generational suffix (Jr, Snr, III) at the end of either part stays in the display but not in the key; the key
+    of a family name is its folded words joined (``van der Berg`` → ``vanderberg``), of a given name its folded
+    words separated by spaces.
     """
     if text is None:
         return None, None, None, None
@@ -557,13 +558,13 @@ def _latin_part(text: str | None, *, given: bool) -> tuple[str | None, str | Non
     title = None
     if given and len(words) > 1 and words[0].lower().rstrip(".") in WESTERN_TITLES:
         title, words = words[0], words[1:]
-    if not given and len(words) > 1 and words[-1].lower().rstrip(".") in WESTERN_SUFFIXES:
+    display = _recase(" ".join(words))  # a generational suffix stays in the display (it tells father from son)
+    if len(words) > 1 and words[-1].lower().rstrip(".") in WESTERN_SUFFIXES:
         words = words[:-1]
     folded = [fold_ascii(w) for w in words]
     folded = [f for f in folded if f]
     if not folded:
         return None, None, None, title
-    display = _recase(" ".join(words))
     key = " ".join(folded) if given else "".join(folded)
     return display, key, folded[0], title
 

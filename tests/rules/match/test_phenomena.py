@@ -196,3 +196,19 @@ def test_tiny_inputs_do_not_crash() -> None:
         assert result.clusters.height == df.height
     empty = records([{"key": "a", "full_name": "张伟"}]).clear()
     assert match(empty, SETTINGS).clusters.height == 0
+
+
+def test_father_and_son_never_chain_through_a_record_without_a_birth_date(people_trained: MatchResult) -> None:
+    home = {"address": "9 High Street", "city": "Perth", "postcode": "6000"}
+    rows = [
+        {"key": "father", "full_name": "Dudley Pacari", "birth_date": "1955-05-15", **home},
+        {"key": "son", "full_name": "Dudley Pacari", "birth_date": "1982-05-15", **home},
+        {"key": "either", "full_name": "Dudley Pacari", **home},  # one of them, no birth date
+        {"key": "junior", "full_name": "Dudley Pacari Jr", "birth_date": "1982-05-15", **home},
+        {"key": "senior", "full_name": "Dudley Pacari Sr", **home},
+    ]
+    df = records(rows, region="AU")
+    result = match(df, SETTINGS, model=people_trained.model)
+    assert together(df, result.clusters, "son", "junior")
+    assert not together(df, result.clusters, "father", "son")
+    assert not together(df, result.clusters, "junior", "senior")
