@@ -68,6 +68,7 @@ FEBRL_DEDUPE = {
         "surname": "last_name",
         "date_of_birth": "birth_date",
         "address_1": "street",
+        "address_2": "street",  # a property or building name; the two lines are sometimes swapped
         "suburb": "city",
         "postcode": "postcode",
     },

@@ -11,7 +11,8 @@ concept, so that correlated columns are not counted twice.
 comparison      levels (after ``null``), first match wins
 ==============  ================================================================================================
 name            ``other_generation`` (John Smith Jr / John Smith Sr) · ``exact`` · ``same_key``
-                (hanzi/traditional/pinyin, swapped order, nickname: 张伟 = 張偉 = Wei Zhang, Bob = Robert) ·
+                (hanzi/traditional/pinyin, swapped order, nickname: 张伟 = 張偉 = Wei Zhang, Bob = Robert,
+                Liz = Bess) ·
                 ``typo`` (both parts similar, or one hanzi of a 3+ character name) · ``initial`` (J. Smith; or
                 a short form: Sam / Samantha) · ``family_only`` (one side has no given name: 陈总, Smith) ·
                 ``fuzzy`` ·
@@ -240,7 +241,7 @@ class PairView:
                 a.gather(idx).to_list(), b.gather(idx).to_list(), scorer=scorer, dtype=np.float32, workers=-1
             )
             sims = np.asarray(sims, dtype=np.float64)
-            if scorer in (fuzz.ratio, fuzz.partial_ratio):
+            if scorer in (fuzz.ratio, fuzz.partial_ratio, fuzz.token_sort_ratio):
                 sims /= 100.0
             out[idx] = sims
         self._memo[key] = out
@@ -329,6 +330,20 @@ def _starts_other(v: PairView, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
+    """Where the two first given names are a formal name and its nickname, or two nicknames of one name."""
+    from rules.normalise import nickname_pairs
+
+    idx = np.flatnonzero(mask & v.both("_giv_raw"))
+    out = np.zeros(v.n, dtype=bool)
+    if not len(idx):
+        return out
+    pos = pl.Series(idx)
+    frame = pl.DataFrame({"i": idx, "a": v.L["_giv_raw"].gather(pos), "b": v.R["_giv_raw"].gather(pos)})
+    out[frame.join(nickname_pairs(), on=["a", "b"], how="semi")["i"].to_numpy()] = True
+    return out
+
+
 def _name(lv: ComparisonSettings) -> Comparison:
     t = lv.name_typo_threshold
 
@@ -390,7 +405,7 @@ def _name(lv: ComparisonSettings) -> Comparison:
             Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.01, m=0.55),
             Level(
                 "same_key",
-                lambda v, m: v.eq("name_key") | v.eq("_sylkey"),
+                lambda v, m: v.eq("name_key") | v.eq("_sylkey") | (v.eq("_fam") & _nicknames(v, m & latin(v))),
                 tf=lambda v: v.frequency("name_key"),
                 r=0.005,
                 m=0.2,
@@ -574,7 +589,8 @@ def _address(lv: ComparisonSettings) -> Comparison:
         need = m & v.both("_street")
         # 12 High Street and 40 High Street are one street, not one address: numbers must agree where both have one
         numbers = v.eq("_street_no") | ~v.both("_street_no")
-        return numbers & (v.score("_street", fuzz.ratio, need & numbers) >= lv.address_threshold)
+        # word order does not matter: a building name and a street swapped between two address lines
+        return numbers & (v.score("_street", fuzz.token_sort_ratio, need & numbers) >= lv.address_threshold)
 
     def known(v: PairView) -> np.ndarray:
         return v.both("_street") | v.both("postcode") | v.both("city_key")
@@ -588,6 +604,8 @@ def _address(lv: ComparisonSettings) -> Comparison:
             Level("same_street_name", lambda v, m: v.eq("_street_key") & (v.eq("postcode") | v.eq("city_key")), r=0.05),
             Level("same_postcode", lambda v, m: v.eq("postcode"), r=0.05),
             Level("same_city", lambda v, m: v.eq("city_key"), r=0.1),
+            # a postcode one typing slip away (4034 / 4043, 3078 / 3074), or the neighbouring area: EM weighs it
+            Level("postcode_typo", lambda v, m: v.score("postcode", OSA.distance, m) <= 1, r=0.05),
             Level("else", lambda v, m: m, r=0.2),
         ),
     )

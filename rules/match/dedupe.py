@@ -118,7 +118,8 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
             mapped.get_column("given_name") if "given_name" in parts else absent,
         )
         mapped = mapped.drop(*parts)
-    normalised = normalise_frame(mapped, region=config.region, date_order=config.date_order)
+    # a birth date too old for a living customer (1902) still tells two records of a historical table apart
+    normalised = normalise_frame(mapped, region=config.region, date_order=config.date_order, max_age=None)
     if names is not None:
         names = names.rename({"value": "full_name", "issues": "_name_issues"})
         normalised = pl.concat([normalised, names], how="horizontal")

@@ -38,7 +38,7 @@ class MatchResult:
             rules that proposed it), ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and
             ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``related_weight`` (how much
             of the agreement related people would explain, ≤ 0; see :mod:`rules.match.model`), ``match_weight``,
-            ``match_probability``, ``cannot_link`` (a veto comparison clearly disagrees: never merged) and
+            ``match_probability``, ``cannot_link`` (never merged: see :func:`never_linked`) and
             ``score`` (the same as ``match_probability``, kept for callers of v0).
         clusters: ``_rid``, ``cluster`` for every record, sorted by ``_rid``; a cluster's label is its smallest
             ``_rid`` (existing clusters keep their label in incremental runs).
@@ -77,7 +77,7 @@ def score_pairs(
         cols.append(codes.replace_strict(dict(enumerate(["null", *c.levels])), return_dtype=enum))
         cols.append(pl.Series(f"{c.name}_weight", weights[c.name], dtype=pl.Float64))
     cols.append(pl.Series("related_weight", weights["related"], dtype=pl.Float64))
-    veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
+    veto = never_linked(compared, comparer.comparisons, model)
     out = pairs.with_columns(
         *cols,
         pl.Series("match_weight", total, dtype=pl.Float64),
@@ -87,33 +87,52 @@ def score_pairs(
     return out.with_columns(pl.col("match_probability").alias("score"))
 
 
-def _conflict(compared: Compared, comparisons: list[Comparison]) -> np.ndarray:
-    """Pairs whose identities clearly conflict: birth dates a generation apart, or Jr against Sr."""
-    out = np.zeros(len(compared), dtype=bool)
-    for comparison in comparisons:
-        levels = compared.levels.get(comparison.name)
-        if levels is None:
-            continue
-        if comparison.name == "birth_date":
-            out |= levels == len(comparison.levels)
-        if comparison.name == "name" and "other_generation" in comparison.labels:
-            out |= levels == comparison.labels.index("other_generation") + 1
+def generations_apart(model: MatchModel) -> bool:
+    """Whether, in this data, one name with birth dates a generation apart means two people (a father and a son)
+    rather than a date replaced wholesale.
+
+    Where dates are replaced wholesale (a typist's guess, a generator's corruption) the matches often carry a date
+    15+ years off (``else``), spread as dates between strangers are: ``else`` is no likelier against
+    ``within_15_years`` among the pairs EM calls matches than among random pairs. Otherwise (few such matches, or
+    an excess exactly a generation apart: people of one name in two generations that EM absorbed) it is a conflict.
+    """
+    try:
+        dob = model.comparison("birth_date")
+    except KeyError:
+        return False
+    if not {"within_15_years", "else"} <= set(dob.levels):
+        return True
+    far, near = dob.levels.index("else"), dob.levels.index("within_15_years")
+    replaced = dob.m[far] >= 0.01 and dob.m[far] / dob.u[far] <= 2.0 * dob.m[near] / dob.u[near]
+    return not replaced
+
+
+def never_linked(compared: Compared, comparisons: list[Comparison], model: MatchModel) -> np.ndarray:
+    """Pairs never put in one cluster: a ``cannot_link`` comparison clearly disagrees, or one name is borne by
+    two generations (Jr against Sr; the same name with birth dates a generation apart, see
+    :func:`generations_apart`)."""
+    out = compared.veto.copy() if compared.veto is not None else np.zeros(len(compared), dtype=bool)
+    by_name = {c.name: c for c in comparisons}
+    name, dob = by_name.get("name"), by_name.get("birth_date")
+    name_levels = compared.levels.get("name")
+    if name is None or name_levels is None:
+        return out
+    if "other_generation" in name.labels:
+        out |= name_levels == name.labels.index("other_generation") + 1
+    dob_levels = compared.levels.get("birth_date")
+    if dob is not None and dob_levels is not None and generations_apart(model):
+        same_name = np.isin(name_levels, [name.labels.index(x) + 1 for x in ("exact", "same_key") if x in name.labels])
+        out |= same_name & (dob_levels == len(dob.levels))
     return out
 
 
-def _weight_fn(comparer: Comparer, model: MatchModel, threshold: float) -> WeightFn:
-    """Match weight of any pair for the average-linkage clustering: ``-inf`` (never in one cluster) for a
-    cannot-link pair, and for a pair the model would not merge on its own whose identities clearly conflict (a
-    father and a son, born a generation apart, each linked to a record of theirs without a birth date)."""
-    cut = prob_to_weight(threshold)
+def _weight_fn(comparer: Comparer, model: MatchModel) -> WeightFn:
+    """Match weight of any pair for the average-linkage clustering, ``-inf`` for a pair never linked."""
 
     def weight_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         compared = comparer.compare(left, right)
         weight = score(model, compared)[1]
-        never = _conflict(compared, comparer.comparisons) & (weight < cut)
-        if compared.veto is not None:
-            never |= compared.veto
-        return np.where(never, -np.inf, weight)
+        return np.where(never_linked(compared, comparer.comparisons, model), -np.inf, weight)
 
     return weight_of
 
@@ -281,7 +300,7 @@ def match(
     else:
         model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model, compared)
-    check = _weight_fn(comparer, model, settings.threshold) if settings.cluster_check == "average_linkage" else None
+    check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
     clusters, refused = _cluster(
         df[RID], scored, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
@@ -435,7 +454,7 @@ def match_incremental(
         fresh_labels, kept = average_linkage(
             nodes,
             inner,
-            _weight_fn(comparer, model, settings.threshold),
+            _weight_fn(comparer, model),
             threshold=prob_to_weight(settings.threshold),
             cut=prob_to_weight(settings.linkage_threshold),
             max_size=settings.max_cluster_size,

@@ -21,6 +21,7 @@ from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_
 from ._name import (
     fold_ascii,
     formal_given_name,
+    nickname_pairs,
     normalise_name,
     normalise_name_parts,
     person_name_in_company,
@@ -45,6 +46,7 @@ __all__ = [
     "collapse_whitespace",
     "fold_ascii",
     "formal_given_name",
+    "nickname_pairs",
     "get_normaliser",
     "has_fullwidth",
     "hash_id_number",

@@ -95,6 +95,7 @@ def normalise_frame(
     date_order: str = "ymd",
     today: dt.date | None = None,
     tz: str = "Asia/Shanghai",
+    max_age: int | None = 120,
 ) -> pl.DataFrame:
     """Normalise every canonical field column present in ``df``.
 
@@ -120,11 +121,13 @@ def normalise_frame(
         date_order: ``"ymd"``, ``"dmy"`` or ``"mdy"`` for ambiguous numeric dates.
         today: reference day for birthdays (default: now).
         tz: zone of naive timestamps and of the output wall time.
+        max_age: oldest plausible age for a birth date (older ones become null with ``implausible``; ``None``
+            keeps them: matching a historical table, a date as written is evidence).
     """
     params: dict[str, dict[str, Any]] = {
         "phone": {"region": region},
         "address": {"region": region},
-        "date": {"order": date_order, "today": today},
+        "date": {"order": date_order, "today": today, "max_age": max_age},
         "datetime": {"tz": tz, "order": date_order, "today": today},
     }
     fields = [f for f in CANONICAL_FIELDS if f in df.columns]

@@ -141,6 +141,28 @@ def formal_given_name(word: str) -> str:
     return NICKNAMES.get(word, word)
 
 
+@functools.cache
+def nickname_pairs() -> pl.DataFrame:
+    """Pairs of folded given names one person goes by interchangeably: ``a``, ``b`` (both orders, distinct).
+
+    A formal name and each of its nicknames, and two nicknames of one formal name (``liz`` / ``bess``), from the
+    ``nicknames`` dataset (2,700 hand-curated English names) and crmkit's own table. Two formal names that only
+    share a nickname (``aaron`` / ``veronica``, both ``ron``) are not a pair.
+    """
+    from nicknames import name_triplets
+
+    families: dict[str, set[str]] = {}
+    for formal, _, nick in name_triplets():
+        families.setdefault(formal, set()).add(nick)
+    for nick, formal in NICKNAMES.items():
+        families.setdefault(formal, set()).add(nick)
+    pairs = {(formal, nick) for formal, nicks in families.items() for nick in nicks}
+    pairs |= {(x, y) for nicks in families.values() for x in nicks for y in nicks}
+    pairs |= {(y, x) for x, y in pairs}
+    rows = sorted((x, y) for x, y in pairs if x != y)
+    return pl.DataFrame(rows, schema={"a": pl.String, "b": pl.String}, orient="row")
+
+
 def fold_ascii(text: str) -> str:
     """Lower-case ASCII letters only: diacritics removed (``Müller`` → ``muller``), the rest dropped."""
     lowered = text.lower()

@@ -29,12 +29,15 @@ def _levels(left: dict[str, Any], right: dict[str, Any], comparison: str, **norm
         ("张伟", "Wei Zhang", "same_key"),
         ("唐艳琳", "Tang Yan Lin", "same_key"),
         ("Bob Smith", "Robert Smith", "same_key"),
-        ("Jonathan Smith", "Jonathon Smith", "typo"),
+        ("Jonathan Smith", "Jonahtan Smith", "typo"),
+        ("Eliza Smith", "Bess Smith", "same_key"),  # two nicknames of Elizabeth (the nicknames dataset)
+        ("Aaron Smith", "Veronica Smith", "same_family"),  # they only share the nickname Ron
         ("Smith, Jonathan", "Jonatan Smith", "typo"),
         ("Jonathan Smith", "Jonathon Smyth", "fuzzy"),
         ("欧阳晓明", "欧阳晓敏", "typo"),  # one hanzi of a long name, same sound
         ("J. Smith", "John Smith", "initial"),
-        ("Sam Evans", "Samantha Evans", "initial"),  # a short form
+        ("Cass Evans", "Cassandra Evans", "initial"),  # a short form no nickname list has
+        ("Sam Evans", "Samantha Evans", "same_key"),  # a nickname
         ("陈总", "陈芳", "family_only"),
         ("王芳", "王强", "same_family"),  # siblings, colleagues of one surname: not a typo
         ("Emma Brown", "Liam Brown", "same_family"),
