@@ -103,3 +103,10 @@ def test_the_config_is_checked() -> None:
             pl.DataFrame({"id": ["1", "1"], "name": ["a", "b"]}),
             DedupeConfig.model_validate({"columns": {"name": "full_name"}, "id_column": "id"}),
         )
+
+
+def test_a_birth_date_too_old_for_a_living_customer_is_kept_for_matching() -> None:
+    # a historical table (Febrl's people were born from 1900): the date as written is evidence
+    df = pl.DataFrame({"name": ["Maliah Rickett"], "dob": ["19040824"]})
+    config = DedupeConfig.model_validate({"columns": {"name": "full_name", "dob": "birth_date"}, "region": "AU"})
+    assert normalise_people(df, config)["birth_date"].to_list() == ["1904-08-24"]

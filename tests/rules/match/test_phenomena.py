@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from rules.match import MatchModel, MatchResult, MatchSettings, match
+from rules.match.engine import generations_apart
 
 from .conftest import groups, pairwise_f1, records, together
 
@@ -212,3 +213,34 @@ def test_father_and_son_never_chain_through_a_record_without_a_birth_date(people
     assert together(df, result.clusters, "son", "junior")
     assert not together(df, result.clusters, "father", "son")
     assert not together(df, result.clusters, "junior", "senior")
+
+
+def test_father_and_son_of_one_name_and_street_stay_apart_even_above_the_threshold(
+    people_trained: MatchResult,
+) -> None:
+    home = {"address": "13 Laurel Place", "city": "Boronia", "postcode": "3155"}
+    rows = [
+        {"key": "father", "full_name": "Marcus Shepden", "birth_date": "1952-10-14", **home},
+        {"key": "son", "full_name": "Marcus Shepden", "birth_date": "1982-02-25", **home},
+    ]
+    df = records(rows, region="AU")
+    result = match(df, SETTINGS, model=people_trained.model)
+    assert not together(df, result.clusters, "father", "son")
+    assert result.pairs["cannot_link"].all()
+
+
+def test_dates_replaced_wholesale_are_no_conflict(people_trained: MatchResult) -> None:
+    # Febrl-like data: matches often carry a far-off date, spread as dates between strangers are
+    model = MatchModel.from_json(people_trained.model.to_json())
+    assert generations_apart(model)
+    dob = model.comparison("birth_date")
+    far, near = dob.levels.index("else"), dob.levels.index("within_15_years")
+    dob.m[far], dob.m[near] = 0.04, 0.015
+    assert not generations_apart(model)
+    home = {"address": "4 Cobar Place", "city": "Marulan", "postcode": "2579"}
+    rows = [
+        {"key": "a", "full_name": "Reece Lyden", "birth_date": "1988-11-22", **home},
+        {"key": "b", "full_name": "Reece Lyden", "birth_date": "1901-08-24", **home},
+    ]
+    df = records(rows, region="AU")
+    assert not match(df, SETTINGS, model=model).pairs["cannot_link"].any()
