@@ -98,14 +98,20 @@ def standardise_people(table: pl.DataFrame, columns: dict[str, str]) -> pl.DataF
     kept when the table has it. Adds ``_rid`` (row number).
     """
     exprs: list[pl.Expr] = []
+    by_role: dict[str, list[str]] = {}
     for col, role in columns.items():
+        by_role.setdefault(role, []).append(col)
+    for role, cols in by_role.items():
         target = ROLE_COLUMN[role]
         if role == "birth_date":
-            exprs.append(_iso_date(col).alias(target))
+            exprs.append(_iso_date(cols[0]).alias(target))
         elif role == "postcode":
-            exprs.append(_text(col, lower=False).alias(target))
-        else:
-            exprs.append(_text(col).alias(target))
+            exprs.append(_text(cols[0], lower=False).alias(target))
+        else:  # several columns of one role (two address lines) are joined, as crmkit joins them
+            parts = [_text(c) for c in cols]
+            exprs.append(
+                (parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ", ignore_nulls=True)).alias(target)
+            )
     for col in EXTRA_COLUMNS:
         if col in table.columns and col not in columns:
             exprs.append(_text(col).alias(col))

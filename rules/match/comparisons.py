@@ -160,14 +160,30 @@ class PairView:
     """
 
     def __init__(
-        self, left: pl.DataFrame, right: pl.DataFrame, numbers: pl.DataFrame, n: int, levels: ComparisonSettings
+        self,
+        left: pl.DataFrame,
+        right: pl.DataFrame,
+        numbers: pl.DataFrame,
+        n: int,
+        levels: ComparisonSettings,
+        texts: tuple[Callable[[str], np.ndarray], np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.L, self.R = left, right
         self.numbers = numbers
         self.records = max(n, 2)
         self.levels = levels
         self.n = left.height
+        # (a column's values as Python strings, by record position; left and right positions of the pairs):
+        # fuzzy scores take their strings from there instead of converting each chunk's column again
+        self._texts = texts
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def _strings(self, col: str, idx: np.ndarray, right: bool) -> Any:
+        frame = self.R if right else self.L
+        if self._texts is None or frame.schema[col] != pl.String:
+            return frame[col].gather(idx).to_list()
+        values, left_pos, right_pos = self._texts
+        return values(col)[(right_pos if right else left_pos)[idx]]
 
     def has(self, col: str) -> bool:
         return col in self.L.columns
@@ -238,7 +254,11 @@ class PairView:
         idx = np.flatnonzero(need)
         if len(idx):
             sims = process.cpdist(
-                a.gather(idx).to_list(), b.gather(idx).to_list(), scorer=scorer, dtype=np.float32, workers=-1
+                self._strings(col, idx, False),
+                self._strings(other, idx, True),
+                scorer=scorer,
+                dtype=np.float32,
+                workers=-1,
             )
             sims = np.asarray(sims, dtype=np.float64)
             if scorer in (fuzz.ratio, fuzz.partial_ratio, fuzz.token_sort_ratio):
@@ -730,6 +750,13 @@ class Comparer:
         self.rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
+        self._texts: dict[str, np.ndarray] = {}
+
+    def texts(self, col: str) -> np.ndarray:
+        """A text column of the side table as Python strings (None where null), by record position."""
+        if col not in self._texts:
+            self._texts[col] = self.side[col].to_numpy()
+        return self._texts[col]
 
     @property
     def specs(self) -> list[Comparison]:
@@ -757,12 +784,9 @@ class Comparer:
         parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons}
         tf_parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons if c.tf_levels and use_tf}
         for start in range(0, max(len(left), 1), chunk):
+            lpos, rpos = li[start : start + chunk], ri[start : start + chunk]
             view = PairView(
-                self.side[li[start : start + chunk]],
-                self.side[ri[start : start + chunk]],
-                self.numbers,
-                self.n,
-                self.settings.levels,
+                self.side[lpos], self.side[rpos], self.numbers, self.n, self.settings.levels, (self.texts, lpos, rpos)
             )
             for comparison in self.comparisons:
                 levels, tf = comparison.evaluate(view)
