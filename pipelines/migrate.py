@@ -41,7 +41,7 @@ from pipelines.ledger import REHYDRATED_COL, LedgerError, build_ledger, read_thi
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, write_report
 from pipelines.settings import ProjectSettings, load_settings
-from rules.activity import link_activities, prepare_activities
+from rules.activity import link_activities, prepare_activities, skip_children_of_skipped
 from rules.drift import Drift, detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
 from rules.match import MatchModel, MatchResult, match, match_incremental
@@ -201,12 +201,17 @@ def map_rows(settings: ProjectSettings, extracted: list[Extracted]) -> Stage:
             continue
         source = settings.source(item.source)
         if source.activity is not None:
-            children.append(prepare_activities(item.raw, source.activity, tz=settings.defaults.timezone))
+            children.append(
+                (source.activity.parent, prepare_activities(item.raw, source.activity, tz=settings.defaults.timezone))
+            )
             continue
         frame = apply_codes(apply_mapping(item.raw, source.mapping), source.codes)
         customers.append(mark_skipped(frame, source.skip) if source.skip else frame)
     candidates, skipped, broken = _split(customers)
-    activities, child_skipped, child_broken = _split(children)
+    # a deleted customer's follow-ups are skipped with its reason, not quarantined as orphans
+    activities, child_skipped, child_broken = _split(
+        [skip_children_of_skipped(rows, skipped, parent_source=parent) for parent, rows in children]
+    )
     return Stage(
         candidates,
         pl.concat([skipped, child_skipped], how="diagonal_relaxed"),

@@ -2,8 +2,9 @@
 
 A child table refers to its customer by the legacy key (``GJJL.KHBH`` → ``KHXX.KHBH``). The child source names its
 parent source and the column holding that key; an activity is attached to the golden customer that the parent row
-became. A child whose parent row did not load (absent, quarantined, skipped as deleted) is an orphan and is
-quarantined with the reason ``orphan_activity`` — never silently dropped.
+became. A child whose parent row was skipped (a deleted customer's follow-ups) is skipped with the parent's reason;
+one whose parent row did not load otherwise (absent, quarantined) is an orphan and is quarantined with the reason
+``orphan_activity`` — never silently dropped.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from crm_store.schema import ATTRIBUTES_COL, LINEAGE_COLS, PAYLOAD_COL, SOURCE_COL, SOURCE_KEY_COL
+from crm_store.schema import ATTRIBUTES_COL, LINEAGE_COLS, PAYLOAD_COL, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
 from rules.failures import FAILURE_COLUMNS, empty_failures
 from rules.mapping import apply_mapping
 from rules.normalise import normalise_datetime, normalise_text
 
-__all__ = ["ActivitySpec", "link_activities", "prepare_activities"]
+__all__ = ["ActivitySpec", "link_activities", "prepare_activities", "skip_children_of_skipped"]
 
 PARENT_KEY_COL = "_parent_key"
 
@@ -69,6 +70,26 @@ def prepare_activities(raw: pl.DataFrame, spec: ActivitySpec, *, tz: str = "Asia
         ATTRIBUTES_COL,
         PAYLOAD_COL,
     )
+
+
+def skip_children_of_skipped(activities: pl.DataFrame, skipped: pl.DataFrame, *, parent_source: str) -> pl.DataFrame:
+    """The activity rows of one child source, those whose parent row was skipped marked skipped with its reason.
+
+    Args:
+        activities: rows from :func:`prepare_activities`.
+        skipped: skipped customer rows (``_source``, ``_source_key``, ``_skip_reason``) of this run.
+        parent_source: the parent source's name.
+    """
+    reasons = (
+        skipped.filter(pl.col(SOURCE_COL) == parent_source)
+        .select(pl.col(SOURCE_KEY_COL).alias(PARENT_KEY_COL), pl.col(SKIP_REASON_COL).alias("_parent_reason"))
+        .unique(PARENT_KEY_COL)
+    )
+    if not reasons.height:
+        return activities
+    joined = activities.join(reasons, on=PARENT_KEY_COL, how="left", maintain_order="left")
+    own = pl.col(SKIP_REASON_COL) if SKIP_REASON_COL in activities.columns else pl.lit(None, pl.String)
+    return joined.with_columns(pl.coalesce(own, pl.col("_parent_reason")).alias(SKIP_REASON_COL)).drop("_parent_reason")
 
 
 def link_activities(

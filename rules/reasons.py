@@ -102,7 +102,12 @@ REASONS: Final[dict[str, Reason]] = _table(
     Reason("deleted", "skipped", "The source system marks the record as deleted."),
     Reason("excluded", "skipped", "A skip rule of the project file excludes the row."),
     # child rows (rules.activity)
-    Reason("orphan_activity", "quarantined", "A child row (follow-up, order) whose customer row did not load."),
+    Reason(
+        "orphan_activity",
+        "quarantined",
+        "A child row (follow-up, order) whose customer row did not load (a child of a skipped customer row is"
+        " skipped with that row's reason instead).",
+    ),
 )
 
 

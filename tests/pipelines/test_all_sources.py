@@ -34,7 +34,7 @@ FOLLOW_UPS = [
     (1, "K001", "2024-03-02 14:00:00", "电话回访，客户对报价满意"),
     (2, "K001", "2024-04-10 09:00:00", "上门拜访，签订意向书"),
     (3, "K002", "2023-12-01 11:00:00", "发送产品目录"),
-    (4, "K009", "2020-02-01 10:00:00", "客户已注销"),  # parent skipped as deleted -> orphan
+    (4, "K009", "2020-02-01 10:00:00", "客户已注销"),  # parent skipped as deleted -> skipped, "deleted"
     (5, "K404", "2024-01-01 10:00:00", "无主记录"),  # no such customer -> orphan
 ]
 
@@ -137,7 +137,8 @@ def test_every_source_kind_lands_in_one_store_with_follow_ups_on_the_right_custo
     ledger = {row["source"]: row for row in result.ledger}
     assert all(row["balanced"] for row in result.ledger), result.ledger
     assert (ledger["legacy_db"]["loaded"], ledger["legacy_db"]["skipped"]) == (3, 1)
-    assert (ledger["legacy_followups"]["loaded"], ledger["legacy_followups"]["quarantined"]) == (3, 2)
+    followups = ledger["legacy_followups"]
+    assert (followups["loaded"], followups["quarantined"], followups["skipped"]) == (3, 1, 1)
     assert ledger["signups"]["quarantined"] == 1  # the spam sign-up
 
     engine = sa.create_engine(load_settings(config).store_url)
@@ -156,13 +157,13 @@ def test_every_source_kind_lands_in_one_store_with_follow_ups_on_the_right_custo
     # 李娜's follow-up lands on the customer she became together with the CSV row
     assert customer_of[("legacy_db", "K002")] == customer_of[("export", "2")]
     assert activities.filter(pl.col("source_key") == "3")["customer_id"][0] == customer_of[("legacy_db", "K002")]
-    # orphans are quarantined with their reason, the deleted customer skipped with its reason
+    # an orphan is quarantined with its reason; the deleted customer and its follow-up are skipped with its reason
     orphans = quarantine.filter(pl.col("source") == "legacy_followups")
-    assert sorted(orphans["source_key"]) == ["4", "5"]
+    assert sorted(orphans["source_key"]) == ["5"]
     assert all("orphan_activity" in reasons for reasons in orphans["reasons"])
-    assert (
-        outcomes.filter((pl.col("source") == "legacy_db") & (pl.col("source_key") == "K009"))["reason"][0] == "deleted"
-    )
+    reason_of = {(r["source"], r["source_key"]): (r["status"], r["reason"]) for r in outcomes.iter_rows(named=True)}
+    assert reason_of[("legacy_db", "K009")] == ("skipped", "deleted")
+    assert reason_of[("legacy_followups", "4")] == ("skipped", "deleted")
 
     before = snapshot(load_settings(config).store_url)
     run_steps(load_settings(config), "run-2", False)
