@@ -748,6 +748,7 @@ class Comparer:
         self.n = prepared.height if population is None else population.height
         order = prepared[RID].arg_sort()
         self.rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
+        self._dense = bool(len(self.rids)) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
         self._texts: dict[str, np.ndarray] = {}
@@ -766,6 +767,10 @@ class Comparer:
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""
         rids = np.asarray(rids, dtype=np.int64)
+        if self._dense:  # _rid 0 … n−1 (the usual case): the rid is its position
+            if len(rids) and (rids.min() < 0 or rids.max() >= len(self.rids)):
+                raise ValueError("pairs reference a _rid that is not among the records")
+            return rids
         pos = np.searchsorted(self.rids, rids)
         pos = np.clip(pos, 0, max(len(self.rids) - 1, 0))
         if len(rids) and (self.rids[pos] != rids).any():
