@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from rules.match import Comparer, MatchSettings, build_comparisons, prepare_records
@@ -143,3 +144,15 @@ def test_every_level_owns_label_condition_and_starting_values() -> None:
         assert comparison.m_start.max() > comparison.m_start[-1]  # matches mostly agree
     identity = {c.name for c in build_comparisons(MatchSettings()) if c.identity}
     assert identity == {"name", "birth_date", "gender"}
+
+
+@pytest.mark.parametrize("rids", [[0, 1, 2], [3, 7, 9]])
+def test_pairs_must_reference_known_records(rids: list[int]) -> None:
+    df = records([{"full_name": "张伟"}, {"full_name": "张伟"}, {"full_name": "李娜"}]).with_columns(
+        pl.Series("_rid", rids, dtype=pl.Int64)
+    )
+    comparer = Comparer(prepare_records(df), MatchSettings())
+    name = comparer.comparisons[0]
+    assert name.labels[comparer.compare(np.array([rids[0]]), np.array([rids[1]])).levels["name"][0] - 1] == "exact"
+    with pytest.raises(ValueError, match="not among the records"):
+        comparer.compare(np.array([rids[0]]), np.array([100]))
