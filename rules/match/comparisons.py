@@ -16,7 +16,9 @@ name            ``other_generation`` (John Smith Jr / John Smith Sr) · ``exact`
                 ``typo`` (both parts similar, or one hanzi of a 3+ character name) · ``initial`` (J. Smith; or
                 a short form: Sam / Samantha) · ``family_only`` (one side has no given name: 陈总, Smith) ·
                 ``fuzzy`` ·
-                ``same_family`` (same family name, other given name: households, siblings, colleagues) ·
+                ``other_given`` (Latin names of one family, given names starting differently: twins,
+                siblings, a couple) · ``same_family`` (same family name, other given name: households, siblings,
+                colleagues) ·
                 ``same_given`` (other family name, Latin names: a name change at marriage) · ``else``
 birth_date      ``exact`` · ``day_month_swapped`` · ``one_edit`` (a digit typo or two digits transposed) ·
                 ``within_1_year`` · ``within_5_years`` · ``within_15_years`` · ``else`` (a generation apart:
@@ -411,6 +413,12 @@ def _name(lv: ComparisonSettings) -> Comparison:
     def same_family(v: PairView, m: np.ndarray) -> np.ndarray:
         return v.eq("_fam")
 
+    def other_given(v: PairView, m: np.ndarray) -> np.ndarray:
+        # Latin names of one family whose given names start differently (Ethan / Chris): twins, siblings, a couple
+        full = (v.length("_giv_raw") >= 3) & (v.length("_giv_raw", right=True) >= 3)
+        differ = latin(v) & v.eq("_fam") & full & ~v.eq("_ginit")
+        return differ & (v.jw("_giv_raw", differ) < 0.75)  # not a slip of the first letter (Fheo / Theo)
+
     def same_given(v: PairView, m: np.ndarray) -> np.ndarray:
         # Latin names only: a new family name after marriage; two hanzi names with other surnames are two people
         return latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1)
@@ -434,6 +442,7 @@ def _name(lv: ComparisonSettings) -> Comparison:
             Level("initial", initial, r=0.01, m=0.04),
             Level("family_only", family_only, r=0.04, m=0.03),
             Level("fuzzy", fuzzy, r=0.02, m=0.03),
+            Level("other_given", other_given, r=0.3, m=0.004),
             Level("same_family", same_family, r=0.3, m=0.01),
             Level("same_given", same_given, r=0.03, m=0.01),
             Level("else", lambda v, m: m, r=0.55, m=0.05),

@@ -244,3 +244,21 @@ def test_dates_replaced_wholesale_are_no_conflict(people_trained: MatchResult) -
     ]
     df = records(rows, region="AU")
     assert not match(df, SETTINGS, model=model).pairs["cannot_link"].any()
+
+
+def test_twins_stay_apart(people_trained: MatchResult) -> None:
+    home = {"address": "17 Wellington St", "city": "Springlea Creek", "postcode": "3526"}
+    rows = [
+        {"key": "ethan", "full_name": "Ethan Bailey", "birth_date": "1999-12-15", **home},
+        {"key": "ethan2", "full_name": "ETHAN BAILEY", "birth_date": "15/12/1999", **home},
+        {"key": "chris", "full_name": "Chris Bailey", "birth_date": "1999-12-15", **home},
+    ]
+    df = records(rows, region="AU", date_order="dmy")
+    result = match(df, SETTINGS, model=people_trained.model)
+    assert together(df, result.clusters, "ethan", "ethan2")
+    assert not together(df, result.clusters, "ethan", "chris")
+    pair = result.pairs.filter((pl.col("left") == 0) & (pl.col("right") == 2))  # ethan / chris
+    assert pair["name_level"].cast(pl.String).to_list() == ["other_given"]
+    name = people_trained.model.comparison("name")
+    # given names starting differently weigh less than one family's other given name
+    assert pair["name_weight"][0] < name.weights[name.levels.index("same_family")]
