@@ -340,7 +340,8 @@ def _print_blocking(result: Any) -> None:
             )
     listed = {k: v for k, v in result.dropped_rules.items() if not v.startswith("too few values")}
     for rule, reason in listed.items():
-        console.print(f"[yellow]blocking rule {rule} not used:[/] {reason}")
+        what = "capped" if ", used as " in reason else "not used"
+        console.print(f"[yellow]blocking rule {rule} {what}:[/] {reason}")
     unused = len(result.dropped_rules) - len(listed)
     if unused:
         console.print(f"{unused} automatic rules not used: their columns are empty in this table")

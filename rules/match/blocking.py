@@ -239,10 +239,11 @@ def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled:
 
     An automatic rule is used when every column it names is filled on at least ``min_filled`` of the records; it
     is capped (smaller ``max_block``) until its estimated pairs fit ``settings.max_pairs``. Listed rules naming an
-    absent column are reported in ``dropped``; a listed rule over ``max_pairs`` raises.
+    absent column are reported in ``dropped``; a listed rule over ``max_pairs`` is capped the same way and the
+    skipped blocks reported in ``dropped`` under its name.
 
     Raises:
-        BlockingError: a listed rule's estimated pair count exceeds ``max_pairs``.
+        BlockingError: no listed rule can be used.
     """
     dropped: dict[str, str] = {}
     estimates: dict[str, int] = {}
@@ -282,10 +283,17 @@ def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled:
         sizes = _block_sizes(prepared, rule)
         estimate = _pairs_within(sizes, rule.max_block)
         if estimate > settings.max_pairs:
-            raise BlockingError(
-                f"blocking rule {rule.name!r} would produce about {estimate:,} candidate pairs "
-                f"(max_pairs is {settings.max_pairs:,}); make the rule more selective or give it a max_block"
+            # values too common to block on (a placeholder number on thousands of rows): their blocks are skipped,
+            # said so, and the run goes on
+            capped, pairs, share = fit_to_budget(prepared, rule, settings.max_pairs)
+            dropped[rule.name] = (
+                f"about {estimate:,} pairs (max_pairs {settings.max_pairs:,}): blocks of more than "
+                f"{capped.max_block} records skipped (the largest: {int(sizes.max() or 0):,} records share one "
+                f"value), used as {capped.name}"
             )
+            logger.warning("blocking rule %s: %s", rule.name, dropped[rule.name])
+            use(capped, pairs, share)
+            continue
         use(rule, estimate, _share_within(sizes, rule.max_block))
     if not chosen:
         raise BlockingError(

@@ -284,7 +284,7 @@ def match(
         labels: optional ``left, right, is_match`` known pairs used to improve m when training.
 
     Raises:
-        BlockingError: a listed blocking rule would produce more than ``max_pairs`` pairs, or none can be used.
+        BlockingError: no listed blocking rule can be used.
         ValueError: ``_rid`` missing, not unique, or a model trained with other comparisons.
     """
     settings = settings or MatchSettings()

@@ -63,9 +63,12 @@ def test_an_automatic_rule_is_capped_to_fit_max_pairs() -> None:
 
 def test_listed_rules_union_and_errors_name_the_rule() -> None:
     df = pl.DataFrame({"_rid": list(range(100)), "city": ["北京"] * 100, "email": [f"{i}@x.cn" for i in range(100)]})
+    # a value too common to block on (100 rows of one city) is skipped and said so; the run goes on
     settings = MatchSettings.model_validate({"blocking": [["email"], ["city"]], "max_pairs": 1000})
-    with pytest.raises(BlockingError, match=r"'city' would produce about 4,950 candidate pairs"):
-        derive_rules(df, settings)
+    capped = derive_rules(df, settings)
+    assert [r.name for r in capped.rules] == ["email", "city≤62"]
+    assert capped.dropped["city"].startswith("about 4,950 pairs (max_pairs 1,000): blocks of more than 62 records")
+    assert "the largest: 100 records share one value" in capped.dropped["city"]
     ok = MatchSettings.model_validate({"blocking": [["email"], {"on": ["city"], "max_block": 200}, ["nope"]]})
     plan = derive_rules(df, ok)
     assert [r.name for r in plan.rules] == ["email", "city≤200"]
