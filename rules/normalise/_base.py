@@ -26,11 +26,13 @@ ISSUES_DTYPE = pl.List(pl.String)
 # U+FF01..U+FF5E are the full-width forms of U+0021..U+007E; U+3000 is the ideographic space.
 _FULLWIDTH_TABLE: dict[int, str] = {code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH_TABLE[0x3000] = " "
-# Invisible characters that sneak in through copy and paste: zero-width space/joiners, BOM, soft hyphen.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Invisible characters that sneak in through copy and paste: zero-width space/joiners, BOM, soft hyphen; and the
+# bidirectional marks, embeddings, overrides and isolates that can make a value display as something else.
+_BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad" + _BIDI), None)
 _CLEAN_TABLE = {**_FULLWIDTH_TABLE, **_INVISIBLE}
 _HAS_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
-_NEEDS_TRANSLATION = re.compile("[\uff01-\uff5e\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_NEEDS_TRANSLATION = re.compile("[\uff01-\uff5e\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad" + _BIDI + "]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 #: Cell contents that mean "no value" in exported spreadsheets and legacy databases (compared case-folded).

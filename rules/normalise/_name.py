@@ -85,7 +85,8 @@ _PLACEHOLDER_WORDS = frozenset(
     | {"测试", "测试用户", "测试人员", "测试账号", "某某", "某人", "无名", "无名氏", "匿名", "客户", "顾客"}
     | {"用户", "姓名", "名字", "本人", "联系人", "先生", "女士", "小姐", "同学", "未命名"}
 )
-_SUSPICIOUS = re.compile(r"<[^>]*>|https?:|www\.|\.(?:com|cn|net|org)\b|@|\d|[=;{}\[\]|\\^~$%*#&+]", re.I)
+_SYMBOLS = frozenset({"So", "Sk", "Cs", "Co"})  # emoji and pictographs, modifier symbols, lone surrogates, private use
+_SUSPICIOUS = re.compile(r"<[^>]*>|https?:|www\.|\.(?:com|cn|net|org)\b|@|\d|[=;{}\[\]|\\^~$%*#&+]|\.\./", re.I)
 _CN_COMPANY_WORDS = ("公司", "有限", "集团", "工作室", "事务所", "银行", "学校", "医院", "大学", "委员会")
 _LATIN_COMPANY_WORDS = ("co", "ltd", "inc", "llc", "corp", "gmbh", "limited", "company", "corporation", "plc")
 _COMPANY = re.compile("|".join(_CN_COMPANY_WORDS) + rf"|\b(?:{'|'.join(_LATIN_COMPANY_WORDS)})\b\.?", re.IGNORECASE)
@@ -292,11 +293,15 @@ def _latin(core: str) -> tuple[str | None, str | None, str, str | None, str | No
     words = [w for w in _LATIN_WORD.findall(core) if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
     if not words:
         return None, None, "", None, None
-    folded = [fold_ascii(w) for w in words]
+    # another alphabet (Иван Петров, Γιώργος, 김민준, محمد): its letters, case-folded, are the key
+    folded = [fold_ascii(w) or w.casefold() for w in words]
     if comma:
         family_words = [w for w in _LATIN_WORD.findall(before) if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
         given_words = [w for w in after_words if w.lower().rstrip(".") not in WESTERN_SUFFIXES]
         pinyin_name = False
+    elif len(words) == 1 and 2 <= len(words[0]) <= 4 and all("\uac00" <= c <= "\ud7a3" for c in words[0]):
+        pinyin_name = False  # a Korean name in Hangul: the first syllable is the family name (김민준)
+        family_words, given_words = [words[0][0]], [words[0][1:]]
     elif all(split_syllables(f) for f in folded) and len(words) <= 4:
         pinyin_name = True
         if len(words) == 1:
@@ -311,8 +316,8 @@ def _latin(core: str) -> tuple[str | None, str | None, str, str | None, str | No
         while start > 1 and words[start - 1].lower() in SURNAME_PARTICLES:
             start -= 1
         family_words, given_words = words[start:], words[:start]
-    family_key = "".join(fold_ascii(w) for w in family_words)
-    given_folded = [fold_ascii(w) for w in given_words]
+    family_key = "".join(fold_ascii(w) or w.casefold() for w in family_words)
+    given_folded = [fold_ascii(w) or w.casefold() for w in given_words]
     given_folded = [g for g in given_folded if g]
     if pinyin_name:
         given_key = "".join(given_folded)
@@ -450,12 +455,17 @@ def _one(raw: str | None) -> tuple[object, ...]:
     if raw is None:
         return None, ["empty"], None, None, None, None, None, None
     text = clean_text(raw)
+    issues: list[str] = []
+    if not text.isascii() and any(unicodedata.category(c) in _SYMBOLS for c in text):
+        text = collapse_whitespace("".join(c for c in text if unicodedata.category(c) not in _SYMBOLS))
+        issues.append("symbols_removed")  # 张伟👍, Lily🌸: a chat nickname's emoji is not part of the name
+        if not text:
+            return _NOT_A_NAME
     if not text:
         return None, ["empty"], None, None, None, None, None, None
     if _looks_like_non_name(text):
         return _NOT_A_NAME
     checked = text
-    issues: list[str] = []
     if has_han(text):
         simplified = to_simplified(text)
         if simplified != text:
@@ -520,7 +530,8 @@ def normalise_name(values: pl.Series) -> pl.DataFrame:
     Returns:
         A frame of the same height with ``value`` (display name without title; simplified Chinese),
         ``issues``, ``family_name``, ``given_name``, ``name_title``, ``name_pinyin``, ``name_key`` and
-        ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``.
+        ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``,
+        ``symbols_removed`` (emoji and other pictographs dropped from the name).
     """
     return map_distinct(values, _one, _SCHEMA, fast=_fast, memo=memo_for("name"))
 
@@ -583,7 +594,8 @@ def _latin_part(text: str | None, *, given: bool) -> tuple[str | None, str | Non
     display = _recase(" ".join(words))  # a generational suffix stays in the display (it tells father from son)
     if len(words) > 1 and words[-1].lower().rstrip(".") in WESTERN_SUFFIXES:
         words = words[:-1]
-    folded = [fold_ascii(w) for w in words]
+    # another alphabet (Иван Петров, Γιώργος, 김민준, محمد): its letters, case-folded, are the key
+    folded = [fold_ascii(w) or w.casefold() for w in words]
     folded = [f for f in folded if f]
     if not folded:
         return None, None, None, title

@@ -305,3 +305,35 @@ def test_the_vectorised_path_agrees_on_any_text(parts: list[str]) -> None:
     raw = "".join(parts)
     for row in _fast(pl.Series([raw], dtype=pl.String)).iter_rows(named=True):
         assert tuple(row[c] for c in _SCHEMA) == tuple(_one(raw)), raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "family", "given"),
+    [
+        ("Иван Петров", "Иван Петров", "Петров", "Иван"),
+        ("Γιώργος Παπαδόπουλος", "Γιώργος Παπαδόπουλος", "Παπαδόπουλος", "Γιώργος"),
+        ("김민준", "김민준", "김", "민준"),  # Hangul: the first syllable is the family name
+        ("דוד כהן", "דוד כהן", "כהן", "דוד"),
+        ("محمد علي", "محمد علي", "علي", "محمد"),
+    ],
+)
+def test_names_in_other_alphabets_are_names(raw: str, value: str, family: str, given: str) -> None:
+    row = run_one(normalise_name, raw)
+    assert (row["value"], row["family_name"], row["given_name"]) == (value, family, given)
+    assert row["issues"] == [] and row["name_key"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "issues"),
+    [
+        ("../../../../etc/passwd", None, ["not_a_name"]),
+        ("\u202eevil", "Evil", []),  # a right-to-left override never reaches the store
+        ("张\u2066伟", "张伟", []),
+        ("张伟👍", "张伟", ["symbols_removed"]),
+        ("Lily🌸 Chen", "Lily Chen", ["symbols_removed"]),
+        ("👍", None, ["not_a_name"]),
+    ],
+)
+def test_paths_bidi_controls_and_emoji_are_not_part_of_a_name(raw: str, value: str | None, issues: list[str]) -> None:
+    row = run_one(normalise_name, raw)
+    assert (row["value"], row["issues"]) == (value, issues)
