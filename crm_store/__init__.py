@@ -35,16 +35,18 @@ from crm_store.repository import (
     upsert_quarantine,
     upsert_source_records,
 )
-from crm_store.store import init_store
+from crm_store.store import StoreNotFoundError, init_store, open_store
 
 __all__ = [
     "GOLDEN_FIELDS",
     "Base",
     "RunStatus",
+    "StoreNotFoundError",
     "UpsertCounts",
     "finish_run",
     "init_store",
     "ledger_counts",
+    "open_store",
     "read_activities",
     "read_crosswalk",
     "read_cursor",

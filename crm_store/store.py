@@ -53,6 +53,33 @@ def _sqlite_wal_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+class StoreNotFoundError(LookupError):
+    """A reader was pointed at a store that does not exist (a mistyped URL, a store never migrated)."""
+
+
+def open_store(url: str) -> sa.Engine:
+    """Open an existing CRM store for reading: never creates a database, a file or a table.
+
+    Raises:
+        StoreNotFoundError: the SQLite file does not exist, or the database holds no crmkit schema.
+    """
+    parsed = sa.make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    missing_file = parsed.database in (None, "", ":memory:") or not Path(parsed.database).expanduser().is_file()
+    if parsed.get_backend_name() == "sqlite" and missing_file:
+        raise StoreNotFoundError(f"no crmkit store at {shown}: the file does not exist (run crmkit migrate first)")
+    engine = sa.create_engine(parsed)
+    try:
+        has_schema = sa.inspect(engine).has_table("alembic_version")
+    except Exception:
+        engine.dispose()
+        raise
+    if not has_schema:
+        engine.dispose()
+        raise StoreNotFoundError(f"no crmkit store at {shown}: the database has no crmkit tables (run crmkit migrate)")
+    return engine
+
+
 def init_store(url: str) -> sa.Engine:
     """Open the CRM store at ``url`` and bring its schema to the latest migration.
 

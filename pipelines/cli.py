@@ -113,7 +113,10 @@ def export_crosswalk(
     import crm_store
 
     settings = _load(config)
-    engine = crm_store.init_store(settings.store_url)
+    try:
+        engine = crm_store.open_store(settings.store_url)  # a reader never creates a store
+    except crm_store.StoreNotFoundError as exc:
+        raise _fail(str(exc)) from None
     try:
         with Session(engine) as session:
             outcomes = crm_store.read_outcomes(session, [s.name for s in settings.sources])

@@ -47,6 +47,16 @@ def test_export_crosswalk_has_one_row_per_source_row(project: Path, tmp_path: Pa
         assert bool(row["reason"]) == (row["status"] != "loaded")
 
 
+def test_export_from_a_store_that_does_not_exist_creates_nothing(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "crosswalk.csv"
+    store = project.parent / "crm.db"  # the project's store: never migrated
+    assert not store.exists()
+    result = runner.invoke(app, ["export", "crosswalk", "--config", str(project), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "no crmkit store at" in result.output and "run crmkit migrate" in result.output
+    assert not store.exists() and not out.exists()
+
+
 def test_sample_writes_the_sources_truth_and_a_project_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sample", "--entities", "20", "--out", str(tmp_path / "s"), "--seed", "3"])
     assert result.exit_code == 0, result.output
