@@ -48,7 +48,7 @@ def test_init_store_twice_is_a_no_op(store_url: str) -> None:
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(migrations_config()).get_current_head()
-    assert revision == head == "0003"
+    assert revision == head == "0004"
     assert set(tables) == {*Base.metadata.tables, "alembic_version"}
 
 
@@ -91,6 +91,25 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         with engine.begin() as conn:
             command.downgrade(migrations_config(conn), "base")
             assert sa.inspect(conn).get_table_names() == ["alembic_version"]
+            command.upgrade(migrations_config(conn), "head")
+        assert _differences(engine, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_tables_compare_keys_as_bytes_and_the_migration_goes_back(mariadb_url: str) -> None:
+    engine = init_store(mariadb_url)
+    try:
+        with engine.begin() as conn:
+            collations = conn.execute(
+                sa.text(
+                    "select distinct table_collation from information_schema.tables"
+                    " where table_schema = database() and table_name != 'alembic_version'"
+                )
+            ).scalars()
+            assert set(collations) == {"utf8mb4_nopad_bin"}
+            command.downgrade(migrations_config(conn), "0003")
             command.upgrade(migrations_config(conn), "head")
         assert _differences(engine, Base.metadata) == []
     finally:

@@ -915,3 +915,29 @@ def test_the_newest_succeeded_runs_match_model_is_kept(tmp_path: pathlib.Path) -
     with Session(engine) as session:
         assert store.read_match_model(session) == '{"v": 1}'
     engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_keys_differing_in_case_accents_or_trailing_space_are_different_rows(mariadb_url: str) -> None:
+    keys = ["abc", "ABC", "abc ", "é1", "e1", "Straße", "STRASSE"]
+    rows = pl.DataFrame(
+        {
+            "source": ["crm"] * len(keys),
+            "source_key": keys,
+            "row_hash": [f"h{i}" for i in range(len(keys))],
+            "payload": ["{}"] * len(keys),
+            "status": ["loaded"] * len(keys),
+            "reason": [None] * len(keys),
+            "run_id": ["run-1"] * len(keys),
+        }
+    )
+    engine = init_store(mariadb_url)
+    try:
+        with Session(engine) as session:
+            assert upsert_source_records(session, rows) == UpsertCounts(inserted=len(keys))
+            session.commit()
+            stored = session.execute(sa.text("select source_key from source_record")).scalars().all()
+            assert sorted(stored) == sorted(keys)
+            assert upsert_source_records(session, rows) == UpsertCounts(unchanged=len(keys))
+    finally:
+        engine.dispose()
