@@ -95,7 +95,7 @@ def finish_batch(
 
     Every sequence has one item per row of ``values``; ``joined`` is `joined_values` when already computed.
     """
-    n = values.height
+    n = values.height if values.width else len(keys)  # a batch of blank lines has no columns, only rows
 
     def as_series(name: str, v: pl.Series | Sequence[str | None]) -> pl.Series:
         return pl.Series(name, v, dtype=pl.String)

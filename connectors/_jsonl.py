@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,20 @@ def _text(value: Any) -> str | None:
     return _dump(value)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DECODER = json.JSONDecoder(parse_int=_Number, parse_float=_Number, parse_constant=_Number)
 _KIND = {list: "an array", str: "a string", _Number: "a number", bool: "a boolean", type(None): "null"}
+
+
+def _one_json_array(text: str) -> bool:
+    """Whether the whole text is a single (pretty-printed) JSON array rather than one object per line."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if not head.startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(text), list)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _parse(line: str) -> tuple[dict[str, str | None] | None, str | None]:
@@ -76,7 +89,13 @@ def _parse(line: str) -> tuple[dict[str, str | None] | None, str | None]:
         return None, "invalid JSON: nested too deeply"
     if not isinstance(obj, dict):
         return None, f"expected a JSON object, found {_KIND.get(type(obj), type(obj).__name__)}"
-    return {k: _text(v) for k, v in obj.items()}, None
+    try:
+        values = {k: _text(v) for k, v in obj.items()}
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
+    if any(_SURROGATE.search(t) for t in (*values, *(v for v in values.values() if v))):
+        return None, "invalid JSON: a lone surrogate escape (\\ud800-\\udfff) is not a character"
+    return values, None
 
 
 def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
@@ -114,6 +133,8 @@ def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None
     problem = _encoding.nothing_sensible(decoded, len(lines))
     if problem is not None:
         raise SourceError(source, params.path, None, problem)
+    if _one_json_array(decoded.text):
+        raise SourceError(source, params.path, None, "the file is one JSON array, not JSON Lines: use kind: json")
     namer = HeaderNamer()
     column_of: dict[str, str] = {}
     for start in range(0, len(lines), BATCH_ROWS):
@@ -146,10 +167,8 @@ def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None
                 if key not in column_of:
                     column_of[key] = namer.add(key)
             objects.append(obj)
-        values = pl.DataFrame(
-            [pl.Series(column_of[k], [o.get(k) for o in objects], dtype=pl.String) for k in column_of],
-            height=len(chunk),
-        )
+        columns = [pl.Series(column_of[k], [o.get(k) for o in objects], dtype=pl.String) for k in column_of]
+        values = pl.DataFrame(columns) if columns else pl.DataFrame()  # only blank lines so far: no columns
         joined = joined_values(values)
         if values.width:  # a row of blank strings only is a blank record too
             blank = pl.select(joined.str.contains(BLANK_PATTERN)).to_series().to_list()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -58,3 +59,30 @@ def test_row_hash_depends_only_on_the_line_itself(tmp_path: Path) -> None:
     rows_a = pl.concat(list(get_connector("jsonl")(JsonlParams(path=first), source="w")), how="diagonal")
     rows_b = pl.concat(list(get_connector("jsonl")(JsonlParams(path=second), source="w")), how="diagonal")
     assert rows_a["_row_hash"][0] == rows_b["_row_hash"][0]
+
+
+def test_blank_lines_deep_nesting_and_lone_surrogates_are_rows_not_crashes(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n" * 100, encoding="utf-8")
+    df = read(blank)
+    assert df.height == 100 and set(df["_skip_reason"]) == {"empty_row"}
+    deep: object = {"a": 1}
+    for _ in range(800):
+        deep = {"x": deep}
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(
+        json.dumps({"name": "x", "deep": deep}) + "\n" + '{"name": "\\ud800abc"}\n' + '{"name": "ok"}\n',
+        encoding="utf-8",
+    )
+    df = read(odd)
+    assert df["_error_code"].to_list() == ["malformed_row", "malformed_row", None]
+    assert df["_error_detail"][0] == "invalid JSON: nested too deeply"
+    assert "lone surrogate" in df["_error_detail"][1]
+    assert df["name"][2] == "ok"
+
+
+def test_a_json_array_saved_as_jsonl_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "signups.jsonl"
+    path.write_text('[\n  {"name": "张伟"},\n  {"name": "李娜"}\n]\n', encoding="utf-8")
+    with pytest.raises(SourceError, match="one JSON array, not JSON Lines: use kind: json"):
+        read(path)
