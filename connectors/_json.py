@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors._errors import SourceError
 from connectors._frame import BATCH_ROWS, BLANK_PATTERN, HeaderNamer, finish_batch, joined_values, read_bytes
-from connectors._jsonl import _DECODER, _KIND, _dump, _text
+from connectors._jsonl import _DECODER, _KIND, record_values, shown
 from connectors.lineage import EMPTY_ROW, MALFORMED_ROW
 
 logger = logging.getLogger(__name__)
@@ -94,20 +94,21 @@ class RecordFrames:
         raw: list[str | None] = []
         for i, record in enumerate(records):
             if isinstance(record, dict):
-                obj = {str(k): _text(v) for k, v in record.items()}
-                raw.append(_dump(record) if i in problems else None)
+                values, problem = record_values(record)
+                obj = values or {}
+                if problem is not None:
+                    problems.setdefault(i, problem)
+                raw.append(shown(record) if i in problems else None)
             else:
                 obj = {}
                 problems.setdefault(i, f"expected a JSON object, found {kind_of(record)}")
-                raw.append(_dump(record))
+                raw.append(shown(record))
             for key in obj:
                 if key not in self._column_of:
                     self._column_of[key] = self._namer.add(key)
             objects.append(obj)
-        values = pl.DataFrame(
-            [pl.Series(c, [o.get(k) for o in objects], dtype=pl.String) for k, c in self._column_of.items()],
-            height=len(records),
-        )
+        columns = [pl.Series(c, [o.get(k) for o in objects], dtype=pl.String) for k, c in self._column_of.items()]
+        values = pl.DataFrame(columns) if columns else pl.DataFrame()  # no object with a key so far
         code = [MALFORMED_ROW if i in problems else None for i in range(len(records))]
         detail = [problems.get(i) for i in range(len(records))]
         joined = joined_values(values)

@@ -89,13 +89,28 @@ def _parse(line: str) -> tuple[dict[str, str | None] | None, str | None]:
         return None, "invalid JSON: nested too deeply"
     if not isinstance(obj, dict):
         return None, f"expected a JSON object, found {_KIND.get(type(obj), type(obj).__name__)}"
+    return record_values(obj)
+
+
+def record_values(obj: dict[Any, Any]) -> tuple[dict[str, str | None] | None, str | None]:
+    """A decoded JSON object as text values, or ``None`` and why it cannot be a row (nested too deeply for the
+    text conversion, or a lone surrogate escape such as ``\\ud800`` that no text encoding can store)."""
     try:
-        values = {k: _text(v) for k, v in obj.items()}
+        values = {str(k): _text(v) for k, v in obj.items()}
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
     if any(_SURROGATE.search(t) for t in (*values, *(v for v in values.values() if v))):
         return None, "invalid JSON: a lone surrogate escape (\\ud800-\\udfff) is not a character"
     return values, None
+
+
+def shown(value: Any) -> str:
+    """Compact JSON of a value for ``_raw_line`` (numbers as written), safe for any decoded value."""
+    try:
+        text = _dump(value)
+    except RecursionError:
+        return "(not shown: nested too deeply)"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:

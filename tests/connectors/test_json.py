@@ -74,3 +74,14 @@ def test_empty_array_yields_nothing(tmp_path: Path) -> None:
     path = tmp_path / "empty.json"
     path.write_text("[]", encoding="utf-8")
     assert list(get_connector("json")(JsonParams(path=path), source="s")) == []
+
+
+def test_deep_nesting_and_lone_surrogates_are_malformed_rows_not_crashes(tmp_path: Path) -> None:
+    deep = '{"x": ' * 800 + "1" + "}" * 800
+    path = tmp_path / "odd.json"
+    path.write_text(f'[{{"name": "x", "deep": {deep}}}, {{"name": "\\ud800abc"}}, {{"name": "ok"}}]', encoding="utf-8")
+    df = read(path)
+    assert df["_error_code"].to_list() == ["malformed_row", "malformed_row", None]
+    assert df["_error_detail"][0] == "invalid JSON: nested too deeply"
+    assert "lone surrogate" in df["_error_detail"][1] and df["_raw_line"][1] == '{"name":"\\ud800abc"}'
+    assert df["name"][2] == "ok"
