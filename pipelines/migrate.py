@@ -28,6 +28,7 @@ import crm_store
 from connectors import SourceError, get_connector, next_cursor
 from crm_store.schema import (
     ATTRIBUTES_COL,
+    CANONICAL_FIELDS,
     ERROR_CODE_COL,
     ERROR_DETAIL_COL,
     LINEAGE_COLS,
@@ -47,7 +48,7 @@ from rules.mapping import apply_codes, apply_mapping, mark_skipped
 from rules.match import MatchModel, MatchResult, match, match_incremental
 from rules.normalise import normalise_frame
 from rules.survive import customer_ids, survive
-from rules.validate import connector_failures, validate
+from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate
 
 __all__ = ["MigrateResult", "migrate", "migrate_flow"]
 
@@ -297,6 +298,35 @@ class Validated:
     rule_results: list[Any]
 
 
+def store_lengths() -> dict[str, int]:
+    """Longest value each canonical field can keep in the store: its column's length in ``customer`` or
+    ``address``."""
+    out: dict[str, int] = {}
+    for table in ("customer", "address"):
+        for column in crm_store.Base.metadata.tables[table].columns:
+            field_name = {v: k for k, v in _STORE_NAMES.items()}.get(column.name, column.name)
+            length = getattr(column.type, "length", None)
+            if length and field_name in CANONICAL_FIELDS:
+                out.setdefault(field_name, length)
+    value = crm_store.Base.metadata.tables["contact_point"].columns["value"].type
+    for kind in ("phone", "email"):  # every number and address is also a contact point
+        out[kind] = min(out.get(kind, value.length), value.length)
+    return out
+
+
+def with_store_lengths(rules: ValidationSettings, columns: list[str]) -> ValidationSettings:
+    """The project's rules plus a ``length_between`` check for every mapped field the store keeps in a column of
+    bounded length (unless the project sets its own): an overlong value quarantines its row with
+    ``length_out_of_range`` instead of failing the whole load."""
+    own = {e.column for e in rules.expectations if isinstance(e, LengthBetweenExpectation)}
+    extra = [
+        LengthBetweenExpectation(type="length_between", column=name, max=length, name=f"store_length:{name}")
+        for name, length in store_lengths().items()
+        if name in columns and name not in own
+    ]
+    return rules.model_copy(update={"expectations": [*rules.expectations, *extra]}) if extra else rules
+
+
 def check(
     settings: ProjectSettings, stage: Stage, normalised: pl.DataFrame, previous: pl.DataFrame | None = None
 ) -> Validated:
@@ -306,7 +336,7 @@ def check(
     they join the records to match without being validated again.
     """
     broken = stage.broken
-    result = validate(normalised, settings.rules, raw=stage.candidates)
+    result = validate(normalised, with_store_lengths(settings.rules, normalised.columns), raw=stage.candidates)
     failures = pl.concat([connector_failures(broken), result.failures], how="diagonal_relaxed")
     mask = result.quarantined
     records = normalised.filter(~mask)

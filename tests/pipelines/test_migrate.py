@@ -280,3 +280,34 @@ def test_each_source_is_normalised_with_its_own_region(tmp_path: Path) -> None:
     out = normalise(settings, candidates)
     assert out["_source_key"].to_list() == ["1", "1", "2"]  # row order kept
     assert out["phone"].to_list() == ["+447911123456", "+8613812345678", None]
+
+
+def test_a_value_too_long_for_the_store_quarantines_its_row_not_the_run(tmp_path: Path) -> None:
+    long_company = "聊城" + "华兴" * 150 + "有限公司"  # 306 characters: the store keeps 255
+    rows = [
+        "name,phone,company,city",
+        f"张伟,13812345678,{long_company},聊城",
+        "李娜,13912345678,聊城华兴科技有限公司," + "城" * 70,  # a 70-character city: the store keeps 64
+        "王芳,13712345678,聊城华兴科技有限公司,聊城",
+    ]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        "project: p\n"
+        f"store: {{url: 'sqlite:///{tmp_path / 'crm.db'}'}}\n"
+        f"reports_dir: {tmp_path / 'reports'}\n"
+        "sources:\n"
+        "  - name: a\n    kind: csv\n    params: {path: a.csv}\n"
+        "    mapping: {name: full_name, phone: phone, company: company, city: city}\n",
+        "utf-8",
+    )
+    result = run_steps(load_settings(config), "run-1", False)
+    assert result.status == "succeeded"
+    ledger = {row["source"]: row for row in result.ledger}
+    assert (ledger["a"]["loaded"], ledger["a"]["quarantined"]) == (1, 2)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    with Session(engine) as session:
+        quarantine = crm_store.read_quarantine(session)
+    engine.dispose()
+    assert sorted(quarantine["source_key"]) == ["2", "3"]
+    assert all("length_out_of_range" in reasons for reasons in quarantine["reasons"])
