@@ -315,16 +315,12 @@ def store_lengths() -> dict[str, int]:
 
 
 def with_store_lengths(rules: ValidationSettings, columns: list[str]) -> ValidationSettings:
-    """The project's rules plus a ``length_between`` check for every mapped field the store keeps in a column of
-    bounded length (unless the project sets its own): an overlong value quarantines its row with
+    """The project's rules plus a length check for every mapped field the store keeps in a column of bounded
+    length (unless the project bounds it itself): an overlong value quarantines its row with
     ``length_out_of_range`` instead of failing the whole load."""
-    own = {e.column for e in rules.expectations if isinstance(e, LengthBetweenExpectation)}
-    extra = [
-        LengthBetweenExpectation(type="length_between", column=name, max=length, name=f"store_length:{name}")
-        for name, length in store_lengths().items()
-        if name in columns and name not in own
-    ]
-    return rules.model_copy(update={"expectations": [*rules.expectations, *extra]}) if extra else rules
+    own = {e.column for e in rules.expectations if isinstance(e, LengthBetweenExpectation)} | set(rules.max_lengths)
+    extra = {name: n for name, n in store_lengths().items() if name in columns and name not in own}
+    return rules.model_copy(update={"max_lengths": {**rules.max_lengths, **extra}}) if extra else rules
 
 
 def check(

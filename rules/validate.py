@@ -174,6 +174,9 @@ class ValidationSettings(BaseModel):
     invalid_contact_severity: Severity = "warning"
     #: Column-level expectations, run through Great Expectations.
     expectations: list[ExpectationSpec] = Field(default_factory=list)
+    #: Longest value per field, in characters; a longer one fails with ``length_out_of_range`` (checked in polars,
+    #: rule ``store_length:<field>``). ``crmkit migrate`` fills it with the store's column lengths.
+    max_lengths: dict[str, int] = Field(default_factory=dict)
     #: Spam and bot rules (:mod:`rules.spam`: placeholder emails, repeated digits, markup, impossible names).
     spam: bool = True
     #: Severity per spam code, e.g. ``{spam_markup: warning}``; unlisted codes are errors (quarantined).
@@ -222,7 +225,7 @@ class ValidationResult:
 @dataclass(slots=True)
 class _Rule:
     name: str
-    kind: str  # GX expectation type, or "require_any" / "issue"
+    kind: str  # GX expectation type, or "require_any" / "max_length" / "issue"
     columns: list[str]  # first one is the reported column
     severity: Severity
     code: str
@@ -276,6 +279,18 @@ def _build_rules(settings: ValidationSettings) -> list[_Rule]:
                 "error",
                 code,
                 f"none of {', '.join(group)} has a value",
+            )
+        )
+    for col, longest in settings.max_lengths.items():
+        rules.append(
+            _Rule(
+                f"store_length:{col}",
+                "max_length",
+                [col],
+                "error",
+                "length_out_of_range",
+                f"{col} is longer than {longest} characters",
+                longest,
             )
         )
     issues: dict[str, tuple[str, Severity]] = {
@@ -449,6 +464,8 @@ def validate(df: pl.DataFrame, settings: ValidationSettings, raw: pl.DataFrame |
     for rule in rules:
         if rule.kind == "require_any":
             predicate = pl.all_horizontal(pl.col(c).is_null() for c in rule.columns)
+        elif rule.kind == "max_length":
+            predicate = (pl.col(rule.columns[0]).cast(pl.String).str.len_chars() > rule.spec).fill_null(False)
         elif rule.kind == "issue":
             if issues is None:
                 predicate = pl.lit(False)

@@ -230,3 +230,20 @@ def test_spam_rules_join_the_failure_table_and_quarantine() -> None:
     assert any(r.expectation_type == "spam" and not r.success for r in res.rule_results)
     off = validate(rows, ValidationSettings(spam=False))
     assert not off.quarantined.any()
+
+
+def test_max_lengths_quarantine_overlong_values_in_polars() -> None:
+    df = pl.DataFrame(
+        {
+            "_source": ["web"] * 3,
+            "_source_key": ["a", "b", "c"],
+            "company": ["华兴科技", "华" * 256, None],
+            "city": ["聊城", "聊城", "城" * 65],
+        }
+    )
+    out = validate(df, ValidationSettings(spam=False, max_lengths={"company": 255, "city": 64}))
+    assert out.quarantined.to_list() == [False, True, True]
+    assert out.failures.select("source_key", "rule", "code").rows() == [
+        ("b", "store_length:company", "length_out_of_range"),
+        ("c", "store_length:city", "length_out_of_range"),
+    ]
