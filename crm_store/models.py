@@ -34,6 +34,7 @@ __all__ = [
     "SourceRecord",
     "SourceSchema",
     "UtcDateTime",
+    "value_lengths",
 ]
 
 NAMING_CONVENTION = {
@@ -325,3 +326,16 @@ class SourceSchema(Base):
     columns: Mapped[Any] = mapped_column(JSON)
     run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+def value_lengths() -> dict[str, int]:
+    """The longest text each bounded column of ``customer`` and ``address`` keeps, by column name (``customer``
+    first), and ``contact_value``: the longest phone number or e-mail address a contact point keeps."""
+    out: dict[str, int] = {}
+    for table in (Customer.__table__, Address.__table__):
+        for column in table.columns:
+            length = getattr(column.type, "length", None)
+            if length:
+                out.setdefault(column.name, length)
+    out["contact_value"] = ContactPoint.__table__.columns["value"].type.length
+    return out

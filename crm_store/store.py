@@ -65,8 +65,7 @@ def open_store(url: str) -> sa.Engine:
     """
     parsed = sa.make_url(url)
     shown = parsed.render_as_string(hide_password=True)
-    missing_file = parsed.database in (None, "", ":memory:") or not Path(parsed.database).expanduser().is_file()
-    if parsed.get_backend_name() == "sqlite" and missing_file:
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).expanduser().is_file()):
         raise StoreNotFoundError(f"no crmkit store at {shown}: the file does not exist (run crmkit migrate first)")
     engine = sa.create_engine(parsed)
     try:

@@ -342,9 +342,8 @@ def _print_blocking(result: Any) -> None:
                 "map more columns (birth date, postcode, street, phone, e-mail) or add rules under match.blocking"
             )
     listed = {k: v for k, v in result.dropped_rules.items() if not v.startswith("too few values")}
-    for rule, reason in listed.items():
-        what = "capped" if ", used as " in reason else "not used"
-        console.print(f"[yellow]blocking rule {rule} {what}:[/] {reason}")
+    for rule, reason in listed.items():  # the reason says whether the rule was left out or capped
+        console.print(f"[yellow]blocking rule {rule}:[/] {reason}")
     unused = len(result.dropped_rules) - len(listed)
     if unused:
         console.print(f"{unused} automatic rules not used: their columns are empty in this table")

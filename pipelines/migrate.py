@@ -299,18 +299,12 @@ class Validated:
 
 
 def store_lengths() -> dict[str, int]:
-    """Longest value each canonical field can keep in the store: its column's length in ``customer`` or
-    ``address``."""
-    out: dict[str, int] = {}
-    for table in ("customer", "address"):
-        for column in crm_store.Base.metadata.tables[table].columns:
-            field_name = {v: k for k, v in _STORE_NAMES.items()}.get(column.name, column.name)
-            length = getattr(column.type, "length", None)
-            if length and field_name in CANONICAL_FIELDS:
-                out.setdefault(field_name, length)
-    value = crm_store.Base.metadata.tables["contact_point"].columns["value"].type
-    for kind in ("phone", "email"):  # every number and address is also a contact point
-        out[kind] = min(out.get(kind, value.length), value.length)
+    """Longest value each canonical field can keep in the store (phones and e-mails are contact points too)."""
+    limits = crm_store.models.value_lengths()
+    field_of = {store: field for field, store in _STORE_NAMES.items()}
+    out = {field_of.get(col, col): n for col, n in limits.items() if field_of.get(col, col) in CANONICAL_FIELDS}
+    for kind in ("phone", "email"):
+        out[kind] = min(out.get(kind, limits["contact_value"]), limits["contact_value"])
     return out
 
 

@@ -205,6 +205,21 @@ class PairView:
             return np.full(self.n, None, dtype=object)
         return self._cached(("side", col, right), lambda: frame[col].to_numpy())
 
+    def sides(self, col: str, mask: np.ndarray) -> pl.DataFrame:
+        """``i`` (pair index), ``a`` (left value) and ``b`` (right value) of ``col`` for the pairs in ``mask``."""
+        idx = np.flatnonzero(mask)
+        pos = pl.Series(idx)
+        return pl.DataFrame({"i": idx, "a": self.L[col].gather(pos), "b": self.R[col].gather(pos)})
+
+    def holds(self, col: str, mask: np.ndarray, condition: pl.Expr) -> np.ndarray:
+        """``condition`` over ``a`` and ``b`` (the two sides of ``col``, see :meth:`sides`) for the pairs in
+        ``mask``; False elsewhere and where it is null."""
+        out = np.zeros(self.n, dtype=bool)
+        if self.has(col) and mask.any():
+            frame = self.sides(col, mask)
+            out[frame["i"].to_numpy()] = frame.select(condition.fill_null(False)).to_series().to_numpy()
+        return out
+
     def both(self, col: str) -> np.ndarray:
         """Both sides hold a value (a non-empty list for list columns)."""
 
@@ -338,30 +353,20 @@ class PairView:
 
 def _starts_other(v: PairView, mask: np.ndarray) -> np.ndarray:
     """Where one side's first given name (3+ letters) begins the other's (``chris`` / ``christopher``)."""
-    idx = np.flatnonzero(mask)
-    out = np.zeros(v.n, dtype=bool)
-    if not len(idx):
-        return out
-    pos = pl.Series(idx)
-    frame = pl.DataFrame({"a": v.L["_giv_raw"].gather(pos), "b": v.R["_giv_raw"].gather(pos)})
-    hit = frame.select(
-        ((pl.col("a").str.len_chars() >= 3) & pl.col("b").str.starts_with(pl.col("a")))
-        | ((pl.col("b").str.len_chars() >= 3) & pl.col("a").str.starts_with(pl.col("b")))
-    ).to_series()
-    out[idx] = hit.fill_null(False).to_numpy()
-    return out
+    a, b = pl.col("a"), pl.col("b")
+    return v.holds(
+        "_giv_raw",
+        mask,
+        ((a.str.len_chars() >= 3) & b.str.starts_with(a)) | ((b.str.len_chars() >= 3) & a.str.starts_with(b)),
+    )
 
 
 def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
     """Where the two first given names are a formal name and its nickname, or two nicknames of one name."""
     from rules.normalise import nickname_pairs
 
-    idx = np.flatnonzero(mask & v.both("_giv_raw"))
     out = np.zeros(v.n, dtype=bool)
-    if not len(idx):
-        return out
-    pos = pl.Series(idx)
-    frame = pl.DataFrame({"i": idx, "a": v.L["_giv_raw"].gather(pos), "b": v.R["_giv_raw"].gather(pos)})
+    frame = v.sides("_giv_raw", mask & v.both("_giv_raw"))
     out[frame.join(nickname_pairs(), on=["a", "b"], how="semi")["i"].to_numpy()] = True
     return out
 
@@ -453,18 +458,10 @@ def _name(lv: ComparisonSettings) -> Comparison:
 
 def _birth_date(lv: ComparisonSettings) -> Comparison:
     def swapped(v: PairView, m: np.ndarray) -> np.ndarray:
-        idx = np.flatnonzero(m)
-        out = np.zeros(v.n, dtype=bool)
-        if len(idx):
-            pos = pl.Series(idx)
-            sa, sb = v.L["_dob"].gather(pos), v.R["_dob"].gather(pos)
-            same = (
-                (sa.str.slice(0, 4) == sb.str.slice(0, 4))
-                & (sa.str.slice(4, 2) == sb.str.slice(6, 2))
-                & (sa.str.slice(6, 2) == sb.str.slice(4, 2))
-            )
-            out[idx] = same.fill_null(False).to_numpy()
-        return out
+        a, b = pl.col("a"), pl.col("b")
+        same_year = a.str.slice(0, 4) == b.str.slice(0, 4)
+        crossed = (a.str.slice(4, 2) == b.str.slice(6, 2)) & (a.str.slice(6, 2) == b.str.slice(4, 2))
+        return v.holds("_dob", m, same_year & crossed)
 
     def days(v: PairView) -> np.ndarray:
         return np.abs(v.side("_dob_days").astype(np.float64) - v.side("_dob_days", right=True).astype(np.float64))
@@ -584,20 +581,13 @@ def _company(lv: ComparisonSettings) -> Comparison:
         return sim >= lv.company_threshold
 
     def contains(v: PairView, m: np.ndarray) -> np.ndarray:
-        idx = np.flatnonzero(m)
+        a, b = pl.col("a"), pl.col("b")
         out = np.zeros(v.n, dtype=bool)
-        if not len(idx):
-            return out
-        pos = pl.Series(idx)
         for col, shortest in (("company_key", 2), ("company_key_pinyin", 4)):
-            if not v.has(col):
-                continue
-            frame = pl.DataFrame({"a": v.L[col].gather(pos), "b": v.R[col].gather(pos)})
-            hit = frame.select(
-                ((pl.col("a").str.len_chars() >= shortest) & pl.col("b").str.contains(pl.col("a"), literal=True))
-                | ((pl.col("b").str.len_chars() >= shortest) & pl.col("a").str.contains(pl.col("b"), literal=True))
-            ).to_series()
-            out[idx] |= hit.fill_null(False).to_numpy()
+            one_in_other = ((a.str.len_chars() >= shortest) & b.str.contains(a, literal=True)) | (
+                (b.str.len_chars() >= shortest) & a.str.contains(b, literal=True)
+            )
+            out |= v.holds(col, m, one_in_other)
         return out
 
     return Comparison(
