@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from connectors import _encoding
 from connectors._errors import SourceError
@@ -21,11 +21,13 @@ from connectors._frame import (
     BATCH_ROWS,
     BLANK_PATTERN,
     HASH_SEPARATOR,
+    EmptyRuns,
     column_names,
     finish_batch,
     joined_values,
     read_bytes,
 )
+from connectors._keys import KeyedParams
 from connectors.lineage import BAD_ENCODING, EMPTY_ROW, MALFORMED_ROW, REPEATED_HEADER
 
 logger = logging.getLogger(__name__)
@@ -38,10 +40,11 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _PLAIN: tuple[None, None, None, None] = (None, None, None, None)
 
 
-class CsvParams(BaseModel):
+class CsvParams(KeyedParams):
     """Where and how to read a delimited text file.
 
     Attributes:
+        key: Column(s) identifying a row (see `connectors._keys.KeyedParams`); default: the row's position.
         path: The file.
         encoding: A Python codec name; ``None`` detects it (BOM, UTF-8, GB18030/Big5, charset-normalizer).
         delimiter: One character; ``None`` sniffs it among ``,`` ``;`` tab ``|``.
@@ -102,11 +105,19 @@ class _LineIndex:
         self._text = text
         self._starts: list[int] | None = None
 
-    def raw(self, first: int, last: int) -> str:
-        """Text of physical lines ``first..last`` (1-based, inclusive) without the final line break."""
+    def _index(self) -> list[int]:
         if self._starts is None:
             self._starts = [0, *(m.end() for m in _LINE_BREAK.finditer(self._text))]
-        starts = self._starts
+        return self._starts
+
+    def start(self, line: int) -> int:
+        """Character offset where physical line ``line`` (1-based) starts; the text's length past the last line."""
+        starts = self._index()
+        return starts[line - 1] if line <= len(starts) else len(self._text)
+
+    def raw(self, first: int, last: int) -> str:
+        """Text of physical lines ``first..last`` (1-based, inclusive) without the final line break."""
+        starts = self._index()
         end = starts[last] if last < len(starts) else len(self._text)
         return self._text[starts[first - 1] : end].rstrip("\r\n")
 
@@ -117,7 +128,13 @@ def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) ->
     ``_source_key`` is the 1-based physical line where the record starts (quoted line breaks counted).
     Empty cells are null. Wrong field counts are ``malformed_row`` (values kept as far as they go, the
     record's text in ``_raw_line``); lines with undecodable bytes are ``bad_encoding`` (decoded with U+FFFD);
-    blank rows are ``empty_row``; copies of the header are ``repeated_header``.
+    blank rows are ``empty_row`` (a run of consecutive blank rows is one skipped row keyed ``first-last``,
+    with the count in ``_error_detail``); copies of the header are ``repeated_header``.
+
+    A quoted field that is never closed (it runs to the end of the file, past the csv field limit, or until a
+    stray quote in a later line) does not swallow the lines after it: the line where its record starts is a
+    ``malformed_row`` naming the unterminated quote, and reading starts again at the next physical line, so
+    every later line is its own record. A quoted field with line breaks that is closed is one record.
 
     Args:
         params: What to read.
@@ -138,9 +155,9 @@ def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) ->
             raise SourceError(source, path, params.header_row, f"no header found: the file has only {skipped} lines")
     start_pos = stream.tell()
     delimiter = params.delimiter or sniff_delimiter(text[start_pos : start_pos + _SNIFF_CHARS])
-    reader = csv.reader(stream, delimiter=delimiter)
+    header_reader = csv.reader(stream, delimiter=delimiter)
     try:
-        header = next(reader)
+        header = next(header_reader)
     except StopIteration:
         raise SourceError(source, path, params.header_row, "no header found: no line here") from None
     except csv.Error as exc:
@@ -148,70 +165,136 @@ def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) ->
     if not any(f.strip() for f in header):
         raise SourceError(source, path, params.header_row, "no header found: the header line is blank")
     names = column_names(header)
-    yield from _batches(reader, offset, names, header, decoded, _LineIndex(text), source)
+    body = _Body(stream, delimiter, offset + header_reader.line_num, _LineIndex(text))
+    yield from _batches(body, names, header, decoded, source)
 
 
-def _records(
-    reader: _Reader,
-) -> Iterator[tuple[list[list[str] | None], list[int], dict[int, str], bool]]:
-    """Batches of (records, physical line where each record ends, parse errors by record index, is last).
+class _Body:
+    """The records below the header, read strictly so that a runaway quote shows, and read again after one.
 
-    This is the one per-record Python loop of the connector, kept minimal; a record the csv module cannot
-    parse is ``None`` with its error message.
+    The csv module is strict here: a quoted field that reaches the end of the file, or is ended by a quote
+    followed by more text, raises instead of silently taking the following lines into one field.
+    """
+
+    def __init__(self, stream: io.StringIO, delimiter: str, lines_before: int, lines: _LineIndex) -> None:
+        self.stream = stream
+        self.delimiter = delimiter
+        self.lines = lines
+        #: Physical lines above the reader's first line: a record's last line is ``base + reader.line_num``.
+        self.base = lines_before
+        self.reader: _Reader = csv.reader(stream, delimiter=delimiter, strict=True)
+
+    def restart(self, line: int) -> None:
+        """Parse again from the start of physical ``line`` with a fresh reader."""
+        self.stream.seek(self.lines.start(line))
+        self.base = line - 1
+        self.reader = csv.reader(self.stream, delimiter=self.delimiter, strict=True)
+
+    def lenient(self, first: int, last: int) -> list[list[str]]:
+        """Physical lines ``first..last`` parsed the forgiving way (a quote after a closing quote is text)."""
+        return list(csv.reader(io.StringIO(self.lines.raw(first, last), newline=""), delimiter=self.delimiter))
+
+
+def _records(body: _Body) -> Iterator[tuple[list[list[str] | None], list[int], dict[int, str]]]:
+    """Batches of (records, physical line where each record ends, error detail by record index).
+
+    This is the one per-record Python loop of the connector, kept minimal: the work below happens only for
+    a record the strict csv reader refuses. Such a record is ``None`` (or the values it has) with its detail.
     """
     rows: list[list[str] | None] = []
     ends: list[int] = []
     errors: dict[int, str] = {}
+    last_end = body.base  # physical line where the previous record ended
     exhausted = False
     while not exhausted:
+        reader, base = body.reader, body.base  # a new reader after a runaway quote
         try:
             for fields in reader:
                 rows.append(fields)
-                ends.append(reader.line_num)
+                ends.append(base + reader.line_num)
                 if len(rows) >= BATCH_ROWS:
                     break
             else:
                 exhausted = True
         except csv.Error as exc:
-            errors[len(rows)] = str(exc)
-            rows.append(None)
-            ends.append(reader.line_num)
+            first, last = (ends[-1] if ends else last_end) + 1, base + reader.line_num
+            fields, end, detail = _refused(body, first, last, str(exc))
+            if detail is not None:
+                errors[len(rows)] = detail
+            rows.append(fields)
+            ends.append(end)
         if len(rows) >= BATCH_ROWS or (exhausted and rows):
-            yield rows, ends, errors, exhausted
+            last_end = ends[-1]
+            yield rows, ends, errors
             rows, ends, errors = [], [], {}
 
 
+def _refused(body: _Body, first: int, last: int, message: str) -> tuple[list[str] | None, int, str | None]:
+    """(values, last physical line, error detail or None) of lines ``first..last`` the strict reader refused.
+
+    A quote left open is named and only the record's first line is given up: the reader starts again at the
+    next line. A closed quote followed by text (``"abc"def``) is read the forgiving way, as before.
+    """
+    eof = message.startswith("unexpected end of data")
+    quote_after = "expected after" in message  # a closing quote followed by text
+    if eof:
+        why = "it runs to the end of the file"
+    elif quote_after and (body.lines.raw(first, last).count('"') % 2 or _opens_field(body, last, first)):
+        why = f"a stray quote on line {last} ends it mid-text"
+    elif last > first and message.startswith("field larger than field limit"):
+        why = f"it runs past line {last}, over the csv field limit"  # a quote left open, most likely
+    else:
+        records = body.lenient(first, last) if quote_after else []
+        if len(records) == 1:
+            return records[0], last, None
+        return None, last, f"cannot parse the record: {message}"
+    detail = f"unterminated quoted field on line {first}: {why}"
+    if last > first:
+        body.restart(first + 1)
+        detail += f"; reading resumed at line {first + 1}"
+    values = body.lenient(first, first)
+    return (values[0] if values else []), first, detail
+
+
+def _opens_field(body: _Body, line: int, first: int) -> bool:
+    """Whether the quote that ended a multi-line quoted field on ``line`` stands where a field starts.
+
+    Such a quote was meant to open a field of its own (``3,"北京``): the field it ended was left open on an
+    earlier line. A closing quote stands after text (``line2" x``).
+    """
+    if line == first:
+        return False
+    text = body.lines.raw(line, line)
+    i = text.find('"')
+    while i >= 0 and text[i + 1 : i + 2] == '"':  # a doubled quote is a quote inside the field
+        i = text.find('"', i + 2)
+    return i >= 0 and (text[:i].rstrip(" ") == "" or text[:i].rstrip(" ").endswith(body.delimiter))
+
+
 def _batches(
-    reader: _Reader,
-    offset: int,
+    body: _Body,
     names: list[str],
     header_text: list[str],
     decoded: _encoding.Decoded,
-    lines: _LineIndex,
     source: str,
 ) -> Iterator[pl.DataFrame]:
     n = len(names)
+    lines = body.lines
     bad_by_line: dict[int, list[_encoding.BadBytes]] = {}
     for b in decoded.bad:
         bad_by_line.setdefault(b.line, []).append(b)
     bad_lines = sorted(bad_by_line)
-    first_line = offset + reader.line_num + 1  # type: ignore[attr-defined]
+    first_line = body.base + 1
     if bad_lines and bad_lines[0] < first_line:
         logger.warning("%s: undecodable bytes above the first record (line %s)", source, bad_lines[0])
-    for rows, ends, errors, last_batch in _records(reader):
-        ends = [offset + e for e in ends]
+    runs = EmptyRuns()
+    for rows, ends, errors in _records(body):
         starts = [first_line, *(e + 1 for e in ends[:-1])]
         first_line = ends[-1] + 1
         problems: dict[int, tuple[str | None, str | None, str | None, str | None]] = {}
         counts = list(map(len, (r or () for r in rows)))
         for i in [i for i, c in enumerate(counts) if c != n] + list(errors):
             problems[i] = _problem(rows[i] or [], n, errors.get(i), starts[i], ends[i], lines)
-        i = len(rows) - 1
-        if last_batch and i not in problems and ends[i] > starts[i]:
-            raw = lines.raw(starts[i], ends[i])
-            if raw.count('"') % 2:  # an opening quote never closed swallowed the rest of the file
-                detail = f"unterminated quoted field: lines {starts[i]}-{ends[i]} were read as one record"
-                problems[i] = (None, MALFORMED_ROW, detail, raw)
         # Undecodable bytes: blame the record whose lines hold them.
         lo = bisect.bisect_left(bad_lines, starts[0])
         hi = bisect.bisect_right(bad_lines, ends[-1])
@@ -229,7 +312,13 @@ def _batches(
         pad = [""] * n
         for i in problems:
             rows[i] = ((rows[i] or []) + pad)[:n]
-        yield _frame(rows, starts, problems, names, header_text, source)  # type: ignore[arg-type]
+        frame = _frame(rows, starts, problems, names, header_text, source)  # type: ignore[arg-type]
+        collapsed = runs.collapse(frame, pl.Series(starts, dtype=pl.Int64), pl.Series(ends, dtype=pl.Int64))
+        if collapsed.height:
+            yield collapsed
+    held = runs.flush()
+    if held is not None:
+        yield held
 
 
 def _problem(
@@ -239,7 +328,7 @@ def _problem(
     if parse_error is None and not any(f.strip() for f in fields):
         return (EMPTY_ROW, None, None, None)
     if parse_error is not None:
-        return (None, MALFORMED_ROW, f"cannot parse the record: {parse_error}", lines.raw(first, last))
+        return (None, MALFORMED_ROW, parse_error, lines.raw(first, last))
     if len(fields) != n:
         return (None, MALFORMED_ROW, f"expected {n} fields, found {len(fields)}", lines.raw(first, last))
     return _PLAIN

@@ -10,6 +10,7 @@ import polars as pl
 
 from connectors._errors import SourceError
 from connectors.lineage import (
+    EMPTY_ROW,
     ERROR_CODE_COL,
     ERROR_DETAIL_COL,
     RAW_LINE_COL,
@@ -112,6 +113,68 @@ def finish_batch(
     if raw is not None:
         lineage.append(raw)
     return values.with_columns(lineage) if values.width else pl.DataFrame(lineage)
+
+
+class EmptyRuns:
+    """Collapses each run of consecutive ``empty_row`` rows into one skipped row, across batches.
+
+    A file of a million blank lines is one skipped row, not a million: the run's first row stays, keyed
+    ``<prefix><first>-<last>`` (physical lines or sheet rows, both ends included), with ``_error_detail``
+    saying how many rows it stands for. A lone empty row keeps its own key. The ledger counts such a row
+    once: it is read once and skipped once, and its key names every line it covers.
+
+    Args:
+        key_prefix: Written before the range in the key (``"Sheet1!"`` for a sheet, nothing for a CSV file).
+    """
+
+    _COLS = ("__first", "__last", "__n")
+
+    def __init__(self, key_prefix: str = "") -> None:
+        self._prefix = key_prefix
+        self._held: pl.DataFrame | None = None
+
+    def collapse(self, batch: pl.DataFrame, first: pl.Series, last: pl.Series) -> pl.DataFrame:
+        """The batch with its empty runs collapsed; a run reaching the batch's end is held for the next one.
+
+        Args:
+            batch: A finished batch (`finish_batch`).
+            first: Where each row starts (line or row number), one per row.
+            last: Where each row ends (a CSV record may span lines), one per row.
+        """
+        if self._held is None and not (batch[SKIP_REASON_COL] == EMPTY_ROW).any():
+            return batch  # the common case: nothing to collapse
+        frame = batch.with_columns(
+            first.cast(pl.Int64).alias("__first"), last.cast(pl.Int64).alias("__last"), pl.lit(1, pl.Int64).alias("__n")
+        )
+        if self._held is not None:
+            frame = pl.concat([self._held, frame], how="diagonal_relaxed")
+            self._held = None
+        empty = (pl.col(SKIP_REASON_COL) == EMPTY_ROW).fill_null(False) & pl.col(ERROR_CODE_COL).is_null()
+        # a new run starts at every row that is not empty and at the first empty row after one that is not
+        run = (~empty | ~empty.shift(1, fill_value=False)).cum_sum()
+        frame = (
+            frame.with_columns(empty.alias("__empty"), run.alias("__run"))
+            .with_columns(pl.col("__last").last().over("__run"), pl.col("__n").sum().over("__run"))
+            .filter(pl.col("__run").is_first_distinct())
+        )
+        many = pl.col("__empty") & (pl.col("__n") > 1)
+        span = pl.concat_str(pl.lit(self._prefix), pl.col("__first"), pl.lit("-"), pl.col("__last"))
+        frame = frame.with_columns(
+            pl.when(many).then(span).otherwise(pl.col(SOURCE_KEY_COL)).alias(SOURCE_KEY_COL),
+            pl.when(many)
+            .then(pl.format("{} consecutive empty rows: {}", pl.col("__n"), span))
+            .otherwise(pl.col(ERROR_DETAIL_COL))
+            .alias(ERROR_DETAIL_COL),
+        )
+        if frame.height and frame["__empty"][-1]:  # the run may go on in the next batch
+            self._held = frame.tail(1).drop("__empty", "__run")
+            frame = frame.head(-1)
+        return frame.drop("__empty", "__run", *self._COLS)
+
+    def flush(self) -> pl.DataFrame | None:
+        """The run held back at the end of the last batch, if any."""
+        held, self._held = self._held, None
+        return None if held is None else held.drop(self._COLS)
 
 
 def read_bytes(path: Path, source: str) -> bytes:

@@ -10,20 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from connectors._errors import SourceError
 from connectors._frame import BATCH_ROWS, BLANK_PATTERN, HeaderNamer, finish_batch, joined_values, read_bytes
 from connectors._jsonl import _DECODER, _KIND, record_values, shown
+from connectors._keys import KeyedParams
 from connectors.lineage import EMPTY_ROW, MALFORMED_ROW
 
 logger = logging.getLogger(__name__)
 
 
-class JsonParams(BaseModel):
+class JsonParams(KeyedParams):
     """Where and how to read a JSON file.
 
     Attributes:
+        key: Column(s) identifying a row (see `connectors._keys.KeyedParams`); default: the row's position.
         path: The file.
         encoding: A Python codec name (a UTF-8 byte-order mark is skipped).
         records_path: Dotted path to the array of records inside a top-level object (``"data.items"``; a

@@ -11,20 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from connectors import _encoding
 from connectors._errors import SourceError
 from connectors._frame import BATCH_ROWS, BLANK_PATTERN, HeaderNamer, finish_batch, joined_values, read_bytes
+from connectors._keys import KeyedParams
 from connectors.lineage import BAD_ENCODING, EMPTY_ROW, MALFORMED_ROW
 
 logger = logging.getLogger(__name__)
 
 
-class JsonlParams(BaseModel):
+class JsonlParams(KeyedParams):
     """Where and how to read a JSON Lines file.
 
     Attributes:
+        key: Column(s) identifying a row (see `connectors._keys.KeyedParams`); default: the row's position.
         path: The file.
         encoding: A Python codec name (a UTF-8 byte-order mark is skipped).
     """

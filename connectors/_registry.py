@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import wraps
 from types import MappingProxyType
 from typing import Protocol
 
 import polars as pl
 from pydantic import BaseModel
+
+from connectors._keys import KeyedParams, checked_keys
 
 
 class Connector(Protocol):
@@ -21,7 +24,7 @@ class Connector(Protocol):
 _CONNECTORS: dict[str, Connector] = {}
 _PARAMS: dict[str, type[BaseModel]] = {}
 
-#: Read-only view of the registry: kind name -> connector.
+#: Read-only view of the registry: kind name -> connector (keys applied and checked, see `with_checked_keys`).
 CONNECTORS: Mapping[str, Connector] = MappingProxyType(_CONNECTORS)
 
 
@@ -35,11 +38,24 @@ def register_connector(kind: str, params: type[BaseModel]) -> Callable[[Connecto
     def decorate(connector: Connector) -> Connector:
         if kind in _CONNECTORS:
             raise ValueError(f"a connector named {kind!r} is already registered")
-        _CONNECTORS[kind] = connector
+        _CONNECTORS[kind] = with_checked_keys(connector)
         _PARAMS[kind] = params
         return connector
 
     return decorate
+
+
+def with_checked_keys(connector: Connector) -> Connector:
+    """The connector with its params' ``key`` columns applied (`KeyedParams`) and every yielded
+    ``_source_key`` checked (`connectors._keys.checked_keys`): what the registry hands out."""
+
+    @wraps(connector)
+    def read(params: BaseModel, /, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
+        key = params.key if isinstance(params, KeyedParams) else None
+        where = getattr(params, "path", None) or source
+        yield from checked_keys(connector(params, source=source, cursor=cursor), key=key, source=source, where=where)
+
+    return read
 
 
 def _unknown(kind: str) -> KeyError:

@@ -1,4 +1,10 @@
-"""SQL connector: a table or a query of any SQLAlchemy database, streamed in chunks, every value as text."""
+"""SQL connector: a table or a query of any SQLAlchemy database, streamed in chunks, every value as text.
+
+Sources are only read. Every read runs on a connection that cannot write (a read-only transaction on
+PostgreSQL, a read-only session on MySQL/MariaDB, ``query_only`` and a ``mode=ro`` file on SQLite) and is
+rolled back at the end, never committed. A ``query`` that is not one reading statement is refused before it
+is sent, so the user learns why; the read-only connection is the guard that holds when that check is fooled.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,13 @@ import decimal
 import json
 import logging
 import os
+import re
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.request import pathname2url
 
 import polars as pl
 import sqlalchemy as sa
@@ -18,12 +28,62 @@ from sqlalchemy.engine import URL
 
 from connectors._errors import SourceError
 from connectors._frame import BLANK_PATTERN, column_names, finish_batch, joined_values
-from connectors.lineage import EMPTY_ROW, MALFORMED_ROW
+from connectors._keys import POSITION_PREFIX, compose_key
+from connectors.lineage import (
+    EMPTY_ROW,
+    ERROR_CODE_COL,
+    ERROR_DETAIL_COL,
+    MALFORMED_ROW,
+    SKIP_REASON_COL,
+    SOURCE_KEY_COL,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Joins the values of a composite key into one ``_source_key``.
-KEY_SEPARATOR = "|"
+#: What makes a connection unable to write, per dialect: run on it before anything else. A dialect not
+#: listed is read with the SELECT check only (a warning says so: give such a source a read-only login).
+READ_ONLY_STATEMENTS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        # the transaction already begun, and any later one of this (unpooled) session, autocommit included
+        "postgresql": ("SET TRANSACTION READ ONLY", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"),
+        "mysql": ("SET SESSION TRANSACTION READ ONLY",),  # every transaction of the session, autocommit too
+        "mariadb": ("SET SESSION TRANSACTION READ ONLY",),
+        "sqlite": ("PRAGMA query_only = ON",),  # the file is also opened read-only: see `read_only_url`
+    }
+)
+#: First words of the statements a ``query`` may be.
+READING_STATEMENTS: Final = ("SELECT", "WITH", "VALUES", "TABLE")
+#: Words that make a reading statement write or lock: a data-modifying CTE, ``SELECT … INTO`` a table, a
+#: variable or a server file (which no read-only transaction stops), ``FOR UPDATE``.
+WRITING_WORDS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "INTO"})
+
+_STRING = r"'(?:[^']|'')*'"
+_QUOTED = r'"(?:[^"]|"")*"'
+_BACKTICKED = r"`(?:[^`]|``)*`"
+#: Comments, string literals and quoted names, as each server's lexer reads them. Where a pattern is unsure
+#: it leaves text visible, so the check sees more words than the server, not fewer.
+_LITERALS: Final[Mapping[str, re.Pattern[str]]] = MappingProxyType(
+    {
+        "mysql": re.compile(
+            r"(?:--(?=\s|$)|#)[^\n]*|/\*(?![!+]|M!).*?\*/"  # /*! … */ and /*M! … */ are code
+            r"|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|" + _BACKTICKED,
+            re.S,
+        ),
+        "postgresql": re.compile(
+            r"--[^\n]*|/\*.*?\*/|(?<!\w)[eE]'(?:[^'\\]|\\.|'')*'|"
+            + _STRING
+            + "|"
+            + _QUOTED
+            + r"|\$(?P<tag>(?:[^\W\d]\w*)?)\$.*?\$(?P=tag)\$",
+            re.S,
+        ),
+        "default": re.compile(
+            r"--[^\n]*|/\*.*?\*/|" + _STRING + "|" + _QUOTED + "|" + _BACKTICKED + r"|\[[^\]]*\]", re.S
+        ),
+    }
+)
+#: What may follow the last statement: blanks and semicolons (comments are blanked first).
+_TAIL: Final = " \t\r\n\f;"
 
 
 def safe_url(url: str | URL) -> str:
@@ -48,9 +108,10 @@ class SqlParams(BaseModel):
         url: A SQLAlchemy URL, e.g. ``mysql+pymysql://user:pw@host/db?charset=utf8mb4`` or ``sqlite:///a.db``.
         password_env: Name of an environment variable holding the password; it replaces the URL's password.
         table: A table name (``schema.table`` allowed). Exactly one of ``table`` and ``query``.
-        query: A SELECT statement (SQLAlchemy ``text()``: write a literal colon as ``\\:``).
-        key: Column(s) whose values form ``_source_key`` (joined with ``|``); default: the table's primary key.
-            Required with ``query``.
+        query: One reading statement: ``SELECT``, ``WITH … SELECT``, ``VALUES`` or ``TABLE`` (SQLAlchemy
+            ``text()``: write a literal colon as ``\\:``). It runs on a connection that cannot write.
+        key: Column(s) whose values form ``_source_key`` (several joined with ``|``, a value's own ``|`` and
+            ``\\`` escaped with ``\\``); default: the table's primary key. Required with ``query``.
         chunk_size: Rows fetched from the server and yielded per batch.
         cursor_column: Column for incremental reads: only rows with a value greater than the ``cursor``
             passed to the connector are read, in ascending order of this column.
@@ -185,9 +246,12 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
     """Read a table or a query into raw text batches with lineage, ``chunk_size`` rows at a time.
 
     Rows are streamed (server-side cursor, ``stream_results``), so memory does not grow with the table.
-    ``_source_key`` is the key column's value as text, composite keys joined with ``|``; a row whose key is
-    NULL is ``malformed_row`` with key ``row:<n>`` (its position in this read). Every value is text (see
-    `value_text`); NULL is null. Column names are the result's (duplicates suffixed ``_2``).
+    The read runs on a connection that cannot write (see `READ_ONLY_STATEMENTS`) and is rolled back at the
+    end; a ``query`` that is not one reading statement is refused before it is sent (see `query_refusal`).
+    ``_source_key`` is the key column's value as text, composite keys joined by `compose_key` (``|``, with
+    ``|`` and ``\\`` in a value escaped); a row whose key is NULL is ``malformed_row`` with key ``row:<n>``
+    (its position in this read). Every value is text (see `value_text`); NULL is null. Column names are the
+    result's (duplicates suffixed ``_2``).
 
     Incremental reads: with ``cursor_column`` set and a ``cursor`` (the last value seen, as text), only rows
     with ``cursor_column > cursor`` are read. Rows always come in ascending ``cursor_column`` order (NULLs
@@ -200,8 +264,9 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
         cursor: The last ``cursor_column`` value of the previous run (text), or ``None`` for a full read.
 
     Raises:
-        SourceError: The server does not answer, the login fails, the table or a key column does not exist,
-            the query fails. The message shows the URL with its password hidden.
+        SourceError: The query is not one reading statement, or tries to write; the server does not answer,
+            the login fails, the SQLite file does not exist, the table or a key column does not exist, the
+            query fails. The message shows the URL with its password hidden.
     """
     where = params.safe_url
     try:
@@ -210,26 +275,84 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
         raise SourceError(
             source, where, None, f"environment variable {params.password_env} (password_env) is not set"
         ) from None
+    _check_query(params.query, url, source, where)
+    _check_sqlite_file(url, source, where)
     try:
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(read_only_url(url), poolclass=sa.pool.NullPool)
     except Exception as exc:  # unknown dialect, missing driver, bad options
         problem = _scrub(f"cannot use this URL: {type(exc).__name__}: {exc}", url)
         raise SourceError(source, where, None, problem) from None
     what = f"table {params.table!r}" if params.table is not None else "the query"
     logger.info("%s: reading %s from %s (cursor %s)", source, what, where, "none" if cursor is None else "set")
     try:
-        with engine.connect() as conn:
+        with read_only_connection(engine, source) as conn:
             stmt, key_cols = _statement(conn, params, cursor, source, where)
             stream = conn.execution_options(stream_results=True, yield_per=params.chunk_size)
             bound = params.query is not None and params.cursor_column is not None and cursor is not None
-            result = stream.execute(stmt, {"crmkit_cursor": cursor} if bound else None)
-            yield from _batches(result, params, key_cols, source, where)
+            with stream.execute(stmt, {"crmkit_cursor": cursor} if bound else None) as result:
+                yield from _batches(result, params, key_cols, source, where)
     except SourceError:
         raise
     except sa.exc.SQLAlchemyError as exc:
         raise SourceError(source, where, None, _scrub(f"{what}: {_db_message(exc)}", url)) from None
     finally:
         engine.dispose()
+
+
+def query_refusal(query: str, dialect: str) -> str | None:
+    """Why ``query`` is not run, or ``None`` when it is one reading statement.
+
+    A query runs when it is a single ``SELECT``, ``WITH … SELECT``, ``VALUES`` or ``TABLE`` statement and
+    holds none of `WRITING_WORDS` outside its strings, quoted names and comments (read as ``dialect``'s server
+    reads them). This names the problem before anything is sent; it is not the guard: a query that passes
+    still runs on a connection that cannot write.
+
+    Args:
+        query: The ``query`` param.
+        dialect: The SQLAlchemy backend name (``postgresql``, ``mysql``, ``mariadb``, ``sqlite``, …).
+    """
+    body = _blanked(query, dialect).rstrip(_TAIL)
+    if ";" in body:
+        return "it holds more than one statement (a ';' before its end)"
+    first = re.match(r"[\s(]*([^\W\d][\w$]*)", body)
+    verb = first.group(1).upper() if first else None
+    allowed = ", ".join(READING_STATEMENTS[:-1]) + " or " + READING_STATEMENTS[-1]
+    if verb not in READING_STATEMENTS:
+        return f"it starts with {verb or 'no statement'}, not {allowed}"
+    writing = sorted({w.upper() for w in re.findall(r"[^\W\d][\w$]*", body)} & WRITING_WORDS)
+    if writing:
+        return f"it contains {', '.join(writing)}, which would write or lock (only reading is allowed)"
+    return None
+
+
+def read_only_url(url: URL) -> URL:
+    """The URL to read with: a SQLite file path becomes a ``file:`` URI with ``mode=ro``, so the file is
+    opened read-only and a mistyped path does not create an empty database. Other URLs are unchanged."""
+    path = _sqlite_path(url)
+    if path is None:
+        return url
+    return url.set(database=f"file:{pathname2url(path)}", query={**url.query, "mode": "ro", "uri": "true"})
+
+
+@contextmanager
+def read_only_connection(engine: sa.Engine, source: str) -> Iterator[sa.Connection]:
+    """A connection that cannot write (`READ_ONLY_STATEMENTS`), rolled back when the block ends: a source
+    is never changed by reading it, whatever the query or a function it calls tries."""
+    with engine.connect() as conn:
+        statements = READ_ONLY_STATEMENTS.get(conn.dialect.name)
+        if statements is None:
+            logger.warning(
+                "%s: %s has no read-only mode in crmkit: only the SELECT check guards this source; "
+                "give it a login that can only read",
+                source,
+                conn.dialect.name,
+            )
+        for statement in statements or ():
+            conn.exec_driver_sql(statement)
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def next_cursor(batch: pl.DataFrame, params: SqlParams, previous: str | None) -> str | None:
@@ -245,6 +368,47 @@ def next_cursor(batch: pl.DataFrame, params: SqlParams, previous: str | None) ->
     return values[-1] if len(values) else previous
 
 
+def _blanked(query: str, dialect: str) -> str:
+    """``query`` with its comments blanked out and its strings and quoted names masked with ``~``, keeping
+    every other character where it was (so a position in the result is a position in the query)."""
+    pattern = _LITERALS.get("mysql" if dialect == "mariadb" else dialect, _LITERALS["default"])
+
+    def mask(found: re.Match[str]) -> str:
+        text = found.group()
+        return (" " if text.startswith(("--", "/*", "#")) else "~") * len(text)
+
+    return pattern.sub(mask, query)
+
+
+def _statement_text(query: str, dialect: str) -> str:
+    """``query`` without what follows its last token (blanks, ``;``, comments), ready to be wrapped."""
+    return query[: len(_blanked(query, dialect).rstrip(_TAIL))]
+
+
+def _check_query(query: str | None, url: URL, source: str, where: str) -> None:
+    """Refuse a ``query`` that is not one reading statement (see `query_refusal`), naming the source."""
+    if query is None:
+        return
+    refusal = query_refusal(query, url.get_backend_name())
+    if refusal is not None:
+        raise SourceError(source, where, None, f"the query of source {source!r} is not run: {refusal}")
+
+
+def _sqlite_path(url: URL) -> str | None:
+    """The absolute file path of a SQLite URL given as a path; ``None`` for other URLs, ``:memory:`` and
+    ``file:`` URIs (``uri=true``), which are left as written."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or "uri" in url.query:
+        return None
+    return os.path.abspath(url.database)  # type: ignore[arg-type]
+
+
+def _check_sqlite_file(url: URL, source: str, where: str) -> None:
+    """Refuse a SQLite path that names no file (a typo would otherwise read as an empty database)."""
+    path = _sqlite_path(url)
+    if path is not None and not os.path.isfile(path):
+        raise SourceError(source, where, None, f"no SQLite database file at {path}")
+
+
 def _scrub(text: str, url: URL) -> str:
     """``text`` with the URL's password (should a driver echo it) replaced by ``***``."""
     password = url.password
@@ -254,11 +418,18 @@ def _scrub(text: str, url: URL) -> str:
 
 
 def _db_message(exc: sa.exc.SQLAlchemyError) -> str:
-    """The driver's message without SQLAlchemy's echo of the statement and its parameters."""
+    """The driver's message on one line, without SQLAlchemy's echo of the statement and its parameters and
+    without PostgreSQL's quote of the statement (``LINE 1: …`` and its caret line)."""
     orig = getattr(exc, "orig", None)
     if orig is not None:
-        return f"{type(orig).__name__}: {orig}"
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        lines = [" ".join(line.split()) for line in str(orig).splitlines()]
+        kept = [line for line in lines if line and not line.startswith("LINE ") and line.strip("^ ")]
+        message = f"{type(orig).__name__}: {'; '.join(kept)}"
+    else:
+        message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if re.search(r"read[- ]?only", message, re.IGNORECASE):
+        message += " (sources are read on a connection that cannot write: the query must only read)"
+    return message
 
 
 def _statement(
@@ -267,18 +438,15 @@ def _statement(
     """The SELECT to run and the key column names."""
     if params.query is not None:
         assert params.key is not None  # checked by the model
-        sql = params.query.strip().rstrip(";")
+        sql = _statement_text(params.query, conn.dialect.name)
         col = params.cursor_column
         if col is None:
             return sa.text(sql), params.key
         quoted = conn.dialect.identifier_preparer.quote(col)
+        sql = f"SELECT * FROM (\n{sql}\n) AS crmkit_q"  # own lines: a comment in the query ends with its line
         if cursor is None:
-            order = f"CASE WHEN {quoted} IS NULL THEN 0 ELSE 1 END, {quoted}"
-            return sa.text(f"SELECT * FROM ({sql}) AS crmkit_q ORDER BY {order}"), params.key
-        return (
-            sa.text(f"SELECT * FROM ({sql}) AS crmkit_q WHERE {quoted} > :crmkit_cursor ORDER BY {quoted}"),
-            params.key,
-        )
+            return sa.text(f"{sql} ORDER BY CASE WHEN {quoted} IS NULL THEN 0 ELSE 1 END, {quoted}"), params.key
+        return sa.text(f"{sql} WHERE {quoted} > :crmkit_cursor ORDER BY {quoted}"), params.key
     assert params.table is not None
     schema, _, name = params.table.rpartition(".")
     try:
@@ -326,34 +494,54 @@ def _batches(
             None,
             f"the query has no column {', '.join(map(repr, missing))} (key); columns: {', '.join(raw_names)}",
         )
-    key_index = [raw_names.index(k) for k in key_cols]
+    key_names = [names[raw_names.index(k)] for k in key_cols]
     read = 0
     while rows := result.fetchmany(params.chunk_size):
         columns = [_column_text(col) for col in zip(*rows, strict=True)]
         values = pl.DataFrame([pl.Series(n, c, dtype=pl.String) for n, c in zip(names, columns, strict=True)])
-        key_parts = [columns[i] for i in key_index]
-        keys: list[str] = []
-        code: list[str | None] = [None] * len(rows)
-        detail: list[str | None] = [None] * len(rows)
-        for i, parts in enumerate(zip(*key_parts, strict=True)):
-            if any(p is None for p in parts):
-                keys.append(f"row:{read + i + 1}")
-                code[i] = MALFORMED_ROW
-                nulls = [k for k, p in zip(key_cols, parts, strict=True) if p is None]
-                detail[i] = f"key column {', '.join(nulls)} is NULL"
-            else:
-                keys.append(KEY_SEPARATOR.join(parts))  # type: ignore[arg-type]
         joined = joined_values(values)
-        blank = pl.select(joined.str.contains(BLANK_PATTERN)).to_series().to_list()
-        skip = [EMPTY_ROW if b and c is None else None for b, c in zip(blank, code, strict=True)]
+        lineage = _row_lineage(values, joined, list(zip(key_names, key_cols, strict=True)), read + 1)
         read += len(rows)
         yield finish_batch(
             values,
             source=source,
-            keys=keys,
-            skip_reason=skip,
-            error_code=code,
-            error_detail=detail,
+            keys=lineage[SOURCE_KEY_COL],
+            skip_reason=lineage[SKIP_REASON_COL],
+            error_code=lineage[ERROR_CODE_COL],
+            error_detail=lineage[ERROR_DETAIL_COL],
             joined=joined,
         )
     logger.info("%s: read %s rows from %s", source, read, where)
+
+
+def _row_lineage(values: pl.DataFrame, joined: pl.Series, keys: list[tuple[str, str]], first_row: int) -> pl.DataFrame:
+    """Each row's key, skip reason, error code and detail.
+
+    The key is `compose_key` of the key values (``keys``: pairs of column in ``values``, name in the result).
+    A row with a NULL key value is ``malformed_row``, keyed ``row:<n>`` by its place in the read
+    (``first_row`` is the first row's); a row whose values are all blank is ``empty_row``.
+    """
+    is_null = [pl.col(column).is_null() for column, _ in keys]
+    broken = pl.any_horizontal(is_null)
+    null_names = pl.concat_str(
+        [pl.when(null).then(pl.lit(name)) for null, (_, name) in zip(is_null, keys, strict=True)],
+        separator=", ",
+        ignore_nulls=True,
+    )
+    position = pl.format(POSITION_PREFIX + "{}", pl.int_range(first_row, first_row + values.height))
+    blank = pl.lit(joined).str.contains(BLANK_PATTERN)
+    return values.select(
+        pl.when(broken).then(position).otherwise(_key_values(values, [c for c, _ in keys])).alias(SOURCE_KEY_COL),
+        pl.when(~broken & blank).then(pl.lit(EMPTY_ROW)).alias(SKIP_REASON_COL),
+        pl.when(broken).then(pl.lit(MALFORMED_ROW)).alias(ERROR_CODE_COL),
+        pl.when(broken).then(pl.format("key column {} is NULL", null_names)).alias(ERROR_DETAIL_COL),
+    )
+
+
+def _key_values(values: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    """`compose_key` of each row's key values (null where one is NULL): one column is its own key."""
+    if len(columns) == 1:
+        return pl.col(columns[0])
+    parts = zip(*(values.get_column(c).to_list() for c in columns), strict=True)
+    keys = [None if None in row else compose_key(list(row)) for row in parts]  # composite keys only
+    return pl.lit(pl.Series(keys, dtype=pl.String))

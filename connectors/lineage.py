@@ -37,3 +37,7 @@ REPEATED_HEADER: Final = "repeated_header"
 # Error codes: the row is structurally broken and goes to quarantine.
 MALFORMED_ROW: Final = "malformed_row"
 BAD_ENCODING: Final = "bad_encoding"
+#: A row whose key repeats an earlier row of the same read (see `connectors._keys`).
+DUPLICATE_KEY: Final = "duplicate_key"
+#: Longest ``_source_key`` the store keeps (its ``source_key`` columns; a test checks both agree).
+MAX_KEY_CHARS: Final = 255

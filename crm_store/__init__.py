@@ -1,15 +1,28 @@
 """crm_store: the canonical CRM schema, its migrations and the repository functions that read and write it.
 
-The caller owns the session and the transaction; every writer takes polars DataFrames and is idempotent.
+The caller owns the session and the transaction; every writer takes polars DataFrames and is idempotent. The
+store's run lock (``acquire_run_lock``) is the one exception: it commits its own short transactions on an engine,
+so that two runs see each other at once.
 """
 
 from __future__ import annotations
 
+from crm_store.lock import (
+    STORE_LOCK,
+    HeldLock,
+    LockHolder,
+    RunLockedError,
+    RunLockLostError,
+    abandoned_reason,
+    acquire_run_lock,
+    read_run_lock,
+)
 from crm_store.models import Base
 from crm_store.repository import (
     GOLDEN_FIELDS,
     RunStatus,
     UpsertCounts,
+    close_abandoned_runs,
     finish_run,
     ledger_counts,
     read_activities,
@@ -20,6 +33,7 @@ from crm_store.repository import (
     read_outcomes,
     read_provenance,
     read_quarantine,
+    read_run,
     read_source_columns,
     read_source_records,
     record_merge_events,
@@ -39,10 +53,18 @@ from crm_store.store import StoreNotFoundError, init_store, open_store
 
 __all__ = [
     "GOLDEN_FIELDS",
+    "STORE_LOCK",
     "Base",
+    "HeldLock",
+    "LockHolder",
+    "RunLockLostError",
+    "RunLockedError",
     "RunStatus",
     "StoreNotFoundError",
     "UpsertCounts",
+    "abandoned_reason",
+    "acquire_run_lock",
+    "close_abandoned_runs",
     "finish_run",
     "init_store",
     "ledger_counts",
@@ -55,6 +77,8 @@ __all__ = [
     "read_outcomes",
     "read_provenance",
     "read_quarantine",
+    "read_run",
+    "read_run_lock",
     "read_source_columns",
     "read_source_records",
     "record_merge_events",

@@ -31,6 +31,7 @@ __all__ = [
     "Organisation",
     "PipelineRun",
     "Quarantine",
+    "RunLock",
     "SourceRecord",
     "SourceSchema",
     "UtcDateTime",
@@ -98,10 +99,16 @@ def _one_of(column: str, *values: str) -> str:
 
 
 class PipelineRun(Base):
-    """One run of a pipeline: its status, config hash, ledger and report."""
+    """One run of a pipeline: its status, config hash, ledger and report.
+
+    ``status`` is ``running`` until the run ends ``succeeded``, ``partial`` (loaded, but a source failed or too
+    many rows were quarantined) or ``failed``; ``error`` says why a run was not ``succeeded`` (migration 0005).
+    """
 
     __tablename__ = "pipeline_run"
-    __table_args__ = (sa.CheckConstraint(_one_of("status", "running", "succeeded", "failed"), name="status"),)
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("status", "running", "succeeded", "partial", "failed"), name="status"),
+    )
 
     run_id: Mapped[str] = mapped_column(sa.String(RUN_ID), primary_key=True)
     project: Mapped[str] = mapped_column(sa.String(128))
@@ -115,6 +122,21 @@ class PipelineRun(Base):
     report_path: Mapped[str | None] = mapped_column(sa.String(1024))
     #: The Fellegi-Sunter model the run trained (JSON), reused by incremental runs.
     match_model: Mapped[str | None] = mapped_column(LONG_TEXT)
+    #: Why the run is ``partial`` or ``failed`` (a failed source, the quarantine share, the error that stopped it).
+    error: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class RunLock(Base):
+    """The store's run lock: the row named ``store`` exists while a run writes the store (``crm_store.lock``)."""
+
+    __tablename__ = "run_lock"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+    pid: Mapped[int] = mapped_column(sa.Integer())
+    host: Mapped[str] = mapped_column(sa.String(255))
+    acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class SourceRecord(Base):

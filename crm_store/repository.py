@@ -47,6 +47,7 @@ __all__ = [
     "GOLDEN_FIELDS",
     "RunStatus",
     "UpsertCounts",
+    "close_abandoned_runs",
     "finish_run",
     "ledger_counts",
     "read_activities",
@@ -57,6 +58,7 @@ __all__ = [
     "read_outcomes",
     "read_provenance",
     "read_quarantine",
+    "read_run",
     "read_source_columns",
     "read_source_records",
     "record_merge_events",
@@ -75,7 +77,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RunStatus = Literal["running", "succeeded", "failed"]
+#: ``running`` until the run ends; ``partial``: loaded, but a source failed or too many rows were quarantined.
+RunStatus = Literal["running", "succeeded", "partial", "failed"]
+#: Runs that loaded what they read (their match model can be reused).
+LOADED_STATUSES = ("succeeded", "partial")
+#: The longest ``pipeline_run.error`` kept (a longer one ends with "…").
+ERROR_CHARS = 4000
 
 #: Columns of ``customer`` that make up the golden record (and its ``content_hash``), in hash order.
 GOLDEN_FIELDS: tuple[str, ...] = (
@@ -821,12 +828,14 @@ def finish_run(
     ledger: Any,
     report_path: str | Path | None,
     *,
+    error: str | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """Record the end of a run: its final status, ledger (any JSON document) and report path.
+    """Record the end of a run: its final status, ledger (any JSON document), report path and error.
 
     Args:
-        status: ``succeeded`` or ``failed`` (``running`` is accepted for a checkpoint).
+        status: ``succeeded``, ``partial`` or ``failed`` (``running`` is accepted for a checkpoint).
+        error: why the run is ``partial`` or ``failed`` (kept up to ``ERROR_CHARS`` characters).
         now: ``finished_at`` (default: the current UTC time).
     """
     if status not in get_args(RunStatus):
@@ -842,10 +851,69 @@ def finish_run(
             finished_at=now or _utcnow(),
             ledger=ledger,
             report_path=None if report_path is None else str(report_path),
+            error=_clip(error),
         )
     )
     if cast(sa.CursorResult[Any], result).rowcount == 0:
         raise ValueError(f"finish_run: no run {run_id!r} (call start_run first)")
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= ERROR_CHARS:
+        return text
+    return text[: ERROR_CHARS - 1] + "…"
+
+
+def close_abandoned_runs(
+    session: Session,
+    reason: str,
+    *,
+    run_ids: Collection[str] | None = None,
+    keep: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Mark runs still ``running`` as ``failed`` with ``reason`` as their error: their process is gone.
+
+    Only the caller knows that (it holds the store's run lock, or found the lock of a dead process).
+
+    Args:
+        reason: the error to record, e.g. ``abandoned: process gone``.
+        run_ids: only these runs (default: every run still ``running``).
+        keep: a run not to close (the caller's own).
+        now: ``finished_at`` (default: the current UTC time).
+
+    Returns:
+        The ids of the runs closed, sorted.
+    """
+    table = _table(PipelineRun)
+    where = [table.c.status == "running"]
+    if run_ids is not None:
+        where.append(table.c.run_id.in_(list(run_ids)))
+    if keep is not None:
+        where.append(table.c.run_id != keep)
+    ids = sorted(session.execute(sa.select(table.c.run_id).where(*where)).scalars())
+    if ids:
+        session.execute(
+            sa.update(table)
+            .where(table.c.run_id.in_(ids), table.c.status == "running")
+            .values(status="failed", finished_at=now or _utcnow(), error=_clip(reason))
+        )
+        logger.debug("closed abandoned run(s) %s: %s", ", ".join(ids), reason)
+    return ids
+
+
+def read_run(session: Session, run_id: str) -> dict[str, Any] | None:
+    """One ``pipeline_run`` row as a dict (``ledger`` and ``versions`` decoded; no match model), or ``None``."""
+    table = _table(PipelineRun)
+    columns = [c for c in table.columns if c.name != "match_model"]
+    row = session.execute(sa.select(*columns).where(table.c.run_id == run_id)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    for name in ("ledger", "versions"):
+        if isinstance(out[name], str):  # a JSON column read back as text
+            out[name] = json.loads(out[name])
+    return out
 
 
 def save_cursor(session: Session, source: str, value: str | None, *, now: dt.datetime | None = None) -> None:
@@ -1068,11 +1136,12 @@ def save_match_model(session: Session, run_id: str, model_json: str) -> None:
 
 
 def read_match_model(session: Session) -> str | None:
-    """The match model of the newest succeeded run that trained one (``None`` when no run did)."""
+    """The match model of the newest run that loaded its rows (``succeeded`` or ``partial``) and trained one
+    (``None`` when no run did)."""
     table = _table(PipelineRun)
     stmt = (
         sa.select(table.c.match_model)
-        .where(table.c.status == "succeeded", table.c.match_model.is_not(None))
+        .where(table.c.status.in_(LOADED_STATUSES), table.c.match_model.is_not(None))
         .order_by(table.c.finished_at.desc(), table.c.run_id.desc())
         .limit(1)
     )

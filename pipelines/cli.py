@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +34,10 @@ err = Console(stderr=True, highlight=False)
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 STEPS = ("extract", "map", "normalise", "validate", "match+survive", "link", "load", "report")
+#: Exit code of ``crmkit migrate`` / ``crmkit demo`` per run status (2: an invalid project file or argument;
+#: 130: interrupted by Ctrl-C or SIGTERM, the run recorded as failed).
+EXIT_CODES = {"succeeded": 0, "partial": 3, "failed": 1}
+INTERRUPTED = 130
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML project file.", show_default=False)]
 
@@ -63,12 +70,15 @@ def migrate(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
 ) -> None:
-    """Migrate every source of a project file into the canonical store and write the quality report."""
+    """Migrate every source of a project file into the canonical store and write the quality report.
+
+    Exit code 0: succeeded; 3: partial (a source failed, or more rows were quarantined than
+    run.max_quarantine_share); 1: failed (or another run holds the store); 2: invalid project file.
+    """
     _load(config)  # fail fast, before Prefect starts, on an invalid file
     result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh)
     _summary(result)
-    if result.status != "succeeded":
-        raise typer.Exit(1)
+    raise typer.Exit(EXIT_CODES[result.status])
 
 
 @app.command()
@@ -82,8 +92,7 @@ def demo(
     _load(DEMO_CONFIG)
     result = _run(DEMO_CONFIG, dry_run=False, debug=debug)
     _summary(result)
-    if result.status != "succeeded":
-        raise typer.Exit(1)
+    raise typer.Exit(EXIT_CODES[result.status])
 
 
 @app.command()
@@ -150,7 +159,9 @@ def map_source(
     query: Annotated[
         str | None, typer.Option("--query", help="With a database URL: a query instead of a table.")
     ] = None,
-    key: Annotated[str | None, typer.Option("--key", help="With --query: the key column.")] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="The key column (required with --query; proposed for files).")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Source name (default: from the file or table).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the YAML here instead of printing it.")] = None,
 ) -> None:
@@ -158,12 +169,13 @@ def map_source(
 
     Chinese and English header synonyms and pinyin abbreviations (KHMC, SJHM, DZYX …) are recognised, and value
     patterns (mobiles, emails, dates, ID numbers, names, companies) fill in where the header says nothing. Each
-    column carries its confidence and reason as a comment.
+    column carries its confidence and reason as a comment. For a file, an identifier column (客户编号, KHBH) whose
+    values are present and unique is proposed as the source's ``key``.
     """
     import polars as pl
 
     from connectors import SourceError, get_connector, params_model
-    from rules.suggest import render_mapping_yaml, suggest_from_frame
+    from rules.suggest import KeySuggestion, render_mapping_yaml, suggest_from_frame, suggest_key
 
     if "://" in spec:
         if not (table or query):
@@ -194,7 +206,12 @@ def map_source(
     if not batches:
         raise _fail(f"{spec}: no rows to learn from")
     frame = pl.concat(batches, how="diagonal_relaxed")
-    text = render_mapping_yaml(source, kind, params, suggest_from_frame(frame))
+    proposed: KeySuggestion | None = None
+    if kind != "sql" and key and key not in frame.columns:
+        raise _fail(f"--key {key!r} is not a column of {spec}", 2)
+    if kind != "sql":
+        proposed = KeySuggestion((key,), "given with --key") if key else suggest_key(frame)
+    text = render_mapping_yaml(source, kind, params, suggest_from_frame(frame), proposed)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -438,15 +455,45 @@ def version() -> None:
     console.print(f"crmkit {dist_version('crmkit')}")
 
 
+def _quiet_prefect(debug: bool) -> None:
+    """Without ``--debug``, Prefect says nothing (a failed run is one message of ours, not two tracebacks);
+    with it, Prefect's logs and the run's own debug lines, tracebacks included."""
+    if debug:
+        logging.getLogger("pipelines").setLevel(logging.DEBUG)
+    else:
+        logging.getLogger("prefect").setLevel(logging.CRITICAL + 1)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM interrupts the run like Ctrl-C: it is recorded as failed, its lock released, Prefect's server
+    stopped (the default SIGTERM would end the process at once, leaving the run ``running``)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False) -> MigrateResult:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    if not debug:
-        logging.getLogger("prefect").setLevel(logging.WARNING)
     with console.status("Starting Prefect…"):
-        from pipelines.ledger import LedgerError
-        from pipelines.migrate import SchemaDriftError, migrate
+        from crm_store import RunLockedError
+        from pipelines._prefect import start_temporary_server
+        from pipelines.migrate import migrate
         from pipelines.progress import StepEvent, listening
+
+        _quiet_prefect(debug)
+        start_temporary_server()
 
     progress = Progress(
         SpinnerColumn(),
@@ -474,10 +521,12 @@ def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False
             progress.update(task_id, note=f"[red]failed[/]: {event.detail[:80]}")
 
     try:
-        with progress, listening(on_event):
+        with _sigterm_interrupts(), progress, listening(on_event):
             return migrate(config, dry_run=dry_run, full_refresh=full_refresh)
-    except (LedgerError, SchemaDriftError) as exc:
+    except RunLockedError as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted: the run is recorded as failed and the store's lock released", INTERRUPTED) from None
     except Exception as exc:
         if debug:
             raise
@@ -505,11 +554,15 @@ def _summary(result: MigrateResult) -> None:
         if row.get("error"):
             console.print(f"[red]source {row['source']} failed:[/] {row['error']}")
     _print_match_summary(result.matching)
+    colour = {"succeeded": "green", "partial": "yellow"}.get(result.status, "red")
     console.print(
-        f"{t['customers']:,} golden customers · status [bold]{result.status}[/] · "
+        f"{t.get('customers', 0):,} golden customers · status [bold {colour}]{result.status}[/] · "
         f"{sum(x['seconds'] for x in result.timings):.1f}s in steps"
     )
-    console.print(f"Report: [bold]{result.report_path}[/]")
+    console.print(f"Report: [bold]{result.report_path or 'not written'}[/]")
+    if result.error:
+        what = "partial" if result.status == "partial" else "failed"
+        err.print(f"[bold {colour}]crmkit:[/] run {result.run_id} {what}: {result.error}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

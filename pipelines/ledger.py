@@ -8,7 +8,7 @@ unbalances the ledger.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -18,11 +18,24 @@ if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
     from pipelines.settings import ProjectSettings
 
-__all__ = ["REHYDRATED_COL", "LedgerError", "build_ledger", "ledger_rows", "read_this_run"]
+__all__ = [
+    "REHYDRATED_COL",
+    "LedgerError",
+    "RunStatus",
+    "build_ledger",
+    "ledger_rows",
+    "ledger_totals",
+    "read_this_run",
+    "run_status",
+    "unplaced_ledger",
+]
 
 #: Marks rows an incremental run rebuilt from the store to match against (``pipelines.migrate.rehydrate``):
 #: they were not read by this run, so the ledger does not count them.
 REHYDRATED_COL = "_rehydrated"
+
+#: How a run ended: ``partial`` loaded what it read, but a source failed or too many rows were quarantined.
+RunStatus = Literal["succeeded", "partial", "failed"]
 
 
 def read_this_run(records: pl.DataFrame) -> pl.DataFrame:
@@ -133,6 +146,53 @@ def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) ->
             }
         )
     return rows
+
+
+def unplaced_ledger(settings: ProjectSettings, extracted: list[Extracted] | None) -> list[dict[str, Any]]:
+    """The ledger of a run that stopped before its rows were placed: per configured source, the rows it read
+    (none when it stopped before reading), none of them loaded, quarantined or skipped."""
+    by_source = {item.source: item for item in extracted or []}
+    ledger = []
+    for source in settings.sources:
+        item = by_source.get(source.name)
+        read = item.raw.height if item is not None and item.raw is not None else 0
+        row = _empty_row(source.name)
+        row.update(kind=source.kind, read=read, missing=read, balanced=read == 0, error=item.error if item else None)
+        ledger.append(row)
+    return ledger
+
+
+def ledger_totals(ledger: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows read, loaded, quarantined and skipped over all sources, and whether every source balanced."""
+    totals: dict[str, Any] = {
+        name: sum(row[name] for row in ledger) for name in ("read", "loaded", "quarantined", "skipped")
+    }
+    totals["balanced"] = all(row["balanced"] for row in ledger)
+    return totals
+
+
+def run_status(ledger: list[dict[str, Any]], max_quarantine_share: float) -> tuple[RunStatus, str | None]:
+    """Judge a run that placed its rows by its ledger: ``(status, why it is not succeeded)``.
+
+    ``failed``: the ledger does not balance, or every source failed (nothing was read); ``partial``: a source
+    failed, or the share of rows quarantined among the rows read is above ``max_quarantine_share``;
+    otherwise ``succeeded``.
+    """
+    if not all(row["balanced"] for row in ledger):
+        return "failed", str(LedgerError(ledger))
+    failed = [row["source"] for row in ledger if row.get("error")]
+    if failed and len(failed) == len(ledger):
+        return "failed", f"every source failed: {', '.join(failed)} (the ledger says why)"
+    if failed:
+        return "partial", f"{len(failed)} of {len(ledger)} sources failed: {', '.join(failed)} (the ledger says why)"
+    totals = ledger_totals(ledger)
+    share = totals["quarantined"] / totals["read"] if totals["read"] else 0.0
+    if share > max_quarantine_share:
+        return "partial", (
+            f"{totals['quarantined']:,} of {totals['read']:,} rows read were quarantined ({share:.1%}), more than "
+            f"run.max_quarantine_share ({max_quarantine_share:.1%}); see the report's quarantine section"
+        )
+    return "succeeded", None
 
 
 def _empty_row(source: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
@@ -38,19 +38,28 @@ from crm_store.schema import (
     SOURCE_COL,
     SOURCE_KEY_COL,
 )
-from pipelines.ledger import REHYDRATED_COL, LedgerError, build_ledger, read_this_run
+from pipelines.ledger import (
+    REHYDRATED_COL,
+    RunStatus,
+    build_ledger,
+    ledger_totals,
+    read_this_run,
+    run_status,
+    unplaced_ledger,
+)
 from pipelines.progress import StepEvent, emit
-from pipelines.report import build_report, write_report
+from pipelines.report import build_report, build_stopped_report, write_report
 from pipelines.settings import ProjectSettings, load_settings
 from rules.activity import link_activities, prepare_activities, skip_children_of_skipped
 from rules.drift import Drift, detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
+from rules.mask import mask_text
 from rules.match import MatchModel, MatchResult, match, match_incremental
 from rules.normalise import normalise_frame
 from rules.survive import customer_ids, survive
 from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate
 
-__all__ = ["MigrateResult", "migrate", "migrate_flow"]
+__all__ = ["MigrateResult", "RunFailedError", "RunStatus", "migrate", "migrate_flow"]
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +120,18 @@ class MigrateResult:
     """What a run did: the CLI prints it, tests assert on it."""
 
     run_id: str
-    status: str
+    #: ``succeeded``; ``partial``: loaded, but a source failed or too many rows were quarantined; ``failed``
+    status: RunStatus
     dry_run: bool
     ledger: list[dict[str, Any]]
-    report_path: Path
+    #: the HTML report (``None`` only when even the report of a failed run could not be written)
+    report_path: Path | None
     totals: dict[str, Any]
     timings: list[dict[str, Any]] = field(default_factory=list)
     #: the report's matching section: ``blocking`` (rule, estimated_pairs, pairs, recall), ``blocking_recall`` …
     matching: dict[str, Any] = field(default_factory=dict)
+    #: why the run is ``partial`` or ``failed`` (masked: no raw phone or e-mail)
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------- steps
@@ -727,6 +740,8 @@ class _Steps:
 
     def __init__(self) -> None:
         self.timings: list[dict[str, Any]] = []
+        #: the step that raised, if one did
+        self.failed: str | None = None
 
     def __call__(self, name: str, fn: Callable[..., T], *args: Any, rows: Callable[[T], int] | None = None) -> T:
         from prefect.context import FlowRunContext
@@ -739,6 +754,7 @@ class _Steps:
             else:
                 result = fn(*args)
         except Exception as exc:
+            self.failed = name
             emit(StepEvent(name, "failed", time.perf_counter() - started, detail=str(exc)))
             raise
         seconds = time.perf_counter() - started
@@ -789,108 +805,251 @@ def _existing_ids(engine: sa.Engine | None) -> pl.DataFrame | None:
         )
 
 
+@dataclass
+class _Run:
+    """One run as it goes: what it has produced so far, so that whatever way it ends, its status, ledger and
+    report say how far it got."""
+
+    settings: ProjectSettings
+    run_id: str
+    dry_run: bool
+    engine: sa.Engine | None
+    lock: crm_store.HeldLock | None
+    steps: _Steps = field(default_factory=_Steps)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    recorded: bool = False  # its pipeline_run row exists
+    extracted: list[Extracted] | None = None
+    ledger: list[dict[str, Any]] | None = None
+    report: dict[str, Any] | None = None
+    report_path: Path | None = None
+    matching: dict[str, Any] = field(default_factory=dict)
+    status: RunStatus | Literal["running"] = "running"
+    error: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        """The report's ``run`` section."""
+        return {
+            "run_id": self.run_id,
+            "project": self.settings.project,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "dry_run": self.dry_run,
+            "status": self.status,
+            "error": self.error,
+            "config_hash": self.settings.config_hash,
+            "store": sa.make_url(self.settings.store_url).render_as_string(hide_password=True),
+            "versions": _versions(),
+            "timings": self.steps.timings,
+        }
+
+    def result(self) -> MigrateResult:
+        ledger = self.ledger or []
+        totals = self.report["totals"] if self.report else {**ledger_totals(ledger), "customers": 0}
+        status = "failed" if self.status == "running" else self.status
+        return MigrateResult(
+            self.run_id,
+            status,
+            self.dry_run,
+            ledger,
+            self.report_path,
+            totals,
+            self.steps.timings,
+            self.matching,
+            self.error,
+        )
+
+
 def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refresh: bool = False) -> MigrateResult:
     """The whole run as a sequence of steps (Prefect tasks when called inside ``migrate_flow``).
 
+    A run that writes the store holds the store's run lock from start to end (a dry run never opens the store, so
+    it needs none); taking it closes out runs whose process is gone. Whatever way the run ends it has a status
+    (``succeeded``, ``partial``: a source failed or too many rows were quarantined, ``failed``), recorded in
+    ``pipeline_run`` with its error, and the ledger and report of as far as it got.
+
     Raises:
-        LedgerError: when the ledger does not balance (after the report is written).
+        crm_store.RunLockedError: another run holds the store; nothing was run or recorded.
     """
-    step = _Steps()
-    started_at = datetime.now(UTC)
     engine = None if dry_run else crm_store.init_store(settings.store_url)
-    if engine is not None:
-        with Session(engine) as session, session.begin():
-            crm_store.start_run(session, run_id, settings.project, settings.config_hash, dry_run, _versions())
-    status = "failed"
-    ledger: list[dict[str, Any]] | None = None
-    report_path: Path | None = None
     try:
-        cursors = {} if full_refresh or engine is None else _saved_cursors(engine, settings)
-        extracted = step(
-            "extract", extract, settings, cursors, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None)
-        )
-        extracted = check_drift(settings, extracted, engine)
-        stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
-        previous = rehydrate(settings, extracted, engine)
-        normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
-        previous = normalise(settings, previous) if previous.height else None
-        validated = step("validate", check, settings, stage, normalised, previous, rows=lambda v: v.records.height)
-        existing = _existing_ids(engine)
-        golden = step(
-            "match+survive",
-            resolve,
-            settings,
-            validated.records,
-            existing,
-            _saved_model(engine),
-            rows=lambda g: g.customers.height,
-        )
-        activities, validated = step(
-            "link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height
-        )
-        tables = store_frames(run_id, stage, validated, golden, activities)
+        lock = _lock_store(settings, engine, run_id)
+    except BaseException:
         if engine is not None:
-            baselines = {x.source: x.columns for x in extracted if x.raw is not None and x.raw.height}
-            cursors = {x.source: x.cursor for x in extracted if x.cursor is not None}
-            step(
-                "load",
-                load,
-                engine,
-                run_id,
-                tables,
-                baselines,
-                cursors,
-                golden.model.to_json(),
-                rows=lambda _: tables["source_record"].height,
-            )
-        ledger = build_ledger(settings, extracted, stage, validated, golden, activities)
-        status = "succeeded" if all(row["balanced"] for row in ledger) else "failed"
-        run = {
-            "run_id": run_id,
-            "project": settings.project,
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "dry_run": dry_run,
-            "status": status,
-            "config_hash": settings.config_hash,
-            "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),
-            "versions": _versions(),
-            "timings": step.timings,
-        }
-        report = build_report(
-            run=run,
-            ledger=ledger,
-            stage=stage,
-            normalised=normalised,
-            validated=validated,
-            golden=golden,
-            crosswalk=tables["crosswalk"],
-            extracted=extracted,
-            activities=activities,
-            mappings={source.name: source.mapping for source in settings.sources},
-        )
-        report_path = step(
-            "report", write_report, report, settings.reports_path, golden.model.to_json(), rows=lambda _: 1
-        )
-        if status != "succeeded":
-            raise LedgerError(ledger, report_path)
-        return MigrateResult(
-            run_id, status, dry_run, ledger, report_path, report["totals"], step.timings, report.get("matching") or {}
-        )
-    finally:
+            engine.dispose()
+        raise
+    run = _Run(settings, run_id, dry_run, engine, lock)
+    try:
         if engine is not None:
             with Session(engine) as session, session.begin():
-                crm_store.finish_run(session, run_id, status, ledger, str(report_path) if report_path else None)
-            engine.dispose()
+                crm_store.start_run(session, run_id, settings.project, settings.config_hash, dry_run, _versions())
+            run.recorded = True
+        try:
+            _run_all(run, full_refresh)
+        except Exception as exc:
+            log.debug("run %s failed", run_id, exc_info=True)
+            _stop(run, _failure(run.steps.failed, exc))
+        except BaseException as exc:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal inside a flow)
+            _stop(run, f"interrupted ({type(exc).__name__}) before it finished")
+            raise
+    finally:
+        _finish(run)
+    return run.result()
+
+
+def _lock_store(settings: ProjectSettings, engine: sa.Engine | None, run_id: str) -> crm_store.HeldLock | None:
+    """Take the store's run lock (no lock without a store), logging the runs it closed out as abandoned."""
+    if engine is None:
+        return None
+    lock = crm_store.acquire_run_lock(
+        engine,
+        run_id,
+        wait_seconds=settings.run.lock_wait_seconds,
+        stale_after_seconds=settings.run.stale_lock_seconds,
+    )
+    for closed, reason in lock.closed:
+        log.warning("run %s was still marked running and is now failed: %s", closed, reason)
+    return lock
+
+
+def _run_all(run: _Run, full_refresh: bool) -> None:
+    """Every step, then the ledger, the run's status and the report."""
+    settings, engine, step = run.settings, run.engine, run.steps
+    cursors = {} if full_refresh or engine is None else _saved_cursors(engine, settings)
+    run.extracted = extracted = step(
+        "extract", extract, settings, cursors, rows=lambda r: sum(x.raw.height for x in r if x.raw is not None)
+    )
+    if extracted and all(item.error for item in extracted):  # nothing to match or load: say so, not a crash
+        _stop(run, f"every source failed: {', '.join(item.source for item in extracted)} (the ledger says why)")
+        return
+    extracted = check_drift(settings, extracted, engine)
+    stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
+    previous = rehydrate(settings, extracted, engine)
+    normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
+    previous = normalise(settings, previous) if previous.height else None
+    validated = step("validate", check, settings, stage, normalised, previous, rows=lambda v: v.records.height)
+    existing = _existing_ids(engine)
+    golden = step(
+        "match+survive",
+        resolve,
+        settings,
+        validated.records,
+        existing,
+        _saved_model(engine),
+        rows=lambda g: g.customers.height,
+    )
+    activities, validated = step("link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height)
+    tables = store_frames(run.run_id, stage, validated, golden, activities)
+    if engine is not None:
+        if run.lock is not None:
+            run.lock.check()  # never load without the lock
+        baselines = {x.source: x.columns for x in extracted if x.raw is not None and x.raw.height}
+        saved = {x.source: x.cursor for x in extracted if x.cursor is not None}
+        step(
+            "load",
+            load,
+            engine,
+            run.run_id,
+            tables,
+            baselines,
+            saved,
+            golden.model.to_json(),
+            rows=lambda _: tables["source_record"].height,
+        )
+    run.ledger = build_ledger(settings, extracted, stage, validated, golden, activities)
+    run.status, error = run_status(run.ledger, settings.run.max_quarantine_share)
+    run.error = mask_text(error)
+    run.report = build_report(
+        run=run.info(),
+        ledger=run.ledger,
+        stage=stage,
+        normalised=normalised,
+        validated=validated,
+        golden=golden,
+        crosswalk=tables["crosswalk"],
+        extracted=extracted,
+        activities=activities,
+        mappings={source.name: source.mapping for source in settings.sources},
+    )
+    run.matching = run.report.get("matching") or {}
+    run.report_path = step(
+        "report", write_report, run.report, settings.reports_path, golden.model.to_json(), rows=lambda _: 1
+    )
+
+
+def _failure(step: str | None, exc: Exception) -> str:
+    """One line saying where and why a run stopped (the error's own message when it names its problem)."""
+    if isinstance(exc, SchemaDriftError | crm_store.RunLockLostError):
+        return str(exc)
+    where = f"step {step}" if step else "the run"
+    # a database error's text would repeat the statement and its parameters (row values): keep the driver's message
+    message = str(exc.orig) if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else str(exc)
+    return f"{where} failed: {type(exc).__name__}: {message}"
+
+
+def _stop(run: _Run, error: str) -> None:
+    """Mark the run failed and write the ledger and report of as far as it got (a report already written stays)."""
+    run.status, run.error = "failed", mask_text(error)
+    if run.ledger is None:
+        run.ledger = unplaced_ledger(run.settings, run.extracted)
+    if run.report is not None:
+        run.report["run"].update(status=run.status, error=run.error)
+    else:
+        run.report = build_stopped_report(
+            run=run.info(),
+            ledger=run.ledger,
+            extracted=run.extracted,
+            mappings={source.name: source.mapping for source in run.settings.sources},
+        )
+    try:
+        run.report_path = write_report(run.report, run.settings.reports_path)
+    except Exception as exc:  # the last resort of a failed run: its status is still recorded
+        log.warning("the report of failed run %s could not be written: %s", run.run_id, exc)
+
+
+def _finish(run: _Run) -> None:
+    """Record the run's end in ``pipeline_run`` (an interrupted run is ``failed``), release the lock and the store."""
+    try:
+        if run.engine is not None and run.recorded:
+            status = "failed" if run.status == "running" else run.status
+            error = run.error if run.status != "running" else "interrupted before it finished"
+            with Session(run.engine) as session, session.begin():
+                crm_store.finish_run(
+                    session,
+                    run.run_id,
+                    status,
+                    run.ledger,
+                    str(run.report_path) if run.report_path else None,
+                    error=error,
+                )
+    finally:
+        if run.lock is not None:
+            run.lock.release()
+        if run.engine is not None:
+            run.engine.dispose()
+
+
+class RunFailedError(RuntimeError):
+    """Raised inside ``migrate_flow`` so that Prefect records a failed run as failed; carries the run's result."""
+
+    def __init__(self, result: MigrateResult) -> None:
+        self.result = result
+        super().__init__(f"run {result.run_id} failed: {result.error}")
 
 
 @flow(name="migrate", validate_parameters=False)
 def migrate_flow(
     config_path: str, dry_run: bool = False, run_id: str | None = None, full_refresh: bool = False
 ) -> MigrateResult:
-    """Prefect flow: migrate every source of a project file into the canonical store and write the report."""
+    """Prefect flow: migrate every source of a project file into the canonical store and write the report.
+
+    Raises:
+        RunFailedError: the run failed (its ledger and report are written; ``migrate`` returns its result).
+    """
     settings = load_settings(config_path)
-    return run_steps(settings, run_id or new_run_id(), dry_run, full_refresh)
+    result = run_steps(settings, run_id or new_run_id(), dry_run, full_refresh)
+    if result.status == "failed":
+        raise RunFailedError(result)
+    return result
 
 
 def migrate(
@@ -903,8 +1062,17 @@ def migrate(
         dry_run: run every step and write the report, but not the store.
         run_id: an explicit run id (default: UTC time plus a random suffix).
         full_refresh: ignore the saved cursors of incremental sources and read everything again.
+
+    Returns:
+        The run's result, whatever its status (``succeeded``, ``partial`` or ``failed``).
+
+    Raises:
+        crm_store.RunLockedError: another run holds the store.
     """
-    return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id, full_refresh=full_refresh)
+    try:
+        return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id, full_refresh=full_refresh)
+    except RunFailedError as exc:
+        return exc.result
 
 
 def new_run_id() -> str:

@@ -16,6 +16,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
+from pipelines.ledger import ledger_totals
 from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value
 from rules.match import explain
 from rules.reasons import describe
@@ -24,7 +25,7 @@ from rules.validate import RuleResult
 if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
 
-__all__ = ["build_report", "render_html", "write_report"]
+__all__ = ["build_report", "build_stopped_report", "render_html", "write_report"]
 
 #: How many masked samples a report shows per quarantine reason, and how many example clusters.
 SAMPLES_PER_REASON = 5
@@ -58,8 +59,7 @@ def build_report(
         activities: child rows linked to customers.
         mappings: each source's column mapping (to list the columns kept in ``attributes``).
     """
-    totals = {name: sum(row[name] for row in ledger) for name in ("read", "loaded", "quarantined", "skipped")}
-    totals["balanced"] = all(row["balanced"] for row in ledger)
+    totals = ledger_totals(ledger)
     totals["customers"] = golden.customers.height
     totals["activities"] = activities.height
     return {
@@ -73,6 +73,39 @@ def build_report(
         "skipped": _skipped(stage.skipped),
         "clusters": _clusters(golden.records, crosswalk),
         "matching": _matching(golden),
+    }
+
+
+def build_stopped_report(
+    *,
+    run: dict[str, Any],
+    ledger: list[dict[str, Any]],
+    extracted: list[Extracted] | None,
+    mappings: dict[str, dict[str, str]],
+) -> dict[str, Any]:
+    """The report of a run that stopped before its rows were placed: the run and its error (in ``run``), the ledger
+    of what was read and the columns each source had; the sections about placed rows are empty.
+
+    Args:
+        run: run metadata, with ``status`` and ``error``.
+        ledger: what each source read (``pipelines.ledger.unplaced_ledger``).
+        extracted: what each source gave, when the run got that far.
+        mappings: each source's column mapping.
+    """
+    totals = ledger_totals(ledger)
+    totals["customers"] = 0
+    totals["activities"] = 0
+    return {
+        "schema": _schema(extracted or [], mappings),
+        "run": run,
+        "ledger": ledger,
+        "totals": totals,
+        "fields": [],
+        "rules": [],
+        "quarantine": [],
+        "skipped": [],
+        "clusters": _clusters(pl.DataFrame(), pl.DataFrame()),
+        "matching": {},
     }
 
 

@@ -26,6 +26,7 @@ from rules.validate import ValidationSettings
 __all__ = [
     "Defaults",
     "ProjectSettings",
+    "RunSettings",
     "SettingsError",
     "SourceSettings",
     "StoreSettings",
@@ -60,6 +61,17 @@ class Defaults(_Strict):
     region: str = Field("CN", pattern=r"^[A-Z]{2}$", description="default phone region (ISO 3166 alpha-2)")
     date_order: Literal["ymd", "dmy", "mdy"] = "ymd"
     timezone: str = "Asia/Shanghai"
+
+
+class RunSettings(_Strict):
+    """How a run judges its own outcome and shares the store with other runs."""
+
+    #: A run that quarantined more than this share of the rows it read ends ``partial`` (exit code 3).
+    max_quarantine_share: float = Field(0.2, ge=0, le=1)
+    #: How long a run waits for another run holding the store's run lock (0: refuse at once, exit code 1).
+    lock_wait_seconds: float = Field(0.0, ge=0)
+    #: A lock whose heartbeat is older than this counts as abandoned (its process on another host, or hung).
+    stale_lock_seconds: float = Field(900.0, gt=0)
 
 
 class SourceDefaults(_Strict):
@@ -105,6 +117,7 @@ class ProjectSettings(_Strict):
     project: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     store: StoreSettings = Field(default_factory=StoreSettings)
     reports_dir: Path = Path("reports")
+    run: RunSettings = Field(default_factory=RunSettings)
     defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceSettings] = Field(min_length=1)
     rules: ValidationSettings = Field(default_factory=ValidationSettings)

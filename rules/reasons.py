@@ -108,6 +108,12 @@ REASONS: Final[dict[str, Reason]] = _table(
         "A child row (follow-up, order) whose customer row did not load (a child of a skipped customer row is"
         " skipped with that row's reason instead).",
     ),
+    # connectors: keys (connectors._keys)
+    Reason(
+        "duplicate_key",
+        "quarantined",
+        "The row's key (the source's key columns) repeats an earlier row of the same read; the first row is kept.",
+    ),
 )
 
 

@@ -8,6 +8,9 @@ hanzi starting with a common surname), company names (``…有限公司``, ``Co.
 given to one column only (the most confident), except ``phone``, which a mobile and a landline column may
 share. Reasons never quote sample values (they are personal data).
 
+`suggest_key` proposes the column that identifies a row (客户编号, KHBH, customer_id: an identifier header whose
+values are all present and unique; never a row number such as 序号, which a re-export renumbers).
+
 `render_mapping_yaml` turns the suggestions into a source block for the project YAML, with the confidence
 and reason of every column as a comment and unmapped columns commented out.
 """
@@ -27,10 +30,12 @@ from crm_store.schema import LINEAGE_COLS, RAW_LINE_COL
 
 __all__ = [
     "MIN_SHARE",
+    "KeySuggestion",
     "Suggestion",
     "render_mapping_yaml",
     "samples_from_frame",
     "suggest_from_frame",
+    "suggest_key",
     "suggest_mapping",
 ]
 
@@ -51,6 +56,14 @@ class Suggestion:
     column: str
     field: str | None
     confidence: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeySuggestion:
+    """The proposed ``key`` of a source: the column(s) whose values identify a row."""
+
+    columns: tuple[str, ...]
     reason: str
 
 
@@ -197,6 +210,9 @@ _KEYWORDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 # Headers that are identifiers or row numbers: never a canonical field.
 _IDENTIFIERS: Final = frozenset({"id", "no", "序号", "编号", "客户编号", "客户id", "customerid", "rowid", "index", "#"})
 
+#: Identifier headers that number rows rather than name customers: a re-export renumbers them.
+_ROW_NUMBERS: Final = frozenset({"no", "序号", "行号", "rowid", "index", "#", ""})
+
 _SYNONYM_OF: Final[dict[str, str]] = {_key(s): f for f, names in _SYNONYMS.items() for s in names}
 
 # Value patterns.
@@ -324,7 +340,7 @@ def _header_candidates(column: str) -> tuple[list[tuple[str, float, str]], str |
         if field is None:
             return [], f"header {column!r} is the pinyin abbreviation of {chinese}: an identifier, kept in attributes"
         return [(field, PINYIN, f"header {column!r} is the pinyin abbreviation of {chinese} ({field})")], None
-    if key in _IDENTIFIERS or re.fullmatch(r"(?:.*(?:编号|序号)|.*\bid)", key):
+    if _is_identifier(key):
         return [], f"header {column!r} is an identifier or row number: kept in attributes"
     tokens = set(re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column).lower()))
     for field, words in _KEYWORDS:
@@ -334,6 +350,37 @@ def _header_candidates(column: str) -> tuple[list[tuple[str, float, str]], str |
             if found:
                 return [(field, KEYWORD, f"header {column!r} contains {word!r} ({field})")], None
     return [], None
+
+
+def _is_identifier(key: str) -> bool:
+    """Whether a folded header names an identifier or a row number (客户编号, 序号, KHBH, customer id)."""
+    if key in _PINYIN:
+        return _PINYIN[key][1] is None
+    return key in _IDENTIFIERS or re.fullmatch(r"(?:.*(?:编号|序号)|.*\bid)", key) is not None
+
+
+def suggest_key(raw: pl.DataFrame) -> KeySuggestion | None:
+    """The first identifier column (not a row number) whose values are present and unique in every record read.
+
+    Args:
+        raw: Connector batches of the source (skipped and broken rows are left out).
+    """
+    rows = raw
+    for flag in ("_skip_reason", "_error_code"):
+        if flag in rows.columns:
+            rows = rows.filter(pl.col(flag).is_null())
+    if not rows.height:
+        return None
+    for column in (c for c in raw.columns if c not in LINEAGE_COLS and c != RAW_LINE_COL):
+        key = _key(column)
+        if not _is_identifier(key) or key in _ROW_NUMBERS or "序号" in key:
+            continue
+        values = rows.get_column(column).cast(pl.String).str.strip_chars()
+        if values.null_count() == 0 and not (values == "").any() and values.n_unique() == rows.height:
+            return KeySuggestion(
+                (column,), f"header {column!r} is an identifier, present and unique in all {rows.height} rows read"
+            )
+    return None
 
 
 def suggest_mapping(columns: list[str], samples: Mapping[str, Sequence[str | None]]) -> list[Suggestion]:
@@ -429,13 +476,18 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 
 
 def render_mapping_yaml(
-    source_name: str, kind: str, params: Mapping[str, Any], suggestions: Sequence[Suggestion]
+    source_name: str,
+    kind: str,
+    params: Mapping[str, Any],
+    suggestions: Sequence[Suggestion],
+    key: KeySuggestion | None = None,
 ) -> str:
     """A ``sources:`` entry for the project YAML (see config/demo.yaml) from the suggestions.
 
     Each mapped column carries a comment with its confidence and reason; unmapped columns are commented out
     (kept in ``attributes`` as they are), so a reviewer can enable them by removing the ``#``. A password in a
-    URL parameter is replaced by ``***`` (use the connector's ``password_env`` instead).
+    URL parameter is replaced by ``***`` (use the connector's ``password_env`` instead). A proposed ``key``
+    goes under ``params`` with its reason.
 
     Returns:
         YAML text: a one-item list, to paste under ``sources:``.
@@ -456,8 +508,13 @@ def render_mapping_yaml(
         dumped = yaml.safe_dump(clean, allow_unicode=True, default_flow_style=False, sort_keys=False, width=10_000)
         lines.append("  params:")
         lines.extend(f"    {line}" for line in dumped.rstrip("\n").splitlines())
-    else:
+    elif key is None:
         lines.append("  params: {}")
+    if key is not None:
+        if not clean:
+            lines.append("  params:")
+        columns = key.columns[0] if len(key.columns) == 1 else list(key.columns)
+        lines.append(f"    key: {_scalar(columns)}  # {key.reason}; ids stay put when rows move")
     mapped = [s for s in suggestions if s.field is not None]
     lines.append("  mapping:" if mapped else "  mapping: {}")
     keys = {s.column: _scalar(s.column) + ":" for s in suggestions}

@@ -1,14 +1,29 @@
-"""Survivorship v0: one golden record per cluster, each field from the newest non-empty source value.
+"""Survivorship: one golden record per cluster, each field from its best source value, with provenance.
 
-Candidates of a field are ordered by ``updated_at`` descending, then ``created_at`` descending (nulls last;
-ISO text and datetimes both sort correctly), ties broken by ``_source`` then ``_source_key`` ascending, so the
-choice is deterministic. Every chosen value keeps its provenance (the source row it came from).
+Every field's candidates are the cluster's non-empty values. They are ranked by **quality** first (fields with a
+notion of it, see `QUALITY`), then **recency**, then **source priority**:
+
+* ``full_name``: a real name over a surname with a title (陈总, 陈会计) or a single character; hanzi over pinyin
+  or an English name (吴莉雨 over ``Liyu Wu``); then the spelling most rows of the cluster agree on (a one-off
+  typo loses to the name three rows confirm).
+* ``phone`` (the primary phone): a mobile over a foreign number over a landline or switchboard.
+* ``email``: a personal address over a role mailbox (sales@…).
+* ``company``: recency decides *which* company (people change jobs); among the values naming that company
+  (same key, or one key inside the other: 光盛 in 光盛商贸) the full registered name wins: hanzi, with its legal
+  form (有限公司) and its place (德州市), the spelling most rows agree on, the longest. A person's own name in
+  the company field (a consumer's 客户名称) is not a company.
+
+Recency is a row's ``updated_at``, else its ``created_at``, else its source's ``_as_of`` (the date a workbook
+was kept current to, a legacy system's freeze date); ISO text and datetimes both sort correctly. Ties go to
+the higher ``_priority`` (a per-source setting), then to ``_source``, ``_source_key`` ascending, so the choice
+is deterministic. Every chosen value keeps its provenance (the source row it came from).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,7 +31,7 @@ import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
 
-__all__ = ["CUSTOMER_ID_NAMESPACE", "SurvivorResult", "customer_ids", "survive"]
+__all__ = ["CUSTOMER_ID_NAMESPACE", "QUALITY", "SurvivorResult", "customer_ids", "survive"]
 
 #: Namespace of the uuid5 customer ids derived from a cluster's first source row. Never change it: ids must
 #: stay stable across runs and releases.
@@ -59,12 +74,114 @@ def _as_text(col: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(col).cast(pl.String)
 
 
+_CJK = r"[\u3400-\u9fff]"
+_RECENCY = "_recency"
+
+
+def _has(col: str, issue: str) -> pl.Expr:
+    """Whether the row's ``_issues`` list holds ``<col>.<issue>`` (false when the frame has no ``_issues``)."""
+    return pl.col("_issues").list.contains(f"{col}.{issue}").fill_null(False)
+
+
+def _support(col: str) -> pl.Expr:
+    """How many rows of the cluster hold the same value."""
+    return pl.len().over("cluster", col)
+
+
+def _name_quality(columns: set[str]) -> list[pl.Expr]:
+    name = pl.col("full_name")
+    real = name.str.len_chars() >= 2
+    if "name_title" in columns:
+        real &= pl.col("name_title").is_null()
+    return [real, name.str.contains(_CJK), _support("full_name")]
+
+
+def _phone_quality(columns: set[str]) -> list[pl.Expr]:
+    if "phone_type" not in columns:
+        return []
+    kind = pl.col("phone_type")
+    return [pl.when(kind == "mobile").then(2).when(kind == "landline").then(0).otherwise(1)]
+
+
+def _email_quality(columns: set[str]) -> list[pl.Expr]:
+    return [~pl.col("email_role").fill_null(False)] if "email_role" in columns else []
+
+
+def _company_quality(columns: set[str]) -> list[pl.Expr]:
+    company = pl.col("company")
+    out = [company.str.contains(_CJK)]
+    if "_issues" in columns:
+        out += [_has("company", "legal_suffix"), _has("company", "region_prefix")]
+    return [*out, _support("company"), company.str.len_chars()]
+
+
+#: Field -> the ranking of its candidates before recency (each expression: higher is better), given the
+#: columns the records have.
+QUALITY: Final[dict[str, Callable[[set[str]], list[pl.Expr]]]] = {
+    "full_name": _name_quality,
+    "phone": _phone_quality,
+    "email": _email_quality,
+    "company": _company_quality,
+}
+
+
+def _recency(columns: list[str]) -> pl.Expr:
+    times = [pl.col(c).cast(pl.String) for c in ("updated_at", "created_at", "_as_of") if c in columns]
+    return pl.coalesce(times) if times else pl.lit(None, pl.String)
+
+
+def _company_candidates(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose company names the cluster's current company (the newest row's), not a person's own name.
+
+    Two values name one company when their keys are equal or one holds the other (光盛 in 光盛商贸), or when
+    their pinyin keys start alike (``qiming…`` for 齐铭钢管 and Qiming Steel Pipe).
+    """
+    rows = rows.filter(pl.col("full_name").is_null() | (pl.col("company") != pl.col("full_name")))
+    if "company_key" not in rows.columns:
+        return rows
+    py = "company_key_pinyin" if "company_key_pinyin" in rows.columns else "company_key"
+    keyed = rows.with_columns(
+        pl.coalesce("company_key", "company").alias("_key"), pl.coalesce(py, "company").str.slice(0, 6).alias("_py")
+    )
+    current = keyed.group_by("cluster", maintain_order=True).agg(  # rows are in recency order
+        pl.col("_key").first().alias("_current"), pl.col("_py").first().alias("_current_py")
+    )
+    key, now = pl.col("_key"), pl.col("_current")
+    same = (key == now) | key.str.contains(now, literal=True) | now.str.contains(key, literal=True)
+    same |= (pl.col("_py") == pl.col("_current_py")) & (pl.col("_py").str.len_chars() >= 6)
+    return (
+        keyed.join(current, on="cluster", maintain_order="left")
+        .filter(same)
+        .drop("_key", "_py", "_current", "_current_py")
+    )
+
+
+def _choose(rows: pl.DataFrame, field: str) -> pl.DataFrame:
+    """The best row per cluster for one field: quality, then the recency order the rows already have."""
+    dtype = rows.schema[field]
+    candidates = rows.filter(_non_empty(field, dtype))
+    if field == "company":
+        candidates = _company_candidates(candidates)
+    quality = QUALITY.get(field, lambda _: [])(set(candidates.columns))
+    if quality:
+        ranks = [q.alias(f"_q{i}") for i, q in enumerate(quality)]
+        candidates = candidates.with_columns(ranks).sort(
+            ["cluster", *(r.meta.output_name() for r in ranks)],
+            descending=[False] + [True] * len(ranks),
+            maintain_order=True,
+        )
+    return (
+        candidates.group_by("cluster", maintain_order=True).first().select("cluster", field, SOURCE_COL, SOURCE_KEY_COL)
+    )
+
+
 def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) -> SurvivorResult:
-    """Build one golden record per cluster.
+    """Build one golden record per cluster (see the module docstring for how each field's value is chosen).
 
     Args:
         records: normalised rows with ``_rid``, ``_source``, ``_source_key``, the fields, and optionally
-            ``updated_at`` / ``created_at``.
+            ``updated_at`` / ``created_at`` / ``_as_of`` (recency), ``_priority`` (ties), the normalisers' parts
+            (``name_title``, ``phone_type``, ``email_role``, ``company_key``) and ``_issues`` (quality).
         clusters: ``_rid`` -> ``cluster`` (from :func:`rules.match.cluster`).
         fields: the fields to carry into the golden record; a field absent from ``records`` is all-null.
 
@@ -73,11 +190,11 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
         ``provenance``: ``cluster, field, value, _source, _source_key`` (``value`` as text, JSON for lists),
         one row per (cluster, field) that has a value.
     """
-    rows = _with_clusters(records, clusters)
-    order = [c for c in ("updated_at", "created_at") if c in rows.columns]
-    rows = rows.sort(
-        [*order, SOURCE_COL, SOURCE_KEY_COL],
-        descending=[True] * len(order) + [False, False],
+    rows = _with_clusters(records, clusters).with_columns(_recency(records.columns).alias(_RECENCY))
+    priority = pl.col("_priority") if "_priority" in rows.columns else pl.lit(0)
+    rows = rows.with_columns(priority.fill_null(0).alias("_priority")).sort(
+        [_RECENCY, "_priority", SOURCE_COL, SOURCE_KEY_COL],
+        descending=[True, True, False, False],
         nulls_last=True,
         maintain_order=True,
     )
@@ -87,19 +204,13 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
         if field not in rows.columns:
             golden = golden.with_columns(pl.lit(None, pl.String).alias(field))
             continue
-        dtype = rows.schema[field]
-        chosen = (
-            rows.filter(_non_empty(field, dtype))
-            .group_by("cluster", maintain_order=True)
-            .first()
-            .select("cluster", field, SOURCE_COL, SOURCE_KEY_COL)
-        )
+        chosen = _choose(rows, field)
         golden = golden.join(chosen.select("cluster", field), on="cluster", how="left", maintain_order="left")
         provenance.append(
             chosen.select(
                 "cluster",
                 pl.lit(field).alias("field"),
-                _as_text(field, dtype).alias("value"),
+                _as_text(field, rows.schema[field]).alias("value"),
                 pl.col(SOURCE_COL).cast(pl.String),
                 pl.col(SOURCE_KEY_COL).cast(pl.String),
             )

@@ -40,6 +40,9 @@ ENTITY_COLUMNS = (
     "companies",
     "household",
     "rows",
+    "mobile_now",
+    "emails",
+    "company_now",
 )
 
 
@@ -121,8 +124,22 @@ def _city(world: World, pid: int) -> str:
     return city.name if city else ""
 
 
+def _now(world: World, pid: int) -> tuple[str, str, str]:
+    """(mobile, own e-mail addresses, registered company name) as they are on the person's newest record row:
+    the truth a golden record is measured against."""
+    p = world.people[pid]
+    days = [r.day for r in p.records if r.kind == "record"]
+    if not days:
+        return "", "", ""
+    day = max(days)
+    job = p.job_at(day) if p.kind == "b2b" else None
+    emails = [e for e in (p.email, *(j.email for j in p.jobs)) if e]
+    return p.mobile_at(day) or "", " | ".join(emails), world.companies[job.company].name if job else ""
+
+
 def entity_rows(world: World, counts: dict[str, int]) -> list[tuple[str, ...]]:
-    """One row per person: who they are, where they work(ed), how many record rows they have (``counts``)."""
+    """One row per person: who they are, where they work(ed), how many record rows they have (``counts``), and
+    their mobile, own e-mail addresses and company as of their newest record row."""
     rows = []
     for p in world.people:
         companies = " | ".join(world.companies[j.company].name for j in p.jobs)
@@ -139,6 +156,7 @@ def entity_rows(world: World, counts: dict[str, int]) -> list[tuple[str, ...]]:
                 companies,
                 "" if p.household is None else f"H{p.household + 1:05d}",
                 str(counts.get(p.entity_id, 0)),
+                *_now(world, p.pid),
             )
         )
     return rows

@@ -116,9 +116,10 @@ def test_undecodable_file_raises(tmp_path: Path) -> None:
 def test_empty_rows_and_repeated_header_are_skipped_not_dropped(tmp_path: Path) -> None:
     text = f"{HEADER}\n张伟,0635,深圳\n\n , ,\n{HEADER}\n李娜,010,北京\n"
     df = read(write(tmp_path, text.encode()))
-    assert df["_source_key"].to_list() == ["2", "3", "4", "5", "6"]
-    assert df["_skip_reason"].to_list() == [None, "empty_row", "empty_row", "repeated_header", None]
-    assert df["_error_code"].null_count() == 5
+    assert df["_source_key"].to_list() == ["2", "3-4", "5", "6"]  # a run of blank lines is one skipped row
+    assert df["_skip_reason"].to_list() == [None, "empty_row", "repeated_header", None]
+    assert df["_error_detail"][1] == "2 consecutive empty rows: 3-4"
+    assert df["_error_code"].null_count() == 4
 
 
 def test_headers_are_stripped_deduplicated_and_named(tmp_path: Path) -> None:
@@ -154,9 +155,12 @@ def test_batches_split_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_unterminated_quote_is_malformed_not_silently_swallowed(tmp_path: Path) -> None:
     df = read(write(tmp_path, b'a,b\n1,"open\n2,3\n4,5\n'))
-    assert df["_source_key"].to_list() == ["2"]
-    assert df["_error_code"][0] == "malformed_row"
-    assert df["_error_detail"][0] == "unterminated quoted field: lines 2-4 were read as one record"
+    assert df["_source_key"].to_list() == ["2", "3", "4"]  # the lines after it are records again
+    assert df["_error_code"].to_list() == ["malformed_row", None, None]
+    assert df["_error_detail"][0] == (
+        "unterminated quoted field on line 2: it runs to the end of the file; reading resumed at line 3"
+    )
+    assert df["_raw_line"][0] == '1,"open'
 
 
 def test_unparseable_record_is_quarantined_and_reading_goes_on(tmp_path: Path) -> None:

@@ -93,3 +93,9 @@ def test_connectors_import_nothing_else_of_the_project() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in {"rules", "crm_store", "pipelines"}, (module.name, name)
+
+
+def test_key_length_agrees_with_the_store() -> None:
+    from crm_store.models import SourceRecord
+
+    assert SourceRecord.__table__.c.source_key.type.length == lineage.MAX_KEY_CHARS

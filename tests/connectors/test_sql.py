@@ -96,6 +96,70 @@ def test_query_composite_key_and_null_key(sqlite_url: str) -> None:
     assert df["_error_detail"][2] == "key column a is NULL"
 
 
+def test_composite_key_parts_are_escaped(tmp_path: Path) -> None:
+    """``('x|y', 'z')`` and ``('x', 'y|z')`` joined plainly would both be ``x|y|z``: escaped, they stay two."""
+    url = f"sqlite:///{tmp_path / 'pipes.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("create table kh (a text, b text, v text)")
+        conn.exec_driver_sql(r"insert into kh values ('x|y', 'z', 'one'), ('x', 'y|z', 'two'), ('x\', '|z', 'three')")
+    engine.dispose()
+    df = read(url=url, query="select a, b, v from kh order by v", key=["a", "b"])
+    assert df["_source_key"].to_list() == [r"x\|y|z", r"x\\|\|z", r"x|y\|z"]
+    assert df["_source_key"].n_unique() == 3
+    assert df["_error_code"].to_list() == [None, None, None]
+    assert df["v"].to_list() == ["one", "three", "two"]
+
+
+def test_bad_keys_are_quarantined_not_raised(tmp_path: Path) -> None:
+    """A repeated, NULL or overlong key fails its row (keyed by its place in the read), never the source."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    engine = sa.create_engine(url)
+    long = "K" * 300
+    with engine.begin() as conn:
+        conn.exec_driver_sql("create table kh (n integer primary key, code text, v text)")
+        conn.execute(
+            sa.text("insert into kh values (:n, :code, :v)"),
+            [
+                {"n": 1, "code": "A1", "v": "first"},
+                {"n": 2, "code": "A1", "v": "again"},
+                {"n": 3, "code": None, "v": "no key"},
+                {"n": 4, "code": long, "v": "long key"},
+                {"n": 5, "code": "B2", "v": "fine"},
+                {"n": 6, "code": "A1", "v": "third"},
+            ],
+        )
+    engine.dispose()
+    df = read(url=url, query="select code, v from kh order by n", key="code", chunk_size=2)
+    assert df["v"].to_list() == ["first", "again", "no key", "long key", "fine", "third"]
+    assert df["_source_key"].to_list() == ["A1", "row:2", "row:3", "row:4", "B2", "row:6"]
+    assert df["_error_code"].to_list() == [
+        None,
+        "duplicate_key",
+        "malformed_row",
+        "malformed_row",
+        None,
+        "duplicate_key",
+    ]
+    assert df["_error_detail"].to_list() == [
+        None,
+        "the same key as row 1 of this read",
+        "key column code is NULL",
+        "the key is 300 characters long; the store keeps 255",
+        None,
+        "the same key as row 1 of this read",
+    ]
+    by_table = read(url=url, table="kh", key="code")  # table mode: ordered by the key, NULL first on SQLite
+    assert by_table["_error_code"].to_list() == [
+        "malformed_row",
+        None,
+        "duplicate_key",
+        "duplicate_key",
+        None,
+        "malformed_row",
+    ]
+
+
 def test_params_checks() -> None:
     with pytest.raises(pydantic.ValidationError, match="exactly one of table and query"):
         SqlParams.model_validate({"url": "sqlite://", "table": "a", "query": "select 1"})
@@ -355,6 +419,27 @@ def test_mariadb_errors_hide_the_password(mariadb_user_url: str, caplog: pytest.
     for error in (bad_table.value, bad_query.value, denied.value):
         assert PASSWORD not in str(error) and ":***@" in str(error)
     assert PASSWORD not in caplog.text
+
+
+@pytest.mark.mariadb
+def test_mariadb_keys_differing_in_case_accents_or_spaces_stay_apart(mariadb_url: str) -> None:
+    """The source's collation is case- and accent-insensitive (``abc`` = ``ABC``, ``é1`` = ``e1``), but keys are
+    compared as text: every such pair stays two rows with their own keys; only a real repeat is quarantined."""
+    engine = sa.create_engine(mariadb_url)
+    codes = ["abc", "ABC", "abc ", "é1", "e1", "Straße", "STRASSE", "abc"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("create table kh (n int primary key, code varchar(20), v text) default charset=utf8mb4")
+        conn.execute(
+            sa.text("insert into kh values (:n, :code, :v)"),
+            [{"n": i, "code": c, "v": f"row {i}"} for i, c in enumerate(codes, start=1)],
+        )
+        assert conn.exec_driver_sql("select count(distinct code) from kh").scalar() < len(set(codes))
+    engine.dispose()
+    df = read(url=mariadb_url, query="select code, v from kh order by n", key="code", chunk_size=3)
+    assert df["code"].to_list() == codes
+    assert df["_source_key"].to_list() == [*codes[:-1], "row:8"]
+    assert df["_error_code"].to_list() == [None] * 7 + ["duplicate_key"]
+    assert df["_error_detail"][7] == "the same key as row 1 of this read"
 
 
 def test_value_text_types() -> None:

@@ -25,6 +25,7 @@ PRIMARY_KEYS = {
     "quarantine": ["source", "source_key"],
     "extract_cursor": ["source"],
     "source_schema": ["source"],
+    "run_lock": ["name"],
 }
 
 

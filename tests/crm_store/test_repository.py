@@ -553,6 +553,7 @@ def test_a_second_identical_load_changes_nothing(
         "organisation": 0,
         "pipeline_run": 0,
         "quarantine": 1,
+        "run_lock": 0,
         "source_record": 4,
         "source_schema": 0,
     }

@@ -4,6 +4,7 @@ export and web sign-ups; plus schema drift between runs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -14,7 +15,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 import crm_store
-from pipelines.migrate import SchemaDriftError, run_steps
+from pipelines.migrate import run_steps
 from pipelines.settings import load_settings
 
 from .test_migrate import snapshot
@@ -188,6 +189,8 @@ def test_schema_drift_is_reported_and_fails_a_strict_source(tmp_path: Path, lega
     strict = load_settings(project(tmp_path, legacy_db, strict=True))
     (tmp_path / "export.csv").write_bytes("编号,姓名\r\n1,李娜\r\n".encode("gb18030"))
     before = snapshot(strict.store_url)
-    with pytest.raises(SchemaDriftError, match=r"export: .*missing column '手机'"):
-        run_steps(strict, "run-3", False)
+    failed = run_steps(strict, "run-3", False)  # the run fails before anything is loaded, with its report
+    assert failed.status == "failed" and failed.error is not None
+    assert re.search(r"export: .*missing column '手机'", failed.error)
+    assert failed.report_path is not None and failed.report_path.exists()
     assert snapshot(strict.store_url) == before

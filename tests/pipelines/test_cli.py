@@ -144,7 +144,11 @@ def test_map_proposes_a_mapping_for_a_legacy_csv_and_a_database_table(tmp_path: 
     (entry,) = yaml.safe_load(result.output)
     assert entry["kind"] == "csv" and entry["name"] == "khxx"
     assert entry["mapping"] == {"KHMC": "company", "LXR": "full_name", "SJHM": "phone", "DZYX": "email"}
+    assert entry["params"]["key"] == "KHBH"  # an identifier column, present and unique: the source's key
     assert "0.85" in result.output  # a confidence per column
+    assert runner.invoke(app, ["map", str(legacy), "--key", "LXR"]).output.count("key: LXR") == 1
+    result = runner.invoke(app, ["map", str(legacy), "--key", "nope"])
+    assert result.exit_code == 2 and "--key 'nope' is not a column" in result.output
 
     db = tmp_path / "legacy.db"
     with sqlite3.connect(db) as conn:

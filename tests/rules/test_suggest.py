@@ -7,7 +7,14 @@ import yaml
 
 from crm_store.schema import CANONICAL_FIELDS
 from rules.mapping import check_mapping
-from rules.suggest import Suggestion, render_mapping_yaml, suggest_from_frame, suggest_mapping
+from rules.suggest import (
+    KeySuggestion,
+    Suggestion,
+    render_mapping_yaml,
+    suggest_from_frame,
+    suggest_key,
+    suggest_mapping,
+)
 
 LEGACY = ["KHBH", "KHMC", "LXR", "SJHM", "GDDH", "DZYX", "DZ", "SR", "XB", "ZT", "GXSJ", "BZ"]
 
@@ -143,3 +150,37 @@ def test_suggest_from_a_raw_frame() -> None:
         schema_overrides={"_raw_line": pl.String, "_error_code": pl.String},
     )
     assert fields(suggest_from_frame(raw)) == {"column_1": "phone", "column_2": "full_name"}
+
+
+def _raw(**columns: list[str | None]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    return (
+        pl.DataFrame(columns)
+        .with_columns(pl.lit(None, pl.String).alias("_skip_reason"), pl.lit(None, pl.String).alias("_error_code"))
+        .with_columns(pl.Series("_source_key", [str(i) for i in range(n)]))
+    )
+
+
+def test_suggest_key_takes_an_identifier_that_is_present_and_unique() -> None:
+    raw = _raw(序号=["1", "2", "3"], 客户编号=["K1", "K2", "K3"], 姓名=["张伟", "李娜", "王芳"])
+    proposed = suggest_key(raw)
+    assert proposed is not None and proposed.columns == ("客户编号",)
+    assert suggest_key(_raw(KHBH=["a", "b"], KHMC=["x", "y"])) == KeySuggestion(
+        ("KHBH",), "header 'KHBH' is an identifier, present and unique in all 2 rows read"
+    )
+
+
+def test_suggest_key_leaves_row_numbers_gaps_and_repeats_alone() -> None:
+    assert suggest_key(_raw(序号=["1", "2"], 姓名=["张伟", "李娜"])) is None  # renumbered by every export
+    assert suggest_key(_raw(customer_id=["1", None], name=["a", "b"])) is None
+    assert suggest_key(_raw(customer_id=["1", "1"], name=["a", "b"])) is None
+    assert suggest_key(_raw(email=["a@b.cn", "c@d.cn"])) is None  # unique, but not an identifier
+
+
+def test_render_yaml_puts_the_proposed_key_under_params() -> None:
+    key = KeySuggestion(("客户编号",), "header '客户编号' is an identifier")
+    text = render_mapping_yaml("x", "csv", {"path": "a.csv"}, [Suggestion("a", None, 0.0, "nothing fits")], key)
+    assert yaml.safe_load(text)[0]["params"] == {"path": "a.csv", "key": "客户编号"}
+    assert "# header '客户编号' is an identifier; ids stay put when rows move" in text
+    bare = render_mapping_yaml("x", "csv", {}, [], key)
+    assert yaml.safe_load(bare)[0]["params"] == {"key": "客户编号"}

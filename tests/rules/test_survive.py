@@ -14,7 +14,7 @@ def _records() -> pl.DataFrame:
             "_source": ["crm", "web", "xls", "crm"],
             "_source_key": ["c1", "w1", "x1", "c2"],
             "updated_at": ["2024-05-01T10:00:00", "2025-01-02T08:00:00", None, "2023-01-01T00:00:00"],
-            "created_at": ["2020-01-01", "2024-12-31", "2025-06-01", "2023-01-01"],
+            "created_at": ["2020-01-01", "2024-12-31", "2019-06-01", "2023-01-01"],
             "full_name": ["张伟", "  ", "張偉", "王芳"],
             "email": ["zw@qq.com", "zhang.wei@163.com", None, None],
             "city": [None, None, "北京", "聊城"],
@@ -29,7 +29,7 @@ def test_newest_non_empty_value_wins_with_provenance() -> None:
     result = survive(_records(), CLUSTERS, ["full_name", "email", "city", "segment"])
     golden = {r["cluster"]: r for r in result.golden.iter_rows(named=True)}
     assert result.golden.columns == ["cluster", "full_name", "email", "city", "segment"]
-    # web (newest) has a blank name, so the name comes from crm (next by updated_at); xls has no updated_at
+    # web (newest) has a blank name, so the name comes from crm (next); xls has no updated_at: created in 2019
     assert golden[1] == {
         "cluster": 1,
         "full_name": "张伟",
@@ -92,3 +92,70 @@ def test_a_split_customer_keeps_its_id_in_one_cluster_only() -> None:
     ids = dict(customer_ids(clusters, _records(), existing).rows())
     assert ids[1] == "id-A"
     assert ids[2] != "id-A" and len(set(ids.values())) == 3
+
+
+def _cluster(**columns: list[object]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    return pl.DataFrame(
+        {"_rid": list(range(n)), "_source": ["s"] * n, "_source_key": [str(i) for i in range(n)], **columns}
+    )
+
+
+def _one(records: pl.DataFrame, field: str) -> object:
+    clusters = pl.DataFrame({"_rid": records["_rid"], "cluster": [1] * records.height})
+    return survive(records, clusters, [field]).golden[field].item()
+
+
+def test_recency_is_updated_then_created_then_the_sources_as_of() -> None:
+    records = _cluster(
+        updated_at=[None, "2020-01-01", None],
+        created_at=[None, None, "2021-01-01"],
+        _as_of=["2024-06-30", None, None],  # a workbook kept current to mid-2024, rows without dates
+        city=["聊城", "济南", "泰安"],
+    )
+    assert _one(records, "city") == "聊城"
+    assert _one(records.with_columns(pl.lit(None, pl.String).alias("_as_of")), "city") == "泰安"
+
+
+def test_priority_breaks_ties_of_recency() -> None:
+    records = _cluster(updated_at=["2024-01-01"] * 2, _priority=[0, 5], city=["聊城", "济南"])
+    assert _one(records, "city") == "济南"
+
+
+def test_a_real_hanzi_name_confirmed_by_rows_wins_over_titles_pinyin_and_typos() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2024-04-01", "2023-01-01", "2022-01-01", "2021-01-01"],
+        full_name=["陈", "Fang Chen", "陈芳", "陈方", "陈芳"],
+        name_title=["会计", None, None, None, None],
+    )
+    assert _one(records, "full_name") == "陈芳"
+
+
+def test_a_mobile_wins_over_a_newer_landline_and_a_personal_address_over_a_role_mailbox() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2023-01-01", "2022-01-01"],
+        phone=["+866358123456", "+8613800138000", "+8613900139000"],
+        phone_type=["landline", "mobile", "mobile"],
+        email=["sales@gs.cn", "chenfang@gs.cn", None],
+        email_role=[True, False, None],
+    )
+    assert _one(records, "phone") == "+8613800138000"  # the newest mobile
+    assert _one(records, "email") == "chenfang@gs.cn"
+
+
+def test_the_current_company_by_its_full_registered_name() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2023-01-01", "2015-01-01", "2012-01-01"],
+        full_name=["陈芳"] * 4,
+        company=["光盛公司", "德州市光盛商贸有限公司", "Guangsheng Trading Co., Ltd.", "聊城市华兴机械有限公司"],
+        company_key=["光盛", "光盛商贸", "guangsheng trading", "华兴机械"],
+        _issues=[
+            ["company.legal_suffix"],
+            ["company.legal_suffix", "company.region_prefix"],
+            ["company.legal_suffix"],
+            ["company.legal_suffix", "company.region_prefix"],
+        ],
+    )
+    assert _one(records, "company") == "德州市光盛商贸有限公司"  # not the old employer 华兴 (a job change)
+    consumer = _cluster(full_name=["刘悦", "刘悦"], company=["刘悦", None], company_key=["刘悦", None])
+    assert _one(consumer, "company") is None  # a consumer's own name in 客户名称 is not a company

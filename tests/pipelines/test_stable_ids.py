@@ -1,0 +1,89 @@
+"""Customer ids follow people, not row positions: a keyed source re-exported with a row inserted at the top, or
+in another order, keeps every customer's id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.orm import Session
+
+import crm_store
+from pipelines.migrate import new_run_id, run_steps
+from pipelines.settings import load_settings
+
+PEOPLE = [  # key, name, mobile, email
+    ("K001", "张伟", "13800138000", "zhangwei@hx.cn"),
+    ("K002", "李娜", "13957215608", "lina@163.com"),
+    ("K003", "王芳", "18653551234", "wangfang@qq.com"),
+    ("K004", "刘洋", "13511112222", "liuyang@126.com"),
+]
+NEWCOMER = ("K000", "陈静", "13688889999", "chenjing@sina.com")
+
+
+def write_sources(folder: Path, people: list[tuple[str, str, str, str]]) -> None:
+    lines = ["客户编号,姓名,手机,邮箱", *(",".join(p) for p in people)]
+    (folder / "crm.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "客户"
+    ws.append(("2024 年客户表",))  # a title row above the header
+    ws.append(("编号", "客户姓名", "手机号"))
+    for key, name, mobile, _ in people:
+        ws.append((key.replace("K", "S"), name, mobile))
+    wb.save(folder / "sales.xlsx")
+
+
+def project(folder: Path) -> Path:
+    data = {
+        "project": "stable",
+        "store": {"url": f"sqlite:///{folder / 'crm.db'}"},
+        "reports_dir": str(folder / "reports"),
+        "sources": [
+            {
+                "name": "crm",
+                "kind": "csv",
+                "params": {"path": str(folder / "crm.csv"), "key": "客户编号"},
+                "mapping": {"姓名": "full_name", "手机": "phone", "邮箱": "email"},
+            },
+            {
+                "name": "sales",
+                "kind": "xlsx",
+                "params": {"path": str(folder / "sales.xlsx"), "key": "编号"},
+                "mapping": {"客户姓名": "full_name", "手机号": "phone"},
+            },
+        ],
+    }
+    path = folder / "crmkit.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
+def ids_by_name(config: Path) -> dict[str, set[str]]:
+    settings = load_settings(config)
+    result = run_steps(settings, new_run_id(), dry_run=False)
+    assert result.status == "succeeded"
+    engine = sa.create_engine(settings.store_url)
+    with Session(engine) as session:
+        customers = crm_store.read_customers(session)
+    engine.dispose()
+    out: dict[str, set[str]] = {}
+    for row in customers.iter_rows(named=True):
+        out.setdefault(row["full_name"], set()).add(row["customer_id"])
+    return out
+
+
+def test_ids_stay_with_their_people_when_rows_are_inserted_and_reordered(tmp_path: Path) -> None:
+    write_sources(tmp_path, PEOPLE)
+    config = project(tmp_path)
+    before = ids_by_name(config)
+    assert sorted(before) == sorted(p[1] for p in PEOPLE)
+    assert all(len(ids) == 1 for ids in before.values())  # the sheet row and the CSV row of a person: one customer
+
+    write_sources(tmp_path, [NEWCOMER, *reversed(PEOPLE)])  # a new row at the top of both, the rest reordered
+    after = ids_by_name(config)
+    assert {name: after[name] for name in before} == before
+    assert after[NEWCOMER[1]].isdisjoint(set().union(*before.values()))
