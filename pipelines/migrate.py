@@ -383,7 +383,8 @@ def resolve(
         result = match(records, settings.match)
     fields = [f for f in GOLDEN_FIELDS if f in records.columns]
     prepared = records.with_columns(
-        pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes")
+        pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes"),
+        *_source_facts(settings),
     )
     survived = survive(prepared, result.clusters, fields)
     ids = customer_ids(result.clusters, records, existing)
@@ -401,6 +402,17 @@ def resolve(
         result.blocking,
         result.blocking_recall,
     )
+
+
+def _source_facts(settings: ProjectSettings) -> list[pl.Expr]:
+    """``_as_of`` and ``_priority`` of each row from its source's settings, for survivorship."""
+    as_of = {s.name: s.as_of.isoformat() for s in settings.sources if s.as_of is not None}
+    priority = {s.name: s.priority for s in settings.sources if s.priority}
+    source = pl.col(SOURCE_COL).cast(pl.String)
+    return [
+        source.replace_strict(as_of, default=None, return_dtype=pl.String).alias("_as_of"),
+        source.replace_strict(priority, default=0, return_dtype=pl.Int64).alias("_priority"),
+    ]
 
 
 def _match_incremental(

@@ -6,6 +6,7 @@ path, the bad value and what is allowed (Splink's "collect, then raise once"; dl
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -103,6 +104,10 @@ class SourceSettings(_Strict):
     incremental: bool = False
     #: A child source (follow-ups, orders): its rows become activities of the customers of its parent source.
     activity: ActivitySpec | None = None
+    #: Survivorship: the date this source's rows are current to when they carry no updated_at/created_at (a
+    #: workbook kept up to date, a legacy system's freeze date), and its rank when recency ties (higher wins).
+    as_of: dt.date | None = None
+    priority: int = 0
     #: This source's own ``region``, ``date_order`` or ``timezone`` (unset ones come from the project's ``defaults``).
     defaults: SourceDefaults = Field(default_factory=SourceDefaults)
 

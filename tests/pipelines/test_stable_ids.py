@@ -87,3 +87,28 @@ def test_ids_stay_with_their_people_when_rows_are_inserted_and_reordered(tmp_pat
     after = ids_by_name(config)
     assert {name: after[name] for name in before} == before
     assert after[NEWCOMER[1]].isdisjoint(set().union(*before.values()))
+
+
+def test_a_sources_priority_and_as_of_decide_between_undated_rows(tmp_path: Path) -> None:
+    write_sources(tmp_path, PEOPLE[:1])
+    (tmp_path / "crm.csv").write_text("客户编号,姓名,手机,邮箱\nK001,张伟,13800138000,old@hx.cn\n", "utf-8")
+    config = project(tmp_path)
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["sources"][1]["mapping"]["手机号"] = "phone"
+    data["sources"][1]["priority"] = 5  # undated rows of both sources: the higher priority wins the tie
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    settings = load_settings(config)
+    assert settings.source("sales").priority == 5 and settings.source("crm").as_of is None
+    ids_by_name(config)
+    engine = sa.create_engine(settings.store_url)
+    with Session(engine) as session:
+        provenance = crm_store.read_provenance(session)
+    engine.dispose()
+    name_from = provenance.filter(sa_field("full_name"))["source"].to_list()
+    assert name_from == ["sales"]  # without the priority, "crm" (first by name) would win
+
+
+def sa_field(name: str) -> object:
+    import polars as pl
+
+    return pl.col("field") == name
