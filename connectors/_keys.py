@@ -11,7 +11,7 @@ turns its row into a quarantined row with a reason, keyed by its position instea
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
+from typing import ClassVar, Final
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -42,6 +42,10 @@ class KeyedParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    #: Whether `checked_keys` builds ``_source_key`` from ``key`` (file connectors); a connector that builds its
+    #: keys itself (SQL: its default is the table's primary key) sets it to ``False``.
+    keys_from_columns: ClassVar[bool] = True
 
     key: list[str] | None = None
 

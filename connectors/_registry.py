@@ -51,7 +51,7 @@ def with_checked_keys(connector: Connector) -> Connector:
 
     @wraps(connector)
     def read(params: BaseModel, /, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
-        key = params.key if isinstance(params, KeyedParams) else None
+        key = params.key if isinstance(params, KeyedParams) and params.keys_from_columns else None
         where = getattr(params, "path", None) or source
         yield from checked_keys(connector(params, source=source, cursor=cursor), key=key, source=source, where=where)
 

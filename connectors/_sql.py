@@ -18,17 +18,17 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.request import pathname2url
 
 import polars as pl
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import URL
 
 from connectors._errors import SourceError
 from connectors._frame import BLANK_PATTERN, column_names, finish_batch, joined_values
-from connectors._keys import POSITION_PREFIX, compose_key
+from connectors._keys import POSITION_PREFIX, KeyedParams, compose_key
 from connectors.lineage import (
     EMPTY_ROW,
     ERROR_CODE_COL,
@@ -98,7 +98,7 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-class SqlParams(BaseModel):
+class SqlParams(KeyedParams):
     """Which database, which rows, which key.
 
     The URL may hold a password: it never appears in the params' repr, in validation errors, in log records
@@ -118,19 +118,14 @@ class SqlParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    keys_from_columns: ClassVar[bool] = False  # the connector composes keys (default: the primary key)
 
     url: str = Field(min_length=1, repr=False)
     password_env: str | None = None
     table: str | None = Field(default=None, min_length=1)
     query: str | None = Field(default=None, min_length=1)
-    key: list[str] | None = None
     chunk_size: int = Field(default=50_000, ge=1)
     cursor_column: str | None = Field(default=None, min_length=1)
-
-    @field_validator("key", mode="before")
-    @classmethod
-    def _one_key(cls, v: object) -> object:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("url")
     @classmethod
@@ -148,8 +143,6 @@ class SqlParams(BaseModel):
             raise ValueError("give exactly one of table and query")
         if self.query is not None and not self.key:
             raise ValueError("key is required with query (the column(s) that identify a row)")
-        if self.key is not None and not self.key:
-            raise ValueError("key needs at least one column")
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:

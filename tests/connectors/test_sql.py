@@ -7,7 +7,6 @@ import decimal
 import gc
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -378,23 +377,6 @@ def test_mariadb_incremental_cursor(mariadb_url: str) -> None:
     assert cursor == "2024-05-01T10:30:00"
     assert list(get_connector("sql")(params, source="legacy", cursor=cursor)) == []
     assert pl.concat(list(get_connector("sql")(params, source="legacy", cursor="2023-01-01T00:00:00"))).height == 2
-
-
-@pytest.fixture
-def mariadb_user_url(mariadb_url: str) -> Iterator[str]:
-    """The test database's URL with a fresh user whose password is `PASSWORD`."""
-    admin = sa.create_engine(mariadb_url)
-    user = f"crm_{uuid.uuid4().hex[:8]}"
-    url = sa.make_url(mariadb_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"create user '{user}'@'%' identified by '{PASSWORD}'"))
-        conn.execute(sa.text(f"grant all on `{url.database}`.* to '{user}'@'%'"))
-    try:
-        yield url.set(username=user, password=PASSWORD).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"drop user '{user}'@'%'"))
-        admin.dispose()
 
 
 @pytest.mark.mariadb

@@ -8,8 +8,6 @@ message is also checked for not showing it.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,23 +55,6 @@ def _with_password(url: str) -> str:
     return sa.make_url(url).set(password=PASSWORD).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def mariadb_reader_url(mariadb_url: str) -> Iterator[str]:
-    """The test database's URL with a fresh user whose password is `PASSWORD` (all rights on the database)."""
-    admin = sa.create_engine(mariadb_url)
-    user = f"ro_{uuid.uuid4().hex[:8]}"
-    url = sa.make_url(mariadb_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"create user '{user}'@'%' identified by '{PASSWORD}'"))
-        conn.execute(sa.text(f"grant all on `{url.database}`.* to '{user}'@'%'"))
-    try:
-        yield url.set(username=user, password=PASSWORD).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"drop user '{user}'@'%'"))
-        admin.dispose()
-
-
 @pytest.fixture(
     params=[
         "sqlite",
@@ -90,7 +71,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Db:
         url = str(request.getfixturevalue("pg_url"))
         found = Db("postgresql", _with_password(url), url)
     else:
-        found = Db("mariadb", request.getfixturevalue("mariadb_reader_url"), request.getfixturevalue("mariadb_url"))
+        found = Db("mariadb", request.getfixturevalue("mariadb_user_url"), request.getfixturevalue("mariadb_url"))
     found.run(
         "create table t (id integer primary key, v varchar(20), seq integer)",
         *(f"insert into t values ({i}, '{v}', {s})" for i, v, s in ROWS),
