@@ -80,8 +80,8 @@ def sniff_delimiter(sample: str) -> str:
 def _decode(params: CsvParams, data: bytes, source: str) -> _encoding.Decoded:
     try:
         decoded = _encoding.decode_text(data, params.encoding)
-    except LookupError:
-        raise SourceError(source, params.path, None, f"unknown encoding {params.encoding!r}") from None
+    except (LookupError, UnicodeError) as exc:  # no such codec, base64, ``undefined``: not the bytes' fault
+        raise SourceError(source, params.path, None, _encoding.codec_problem(params.encoding, exc)) from None
     problem = _encoding.nothing_sensible(decoded, _encoding.line_breaks(decoded.text) + 1, decoded.skipped)
     if problem is not None:
         raise SourceError(source, params.path, None, problem)

@@ -257,13 +257,24 @@ def detect(data: bytes) -> tuple[str, int]:
     return guess, 0
 
 
+def codec_problem(encoding: str | None, exc: LookupError | UnicodeError) -> str:
+    """Why a decode with a configured codec name failed before looking at the bytes: no such codec, a codec that
+    is not a text encoding (``base64``, ``rot13``), or a codec that refuses everything (``undefined``)."""
+    if isinstance(exc, LookupError) and str(exc).startswith("unknown encoding"):
+        return f"unknown encoding {encoding!r}"
+    if isinstance(exc, LookupError):
+        return f"{encoding!r} is not a text encoding; set `encoding` to the file's text encoding (e.g. utf-8, gb18030)"
+    return f"cannot decode the file as {encoding!r}: {exc}"
+
+
 def decode_text(data: bytes, encoding: str | None = None) -> Decoded:
     """``data`` as text, in ``encoding`` or else the detected one (:func:`detect`); a byte order mark is skipped.
 
     Undecodable bytes become U+FFFD and are listed in ``bad``.
 
     Raises:
-        LookupError: ``encoding`` is not a codec Python knows.
+        LookupError: ``encoding`` is not a codec Python knows, or not a text encoding (`codec_problem` says which).
+        UnicodeError: the codec fails whatever the bytes (``undefined``).
     """
     if encoding is not None:
         encoding = codecs.lookup(encoding).name

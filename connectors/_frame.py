@@ -26,6 +26,9 @@ BATCH_ROWS = 50_000
 
 #: Separator between values when hashing a row (ASCII unit separator).
 HASH_SEPARATOR = "\x1f"
+#: What a NUL character in a value becomes: no database text column keeps one (PostgreSQL refuses it), and a
+#: store must hold the same text whatever its backend.
+NUL_STANDIN = "\ufffd"
 #: Matches a `joined_values` string whose cells are all blank.
 BLANK_PATTERN = r"^[\s\x1f]*$"
 
@@ -43,7 +46,7 @@ class HeaderNamer:
         self.names: list[str] = []
 
     def add(self, raw: str | None) -> str:
-        base = (raw or "").strip() or f"column_{len(self.names) + 1}"
+        base = (raw or "").replace("\x00", NUL_STANDIN).strip() or f"column_{len(self.names) + 1}"
         name, k = base, 2
         while name in self._taken:
             name, k = f"{base}_{k}", k + 1
@@ -81,6 +84,10 @@ def row_hash(joined: pl.Series, raw: pl.Series | None = None) -> pl.Series:
     return pl.Series(ROW_HASH_COL, [sha256(s).hexdigest() for s in joined.cast(pl.Binary).to_list()], dtype=pl.String)
 
 
+def _without_nul(values: pl.Series) -> pl.Series:
+    return values.str.replace_all("\x00", NUL_STANDIN, literal=True)
+
+
 def finish_batch(
     values: pl.DataFrame,
     *,
@@ -94,8 +101,16 @@ def finish_batch(
 ) -> pl.DataFrame:
     """Append the lineage columns (and ``_raw_line`` when given) to a frame of source values.
 
-    Every sequence has one item per row of ``values``; ``joined`` is `joined_values` when already computed.
+    Every sequence has one item per row of ``values``; ``joined`` is `joined_values` when already computed. NUL
+    characters in values, keys and raw lines become ``NUL_STANDIN``.
     """
+    strings = [c for c, dtype in values.schema.items() if dtype == pl.String]
+    if strings and values.select(pl.any_horizontal(pl.col(strings).str.contains("\x00", literal=True).any())).item():
+        values = values.with_columns(pl.col(strings).str.replace_all("\x00", NUL_STANDIN, literal=True))
+        joined = None
+    keys = _without_nul(pl.Series(SOURCE_KEY_COL, keys, dtype=pl.String))
+    if raw_line is not None:
+        raw_line = _without_nul(pl.Series(RAW_LINE_COL, raw_line, dtype=pl.String))
     n = values.height if values.width else len(keys)  # a batch of blank lines has no columns, only rows
 
     def as_series(name: str, v: pl.Series | Sequence[str | None]) -> pl.Series:

@@ -24,15 +24,33 @@ logger = logging.getLogger(__name__)
 
 #: Status codes that are retried (with backoff, honouring ``Retry-After``).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_SECRET_QUERY = re.compile(r"(?i)([?&][^=&]*(?:token|key|secret|pass|sig|auth)[^=&]*=)[^&#]*")
+_SECRET_QUERY = re.compile(r"(?i)([?&;#][^=&;#]*(?:token|key|secret|pass|pwd|sig|auth)[^=&;#]*=)[^&;#]*")
 # Seam for tests: how the connector waits between attempts.
 _sleep = time.sleep
 
 
 def safe_http_url(url: str) -> str:
-    """The URL without user info and with the values of token/key/secret-like query parameters hidden."""
-    url = re.sub(r"(?<=://)[^/@]*@", "", url)
-    return _SECRET_QUERY.sub(r"\1***", url)
+    """The URL without user info and with the values of token/key/secret/password-like query (and fragment)
+    parameters hidden. User info runs to the last ``@`` before the path, so a password holding ``#``, ``?`` or
+    ``@`` unencoded is dropped whole."""
+    return _SECRET_QUERY.sub(r"\1***", _without_userinfo(url))
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without its user info. ``user:password@`` runs to the last ``@`` (a password may hold ``/``, ``#``,
+    ``?`` and ``@`` unencoded) unless what follows the ``:`` is a port and a path; else to the last ``@`` before
+    the path."""
+    head, sep, rest = url.partition("://")
+    last = rest.rfind("@")
+    if not sep or last < 0:
+        return url
+    plain_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    user, colon, password = rest[:last].partition(":")
+    port_then_path = "@" not in rest[:plain_end] and re.match(r"\d{1,5}(?:[/?#]|$)", password)
+    if colon and not any(c in user for c in "/?#") and not port_then_path:
+        return f"{head}://{rest[last + 1 :]}"
+    at = rest.rfind("@", 0, plain_end)
+    return f"{head}://{rest[at + 1 :]}" if at >= 0 else url
 
 
 class HttpParams(BaseModel):
@@ -59,7 +77,7 @@ class HttpParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://", repr=False)
     token_env: str | None = Field(default=None, min_length=1)
     query: dict[str, str] = Field(default_factory=dict)
     records_path: str | None = Field(default=None, min_length=1)
@@ -74,6 +92,10 @@ class HttpParams(BaseModel):
     retries: int = Field(default=4, ge=0)
     backoff: float = Field(default=0.5, ge=0)
     max_wait: float = Field(default=60.0, ge=0)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", safe_http_url(self.url)  # the URL may hold a password or a token: never in a repr
+        yield from super().__repr_args__()
 
     @model_validator(mode="after")
     def _one_pagination(self) -> HttpParams:

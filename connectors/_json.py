@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 from pydantic import ConfigDict, Field
 
+from connectors import _encoding
 from connectors._errors import SourceError
 from connectors._frame import BATCH_ROWS, BLANK_PATTERN, HeaderNamer, finish_batch, joined_values, read_bytes
 from connectors._jsonl import _DECODER, _KIND, record_values, shown
@@ -113,7 +114,8 @@ class RecordFrames:
         values = pl.DataFrame(columns) if columns else pl.DataFrame()  # no object with a key so far
         code = [MALFORMED_ROW if i in problems else None for i in range(len(records))]
         detail = [problems.get(i) for i in range(len(records))]
-        joined = joined_values(values)
+        # no object with a key so far (``[null]``, ``[[1]]``, objects too deep to read): one blank per record
+        joined = joined_values(values) if values.width else pl.Series([""] * len(records), dtype=pl.String)
         blank = pl.select(joined.str.contains(BLANK_PATTERN)).to_series().to_list()
         skip = [EMPTY_ROW if b and c is None else None for b, c in zip(blank, code, strict=True)]
         return finish_batch(
@@ -161,6 +163,8 @@ def read_json(params: JsonParams, *, source: str, cursor: object | None = None) 
         raise SourceError(
             source, path, None, f"not valid {encoding}: undecodable bytes at line {line} (byte {exc.start})"
         ) from None
+    except (LookupError, UnicodeError) as exc:  # base64, rot13: not text encodings; ``undefined`` always fails
+        raise SourceError(source, path, None, _encoding.codec_problem(params.encoding, exc)) from None
     try:
         document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

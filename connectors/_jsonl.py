@@ -140,7 +140,10 @@ def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None
         raise SourceError(source, params.path, None, f"unknown encoding {params.encoding!r}") from None
     if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    decoded = _encoding.decode(data, encoding)
+    try:
+        decoded = _encoding.decode(data, encoding)
+    except (LookupError, UnicodeError) as exc:  # base64, rot13: not text encodings; ``undefined`` always fails
+        raise SourceError(source, params.path, None, _encoding.codec_problem(params.encoding, exc)) from None
     lines = decoded.text.split("\n")  # JSON strings cannot hold a raw "\n", but may hold U+2028
     if lines and lines[-1] == "":
         lines.pop()

@@ -86,8 +86,18 @@ _LITERALS: Final[Mapping[str, re.Pattern[str]]] = MappingProxyType(
 _TAIL: Final = " \t\r\n\f;"
 
 
+#: Query parameters of a URL whose values are secrets (``?password=``, ``sslpassword=``, ``token=``, ``api_key=``):
+#: a name holding one of these words (case-insensitive). Over-hiding (``sslkey=`` is a path) is the safe side.
+_SECRET_QUERY: Final = re.compile(r"(?i)([?&;][^=&;#]*(?:pass|pwd|token|key|secret|sig|auth)[^=&;#]*=)[^&;#]*")
+
+
+def _is_secret_param(name: str) -> bool:
+    return _SECRET_QUERY.match(f"?{name}=") is not None
+
+
 def safe_url(url: str | URL) -> str:
-    """The URL as text with its password replaced by ``***``: the only form of a URL in messages and logs.
+    """The URL as text with its password and secret query values (``?password=``, ``token=``) replaced by ``***``:
+    the only form of a URL in messages and logs.
 
     A string that is not a URL at all is not echoed (it might be a password pasted in the wrong place).
     """
@@ -95,7 +105,7 @@ def safe_url(url: str | URL) -> str:
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError, TypeError):
         return "<not a valid SQLAlchemy URL>"
-    return parsed.render_as_string(hide_password=True)
+    return _SECRET_QUERY.sub(r"\1***", parsed.render_as_string(hide_password=True))
 
 
 class SqlParams(KeyedParams):
@@ -403,10 +413,13 @@ def _check_sqlite_file(url: URL, source: str, where: str) -> None:
 
 
 def _scrub(text: str, url: URL) -> str:
-    """``text`` with the URL's password (should a driver echo it) replaced by ``***``."""
-    password = url.password
-    if password:
-        text = text.replace(str(password), "***")
+    """``text`` with the URL's password and secret query values (should a driver echo them) replaced by ``***``."""
+    secrets = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if _is_secret_param(name):
+            secrets.extend(v for v in ([value] if isinstance(value, str) else value) if v)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 

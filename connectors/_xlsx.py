@@ -10,6 +10,7 @@ import logging
 import posixpath
 import re
 import shutil
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ from xml.etree import ElementTree
 
 import polars as pl
 import python_calamine
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from connectors._errors import SourceError
 from connectors._frame import (
@@ -59,6 +60,12 @@ CELL_BUDGET = 4_000_000
 MAX_STRAY_CELLS = 1_000
 #: Largest range read (about 1.6 GB in calamine); a larger sheet fails the source.
 MAX_CELLS = 50_000_000
+#: A range over `CELL_BUDGET` cells must hold a value in at least one cell of this many: calamine's memory is
+#: the range's, so a few hundred values scattered over a million rows would cost gigabytes for nothing.
+SPARSE_RATIO = 64
+#: Shared strings a workbook may claim (``uniqueCount``) without being counted: calamine reserves room for that
+#: many strings (24 bytes each) before reading one, so a claim of 2,147,483,647 aborts the process.
+TRUSTED_STRING_COUNT = 1 << 20
 
 
 class XlsxParams(KeyedParams):
@@ -67,7 +74,8 @@ class XlsxParams(KeyedParams):
     Attributes:
         key: Column(s) identifying a row (see `connectors._keys.KeyedParams`); default: the row's position.
         path: The workbook.
-        sheets: Sheet names to read, in this order; ``None`` reads every sheet (empty sheets are skipped).
+        sheets: Sheet names to read, in this order, each once; ``None`` reads every sheet (empty sheets are
+            skipped, with or without ``header_row``).
         header_row: 1-based Excel row of the header in every sheet read; ``None`` detects it past title rows.
     """
 
@@ -76,6 +84,14 @@ class XlsxParams(KeyedParams):
     path: Path
     sheets: list[str] | None = Field(default=None, min_length=1)
     header_row: int | None = Field(default=None, ge=1)
+
+    @field_validator("sheets")
+    @classmethod
+    def _each_sheet_once(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            twice = next(s for s in v if v.count(s) > 1)
+            raise ValueError(f"sheets names {twice!r} twice (its rows would be read twice)")
+        return v
 
 
 def cell_text(value: Cell) -> str | None:
@@ -121,18 +137,31 @@ def detect_header(rows: Sequence[Sequence[Cell]]) -> int | None:
     return next((i for i, n in enumerate(counts) if n), None)
 
 
-def _open(params: XlsxParams, source: str) -> python_calamine.CalamineWorkbook:
+def _open(params: XlsxParams, source: str, bounds: _Bounds) -> python_calamine.CalamineWorkbook:
     path = params.path
     if not path.exists():
         raise SourceError(source, path, None, "file not found")
     if path.is_dir():
         raise SourceError(source, path, None, "is a directory, not a file")
+    bounds.trust_string_count()  # before calamine reads the shared strings
     try:
+        if isinstance(bounds.file, io.BytesIO):
+            return python_calamine.CalamineWorkbook.from_filelike(bounds.file)
         return python_calamine.CalamineWorkbook.from_path(str(path))
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
         raise SourceError(
-            source, path, None, f"cannot open the workbook (truncated or not a spreadsheet?): {exc}"
+            source, path, None, f"cannot open the workbook (truncated or not a spreadsheet?): {_problem(exc)}"
         ) from None
+
+
+def _problem(exc: Exception) -> str:
+    """calamine's error in words: some of its errors are only a tag or a sheet name (``XmlError('t')``)."""
+    text = str(exc).strip()
+    if isinstance(exc, python_calamine.XmlError) and " " not in text:
+        return f"the XML breaks off or is malformed inside <{text}>" if text else "the XML breaks off or is malformed"
+    if isinstance(exc, python_calamine.WorksheetNotFound):
+        return f"the workbook lists sheet {text!r} but holds no XML for it"
+    return text or f"{type(exc).__name__} (calamine gives no detail)"
 
 
 def read_xlsx(params: XlsxParams, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
@@ -164,7 +193,8 @@ def read_xlsx(params: XlsxParams, *, source: str, cursor: object | None = None) 
             names a cell past XFD1048576 or is too large to read.
     """
     del cursor
-    workbook = _open(params, source)
+    bounds = _Bounds(params.path, source)
+    workbook = _open(params, source, bounds)
     available = list(workbook.sheet_names)
     if params.sheets is not None:
         missing = [s for s in params.sheets if s not in available]
@@ -176,7 +206,6 @@ def read_xlsx(params: XlsxParams, *, source: str, cursor: object | None = None) 
                 f"no sheet named {', '.join(map(repr, missing))}; the workbook has {', '.join(map(repr, available))}",
             )
     wanted = params.sheets or available
-    bounds = _Bounds(params.path, source)
     plans = bounds.plans(wanted)
     strays: dict[str, list[_Stray]] = {}
     if any(plan.strays for plan in plans.values()):
@@ -233,13 +262,12 @@ def _sheet_rows(
         rows = sheet.iter_rows()  # from Excel row 1, leading empty rows included
         top = list(itertools.islice(rows, _WIDTH_SCAN_ROWS))
     except python_calamine.CalamineError as exc:
-        raise SourceError(source, params.path, f"{name}!1", f"cannot read the sheet: {exc}") from None
-    if params.header_row is not None:
-        header_index: int | None = params.header_row - 1
+        raise SourceError(source, params.path, f"{name}!1", f"cannot read the sheet: {_problem(exc)}") from None
+    header_index = detect_header(top)  # None: an empty sheet, skipped below unless it was asked for
+    if params.header_row is not None and (header_index is not None or explicit):
+        header_index = params.header_row - 1
         if header_index >= len(top) or not any(c not in ("", None) for c in top[header_index]):
             raise SourceError(source, params.path, f"{name}!{params.header_row}", "the header row is empty")
-    else:
-        header_index = detect_header(top)
     if header_index is None:
         if explicit:
             raise SourceError(source, params.path, None, f"sheet {name!r} is empty: no header found")
@@ -261,7 +289,8 @@ def _sheet_rows(
             if frame.height:
                 yield frame
     except python_calamine.CalamineError as exc:
-        raise SourceError(source, params.path, f"{name}!{row_number}", f"cannot read the sheet: {exc}") from None
+        where = f"{name}!{row_number}"
+        raise SourceError(source, params.path, where, f"cannot read the sheet: {_problem(exc)}") from None
     held = runs.flush()
     if held is not None:
         yield held
@@ -336,9 +365,15 @@ _DIMENSION = re.compile(rb"""<(?:[\w.\-]+:)?dimension\s[^>]*?\bref\s*=\s*["']([^
 _CELL_REF = re.compile(r"([A-Z]+)([1-9][0-9]*)")
 _QUICK_CELL = r'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"'
 _QUICK_ROW = r'<row r="[1-9][0-9]{0,6}"'
+_QUICK_EMPTY_CELL = r'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*\s*/>'
 #: Tag forms the quick check does not count (a prefix, a tag without attributes, other white space).
 _UNUSUAL = r":c[\s>/]|<c[>/\t\n\r]|:row[\s>/]|<row[>/\t\n\r]"
 _PIECE_BYTES = 8 << 20
+_HEAD_BYTES = 64 << 10
+#: The ``uniqueCount`` attribute of the shared-strings table's start tag (group 1: the tag before it).
+_UNIQUE_COUNT = re.compile(rb"""(<(?:[\w.\-]+:)?sst\b[^>]*?)\s+uniqueCount\s*=\s*["']([^"']*)["']""")
+#: A shared string's start tag (``<si>``, ``<si/>``, ``<x:si ...>``).
+_SI = re.compile(rb"<(?:[\w.\-]+:)?si[\s/>]")
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError)
 _PART_LIMIT = 64 << 20  # workbook.xml and its relationships are parsed whole
 _LETTER = {chr(64 + i): i for i in range(1, 27)}
@@ -395,6 +430,8 @@ class _Bounds:
     def __init__(self, path: Path, source: str) -> None:
         self.path = path
         self.source = source
+        #: What is read: the file, or a copy of it made safe for calamine (`trust_string_count`).
+        self.file: Path | io.BytesIO = path
 
     def error(self, sheet: str | None, problem: str) -> SourceError:
         where = f"sheet {sheet!r}: " if sheet is not None else ""
@@ -406,10 +443,10 @@ class _Bounds:
         Raises:
             SourceError: A sheet names a cell past XFD1048576, or is too large to hold even without its strays.
         """
-        if not zipfile.is_zipfile(self.path):
+        if not zipfile.is_zipfile(self.file):
             return {}  # xls: a compound file, not a zip
         try:
-            with zipfile.ZipFile(self.path) as zf:
+            with zipfile.ZipFile(self.file) as zf:
                 parts = self._sheet_parts(zf)
                 if parts is None:
                     return {}
@@ -425,6 +462,59 @@ class _Bounds:
                 return plans
         except _ZIP_ERRORS as exc:
             raise self.error(None, f"cannot read the workbook's XML (truncated or encrypted?): {exc}") from None
+
+    def trust_string_count(self) -> None:
+        """Make `file` a copy without the shared-strings ``uniqueCount`` when that claims more strings than the
+        table holds (or is not a number calamine can use): calamine reserves memory for the claim up front.
+
+        A claim up to `TRUSTED_STRING_COUNT` is taken as it is; a larger one is checked by counting the ``<si>``
+        elements. A file that is not a readable zip is left to calamine, which reports it.
+        """
+        try:
+            if not zipfile.is_zipfile(self.path):
+                return
+            with zipfile.ZipFile(self.path) as zf:
+                names = [i.filename for i in zf.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
+                false = [n for n in names if self._false_count(zf, n)]
+                if not false:
+                    return
+                buffer = io.BytesIO()
+                with (
+                    warnings.catch_warnings(),  # a name twice in the zip is copied as it is, twice
+                    zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
+                ):
+                    warnings.simplefilter("ignore", UserWarning)
+                    for info in zf.infolist():
+                        with zf.open(info) as src, out.open(info.filename, "w", force_zip64=True) as dst:
+                            if info.filename in false:
+                                head = src.read(_HEAD_BYTES)
+                                dst.write(_UNIQUE_COUNT.sub(rb"\1", head, count=1))
+                            shutil.copyfileobj(src, dst, _PIECE_BYTES)
+        except _ZIP_ERRORS as exc:
+            logger.debug("%s: shared strings not checked: %s", self.path, exc)
+            return  # calamine will fail to read it too, and say so
+        logger.warning("%s: %s claims more shared strings than it holds; the claim is ignored", self.path, false[0])
+        buffer.seek(0)
+        self.file = buffer
+
+    @staticmethod
+    def _false_count(zf: zipfile.ZipFile, name: str) -> bool:
+        with zf.open(name) as handle:
+            head = handle.read(_HEAD_BYTES)
+            found = _UNIQUE_COUNT.search(head)
+            if found is None:
+                return False
+            claim = found[2].strip()
+            if claim.isdigit() and len(claim) < 20 and int(claim) <= TRUSTED_STRING_COUNT:
+                return False
+            held, data = 0, head
+            while more := handle.read(_PIECE_BYTES):
+                data += more
+                cut = data.rfind(b"<")  # a tag may begin here and end in the next block
+                held += len(_SI.findall(data, 0, cut))
+                data = data[cut:]
+            held += len(_SI.findall(data))
+        return not (claim.isdigit() and len(claim) < 20 and int(claim) <= held)
 
     def _small_xml(self, zf: zipfile.ZipFile, name: str) -> ElementTree.Element | None:
         try:
@@ -469,7 +559,7 @@ class _Bounds:
         letters and row numbers alone (of every cell, with a value or not) show that no cell is far from the
         others and that the range is small enough; otherwise `_scan` reads each tag.
         """
-        last_row = last_col = 0
+        last_row = last_col = values = 0
         for part in parts:
             letters: set[str] = set()
             numbers: list[pl.Series] = []
@@ -484,6 +574,7 @@ class _Bounds:
                         t.contains(_UNUSUAL).alias("unusual"),
                         (t.count_matches("<c ") - t.count_matches(_QUICK_CELL)).alias("odd_cells"),
                         (t.count_matches("<row ") - t.count_matches(_QUICK_ROW)).alias("odd_rows"),
+                        (t.count_matches("<c ") - t.count_matches(_QUICK_EMPTY_CELL)).alias("values"),
                         t.extract_all(r'<c r="[A-Z]+').list.unique().alias("letters"),
                         t.extract_all(_QUICK_ROW)
                         .list.eval(pl.element().str.strip_chars_end('"').str.slice(8).cast(pl.Int64))
@@ -498,6 +589,7 @@ class _Bounds:
                         return None  # a cell below every row so far: look closer
                     letters.update(x[6:] for x in found["letters"])
                     numbers.append(rows)
+                    values += found["values"]
             cols = sorted(_column_number(c) for c in letters)
             row_numbers = pl.concat(numbers).unique().sort() if numbers else pl.Series(dtype=pl.Int64)
             width, height = (cols[-1] if cols else 0), int(row_numbers.max() or 0)  # type: ignore[arg-type]
@@ -508,6 +600,8 @@ class _Bounds:
             if width * height > CELL_BUDGET and bool((row_numbers.diff() > STRAY_ROW_GAP).any()):
                 return None
             last_row, last_col = max(last_row, height), max(last_col, width)
+        if last_row * last_col > CELL_BUDGET and last_row * last_col > SPARSE_RATIO * values:
+            return None  # values scattered thin over a large range: `_plan` says so
         return _Plan(sheet, parts, last_row, last_col, 0)
 
     def _scan(self, zf: zipfile.ZipFile, part: str, sheet: str) -> _Scan:
@@ -653,12 +747,18 @@ class _Bounds:
                 sheet, "values lie far outside the table, and some cells have no reference: cannot set them apart"
             )
         cells = last_row * last_col
+        span = f"its cells span A1:{column_letters(last_col)}{last_row} ({cells:,} cells, about {cells * 32e-9:.1f} GB"
         if cells > MAX_CELLS:
             raise self.error(
                 sheet,
-                f"its cells span A1:{column_letters(last_col)}{last_row} ({cells:,} cells, about "
-                f"{cells * 32 / 1e9:.1f} GB to read) for {scan.values:,} values; over the limit of {MAX_CELLS:,} "
+                f"{span} to read) for {scan.values:,} values; over the limit of {MAX_CELLS:,} "
                 "cells: delete far-away cells or split the sheet",
+            )
+        if cells > CELL_BUDGET and cells > SPARSE_RATIO * (scan.values - strays):
+            raise self.error(
+                sheet,
+                f"{span} to read) for only {scan.values - strays:,} values scattered over it, fewer than one in "
+                f"{SPARSE_RATIO}: delete the far-away cells or move the table together",
             )
         return _Plan(sheet, parts, last_row, last_col, strays)
 
@@ -669,7 +769,7 @@ class _Bounds:
         buffer = io.BytesIO()
         try:
             with (
-                zipfile.ZipFile(self.path) as zf,
+                zipfile.ZipFile(self.file) as zf,
                 zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
             ):
                 for info in zf.infolist():

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import RunLock
 from crm_store.repository import close_abandoned_runs
+from crm_store.store import shown_url
 
 __all__ = [
     "STORE_LOCK",
@@ -326,7 +327,7 @@ def acquire_run_lock(
             continue  # whoever deleted the row, try to insert again
         waited = time.monotonic() - started
         if waited >= wait_seconds:
-            raise RunLockedError(engine.url.render_as_string(hide_password=True), holder, waited)
+            raise RunLockedError(shown_url(engine.url), holder, waited)
         time.sleep(min(poll_seconds, max(wait_seconds - waited, 0.01)))
     with Session(engine) as session, session.begin():
         reason = "abandoned: running without the store's run lock"

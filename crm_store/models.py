@@ -21,6 +21,7 @@ __all__ = [
     "LONG_TEXT",
     "Activity",
     "Address",
+    "AuditEvent",
     "Base",
     "ContactPoint",
     "Crosswalk",
@@ -31,6 +32,8 @@ __all__ = [
     "Organisation",
     "PipelineRun",
     "Quarantine",
+    "ReviewDecision",
+    "ReviewItem",
     "RunLock",
     "SourceRecord",
     "SourceSchema",
@@ -167,6 +170,7 @@ class Customer(Base):
     given_name: Mapped[str | None] = mapped_column(sa.String(128))
     name_pinyin: Mapped[str | None] = mapped_column(sa.String(255))
     primary_phone: Mapped[str | None] = mapped_column(sa.String(64))
+    landline: Mapped[str | None] = mapped_column(sa.String(64))
     primary_email: Mapped[str | None] = mapped_column(sa.String(320))
     company: Mapped[str | None] = mapped_column(sa.String(255))
     job_title: Mapped[str | None] = mapped_column(sa.String(255))
@@ -178,11 +182,19 @@ class Customer(Base):
     owner: Mapped[str | None] = mapped_column(sa.String(128))
     segment: Mapped[str | None] = mapped_column(sa.String(128))
     status: Mapped[str | None] = mapped_column(sa.String(64))
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     attributes: Mapped[Any | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(sa.String(HASH))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(sa.Integer())
+    #: Set when the customer was left without source rows (its rows merged into another customer, quarantined
+    #: or deleted at the source): the record stays, so its id still resolves, but it is no longer current.
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    #: The customer that took most of this retired customer's rows.
+    merged_into: Mapped[str | None] = mapped_column(sa.String(ID))
+    #: The customer most of this one's rows belonged to when it was split off.
+    split_from: Mapped[str | None] = mapped_column(sa.String(ID))
 
 
 class ContactPoint(Base):
@@ -292,6 +304,9 @@ class FieldProvenance(Base):
     source: Mapped[str] = mapped_column(sa.String(SOURCE))
     source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
     value: Mapped[str | None] = mapped_column(sa.Text())
+    #: What decided the choice: ``only`` (no other value), ``quality:<criterion>``, ``recency``, ``priority``
+    #: or ``order`` (source and key order, nothing else told the values apart).
+    rule: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class MergeEvent(Base):
@@ -361,3 +376,85 @@ def value_lengths() -> dict[str, int]:
                 out.setdefault(column.name, length)
     out["contact_value"] = ContactPoint.__table__.columns["value"].type.length
     return out
+
+
+# ------------------------------------------------------------------------------------ the steward's review queue
+
+#: Columns naming a pair of source rows, ordered so that ``(left_source, left_key) < (right_source, right_key)``.
+PAIR_COLUMNS = ("left_source", "left_key", "right_source", "right_key")
+
+
+class ReviewItem(Base):
+    """A possible match for a data steward: one pair of source rows, with the evidence of the last run that
+    scored it (migration 0007).
+
+    ``kind``: ``review`` (scored between the review threshold and the threshold), ``cut`` (a confident link the
+    linkage check or a decision cut), ``conflict`` (a confident pair a cannot-link rule refused, or a decision that
+    contradicts newer ones). ``fingerprint`` is the sha256 of the compared values of both rows: a decision binds
+    while it holds. ``status``: ``open`` (to decide), ``decided`` (a binding ``match``/``no_match``), ``stale``
+    (no longer a possible match). ``last_run_id``/``updated_at`` name the run that last changed the item, so a
+    re-run that changes nothing writes nothing.
+    """
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        sa.UniqueConstraint(*PAIR_COLUMNS),
+        sa.CheckConstraint(_one_of("kind", "review", "cut", "conflict"), name="kind"),
+        sa.CheckConstraint(_one_of("status", "open", "decided", "stale"), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    left_source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    left_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    right_source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    right_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    probability: Mapped[float | None] = mapped_column(sa.Double())
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    #: ``reason``, ``match_weight``, ``prior_weight``, ``related_weight`` and per comparison its level and weight.
+    evidence: Mapped[Any | None] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(sa.String(HASH))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    #: Why an item is open again (its rows changed since a decision, or the decision contradicts newer ones).
+    note: Mapped[str | None] = mapped_column(sa.Text())
+    first_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+    last_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ReviewDecision(Base):
+    """A steward's decision on a pair of source rows (append-only; the newest decision of a pair counts).
+
+    ``match`` / ``no_match`` bind later runs (must-link / cannot-link) while the pair's ``fingerprint`` equals the
+    one the decision was made on; ``skip`` binds nothing.
+    """
+
+    __tablename__ = "review_decision"
+    __table_args__ = (
+        sa.Index("ix_review_decision_pair", *PAIR_COLUMNS),
+        sa.CheckConstraint(_one_of("decision", "match", "no_match", "skip"), name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    left_source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    left_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    right_source: Mapped[str] = mapped_column(sa.String(SOURCE))
+    right_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    fingerprint: Mapped[str] = mapped_column(sa.String(HASH))
+    decided_by: Mapped[str] = mapped_column(sa.String(128))
+    decided_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class AuditEvent(Base):
+    """One action of a person on the store (append-only): ``review.accept``, ``review.reject``, ``review.skip`` …"""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    target: Mapped[Any | None] = mapped_column(JSON)
+    details: Mapped[Any | None] = mapped_column(JSON)

@@ -41,16 +41,18 @@ from crm_store.models import (
     SourceRecord,
     SourceSchema,
 )
-from crm_store.schema import RowStatus
+from crm_store.schema import GOLDEN_FIELDS, STORE_NAMES, RowStatus
 
 __all__ = [
-    "GOLDEN_FIELDS",
+    "GOLDEN_COLUMNS",
+    "Retirements",
     "RunStatus",
     "UpsertCounts",
     "close_abandoned_runs",
     "finish_run",
     "ledger_counts",
     "read_activities",
+    "read_contact_points",
     "read_crosswalk",
     "read_cursor",
     "read_customers",
@@ -59,10 +61,12 @@ __all__ = [
     "read_provenance",
     "read_quarantine",
     "read_run",
+    "read_runs",
     "read_source_columns",
     "read_source_records",
     "record_merge_events",
     "replace_customer_details",
+    "retire_customers",
     "save_cursor",
     "save_match_model",
     "save_source_columns",
@@ -84,27 +88,9 @@ LOADED_STATUSES = ("succeeded", "partial")
 #: The longest ``pipeline_run.error`` kept (a longer one ends with "…").
 ERROR_CHARS = 4000
 
-#: Columns of ``customer`` that make up the golden record (and its ``content_hash``), in hash order.
-GOLDEN_FIELDS: tuple[str, ...] = (
-    "kind",
-    "full_name",
-    "family_name",
-    "given_name",
-    "name_pinyin",
-    "primary_phone",
-    "primary_email",
-    "company",
-    "job_title",
-    "gender",
-    "birth_date",
-    "province",
-    "city",
-    "district",
-    "owner",
-    "segment",
-    "status",
-    "attributes",
-)
+#: Columns of ``customer`` that make up the golden record (and its ``content_hash``), in hash order: ``kind``
+#: and the survived fields by their store names (``attributes`` last).
+GOLDEN_COLUMNS: tuple[str, ...] = ("kind", *(STORE_NAMES.get(f, f) for f in GOLDEN_FIELDS))
 
 _IN_CHUNK = 500  # keys per ``IN (...)`` read; far below every backend's bind-parameter limit
 _WRITE_CHUNK = 50_000  # rows per ``executemany`` call
@@ -446,12 +432,12 @@ def upsert_source_records(session: Session, rows: pl.DataFrame) -> UpsertCounts:
 
 
 def _content_hash(customers: pl.DataFrame, attributes: Sequence[Any]) -> pl.Series:
-    """The ``content_hash`` of each golden record: sha256 of its ``GOLDEN_FIELDS`` as canonical JSON.
+    """The ``content_hash`` of each golden record: sha256 of its ``GOLDEN_COLUMNS`` as canonical JSON.
 
     Expects the frame as prepared by ``upsert_customers`` (every golden field present) and the parsed
     ``attributes`` (the last golden field) of each row.
     """
-    values = customers.select(GOLDEN_FIELDS[:-1]).rows()
+    values = customers.select(GOLDEN_COLUMNS[:-1]).rows()
     return pl.Series(
         "content_hash",
         [
@@ -464,7 +450,7 @@ def _content_hash(customers: pl.DataFrame, attributes: Sequence[Any]) -> pl.Seri
 
 def _prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
     what = "upsert_customers"
-    df = _frame(customers, what, ("customer_id", "kind"), GOLDEN_FIELDS[1:])
+    df = _frame(customers, what, ("customer_id", "kind"), GOLDEN_COLUMNS[1:])
     _check_unique(df, ("customer_id",), what)
     _check_values(df, "kind", ("person", "organisation"), what)
     birth = df["birth_date"]
@@ -475,25 +461,49 @@ def _prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
             raise ValueError(f"{what}: birth_date must be an ISO date (YYYY-MM-DD): {exc}") from exc
     elif birth.dtype != pl.Date:
         birth = birth.cast(pl.Date)
-    text_cols = ["customer_id", *(c for c in GOLDEN_FIELDS if c not in ("birth_date", "attributes"))]
-    return df.with_columns(pl.col(text_cols).cast(pl.String), birth_date=birth)
+    typed = ("birth_date", "last_contact_at", "attributes")
+    text_cols = ["customer_id", *(c for c in GOLDEN_COLUMNS if c not in typed)]
+    return df.with_columns(
+        pl.col(text_cols).cast(pl.String),
+        birth_date=birth,
+        last_contact_at=_timestamps(df, "last_contact_at", what, key="customer_id"),
+    )
+
+
+def _with_stored_contacts(session: Session, df: pl.DataFrame) -> pl.DataFrame:
+    """``last_contact_at`` raised to the latest stored activity of each customer (activities of earlier runs
+    count, not only the frame's)."""
+    act = _table(Activity)
+    stmt = (
+        sa.select(act.c.customer_id, sa.func.max(act.c.occurred_at))
+        .where(act.c.customer_id.is_not(None), act.c.occurred_at.is_not(None))
+        .group_by(act.c.customer_id)
+    )
+    stored = _read(session, stmt, {"customer_id": pl.String(), "_stored_contact": _UTC})
+    if not stored.height:
+        return df
+    return (
+        df.join(stored, on="customer_id", how="left", maintain_order="left")
+        .with_columns(pl.max_horizontal("last_contact_at", "_stored_contact").alias("last_contact_at"))
+        .drop("_stored_contact")
+    )
 
 
 def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datetime) -> UpsertCounts:
     """Write golden records; each becomes exactly the given fields.
 
     A new ``customer_id`` is inserted with version 1 and ``created_at = updated_at = now``; a record whose
-    ``content_hash`` over ``GOLDEN_FIELDS`` changed is updated with ``version + 1`` and ``updated_at = now``;
+    ``content_hash`` over ``GOLDEN_COLUMNS`` changed is updated with ``version + 1`` and ``updated_at = now``;
     an unchanged one is not touched. A golden field missing from the frame is written as null.
 
     Args:
         session: the caller's session (not committed here).
-        customers: columns ``customer_id``, ``kind`` (person|organisation) and any of ``GOLDEN_FIELDS``
+        customers: columns ``customer_id``, ``kind`` (person|organisation) and any of ``GOLDEN_COLUMNS``
             (``birth_date`` as ``pl.Date`` or ISO text; ``attributes`` as JSON text, dicts or structs).
         now: the timestamp recorded as created/updated (naive means UTC).
     """
     table = _table(Customer)
-    df = _prepare_customers(customers)
+    df = _with_stored_contacts(session, _prepare_customers(customers))
     _check_lengths(table, df.drop("attributes"), "customer_id")
     df, parsed = _parse_json(df, ("attributes",), compared=False)  # compared through content_hash
     df = df.with_columns(_content_hash(df, parsed["attributes"]))
@@ -503,8 +513,8 @@ def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datet
         session,
         table,
         pl.concat([new, changed]).sort(key_cols),
-        ("customer_id", *GOLDEN_FIELDS, "content_hash"),
-        (*GOLDEN_FIELDS, "content_hash", "updated_at"),
+        ("customer_id", *GOLDEN_COLUMNS, "content_hash"),
+        (*GOLDEN_COLUMNS, "content_hash", "updated_at"),
         parsed=parsed,
         constants={"created_at": now, "updated_at": now, "version": 1},
         extra_set={"version": table.c.version + sa.literal_column("1")},
@@ -533,7 +543,7 @@ _CHILDREN: dict[str, _Child] = {
         (),
     ),
     "field_provenance": _Child(
-        FieldProvenance, ("customer_id", "field"), ("source", "source_key", "value"), ("source", "source_key")
+        FieldProvenance, ("customer_id", "field"), ("source", "source_key", "value", "rule"), ("source", "source_key")
     ),
 }
 
@@ -656,7 +666,7 @@ def upsert_crosswalk(session: Session, rows: pl.DataFrame) -> UpsertCounts:
     return _place(session, Crosswalk, df, ("customer_id", "match_probability", "evidence"))
 
 
-def _timestamps(df: pl.DataFrame, column: str, what: str) -> pl.Series:
+def _timestamps(df: pl.DataFrame, column: str, what: str, key: str = "source_key") -> pl.Series:
     """``column`` as ``Datetime("us", "UTC")``: ISO text (``YYYY-MM-DDTHH:MM:SS[.ffffff]`` or ``YYYY-MM-DD``),
     dates or datetimes; naive values are taken to be UTC. Text that is neither fails, naming a row key."""
     values = df[column]
@@ -680,7 +690,7 @@ def _timestamps(df: pl.DataFrame, column: str, what: str) -> pl.Series:
     if bad.any():
         raise ValueError(
             f"{what}: {int(bad.sum())} {column} value(s) are not ISO timestamps (YYYY-MM-DDTHH:MM:SS or "
-            f"YYYY-MM-DD), e.g. at source_key={df.filter(bad)['source_key'][0]!r}"
+            f"YYYY-MM-DD), e.g. at {key}={df.filter(bad)[key][0]!r}"
         )
     return parsed.alias(column)
 
@@ -733,6 +743,59 @@ def upsert_quarantine(session: Session, rows: pl.DataFrame) -> UpsertCounts:
     if df["reasons"].null_count():
         raise ValueError(f"{what}: every row needs reasons (a list of codes)")
     return _place(session, Quarantine, df, ("reasons", "details"))
+
+
+@dataclass(frozen=True, slots=True)
+class Retirements:
+    """What :func:`retire_customers` did: customers retired, brought back, and marked as split off."""
+
+    retired: int = 0
+    revived: int = 0
+    split: int = 0
+
+
+def retire_customers(session: Session, lineage: pl.DataFrame, *, now: dt.datetime) -> Retirements:
+    """Retire the customers no source row belongs to any more, and bring back retired ones that have rows again.
+
+    Run after the crosswalk and quarantine are written. A retired customer keeps its record (its id still
+    resolves; exports and ``trace`` show it) with ``retired_at`` and ``merged_into`` (the customer that took
+    most of its rows, if any); ``split_from`` is set once on a customer split off an earlier one.
+
+    Args:
+        session: the caller's session (not committed here).
+        lineage: ``customer_id``, ``merged_into``, ``split_from`` (see ``rules.survive.id_lineage``).
+        now: the retirement time (naive means UTC).
+    """
+    cust, cw = _table(Customer), _table(Crosswalk)
+    has_rows = sa.exists().where(cw.c.customer_id == cust.c.customer_id)
+    orphans = (
+        session.execute(sa.select(cust.c.customer_id).where(cust.c.retired_at.is_(None), ~has_rows)).scalars().all()
+    )
+    merged = dict(lineage.select("customer_id", "merged_into").drop_nulls().iter_rows())
+    if orphans:
+        stmt = (
+            sa.update(cust)
+            .where(cust.c.customer_id == sa.bindparam("cid"))
+            .values(retired_at=sa.bindparam("at", type_=cust.c.retired_at.type), merged_into=sa.bindparam("into"))
+        )
+        session.execute(stmt, [{"cid": c, "at": now, "into": merged.get(c)} for c in orphans])
+    revived = session.execute(
+        sa.update(cust)
+        .where(cust.c.retired_at.is_not(None), has_rows)
+        .values(retired_at=None, merged_into=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    split = lineage.select("customer_id", "split_from").drop_nulls()
+    if split.height:
+        stmt = (
+            sa.update(cust)
+            .where(cust.c.customer_id == sa.bindparam("cid"), cust.c.split_from.is_(None))
+            .values(split_from=sa.bindparam("origin"))
+        )
+        session.execute(stmt, [{"cid": c, "origin": o} for c, o in split.iter_rows()])
+    done = Retirements(retired=len(orphans), revived=revived or 0, split=split.height)
+    logger.debug("customer lifecycle: %s", done)
+    return done
 
 
 def _members_hash(members: Any) -> str:
@@ -975,16 +1038,20 @@ def _read(session: Session, stmt: sa.Select[Any], schema: Mapping[str, pl.DataTy
     return pl.DataFrame(rows, schema=dict(schema), orient="row")
 
 
-def read_customers(session: Session) -> pl.DataFrame:
-    """All golden records, ordered by ``customer_id``.
+def read_customers(session: Session, *, retired: bool = False) -> pl.DataFrame:
+    """The current golden records (with ``retired=True`` also the retired ones), ordered by ``customer_id``.
 
-    Columns: ``customer_id``, the ``GOLDEN_FIELDS`` (``birth_date`` ``Date``, ``attributes`` JSON text),
-    ``content_hash``, ``created_at``, ``updated_at`` (UTC), ``version`` (Int64).
+    Columns: ``customer_id``, the ``GOLDEN_COLUMNS`` (``birth_date`` ``Date``, ``last_contact_at`` UTC,
+    ``attributes`` JSON text), ``content_hash``, ``created_at``, ``updated_at`` (UTC), ``version`` (Int64),
+    ``retired_at`` (UTC), ``merged_into``, ``split_from``.
     """
     table = _table(Customer)
-    schema: dict[str, pl.DataType] = {name: pl.String() for name in ("customer_id", *GOLDEN_FIELDS, "content_hash")}
-    schema |= {"birth_date": pl.Date(), "created_at": _UTC, "updated_at": _UTC, "version": pl.Int64()}
+    schema: dict[str, pl.DataType] = {name: pl.String() for name in ("customer_id", *GOLDEN_COLUMNS, "content_hash")}
+    schema |= {"birth_date": pl.Date(), "last_contact_at": _UTC, "created_at": _UTC, "updated_at": _UTC}
+    schema |= {"version": pl.Int64(), "retired_at": _UTC, "merged_into": pl.String(), "split_from": pl.String()}
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id)
+    if not retired:
+        stmt = stmt.where(table.c.retired_at.is_(None))
     return _read(session, stmt, schema)
 
 
@@ -1024,9 +1091,10 @@ def read_outcomes(session: Session, sources: list[str] | None = None) -> pl.Data
 
 
 def read_provenance(session: Session) -> pl.DataFrame:
-    """Field provenance: ``customer_id``, ``field``, ``source``, ``source_key``, ``value``."""
+    """Field provenance: ``customer_id``, ``field``, ``source``, ``source_key``, ``value``, ``rule`` (what decided
+    the choice)."""
     table = _table(FieldProvenance)
-    schema = {name: pl.String() for name in ("customer_id", "field", "source", "source_key", "value")}
+    schema = {name: pl.String() for name in ("customer_id", "field", "source", "source_key", "value", "rule")}
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id, table.c.field)
     return _read(session, stmt, schema)
 
@@ -1081,6 +1149,36 @@ def read_quarantine(session: Session) -> pl.DataFrame:
         "first_run_id": pl.String(),
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def read_contact_points(session: Session) -> pl.DataFrame:
+    """Every contact point: ``customer_id``, ``kind`` (phone|email|wechat), ``value``, ``valid`` (Boolean),
+    ``source``, ``source_key``; ordered by ``customer_id``, ``kind``, ``value``."""
+    table = _table(ContactPoint)
+    schema: dict[str, pl.DataType] = {name: pl.String() for name in ("customer_id", "kind", "value")}
+    schema |= {"valid": pl.Boolean(), "source": pl.String(), "source_key": pl.String()}
+    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id, table.c.kind, table.c.value)
+    return _read(session, stmt, schema)
+
+
+def read_runs(session: Session, *, limit: int | None = None) -> pl.DataFrame:
+    """Run history from ``pipeline_run``, newest first (by ``started_at``, then ``run_id``).
+
+    Columns: ``run_id``, ``project``, ``started_at``, ``finished_at`` (UTC), ``status``, ``dry_run`` (Boolean),
+    ``config_hash``, ``ledger`` (JSON text: a migrate run's list of per-source rows, or another flow's object),
+    ``report_path``, ``error``. No match model.
+
+    Args:
+        limit: at most this many runs (default: all).
+    """
+    table = _table(PipelineRun)
+    schema: dict[str, pl.DataType] = {"run_id": pl.String(), "project": pl.String()}
+    schema |= {"started_at": _UTC, "finished_at": _UTC, "status": pl.String(), "dry_run": pl.Boolean()}
+    schema |= {name: pl.String() for name in ("config_hash", "ledger", "report_path", "error")}
+    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.started_at.desc(), table.c.run_id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return _read(session, stmt, schema)
 
 
 def ledger_counts(session: Session, sources: list[str] | None = None) -> pl.DataFrame:

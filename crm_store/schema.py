@@ -18,6 +18,7 @@ CANONICAL_FIELDS: Final[dict[str, str | None]] = {
     "family_name": None,
     "given_name": None,
     "phone": "phone",
+    "landline": None,
     "email": "email",
     "company": "company",
     "job_title": None,
@@ -35,9 +36,43 @@ CANONICAL_FIELDS: Final[dict[str, str | None]] = {
     "segment": None,
     "status": None,
     "notes": None,
+    "last_contact_at": "datetime",
     "created_at": "datetime",
     "updated_at": "datetime",
 }
+
+#: Fields whose columns are read into another field: a ``landline`` column (固话) is a phone column; the phone
+#: normaliser tells a mobile from a landline by the number, whatever the column, and the golden record keeps
+#: both ``primary_phone`` (a mobile first) and ``landline``.
+FOLDED_FIELDS: Final[dict[str, str]] = {"landline": "phone"}
+
+#: Golden-record fields chosen by survivorship, in the order the store shows them (``phone`` and ``email`` are
+#: stored as ``primary_phone`` and ``primary_email``; ``landline`` is the best landline among the cluster's
+#: numbers).
+GOLDEN_FIELDS: Final = (
+    "full_name",
+    "family_name",
+    "given_name",
+    "name_pinyin",
+    "phone",
+    "landline",
+    "email",
+    "company",
+    "job_title",
+    "gender",
+    "birth_date",
+    "province",
+    "city",
+    "district",
+    "owner",
+    "segment",
+    "status",
+    "last_contact_at",
+    "attributes",
+)
+
+#: Store column of a golden field whose column is named otherwise (``customer.primary_phone``).
+STORE_NAMES: Final[dict[str, str]] = {"phone": "primary_phone", "email": "primary_email"}
 
 #: Lineage columns every connector adds to every row (all strings).
 SOURCE_COL: Final = "_source"

@@ -1,8 +1,15 @@
-"""Opening the store: engine creation and schema migration."""
+"""Opening the store: engine creation and schema migration.
+
+A SQLite store is private to its owner: its file is created ``0600`` (its ``-wal`` and ``-shm`` files take the
+database file's mode) and the folders created for it ``0700``, whatever the umask.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +64,49 @@ class StoreNotFoundError(LookupError):
     """A reader was pointed at a store that does not exist (a mistyped URL, a store never migrated)."""
 
 
+#: Query parameters whose values are secrets (``?password=``, ``sslpassword=``, ``token=``): hidden when shown.
+_SECRET_QUERY = re.compile(r"(?i)([?&;][^=&;#]*(?:pass|pwd|token|key|secret|sig|auth)[^=&;#]*=)[^&;#]*")
+STORE_FILE_MODE = 0o600
+STORE_DIR_MODE = 0o700
+
+
+def shown_url(url: str | sa.URL) -> str:
+    """The store URL as messages and logs show it: password and secret query values replaced by ``***``."""
+    parsed = sa.make_url(url)
+    return _SECRET_QUERY.sub(r"\1***", parsed.render_as_string(hide_password=True))
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create a missing SQLite store file ``0600`` (and its missing folders ``0700``) before SQLite opens it.
+
+    SQLite creates a new database with ``0644 & ~umask`` and gives its ``-wal``/``-shm`` files the database file's
+    mode, so a file created here first keeps all three private. An existing file keeps its mode; one that others
+    can read is logged as a warning.
+    """
+    missing = []
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=STORE_DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(created, STORE_DIR_MODE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STORE_FILE_MODE)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            logger.warning("the store file %s can be read by other users (mode %o): chmod 600 it", path, mode)
+        return
+    try:
+        os.fchmod(fd, STORE_FILE_MODE)  # os.open's mode is filtered by the umask
+    finally:
+        os.close(fd)
+
+
 def open_store(url: str) -> sa.Engine:
     """Open an existing CRM store for reading: never creates a database, a file or a table.
 
@@ -64,7 +114,7 @@ def open_store(url: str) -> sa.Engine:
         StoreNotFoundError: the SQLite file does not exist, or the database holds no crmkit schema.
     """
     parsed = sa.make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
+    shown = shown_url(parsed)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).expanduser().is_file()):
         raise StoreNotFoundError(f"no crmkit store at {shown}: the file does not exist (run crmkit migrate first)")
     engine = sa.create_engine(parsed)
@@ -84,7 +134,8 @@ def init_store(url: str) -> sa.Engine:
 
     Safe to call on every start: on an up-to-date store the migration step does nothing. For SQLite the parent
     directory of the database file is created, foreign keys are enforced and the journal is WAL; an in-memory
-    SQLite URL keeps one shared connection so that the schema survives.
+    SQLite URL keeps one shared connection so that the schema survives. A new SQLite file is created ``0600`` (its
+    ``-wal`` and ``-shm`` follow), new folders for it ``0700``.
 
     Args:
         url: a SQLAlchemy URL (``sqlite:///path/crm.db``, ``postgresql+psycopg://...``,
@@ -99,7 +150,10 @@ def init_store(url: str) -> sa.Engine:
     in_memory = is_sqlite and parsed.database in (None, "", ":memory:")
     if is_sqlite and not in_memory:
         assert parsed.database is not None
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.query.get("uri") in ("true", "1") or parsed.database.startswith("file:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # a URI: as written
+        else:
+            _private_sqlite_file(Path(parsed.database).expanduser())
     if in_memory:
         kwargs.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
     engine = sa.create_engine(parsed, **kwargs)
@@ -113,5 +167,5 @@ def init_store(url: str) -> sa.Engine:
     except Exception:
         engine.dispose()
         raise
-    logger.debug("crm store ready at %s", parsed.render_as_string(hide_password=True))
+    logger.debug("crm store ready at %s", shown_url(parsed))
     return engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import signal
@@ -16,7 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.cli_admin import admin_app
+from pipelines.cli_review import review_app
+from pipelines.cli_schedule import schedule_app
+
 if TYPE_CHECKING:
+    from pipelines.export import ExportKind
     from pipelines.migrate import MigrateResult
 
 app = typer.Typer(
@@ -26,8 +30,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-export_app = typer.Typer(help="Export audit files from the store.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export the store's golden records, quarantine, field provenance or crosswalk as CSV, XLSX or JSON.",
+    no_args_is_help=True,
+)
 app.add_typer(export_app, name="export")
+app.add_typer(schedule_app)  # crmkit schedule, clean, runs
+app.add_typer(admin_app)  # crmkit backup, restore, subject export|erase
+app.add_typer(review_app, name="review")
 
 console = Console(stderr=False, highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -43,7 +53,9 @@ ConfigArg = Annotated[Path, typer.Argument(help="The YAML project file.", show_d
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]crmkit:[/] {message}")
+    from rules.mask import redact_secrets
+
+    err.print(f"[bold red]crmkit:[/] {redact_secrets(message)}")
     return typer.Exit(code)
 
 
@@ -111,12 +123,9 @@ def sample(
     console.print(f"Migrate it with: [bold]crmkit migrate {out / 'crmkit.yaml'}[/]")
 
 
-@export_app.command("crosswalk")
-def export_crosswalk(
-    config: Annotated[Path, typer.Option("--config", help="The YAML project file.")],
-    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-) -> None:
-    """One row per source row: source, source_key, status, customer_id (blank unless loaded), reason."""
+@contextmanager
+def _store_session(config: Path) -> Iterator[tuple[Any, Any]]:
+    """The project's settings and a read session on its store (never created: a missing store exits 1)."""
     from sqlalchemy.orm import Session
 
     import crm_store
@@ -128,16 +137,215 @@ def export_crosswalk(
         raise _fail(str(exc)) from None
     try:
         with Session(engine) as session:
-            outcomes = crm_store.read_outcomes(session, [s.name for s in settings.sources])
+            yield settings, session
     finally:
         engine.dispose()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    columns = ["source", "source_key", "status", "customer_id", "reason"]
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(outcomes.select(columns).fill_null("").iter_rows())
-    console.print(f"Wrote {outcomes.height:,} rows to [bold]{out}[/]")
+
+
+ExportConfig = Annotated[Path, typer.Option("--config", help="The YAML project file.", show_default=False)]
+ExportOut = Annotated[
+    Path,
+    typer.Option(
+        "--out", help="File to write: .csv, .xlsx, .json (a JSON array) or .jsonl (JSON Lines).", show_default=False
+    ),
+]
+ExportFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", help="csv, xlsx, json or jsonl (default: from the --out suffix).", show_default=False),
+]
+Masked = Annotated[
+    bool,
+    typer.Option("--masked", help="Mask names, phones, e-mails, ID numbers and addresses (138****8000) for sharing."),
+]
+
+
+def _export(kind: ExportKind, config: Path, out: Path, format: str | None, masked: bool) -> None:
+    from pipelines.export import JSON_COLUMNS, export_frame, format_for, write_table
+
+    try:
+        chosen = format_for(out, format)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    with _store_session(config) as (settings, session):
+        frame = export_frame(session, kind, settings, masked=masked)
+    try:
+        written = write_table(frame, out, chosen, sheet=kind, json_columns=JSON_COLUMNS[kind])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write {out}: {exc}") from None
+    what = " (masked)" if masked else ""
+    console.print(f"Wrote {written.rows:,} {kind} rows{what} to [bold]{out}[/] ({chosen})")
+    if written.truncated_cells:
+        err.print(f"[yellow]crmkit:[/] {written.truncated_cells:,} cells cut to Excel's 32,767 characters")
+    if written.replaced_cells:
+        err.print(f"[yellow]crmkit:[/] {written.replaced_cells:,} cells had control characters, shown as U+FFFD")
+
+
+_SAFE = (
+    "Text cells starting with = + - @, a tab or a carriage return get a leading ' in CSV and XLSX, so a "
+    "spreadsheet shows them and never runs them as formulas; JSON holds the values as they are."
+)
+
+
+@export_app.command("customers", epilog=_SAFE)
+def export_customers(
+    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+) -> None:
+    """Every golden record (retired ones included), with every column of the store. Unmasked unless --masked."""
+    _export("customers", config, out, format, masked)
+
+
+@export_app.command("quarantine", epilog=_SAFE)
+def export_quarantine(
+    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+) -> None:
+    """Every quarantined row with its reasons and its raw columns, to find and fix it at the source.
+
+    Columns: source, source_key, reasons (codes), messages (the details in words), details (JSON), first_run_id,
+    then the row's raw columns as read: the client's own data, so unmasked unless --masked.
+    """
+    _export("quarantine", config, out, format, masked)
+
+
+@export_app.command("provenance", epilog=_SAFE)
+def export_provenance(
+    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+) -> None:
+    """Where every golden field came from: customer_id, field, value, source, source_key (and rule, if stored)."""
+    _export("provenance", config, out, format, masked)
+
+
+@export_app.command("crosswalk", epilog=_SAFE)
+def export_crosswalk(
+    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+) -> None:
+    """One row per source row: source, source_key, status, customer_id (blank unless loaded), reason."""
+    _export("crosswalk", config, out, format, masked)
+
+
+@app.command()
+def trace(
+    customer_id: Annotated[str, typer.Argument(help="A customer id (or its first 6+ characters).", show_default=False)],
+    config: ExportConfig,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    masked: Masked = False,
+) -> None:
+    """Show a golden record, every source row behind it (raw columns, status, match probability) and where each
+    golden field came from. A retired customer is traced too. Exit code 1: no such customer."""
+    import json
+
+    import crm_store
+    from pipelines.export import trace_customer
+
+    with _store_session(config) as (settings, session):
+        found = trace_customer(session, customer_id, settings, masked=masked)
+        if found is None:
+            candidates = crm_store.find_customer_ids(session, customer_id)
+            if len(candidates) == 1:
+                found = trace_customer(session, candidates[0], settings, masked=masked)
+            else:
+                raise _fail(_unknown_customer(session, customer_id, candidates))
+    assert found is not None
+    if as_json:
+        sys.stdout.write(json.dumps(found.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_trace(found)
+
+
+def _unknown_customer(session: Any, text: str, candidates: list[str]) -> str:
+    """Why ``text`` names no customer, with what it might have meant (several ids it starts, a source row key)."""
+    import crm_store
+
+    if candidates:
+        return f"{text!r} starts several customer ids: {', '.join(candidates)}; give more of it"
+    message = f"no customer {text!r} in the store"
+    source, _, key = text.rpartition(":")
+    outcomes = crm_store.read_outcomes(session)
+    rows = outcomes.filter(
+        (outcomes["source_key"] == text) | ((outcomes["source"] == source) & (outcomes["source_key"] == key))
+    )
+    for row in rows.head(5).iter_rows(named=True):
+        where = f"customer {row['customer_id']}" if row["customer_id"] else row["status"]
+        message += f"\n  {text!r} is source row {row['source']}:{row['source_key']} ({where})"
+    return message
+
+
+def _cell_text(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "–"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _print_trace(found: Any) -> None:
+    from rich.markup import escape
+
+    customer = found.customer
+    cid = customer["customer_id"]
+    record = Table(title=f"Customer {cid}", title_justify="left", show_header=False)
+    record.add_column("field", style="bold")
+    record.add_column("value")
+    empty = 0
+    for name, value in customer.items():
+        if value is None or value == {}:
+            empty += 1
+            continue
+        record.add_row(escape(name), escape(_cell_text(value)))
+    console.print(record)
+    notes = [f"{empty} empty fields not shown"] if empty else []
+    if customer.get("retired_at") is not None:
+        notes.append(f"[yellow]retired {customer['retired_at']}[/]")
+    for column, words in (("merged_into", "merged into"), ("split_from", "split from")):
+        if customer.get(column):
+            notes.append(f"{words} {customer[column]}")
+    if notes:
+        console.print(" · ".join(notes))
+
+    rows = Table(title=f"Source rows ({len(found.rows)})", title_justify="left")
+    for name in ("source", "source_key", "link", "status", "match", "matched with", "now in customer"):
+        rows.add_column(name, justify="right" if name == "match" else "left")
+    for row in found.rows:
+        evidence = row.get("evidence") or {}
+        owner = row.get("customer_id")
+        rows.add_row(
+            escape(row["source"]),
+            escape(row["source_key"]),
+            row["link"],
+            row["status"] + (f" ({escape(row['reason'])})" if row.get("reason") else ""),
+            _cell_text(row.get("match_probability")),
+            escape(str(evidence.get("with", "–"))) if isinstance(evidence, dict) else "–",
+            "–" if owner in (None, cid) else escape(owner),
+        )
+    console.print(rows)
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for row in found.rows:
+        by_source.setdefault(row["source"], []).append(row)
+    for source, members in by_source.items():
+        raw = Table(title=f"Raw rows of {source}", title_justify="left")
+        raw.add_column("column", style="bold")
+        for row in members:
+            raw.add_column(escape(row["source_key"]))
+        columns = list(dict.fromkeys(k for row in members for k in row["payload"]))
+        shown = [c for c in columns if any(row["payload"].get(c) not in (None, "") for row in members)]
+        for column in shown:
+            raw.add_row(escape(column), *(escape(_cell_text(row["payload"].get(column))) for row in members))
+        console.print(raw)
+        if len(shown) < len(columns):
+            console.print(f"{len(columns) - len(shown)} columns empty in these rows not shown (--json has them)")
+
+    fields = Table(title="Field origins", title_justify="left")
+    extra = [c for c in (found.fields[0] if found.fields else {}) if c not in ("customer_id", "field", "value")]
+    for name in ("field", "value", *extra):
+        fields.add_column(name)
+    for origin in found.fields:
+        fields.add_row(*(escape(_cell_text(origin.get(c))) for c in ("field", "value", *extra)))
+    console.print(fields)
 
 
 _FILE_KINDS = {
@@ -488,12 +696,14 @@ def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False
 
     with console.status("Starting Prefect…"):
         from crm_store import RunLockedError
+        from pipelines._logging import install_redaction
         from pipelines._prefect import start_temporary_server
         from pipelines.migrate import migrate
         from pipelines.progress import StepEvent, listening
 
         _quiet_prefect(debug)
         start_temporary_server()
+        install_redaction()  # after Prefect set up its handlers; records of later handlers are redacted too
 
     progress = Progress(
         SpinnerColumn(),

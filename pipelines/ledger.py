@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
+from rules.mask import redact_secrets
 
 if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
@@ -69,7 +70,8 @@ def build_ledger(
     golden: Golden,
     activities: pl.DataFrame,
 ) -> list[dict[str, Any]]:
-    """One ledger row per configured source, in config order."""
+    """One ledger row per configured source, in config order. A failed source's ``error`` has its credentials
+    hidden (``rules.mask.redact_secrets``): the ledger goes to the CLI, the report and ``pipeline_run.ledger``."""
     read = [item.raw.select(_KEY) for item in extracted if item.raw is not None and item.raw.height]
     outcomes = {
         "loaded": pl.concat([read_this_run(golden.records).select(_KEY), activities.select(_KEY)]),
@@ -85,7 +87,7 @@ def build_ledger(
     for item in extracted:
         row = by_source.get(item.source) or _empty_row(item.source)
         row["kind"] = item.kind
-        row["error"] = item.error
+        row["error"] = redact_secrets(item.error)
         ledger.append(row)
     return ledger
 
@@ -157,7 +159,8 @@ def unplaced_ledger(settings: ProjectSettings, extracted: list[Extracted] | None
         item = by_source.get(source.name)
         read = item.raw.height if item is not None and item.raw is not None else 0
         row = _empty_row(source.name)
-        row.update(kind=source.kind, read=read, missing=read, balanced=read == 0, error=item.error if item else None)
+        error = redact_secrets(item.error) if item else None
+        row.update(kind=source.kind, read=read, missing=read, balanced=read == 0, error=error)
         ledger.append(row)
     return ledger
 

@@ -31,13 +31,18 @@ from crm_store.schema import (
     CANONICAL_FIELDS,
     ERROR_CODE_COL,
     ERROR_DETAIL_COL,
+    GOLDEN_FIELDS,
     LINEAGE_COLS,
     PAYLOAD_COL,
     ROW_HASH_COL,
     SKIP_REASON_COL,
     SOURCE_COL,
     SOURCE_KEY_COL,
+    STORE_NAMES,
 )
+from crm_store.subject import ERASED_PAYLOAD, ERASED_REASON, read_erased_keys
+from pipelines._logging import redacting
+from pipelines._review import Decided, decided_pairs, read_decisions, review_items, review_scope, unsatisfied
 from pipelines.ledger import (
     REHYDRATED_COL,
     RunStatus,
@@ -53,10 +58,10 @@ from pipelines.settings import ProjectSettings, load_settings
 from rules.activity import link_activities, prepare_activities, skip_children_of_skipped
 from rules.drift import Drift, detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
-from rules.mask import mask_text
+from rules.mask import mask_text, redact_secrets
 from rules.match import MatchModel, MatchResult, match, match_incremental
-from rules.normalise import normalise_frame
-from rules.survive import customer_ids, survive
+from rules.normalise import landline_of, normalise_frame, wall_time_to_utc
+from rules.survive import customer_ids, id_lineage, survive
 from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate
 
 __all__ = ["MigrateResult", "RunFailedError", "RunStatus", "migrate", "migrate_flow"]
@@ -64,28 +69,6 @@ __all__ = ["MigrateResult", "RunFailedError", "RunStatus", "migrate", "migrate_f
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Golden-record fields chosen by survivorship, in the order the store shows them.
-GOLDEN_FIELDS = (
-    "full_name",
-    "family_name",
-    "given_name",
-    "name_pinyin",
-    "phone",
-    "email",
-    "company",
-    "job_title",
-    "gender",
-    "birth_date",
-    "province",
-    "city",
-    "district",
-    "owner",
-    "segment",
-    "status",
-    "attributes",
-)
-_STORE_NAMES = {"phone": "primary_phone", "email": "primary_email"}
 
 
 @dataclass
@@ -207,30 +190,55 @@ class SchemaDriftError(RuntimeError):
     """A source marked ``strict`` changed its columns since the last successful run."""
 
 
-def map_rows(settings: ProjectSettings, extracted: list[Extracted]) -> Stage:
-    """Map each source onto canonical fields and split off skipped and structurally broken rows."""
+def map_rows(settings: ProjectSettings, extracted: list[Extracted], erased: pl.DataFrame | None = None) -> Stage:
+    """Map each source onto canonical fields and split off skipped and structurally broken rows.
+
+    ``erased`` (``source``, ``source_key``: rows erased on a data subject's request) are skipped as ``erased``
+    with no content: the source still holds the person, the store must not take them back.
+    """
     customers, children = [], []
     for item in extracted:
         if item.raw is None or not item.raw.height:
             continue
         source = settings.source(item.source)
+        raw = _without_erased(item.raw, erased)
         if source.activity is not None:
-            children.append(
-                (source.activity.parent, prepare_activities(item.raw, source.activity, tz=settings.defaults.timezone))
-            )
+            tz = settings.defaults_of(source.name).timezone
+            rows = prepare_activities(raw, source.activity, tz=tz)
+            children.append((source.activity.parent, rows.with_columns(wall_time_to_utc(pl.col("occurred_at"), tz))))
             continue
-        frame = apply_codes(apply_mapping(item.raw, source.mapping), source.codes)
+        frame = apply_codes(apply_mapping(raw, source.mapping), source.codes)
         customers.append(mark_skipped(frame, source.skip) if source.skip else frame)
     candidates, skipped, broken = _split(customers)
     # a deleted customer's follow-ups are skipped with its reason, not quarantined as orphans
     activities, child_skipped, child_broken = _split(
         [skip_children_of_skipped(rows, skipped, parent_source=parent) for parent, rows in children]
     )
-    return Stage(
-        candidates,
-        pl.concat([skipped, child_skipped], how="diagonal_relaxed"),
-        pl.concat([broken, child_broken], how="diagonal_relaxed"),
-        activities,
+    gone = pl.col(SKIP_REASON_COL) == ERASED_REASON  # an erased row (or the child of one) keeps no content
+    skipped = pl.concat([skipped, child_skipped], how="diagonal_relaxed").with_columns(
+        pl.when(gone).then(pl.lit(ERASED_PAYLOAD)).otherwise(pl.col(PAYLOAD_COL)).alias(PAYLOAD_COL),
+        pl.when(gone).then(pl.lit(_ERASED_HASH)).otherwise(pl.col(ROW_HASH_COL)).alias(ROW_HASH_COL),
+    )
+    return Stage(candidates, skipped, pl.concat([broken, child_broken], how="diagonal_relaxed"), activities)
+
+
+_ERASED_HASH = hashlib.sha256(ERASED_PAYLOAD.encode()).hexdigest()
+
+
+def _without_erased(raw: pl.DataFrame, erased: pl.DataFrame | None) -> pl.DataFrame:
+    """``raw`` with its erased rows emptied and skipped as ``erased``."""
+    if erased is None or not erased.height:
+        return raw
+    source = raw[SOURCE_COL][0]
+    keys = erased.filter(pl.col("source") == source)["source_key"]
+    if not keys.len():
+        return raw
+    gone = pl.col(SOURCE_KEY_COL).is_in(keys.implode())
+    values = [c for c in raw.columns if c not in LINEAGE_COLS]
+    return raw.with_columns(
+        *(pl.when(gone).then(None).otherwise(pl.col(c)).alias(c) for c in values),
+        pl.when(gone).then(pl.lit(ERASED_REASON)).otherwise(pl.col(SKIP_REASON_COL)).alias(SKIP_REASON_COL),
+        pl.when(gone).then(None).otherwise(pl.col(ERROR_CODE_COL)).alias(ERROR_CODE_COL),
     )
 
 
@@ -249,6 +257,14 @@ def _split(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.D
     )
 
 
+def _erased_keys(engine: sa.Engine | None) -> pl.DataFrame | None:
+    """The source rows erased on a data subject's request (none without a store)."""
+    if engine is None:
+        return None
+    with Session(engine) as session:
+        return read_erased_keys(session)
+
+
 def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.Engine | None) -> pl.DataFrame:
     """Rows that earlier runs loaded from sources read only partially now, rebuilt as MAPPED rows from their raw
     payloads, so new rows are matched against the customers already in the store.
@@ -261,6 +277,7 @@ def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.
         return pl.DataFrame()
     with Session(engine) as session:
         stored = crm_store.read_source_records(session, [x.source for x in partial], status="loaded")
+    stored = stored.filter(pl.col("reason").ne_missing(ERASED_REASON))
     frames = []
     for item in partial:
         rows = stored.filter(pl.col("source") == item.source)
@@ -314,7 +331,7 @@ class Validated:
 def store_lengths() -> dict[str, int]:
     """Longest value each canonical field can keep in the store (phones and e-mails are contact points too)."""
     limits = crm_store.models.value_lengths()
-    field_of = {store: field for field, store in _STORE_NAMES.items()}
+    field_of = {store: field for field, store in STORE_NAMES.items()}
     out = {field_of.get(col, col): n for col, n in limits.items() if field_of.get(col, col) in CANONICAL_FIELDS}
     for kind in ("phone", "email"):
         out[kind] = min(out.get(kind, limits["contact_value"]), limits["contact_value"])
@@ -363,6 +380,7 @@ class Golden:
     incremental: bool = False  # only new records were matched; stored ones kept their customers
     blocking: pl.DataFrame = field(default_factory=pl.DataFrame)  # rule, estimated_pairs, pairs, recall
     blocking_recall: float | None = None
+    decided: Decided | None = None  # stewards' decisions on this run's pairs (see pipelines._review)
 
 
 def resolve(
@@ -370,23 +388,35 @@ def resolve(
     records: pl.DataFrame,
     existing: pl.DataFrame | None,
     model_json: str | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> Golden:
     """Match the records into clusters and build one golden record per cluster.
 
     In an incremental run (records rebuilt from the store are present) with the model of an earlier run, only
     pairs involving a new record are scored and the stored customers keep their members; otherwise every record
     is matched and a model is trained on them.
+
+    ``decisions`` (the store's, ``crm_store.read_decisions``) that still bind are honoured as must-link /
+    cannot-link constraints and, in a full run, used as labelled pairs when training.
     """
-    result = _match_incremental(settings, records, existing, model_json)
+    decided = decided_pairs(decisions, records)
+    result = _match_incremental(settings, records, existing, model_json, decided)
     incremental = result is not None
     if result is None:
-        result = match(records, settings.match)
-    fields = [f for f in GOLDEN_FIELDS if f in records.columns]
+        if decided is None:
+            result = match(records, settings.match)
+        else:
+            result = match(records, settings.match, labels=decided.labels, constraints=decided.constraints)
     prepared = records.with_columns(
         pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes"),
         *_source_facts(settings),
     )
-    survived = survive(prepared, result.clusters, fields)
+    if "phones" in prepared.columns:
+        prepared = prepared.with_columns(landline_of(prepared["phones"]))
+    if "last_contact_at" in prepared.columns:  # the store keeps UTC: each source's wall time from its own zone
+        prepared = prepared.with_columns(_in_utc(settings, "last_contact_at"))
+    fields = [f for f in GOLDEN_FIELDS if f in prepared.columns]
+    survived = survive(prepared, result.clusters, fields, settings.survivorship)
     ids = customer_ids(result.clusters, records, existing)
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
     customers = survived.golden.join(ids, on="cluster")
@@ -401,7 +431,19 @@ def resolve(
         incremental,
         result.blocking,
         result.blocking_recall,
+        decided,
     )
+
+
+def _in_utc(settings: ProjectSettings, column: str) -> pl.Expr:
+    """``column`` (wall time in each row's source's time zone) as UTC text."""
+    zones = {s.name: settings.defaults_of(s.name).timezone for s in settings.sources}
+    source = pl.col(SOURCE_COL).cast(pl.String)
+    converted = pl.lit(None, pl.String)
+    for tz in sorted(set(zones.values())):
+        names = [name for name, zone in zones.items() if zone == tz]
+        converted = pl.when(source.is_in(names)).then(wall_time_to_utc(pl.col(column), tz)).otherwise(converted)
+    return converted.alias(column)
 
 
 def _source_facts(settings: ProjectSettings) -> list[pl.Expr]:
@@ -416,10 +458,17 @@ def _source_facts(settings: ProjectSettings) -> list[pl.Expr]:
 
 
 def _match_incremental(
-    settings: ProjectSettings, records: pl.DataFrame, existing: pl.DataFrame | None, model_json: str | None
+    settings: ProjectSettings,
+    records: pl.DataFrame,
+    existing: pl.DataFrame | None,
+    model_json: str | None,
+    decided: Decided | None = None,
 ) -> MatchResult | None:
     """``match_incremental`` of the new records against the rebuilt ones, or None when a full match is needed."""
     if model_json is None or existing is None or REHYDRATED_COL not in records.columns:
+        return None
+    if unsatisfied(decided, records, existing):
+        log.info("steward decisions change stored customers; matching every record again")
         return None
     old = records.filter(pl.col(REHYDRATED_COL).is_not_null())
     new = records.filter(pl.col(REHYDRATED_COL).is_null())
@@ -442,7 +491,8 @@ def _match_incremental(
         )
     )
     try:
-        return match_incremental(new, old, clusters, settings.match, model)
+        constraints = decided.constraints if decided is not None else None
+        return match_incremental(new, old, clusters, settings.match, model, constraints=constraints)
     except ValueError as exc:  # e.g. the comparisons changed since the model was trained
         log.warning("incremental matching is not possible (%s); matching every record again", exc)
         return None
@@ -525,6 +575,7 @@ def load(
         crm_store.upsert_crosswalk(session, tables["crosswalk"])
         crm_store.upsert_activities(session, tables["activity"])
         crm_store.upsert_quarantine(session, tables["quarantine"])
+        crm_store.retire_customers(session, tables["lineage"], now=now)
         crm_store.record_merge_events(session, run_id, tables["merge_event"])
         for source, columns in baselines.items():
             crm_store.save_source_columns(session, source, columns, run_id)
@@ -532,11 +583,20 @@ def load(
             if crm_store.read_cursor(session, source) != cursor:
                 crm_store.save_cursor(session, source, cursor)
         crm_store.save_match_model(session, run_id, model_json)
+        if "review_item" in tables:
+            crm_store.upsert_review_items(
+                session, tables["review_item"], run_id=run_id, now=now, scope=tables.get("review_scope")
+            )
     return counts
 
 
 def store_frames(
-    run_id: str, stage: Stage, validated: Validated, golden: Golden, activities: pl.DataFrame
+    run_id: str,
+    stage: Stage,
+    validated: Validated,
+    golden: Golden,
+    activities: pl.DataFrame,
+    existing: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Shape the run's frames into the store's tables (no business rule here: only renames and joins)."""
     records = golden.records
@@ -572,13 +632,14 @@ def store_frames(
     ).rename({SOURCE_COL: "source", SOURCE_KEY_COL: "source_key", ROW_HASH_COL: "row_hash", PAYLOAD_COL: "payload"})
     source_record = source_record.with_columns(pl.lit(run_id).alias("run_id"))
 
-    customer = golden.customers.rename({k: v for k, v in _STORE_NAMES.items() if k in golden.customers.columns})
+    customer = golden.customers.rename({k: v for k, v in STORE_NAMES.items() if k in golden.customers.columns})
     customer = customer.with_columns(
         pl.when(pl.col("full_name").is_not_null() if "full_name" in customer.columns else pl.lit(False))
         .then(pl.lit("person"))
         .otherwise(pl.lit("organisation"))
         .alias("kind")
     ).drop("cluster")
+    customer = _with_last_contact(customer, activities)
 
     contact_point = _contact_points(records)
     address = _addresses(records)
@@ -588,11 +649,12 @@ def store_frames(
         "value",
         pl.col(SOURCE_COL).alias("source"),
         pl.col(SOURCE_KEY_COL).alias("source_key"),
-    ).with_columns(pl.col("field").replace(_STORE_NAMES))
+        "rule",
+    ).with_columns(pl.col("field").replace(STORE_NAMES))
 
     best = _best_pair_per_row(records, golden.pairs)
     # an incremental match leaves stored rows with their customer and evidence: rewrite only this run's rows
-    linked_rows = read_this_run(records) if golden.incremental else records
+    linked_rows = _relinked(records, existing) if golden.incremental else records
     crosswalk = (
         linked_rows.select("_rid", *key, "customer_id")
         .join(best, on="_rid", how="left")
@@ -645,7 +707,44 @@ def store_frames(
         "crosswalk": crosswalk,
         "quarantine": quarantine,
         "merge_event": merge_event,
+        "lineage": id_lineage(existing, records.select(*key, "customer_id")),
+        "review_item": review_items(golden.review, golden.pairs, records, golden.model, golden.decided),
+        **({"review_scope": scope} if (scope := review_scope(records, golden.incremental)) is not None else {}),
     }
+
+
+def _relinked(records: pl.DataFrame, existing: pl.DataFrame | None) -> pl.DataFrame:
+    """The rows an incremental run links: those it read, and rebuilt rows whose customer changed (a re-read row or
+    a steward's decision merged their customer into another)."""
+    key = [SOURCE_COL, SOURCE_KEY_COL]
+    read = read_this_run(records)
+    if existing is None or REHYDRATED_COL not in records.columns:
+        return read
+    moved = (
+        records.filter(pl.col(REHYDRATED_COL).is_not_null())
+        .join(existing.rename({"customer_id": "_was"}), on=key, how="left")
+        .filter(pl.col("_was").is_null() | (pl.col("_was") != pl.col("customer_id")))
+        .drop("_was")
+    )
+    return pl.concat([read, moved], how="diagonal_relaxed") if moved.height else read
+
+
+def _with_last_contact(customer: pl.DataFrame, activities: pl.DataFrame) -> pl.DataFrame:
+    """``last_contact_at``: the latest of the golden value (a 最后联系 column) and the run's activities of the
+    customer (the store adds those of earlier runs)."""
+    latest = (
+        activities.filter(pl.col("customer_id").is_not_null() & pl.col("occurred_at").is_not_null())
+        .group_by("customer_id")
+        .agg(pl.col("occurred_at").cast(pl.String).max().alias("_act"))
+    )
+    own = (
+        pl.col("last_contact_at").cast(pl.String) if "last_contact_at" in customer.columns else pl.lit(None, pl.String)
+    )
+    return (
+        customer.join(latest, on="customer_id", how="left", maintain_order="left")
+        .with_columns(pl.max_horizontal(own, pl.col("_act")).alias("last_contact_at"))
+        .drop("_act")
+    )
 
 
 def _contact_points(records: pl.DataFrame) -> pl.DataFrame:
@@ -762,12 +861,12 @@ class _Steps:
         started = time.perf_counter()
         try:
             if FlowRunContext.get() is not None:
-                result = task(fn, name=name, cache_policy=NO_CACHE)(*args)
+                result = task(redacting(fn), name=name, cache_policy=NO_CACHE)(*args)
             else:
                 result = fn(*args)
         except Exception as exc:
             self.failed = name
-            emit(StepEvent(name, "failed", time.perf_counter() - started, detail=str(exc)))
+            emit(StepEvent(name, "failed", time.perf_counter() - started, detail=redact_secrets(str(exc)) or ""))
             raise
         seconds = time.perf_counter() - started
         count = rows(result) if rows else None
@@ -884,7 +983,7 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
     """
     engine = None if dry_run else crm_store.init_store(settings.store_url)
     try:
-        lock = _lock_store(settings, engine, run_id)
+        lock = lock_store(settings, engine, run_id)
     except BaseException:
         if engine is not None:
             engine.dispose()
@@ -908,8 +1007,9 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
     return run.result()
 
 
-def _lock_store(settings: ProjectSettings, engine: sa.Engine | None, run_id: str) -> crm_store.HeldLock | None:
-    """Take the store's run lock (no lock without a store), logging the runs it closed out as abandoned."""
+def lock_store(settings: ProjectSettings, engine: sa.Engine | None, run_id: str) -> crm_store.HeldLock | None:
+    """Take the store's run lock (no lock without a store), logging the runs it closed out as abandoned; the
+    clean flow takes it the same way."""
     if engine is None:
         return None
     lock = crm_store.acquire_run_lock(
@@ -934,7 +1034,7 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
         _stop(run, f"every source failed: {', '.join(item.source for item in extracted)} (the ledger says why)")
         return
     extracted = check_drift(settings, extracted, engine)
-    stage = step("map", map_rows, settings, extracted, rows=lambda s: s.candidates.height)
+    stage = step("map", map_rows, settings, extracted, _erased_keys(engine), rows=lambda s: s.candidates.height)
     previous = rehydrate(settings, extracted, engine)
     normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
     previous = normalise(settings, previous) if previous.height else None
@@ -947,10 +1047,11 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
         validated.records,
         existing,
         _saved_model(engine),
+        read_decisions(engine),
         rows=lambda g: g.customers.height,
     )
     activities, validated = step("link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height)
-    tables = store_frames(run.run_id, stage, validated, golden, activities)
+    tables = store_frames(run.run_id, stage, validated, golden, activities, existing)
     if engine is not None:
         if run.lock is not None:
             run.lock.check()  # never load without the lock

@@ -2,13 +2,16 @@
 
 The report is written from an already-masked dictionary (see ``pipelines.migrate.build_report``); this module only
 lays it out. The HTML has no external CSS, JS, fonts or images: it opens offline and prints cleanly for an auditor.
-``reports/latest/`` holds a copy of the newest run's files.
+``reports/latest/`` holds a copy of the newest run's files. Every text of the report passes through
+``rules.mask.redact_secrets`` on its way out (no URL password or token, whichever route it came by), and the files
+are private: ``0600``, their folders created ``0700``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +19,9 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
+from pipelines._files import copy_private_tree, private_dir, write_private_text
 from pipelines.ledger import ledger_totals
-from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value
+from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value, redact_secrets
 from rules.match import explain
 from rules.reasons import describe
 from rules.validate import RuleResult
@@ -25,7 +29,7 @@ from rules.validate import RuleResult
 if TYPE_CHECKING:
     from pipelines.migrate import Extracted, Golden, Stage, Validated
 
-__all__ = ["build_report", "build_stopped_report", "render_html", "write_report"]
+__all__ = ["build_report", "build_stopped_report", "redact_report", "render_html", "write_report"]
 
 #: How many masked samples a report shows per quarantine reason, and how many example clusters.
 SAMPLES_PER_REASON = 5
@@ -378,22 +382,39 @@ def write_report(report: dict[str, Any], reports_dir: Path, model_json: str | No
 
     Returns:
         The path of the HTML report.
+
+    Every text in ``report`` is written through ``redact_secrets``; the files are created ``0600`` and the folders
+    crmkit creates (the reports folder, the run's, ``latest/``) ``0700``, whatever the umask.
     """
+    report = redact_report(report)
     run_dir = reports_dir / report["run"]["run_id"]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), "utf-8")
+    private_dir(reports_dir)
+    private_dir(run_dir)
+    write_private_text(run_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str))
     if model_json is not None:
-        (run_dir / "match_model.json").write_text(model_json, "utf-8")
+        write_private_text(run_dir / "match_model.json", model_json)
     html_path = run_dir / "report.html"
-    html_path.write_text(render_html(report), "utf-8")
+    write_private_text(html_path, render_html(report))
 
     latest = reports_dir / "latest"
     tmp = reports_dir / ".latest.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(run_dir, tmp)
+    copy_private_tree(run_dir, tmp)
     shutil.rmtree(latest, ignore_errors=True)
     tmp.rename(latest)
     return html_path
+
+
+def redact_report(value: Any) -> Any:
+    """A copy of a report (or any part of one) with every text passed through ``rules.mask.redact_secrets``:
+    the last guard before a report leaves the process, whatever route a URL or token took into it."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, Mapping):
+        return {key: redact_report(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_report(item) for item in value]
+    return value
 
 
 def render_html(report: dict[str, Any]) -> str:

@@ -10,16 +10,21 @@ import datetime as dt
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
+import sqlalchemy as sa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors import CONNECTORS, params_model
-from crm_store.schema import CANONICAL_FIELDS
+from crm_store.schema import CANONICAL_FIELDS, GOLDEN_FIELDS
 from rules.activity import ActivitySpec
+from rules.clean import CleanSettings
 from rules.mapping import check_mapping
+from rules.mask import SECRET_MARK, is_secret_name, redact_secrets, redact_url
 from rules.match import MatchSettings
 from rules.reasons import REASONS
 from rules.validate import ValidationSettings
@@ -31,6 +36,7 @@ __all__ = [
     "SettingsError",
     "SourceSettings",
     "StoreSettings",
+    "expand_url",
     "load_settings",
 ]
 
@@ -51,7 +57,12 @@ class _Strict(BaseModel):
 
 
 class StoreSettings(_Strict):
-    """Where the canonical store lives: any SQLAlchemy URL; ``${VAR}`` is read from the environment."""
+    """Where the canonical store lives: any SQLAlchemy URL; ``${VAR}`` is read from the environment.
+
+    A ``${VAR}`` in the user info (``crm:${CRM_DB_PASSWORD}@db``) or in a query value is the value itself, which
+    crmkit percent-encodes so that a password holding ``@ # / : %`` still parses (as ``URL.create`` would);
+    elsewhere (host, port, database, or a whole ``${STORE_URL}``) the value is used as written.
+    """
 
     url: str = "sqlite:///crm.db"
 
@@ -127,11 +138,28 @@ class ProjectSettings(_Strict):
     sources: list[SourceSettings] = Field(min_length=1)
     rules: ValidationSettings = Field(default_factory=ValidationSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    #: Survivorship per golden field: the criteria that rank its candidate values, first one first (default
+    #: ``[quality, recency, priority]``), e.g. ``email: [priority, recency]`` to trust the highest-priority source.
+    survivorship: dict[str, list[Literal["quality", "recency", "priority"]]] = Field(default_factory=dict)
+    #: The clean flow's checks (``crmkit clean``, ``crmkit schedule``): stale records, required fields per segment.
+    clean: CleanSettings = Field(default_factory=CleanSettings)
 
     #: Folder of the YAML file; relative paths resolve against it. Set by ``load_settings``.
     base_dir: Path = Field(default=Path("."), exclude=True)
     #: sha256 of the file's bytes: the report's config hash.
     config_hash: str = Field(default="", exclude=True)
+
+    @field_validator("survivorship")
+    @classmethod
+    def _golden_fields_only(
+        cls, value: dict[str, list[Literal["quality", "recency", "priority"]]]
+    ) -> dict[str, list[Literal["quality", "recency", "priority"]]]:
+        for field, criteria in value.items():
+            if field not in GOLDEN_FIELDS:
+                raise ValueError(f"{field!r} is not a golden field; golden fields: {', '.join(GOLDEN_FIELDS)}")
+            if not criteria or len(set(criteria)) != len(criteria):
+                raise ValueError(f"{field}: name each of quality, recency, priority at most once, at least one")
+        return value
 
     def defaults_of(self, source: str) -> Defaults:
         """The normaliser defaults of one source: its own settings over the project's."""
@@ -192,9 +220,11 @@ def load_settings(path: str | Path) -> ProjectSettings:
     settings.config_hash = hashlib.sha256(raw_bytes).hexdigest()
     problems.extend(_check_sources(settings))
     try:
-        _resolve_url(settings.store.url, base_dir)
+        sa.make_url(_resolve_url(settings.store.url, base_dir))
     except KeyError as exc:
         problems.append(f"store.url: environment variable {exc.args[0]} is not set")
+    except (sa.exc.ArgumentError, ValueError):  # their messages quote the URL: never repeat them
+        problems.append(f"store.url: not a valid SQLAlchemy URL: {redact_url(settings.store.url)}")
     if problems:
         raise SettingsError(file, problems)
     return settings
@@ -272,16 +302,69 @@ def _resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 
 
 def _resolve_url(url: str, base_dir: Path) -> str:
-    def env(match: re.Match[str]) -> str:
-        return os.environ[match.group(1)]
-
-    url = _ENV_REF.sub(env, url)
+    url = expand_url(url)
     prefix = "sqlite:///"
     if url.startswith(prefix) and url != "sqlite:///:memory:":
         rest = url[len(prefix) :]
         if not rest.startswith("/"):
             url = prefix + str((base_dir / rest).resolve())
     return url
+
+
+def expand_url(template: str, environ: Mapping[str, str] | None = None) -> str:
+    """A URL with each ``${VAR}`` replaced by the environment variable's value, encoded for where it lands.
+
+    In the user info (``user:${PASSWORD}@host``) and in query values the value is percent-encoded, so it is read
+    back exactly (``p@ss#w/rd:%`` stays one password and the host stays the host), the way SQLAlchemy's
+    ``URL.create`` and dlt's credentials build a URL from parts. Elsewhere (scheme, host, port, database path) and
+    in text that is not ``scheme://…`` (a whole ``${STORE_URL}``) the value is inserted as written.
+
+    Raises:
+        KeyError: a variable is not set (its name is the error's argument).
+    """
+    env = os.environ if environ is None else environ
+    encoded = _encoded_spans(template)
+
+    def value(match: re.Match[str]) -> str:
+        found = env[match.group(1)]
+        if any(start <= match.start() < end for start, end in encoded):
+            return quote(found, safe="")
+        return found
+
+    return _ENV_REF.sub(value, template)
+
+
+def _encoded_spans(template: str) -> list[tuple[int, int]]:
+    """Where in a URL template a value must be percent-encoded: the user info and the query string."""
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*://", template)
+    if scheme is None:
+        return []
+    start = scheme.end()
+    ends = [i for i in (template.find("/", start), template.find("?", start)) if i >= 0]
+    authority_end = min(ends, default=len(template))
+    spans = []
+    at = template.rfind("@", start, authority_end)
+    if at >= 0:
+        spans.append((start, at))
+    query = template.find("?", start)
+    if query >= 0:
+        spans.append((query + 1, len(template)))
+    return spans
+
+
+#: Settings whose values are URLs or secrets: a problem with one shows it redacted, or not at all.
+_URL_FIELDS = ("url", "uri", "dsn")
+
+
+def _shown_input(loc: tuple[Any, ...], got: object) -> str:
+    """The bad value as a problem shows it: never a credential."""
+    name = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+    if is_secret_name(name):
+        return f" (got {SECRET_MARK})"
+    if name.lower().endswith(_URL_FIELDS):
+        # not a URL at all: it might be a password pasted in the wrong place
+        return f" (got {redact_url(got)!r})" if isinstance(got, str) and "://" in got else ""
+    return f" (got {redact_secrets(repr(got))})"
 
 
 def _describe(error: Any, prefix: str = "") -> str:
@@ -292,5 +375,5 @@ def _describe(error: Any, prefix: str = "") -> str:
         else:
             loc += f".{part}" if loc else str(part)
     got = error.get("input")
-    shown = "" if error["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
-    return f"{loc or '<top>'}: {error['msg']}{shown}"
+    shown = "" if error["type"] == "missing" or isinstance(got, dict | list) else _shown_input(error["loc"], got)
+    return f"{loc or '<top>'}: {redact_secrets(error['msg'])}{shown}"

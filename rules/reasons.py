@@ -114,6 +114,12 @@ REASONS: Final[dict[str, Reason]] = _table(
         "quarantined",
         "The row's key (the source's key columns) repeats an earlier row of the same read; the first row is kept.",
     ),
+    # data-subject requests (crm_store.subject)
+    Reason(
+        "erased",
+        "skipped",
+        "The person asked to be erased (crmkit subject erase): the row is skipped and its content not kept.",
+    ),
 )
 
 

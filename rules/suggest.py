@@ -5,8 +5,9 @@ Chinese header as legacy systems use them (``KHMC`` 客户名称, ``SJHM`` 手�
 the header (``客户手机`` holds 手机: 0.7). When the header says nothing, the values do: at least 80% of the
 non-blank samples must look like Chinese mobiles, landlines, emails, ID numbers, dates, person names (2–4
 hanzi starting with a common surname), company names (``…有限公司``, ``Co., Ltd.``) … (0.6–0.8). A field is
-given to one column only (the most confident), except ``phone``, which a mobile and a landline column may
-share. Reasons never quote sample values (they are personal data).
+given to one column only (the most confident), except ``phone`` and ``landline``, which several columns may
+share (a landline column is read as a phone column; the number tells which it is). Reasons never quote sample
+values (they are personal data).
 
 `suggest_key` proposes the column that identifies a row (客户编号, KHBH, customer_id: an identifier header whose
 values are all present and unique; never a row number such as 序号, which a re-export renumbers).
@@ -41,8 +42,8 @@ __all__ = [
 
 #: Share of non-blank samples that must fit a value pattern.
 MIN_SHARE: Final = 0.8
-#: Fields several columns may map to (their values are joined): a mobile and a landline column.
-SHAREABLE: Final = frozenset({"phone"})
+#: Fields several columns may map to (their values are joined): two mobile columns, two landline columns.
+SHAREABLE: Final = frozenset({"phone", "landline"})
 
 EXACT: Final = 0.95
 PINYIN: Final = 0.85
@@ -90,11 +91,10 @@ _SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
     "family_name": _words("姓 姓氏 lastname surname familyname"),
     "given_name": _words("名 firstname givenname forename"),
     "phone": _words(
-        "手机 手机号 手机号码 移动电话 电话 联系电话 电话号码 联系方式 座机 固定电话 办公电话 固话 家庭电话 "
-        "phone mobile "
-        "mobilephone mobileno cell cellphone tel telephone phonenumber phoneno "
-        "officephone landline workphone homephone"
+        "手机 手机号 手机号码 移动电话 电话 联系电话 电话号码 联系方式 phone mobile "
+        "mobilephone mobileno cell cellphone tel telephone phonenumber phoneno"
     ),
+    "landline": _words("座机 固定电话 办公电话 固话 家庭电话 officephone landline workphone homephone"),
     "email": _words("邮箱 电子邮件 电子邮箱 邮件 电邮 邮箱地址 email mail emailaddress mailaddress"),
     "address": _words(
         "地址 联系地址 通讯地址 详细地址 住址 家庭住址 公司地址 收货地址 address addr street streetaddress "
@@ -142,8 +142,8 @@ _PINYIN: Final[dict[str, tuple[str, str | None]]] = {
     "yddh": ("移动电话", "phone"),
     "dh": ("电话", "phone"),
     "lxdh": ("联系电话", "phone"),
-    "gddh": ("固定电话", "phone"),
-    "bgdh": ("办公电话", "phone"),
+    "gddh": ("固定电话", "landline"),
+    "bgdh": ("办公电话", "landline"),
     "dhhm": ("电话号码", "phone"),
     "dzyx": ("电子邮箱", "email"),
     "yx": ("邮箱", "email"),
@@ -288,8 +288,10 @@ def _value_candidates(values: Sequence[str]) -> list[tuple[str, float, str]]:
     landline = _share(values, lambda v: bool(_CN_LANDLINE.match(_digits_only(v))))
     if mobile >= MIN_SHARE:
         note("phone", mobile, 0.8, "Chinese mobile numbers")
+    elif landline >= MIN_SHARE:
+        note("landline", landline, 0.75, "Chinese landlines")
     elif mobile + landline >= MIN_SHARE:
-        note("phone", mobile + landline, 0.7, "Chinese phone numbers (landlines)")
+        note("phone", mobile + landline, 0.7, "Chinese phone numbers (mobiles and landlines)")
     email = _share(values, lambda v: bool(_EMAIL.match(v.strip())))
     if email >= MIN_SHARE:
         note("email", email, 0.8, "email addresses")

@@ -13,17 +13,25 @@ notion of it, see `QUALITY`), then **recency**, then **source priority**:
   form (有限公司) and its place (德州市), the spelling most rows agree on, the longest. A person's own name in
   the company field (a consumer's 客户名称) is not a company.
 
+* ``landline``: the number most rows agree on; ``last_contact_at``: the latest.
+
 Recency is a row's ``updated_at``, else its ``created_at``, else its source's ``_as_of`` (the date a workbook
 was kept current to, a legacy system's freeze date); ISO text and datetimes both sort correctly. Ties go to
 the higher ``_priority`` (a per-source setting), then to ``_source``, ``_source_key`` ascending, so the choice
-is deterministic. Every chosen value keeps its provenance (the source row it came from).
+is deterministic. The order of the three criteria can be set per field (the project file's ``survivorship``).
+Every chosen value keeps its provenance (the source row it came from) and its ``rule``: the first criterion
+that told it from the best other value (``quality:mobile``, ``recency``, ``priority``; ``only`` when no row
+disagrees; ``order`` when nothing but the source and key order did).
+
+:func:`customer_ids` keeps ids stable across runs by member overlap; :func:`id_lineage` says where the ids of
+an earlier run went (``merged_into``, ``split_from``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,7 +39,7 @@ import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
 
-__all__ = ["CUSTOMER_ID_NAMESPACE", "QUALITY", "SurvivorResult", "customer_ids", "survive"]
+__all__ = ["CRITERIA", "CUSTOMER_ID_NAMESPACE", "QUALITY", "SurvivorResult", "customer_ids", "id_lineage", "survive"]
 
 #: Namespace of the uuid5 customer ids derived from a cluster's first source row. Never change it: ids must
 #: stay stable across runs and releases.
@@ -76,6 +84,7 @@ def _as_text(col: str, dtype: pl.DataType) -> pl.Expr:
 
 _CJK = r"[\u3400-\u9fff]"
 _RECENCY = "_recency"
+_ORDER = "_order"  # a row's place in the recency order: recency, then priority, then source and key
 
 
 def _has(col: str, issue: str) -> pl.Expr:
@@ -88,41 +97,58 @@ def _support(col: str) -> pl.Expr:
     return pl.len().over("cluster", col)
 
 
-def _name_quality(columns: set[str]) -> list[pl.Expr]:
+Criterion = tuple[str, pl.Expr]
+
+
+def _name_quality(columns: set[str]) -> list[Criterion]:
     name = pl.col("full_name")
     real = name.str.len_chars() >= 2
     if "name_title" in columns:
         real &= pl.col("name_title").is_null()
-    return [real, name.str.contains(_CJK), _support("full_name")]
+    return [("real_name", real), ("hanzi", name.str.contains(_CJK)), ("agreed", _support("full_name"))]
 
 
-def _phone_quality(columns: set[str]) -> list[pl.Expr]:
+def _phone_quality(columns: set[str]) -> list[Criterion]:
     if "phone_type" not in columns:
         return []
     kind = pl.col("phone_type")
-    return [pl.when(kind == "mobile").then(2).when(kind == "landline").then(0).otherwise(1)]
+    return [("mobile", pl.when(kind == "mobile").then(2).when(kind == "landline").then(0).otherwise(1))]
 
 
-def _email_quality(columns: set[str]) -> list[pl.Expr]:
-    return [~pl.col("email_role").fill_null(False)] if "email_role" in columns else []
+def _landline_quality(columns: set[str]) -> list[Criterion]:
+    return [("agreed", _support("landline"))]
 
 
-def _company_quality(columns: set[str]) -> list[pl.Expr]:
+def _email_quality(columns: set[str]) -> list[Criterion]:
+    return [("personal", ~pl.col("email_role").fill_null(False))] if "email_role" in columns else []
+
+
+def _company_quality(columns: set[str]) -> list[Criterion]:
     company = pl.col("company")
-    out = [company.str.contains(_CJK)]
+    out = [("hanzi", company.str.contains(_CJK))]
     if "_issues" in columns:
-        out += [_has("company", "legal_suffix"), _has("company", "region_prefix")]
-    return [*out, _support("company"), company.str.len_chars()]
+        out += [("legal_suffix", _has("company", "legal_suffix")), ("region_prefix", _has("company", "region_prefix"))]
+    return [*out, ("agreed", _support("company")), ("full_length", company.str.len_chars())]
 
 
-#: Field -> the ranking of its candidates before recency (each expression: higher is better), given the
-#: columns the records have.
-QUALITY: Final[dict[str, Callable[[set[str]], list[pl.Expr]]]] = {
+def _latest_quality(columns: set[str]) -> list[Criterion]:
+    return [("latest", pl.col("last_contact_at").cast(pl.String))]
+
+
+#: Field -> the named criteria that rank its candidates by quality (each expression: higher is better), given
+#: the columns the records have. A field without an entry has no notion of quality.
+QUALITY: Final[dict[str, Callable[[set[str]], list[Criterion]]]] = {
     "full_name": _name_quality,
     "phone": _phone_quality,
+    "landline": _landline_quality,
     "email": _email_quality,
     "company": _company_quality,
+    "last_contact_at": _latest_quality,
 }
+
+#: The ways of ranking a field's candidates, in the default order (``survive(order=...)`` reorders them per
+#: field; the source and key order breaks the last ties).
+CRITERIA: Final = ("quality", "recency", "priority")
 
 
 def _recency(columns: list[str]) -> pl.Expr:
@@ -156,26 +182,72 @@ def _company_candidates(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _choose(rows: pl.DataFrame, field: str) -> pl.DataFrame:
-    """The best row per cluster for one field: quality, then the recency order the rows already have."""
+def _ranking(field: str, columns: set[str], order: Sequence[str]) -> list[Criterion]:
+    """The named sort keys of one field, best first: its criteria in ``order`` (``recency``: newest first,
+    ``priority``: highest first); the rows' recency order (``_order``) breaks the ties that remain."""
+    keys: list[Criterion] = []
+    for criterion in order:
+        if criterion == "quality":
+            keys += [(f"quality:{name}", expr) for name, expr in QUALITY.get(field, lambda _: [])(columns)]
+        elif criterion == "recency":
+            keys.append(("recency", pl.col(_RECENCY)))
+        elif criterion == "priority":
+            keys.append(("priority", pl.col("_priority")))
+    return keys
+
+
+def _choose(rows: pl.DataFrame, field: str, order: Sequence[str]) -> pl.DataFrame:
+    """The best row per cluster for one field, and the ``rule`` that chose it: the first criterion that tells
+    the chosen value from the best other value (``only``: no other value; ``order``: nothing but the source and
+    key order did)."""
     dtype = rows.schema[field]
     candidates = rows.filter(_non_empty(field, dtype))
-    if field == "company":
+    everyone = candidates
+    if field == "company" and "quality" in order:
         candidates = _company_candidates(candidates)
-    quality = QUALITY.get(field, lambda _: [])(set(candidates.columns))
-    if quality:
-        ranks = [q.alias(f"_q{i}") for i, q in enumerate(quality)]
-        candidates = candidates.with_columns(ranks).sort(
-            ["cluster", *(r.meta.output_name() for r in ranks)],
-            descending=[False] + [True] * len(ranks),
-            maintain_order=True,
+    keys = _ranking(field, set(candidates.columns), order)
+    names = [f"_k{i}" for i in range(len(keys))]
+    text = _as_text(field, dtype).alias("_text")
+    ranked = candidates.with_columns(text, *(expr.alias(n) for n, (_, expr) in zip(names, keys, strict=True)))
+    # the rows' recency order already ranks by recency, then priority: such trailing keys need no sort
+    labels = [label for label, _ in keys]
+    implied = 2 if labels[-2:] == ["recency", "priority"] else 1 if labels[-1:] == ["recency"] else 0
+    sort_by = names[: len(names) - implied]
+    if sort_by:
+        ranked = ranked.sort(
+            ["cluster", *sort_by, _ORDER], descending=[False, *[True] * len(sort_by), False], nulls_last=True
         )
-    return (
-        candidates.group_by("cluster", maintain_order=True).first().select("cluster", field, SOURCE_COL, SOURCE_KEY_COL)
+    best = ranked.group_by("cluster", maintain_order=True).first()
+    runner = (
+        ranked.join(best.select("cluster", pl.col("_text").alias("_best")), on="cluster")
+        .filter(pl.col("_text") != pl.col("_best"))
+        .group_by("cluster", maintain_order=True)
+        .first()
+        .select("cluster", *(pl.col(n).alias(f"{n}_r") for n in names), pl.lit(True).alias("_other"))
     )
+    decided = [
+        pl.when(pl.col(n).ne_missing(pl.col(f"{n}_r"))).then(pl.lit(label))
+        for n, (label, _) in zip(names, keys, strict=True)
+    ]
+    rule = pl.when(pl.col("_other").is_null()).then(pl.lit("only")).otherwise(pl.coalesce(*decided, pl.lit("order")))
+    chosen = best.join(runner, on="cluster", how="left", maintain_order="left").with_columns(rule.alias("rule"))
+    if everyone.height != candidates.height:  # another company than the current one: the newest row's decided
+        dropped = everyone.join(candidates.select(RID), on=RID, how="anti").select("cluster").unique()
+        chosen = chosen.with_columns(
+            pl.when((pl.col("rule") == "only") & pl.col("cluster").is_in(dropped["cluster"].implode()))
+            .then(pl.lit("recency"))
+            .otherwise(pl.col("rule"))
+            .alias("rule")
+        )
+    return chosen.select("cluster", field, SOURCE_COL, SOURCE_KEY_COL, "rule")
 
 
-def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) -> SurvivorResult:
+def survive(
+    records: pl.DataFrame,
+    clusters: pl.DataFrame,
+    fields: list[str],
+    order: Mapping[str, Sequence[str]] | None = None,
+) -> SurvivorResult:
     """Build one golden record per cluster (see the module docstring for how each field's value is chosen).
 
     Args:
@@ -184,19 +256,27 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
             (``name_title``, ``phone_type``, ``email_role``, ``company_key``) and ``_issues`` (quality).
         clusters: ``_rid`` -> ``cluster`` (from :func:`rules.match.cluster`).
         fields: the fields to carry into the golden record; a field absent from ``records`` is all-null.
+        order: per field, the criteria (of ``CRITERIA``) that rank its candidates, first one first; a field not
+            named ranks by ``quality``, ``recency``, ``priority``. A criterion left out is not used (the rows'
+            recency order still breaks the last ties).
 
     Returns:
         ``golden``: ``cluster`` and the fields (their dtypes kept), one row per cluster, sorted by cluster;
-        ``provenance``: ``cluster, field, value, _source, _source_key`` (``value`` as text, JSON for lists),
-        one row per (cluster, field) that has a value.
+        ``provenance``: ``cluster, field, value, _source, _source_key, rule`` (``value`` as text, JSON for
+        lists; ``rule``: what decided, see :func:`_choose`), one row per (cluster, field) that has a value.
     """
+    order = order or {}
     rows = _with_clusters(records, clusters).with_columns(_recency(records.columns).alias(_RECENCY))
     priority = pl.col("_priority") if "_priority" in rows.columns else pl.lit(0)
-    rows = rows.with_columns(priority.fill_null(0).alias("_priority")).sort(
-        [_RECENCY, "_priority", SOURCE_COL, SOURCE_KEY_COL],
-        descending=[True, True, False, False],
-        nulls_last=True,
-        maintain_order=True,
+    rows = (
+        rows.with_columns(priority.fill_null(0).alias("_priority"))
+        .sort(
+            [_RECENCY, "_priority", SOURCE_COL, SOURCE_KEY_COL],
+            descending=[True, True, False, False],
+            nulls_last=True,
+            maintain_order=True,
+        )
+        .with_row_index(_ORDER)
     )
     golden = rows.select(pl.col("cluster").unique().sort())
     provenance: list[pl.DataFrame] = []
@@ -204,7 +284,7 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
         if field not in rows.columns:
             golden = golden.with_columns(pl.lit(None, pl.String).alias(field))
             continue
-        chosen = _choose(rows, field)
+        chosen = _choose(rows, field, order.get(field, CRITERIA))
         golden = golden.join(chosen.select("cluster", field), on="cluster", how="left", maintain_order="left")
         provenance.append(
             chosen.select(
@@ -213,6 +293,7 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
                 _as_text(field, rows.schema[field]).alias("value"),
                 pl.col(SOURCE_COL).cast(pl.String),
                 pl.col(SOURCE_KEY_COL).cast(pl.String),
+                "rule",
             )
         )
     schema = {
@@ -221,6 +302,7 @@ def survive(records: pl.DataFrame, clusters: pl.DataFrame, fields: list[str]) ->
         "value": pl.String,
         SOURCE_COL: pl.String,
         SOURCE_KEY_COL: pl.String,
+        "rule": pl.String,
     }
     prov = pl.concat(provenance) if provenance else pl.DataFrame(schema=schema)
     field_order = {f: i for i, f in enumerate(fields)}
@@ -305,3 +387,46 @@ def customer_ids(clusters: pl.DataFrame, records: pl.DataFrame, existing: pl.Dat
         )
     )
     return out.select("cluster", "customer_id").sort("cluster")
+
+
+def id_lineage(existing: pl.DataFrame | None, assigned: pl.DataFrame) -> pl.DataFrame:
+    """Where the customers of an earlier run went: for each customer id of ``existing`` that no row holds any
+    more, ``merged_into`` the id that took most of its rows (null when none of them is loaded now); for each new
+    id, ``split_from`` the earlier id most of its rows had (null for a customer of new rows only).
+
+    Args:
+        existing: ``_source, _source_key, customer_id``: the store's crosswalk before the run (or None).
+        assigned: ``_source, _source_key, customer_id``: every loaded row's customer after the run.
+
+    Returns:
+        ``customer_id``, ``merged_into``, ``split_from`` (text), one row per id that was merged away or split
+        off; ties go to the smallest id.
+    """
+    schema = {"customer_id": pl.String, "merged_into": pl.String, "split_from": pl.String}
+    if existing is None or not existing.height:
+        return pl.DataFrame(schema=schema)
+    key = [SOURCE_COL, SOURCE_KEY_COL]
+    moves = (
+        existing.select(*(pl.col(k).cast(pl.String) for k in key), pl.col("customer_id").cast(pl.String).alias("old"))
+        .join(
+            assigned.select(*(pl.col(k).cast(pl.String) for k in key), pl.col("customer_id").cast(pl.String)),
+            on=key,
+        )
+        .group_by("old", "customer_id")
+        .len("rows")
+    )
+    kept = assigned["customer_id"].cast(pl.String).unique().implode()
+    before = existing["customer_id"].cast(pl.String).unique().implode()
+
+    def most(frame: pl.DataFrame, by: str, other: str) -> pl.DataFrame:
+        return (
+            frame.sort([by, "rows", other], descending=[False, True, False]).unique(by, keep="first").select(by, other)
+        )
+
+    merged = most(moves.filter(~pl.col("old").is_in(kept)), "old", "customer_id").rename(
+        {"old": "customer_id", "customer_id": "merged_into"}
+    )
+    gone = existing.select(pl.col("customer_id").cast(pl.String)).unique().filter(~pl.col("customer_id").is_in(kept))
+    merged = gone.join(merged, on="customer_id", how="left")
+    split = most(moves.filter(~pl.col("customer_id").is_in(before)), "customer_id", "old").rename({"old": "split_from"})
+    return pl.concat([merged, split], how="diagonal").select(list(schema)).sort("customer_id")

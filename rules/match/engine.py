@@ -20,6 +20,13 @@ from .blocking import (
 )
 from .cluster import WeightFn, average_linkage, components
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison
+from .constraints import (
+    apply_constraints,
+    constrained_review,
+    constrained_weights,
+    resolve_constraints,
+    with_constraints,
+)
 from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
 from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
@@ -44,7 +51,8 @@ class MatchResult:
             ``_rid`` (existing clusters keep their label in incremental runs).
         review: possible matches for a person: the pairs in ``[review_threshold, threshold)`` plus confident
             pairs that clustering refused, with ``reason`` (``band``, ``cannot_link``, ``linkage_check``,
-            ``joins_existing``).
+            ``joins_existing``; with constraints also ``decision``: a link a cannot-link cut, and
+            ``decision_conflict``: a constraint that contradicts newer ones). Pairs a constraint decided are left out.
         model: the model that scored the pairs (trained in this call when none was given).
         blocking: one row per blocking rule used: ``rule``, ``estimated_pairs``, ``pairs`` (pairs it proposed,
             before the union) and ``recall`` (its estimated share of the true matches, null when unknown).
@@ -273,6 +281,7 @@ def match(
     model: MatchModel | None = None,
     *,
     labels: pl.DataFrame | None = None,
+    constraints: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Block, compare, score and cluster the rows of a normalised frame.
 
@@ -282,6 +291,9 @@ def match(
         settings: blocking rules, comparisons, thresholds (default :class:`MatchSettings`).
         model: a trained model to score with; when None one is trained on ``df`` (no labels needed).
         labels: optional ``left, right, is_match`` known pairs used to improve m when training.
+        constraints: optional ``left, right, must_link`` (steward decisions, first rows first): every kept
+            must-link pair ends in one cluster, no kept cannot-link pair does (see
+            :mod:`rules.match.constraints`); decided pairs leave ``review``.
 
     Raises:
         BlockingError: no listed blocking rule can be used.
@@ -301,10 +313,19 @@ def match(
         model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model, compared)
     check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
+    edges = scored
+    if constraints is not None:
+        kept, _ = resolve_constraints(constraints, rids=df[RID])
+        edges = with_constraints(scored, kept)
+        check = constrained_weights(check, kept) if check is not None else None
     clusters, refused = _cluster(
-        df[RID], scored, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
+        df[RID], edges, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
     clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
+    review = _review(scored, settings, refused)
+    if constraints is not None:
+        constrained = apply_constraints(clusters, scored, constraints)
+        clusters, review = constrained.clusters, constrained_review(review, scored, constrained, settings.threshold)
     probability = scored["match_probability"].to_numpy()
     recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
     logger.info(
@@ -317,7 +338,7 @@ def match(
     return MatchResult(
         scored,
         clusters,
-        _review(scored, settings, refused),
+        review,
         model,
         _blocking_table(plan, pairs, recall),
         recall["total"],
@@ -363,6 +384,8 @@ def match_incremental(
     existing_clusters: pl.DataFrame,
     settings: MatchSettings,
     model: MatchModel,
+    *,
+    constraints: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Match new records against records already clustered, without touching existing decisions.
 
@@ -391,6 +414,9 @@ def match_incremental(
         existing_clusters: ``_rid``, ``cluster`` of every existing record.
         settings: as for :func:`match`.
         model: the model of the earlier run (required: training needs the full population).
+        constraints: as for :func:`match`. Existing clusters stay whole: a must-link merges the clusters of its
+            records, a cannot-link keeps a new record out of an existing cluster (a cannot-link inside one
+            existing cluster is ignored: a full run can split it).
 
     Returns:
         ``pairs`` and ``review`` of the new pairs; ``clusters`` of every record, existing and new.
@@ -419,8 +445,11 @@ def match_incremental(
     comparer = Comparer(prepared.filter(pl.col(RID).is_in(involved)), settings, population=prepared)
     model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model)
-    vetoed = scored.filter((pl.col("match_probability") >= settings.threshold) & pl.col("cannot_link"))
-    edges = scored.filter((pl.col("match_probability") >= settings.threshold) & ~pl.col("cannot_link")).sort(
+    candidates = scored
+    if constraints is not None:
+        candidates = with_constraints(scored, resolve_constraints(constraints, old, rids=prepared[RID])[0])
+    vetoed = candidates.filter((pl.col("match_probability") >= settings.threshold) & pl.col("cannot_link"))
+    edges = candidates.filter((pl.col("match_probability") >= settings.threshold) & ~pl.col("cannot_link")).sort(
         ["match_probability", "left", "right"], descending=[True, False, False]
     )
     existing_of = dict(zip(old[RID].to_list(), old["cluster"].to_list(), strict=True))
@@ -473,4 +502,8 @@ def match_incremental(
     clusters = (
         pl.concat([old, new_clusters]).sort(RID).with_columns(pl.col(RID).cast(dtype), pl.col("cluster").cast(dtype))
     )
-    return MatchResult(scored, clusters, _review(scored, settings, refused), model)
+    review = _review(scored, settings, refused)
+    if constraints is not None:
+        constrained = apply_constraints(clusters, scored, constraints, groups=old)
+        clusters, review = constrained.clusters, constrained_review(review, scored, constrained, settings.threshold)
+    return MatchResult(scored, clusters, review, model)

@@ -33,18 +33,14 @@ column              meaning
 
 from __future__ import annotations
 
-import functools
-
-import phonenumbers
 import polars as pl
 
-from rules.normalise import formal_given_name, soundex, split_syllables
+from rules.normalise import formal_given_name, is_mobile_number, soundex, split_syllables
 
 __all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
 RID = "_rid"
 _CJK = r"[\u3400-\u9fff]"
-_CN_MOBILE = r"^\+861[3-9]\d{9}$"
 #: Western street types, spelled out so that ``12 High St`` and ``12 high street`` compare equal.
 STREET_TYPES: dict[str, str] = {
     "st": "street",
@@ -94,21 +90,6 @@ def _str(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.when(expr.str.len_chars() > 0).then(expr)
 
 
-@functools.lru_cache(maxsize=65536)
-def _is_mobile(number: str) -> bool:
-    """True when an E.164 number is a mobile (or a number type that belongs to one person, e.g. US numbers)."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return False
-    kind = phonenumbers.number_type(parsed)
-    return kind in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
-    )
-
-
 def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
     """``_mobiles``, ``_lines`` and ``phone_national`` from ``phones`` and ``phone``."""
     numbers: list[pl.Expr] = []
@@ -121,15 +102,7 @@ def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
     df = df.with_columns(
         pl.concat_list(numbers).list.drop_nulls().list.eval(pl.element().str.strip_chars()).list.unique().alias("_all")
     )
-    distinct = df.select(pl.col("_all").explode().unique().drop_nulls().alias("n"))
-    # +86 mobiles by pattern; North American numbers are personal lines (no mobile/landline split); the rest by
-    # phonenumbers' type rules, once per distinct number
-    other = distinct.filter(~pl.col("n").str.contains(r"^\+(86|1)"))["n"].to_list()
-    mobile_other = [n for n in other if _is_mobile(n)]
-    mobile_other += distinct.filter(pl.col("n").str.contains(r"^\+1"))["n"].to_list()
-    is_mobile = pl.element().str.contains(_CN_MOBILE) | pl.element().is_in(
-        pl.lit(pl.Series(mobile_other, dtype=pl.String)).implode()
-    )
+    is_mobile = is_mobile_number(df["_all"].explode())
     out = df.with_columns(
         pl.col("_all").list.filter(is_mobile).list.sort().alias("_mobiles"),
         pl.col("_all").list.filter(~is_mobile).list.sort().alias("_lines"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._address import AddressParams, normalise_address
 from ._base import NULL_MARKERS, clean_text, collapse_whitespace, has_fullwidth, to_halfwidth
 from ._company import normalise_company
-from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime
+from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime, wall_time_to_utc
 from ._email import normalise_email
 from ._frame import PART_COLUMNS, normalise_frame
 from ._gender import normalise_gender
@@ -27,7 +27,7 @@ from ._name import (
     person_name_in_company,
     soundex,
 )
-from ._phone import PhoneParams, normalise_phone
+from ._phone import PhoneParams, is_mobile_number, landline_of, normalise_phone
 from ._pinyin import split_syllables
 from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
 from ._text import normalise_text
@@ -49,6 +49,8 @@ __all__ = [
     "get_normaliser",
     "has_fullwidth",
     "hash_id_number",
+    "is_mobile_number",
+    "landline_of",
     "mask_id_number",
     "nickname_pairs",
     "normalise_address",
@@ -69,4 +71,5 @@ __all__ = [
     "soundex",
     "split_syllables",
     "to_halfwidth",
+    "wall_time_to_utc",
 ]

@@ -411,3 +411,15 @@ def _fast_iso(keys: pl.Series, earliest: dt.date, latest: dt.date | None, *, wit
         value = day.dt.strftime("%Y-%m-%d")
         issues = pl.lit([], dtype=ISSUES_DTYPE)
     return frame.select("__key", value.alias("value"), issues.alias("issues"))
+
+
+def wall_time_to_utc(wall: pl.Expr, tz: str) -> pl.Expr:
+    """Local wall time ``YYYY-MM-DDTHH:MM:SS`` in ``tz`` (what :func:`normalise_datetime` gives) as UTC in the same
+    text form: the store keeps timestamps in UTC. A time a clock change skips is null; one it repeats, the earlier.
+    """
+    moment = wall.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
+    return (
+        moment.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S")
+    )

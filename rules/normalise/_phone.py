@@ -17,6 +17,7 @@ answered without Python; the rest go through :func:`_one`, with results memoised
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -507,3 +508,45 @@ def _fast_cn(keys: pl.Series) -> pl.DataFrame:
         )
     )
     return pl.concat(answered).with_columns(pl.lit(None, dtype=pl.String).alias("phone_extension"))
+
+
+_CN_MOBILE_E164 = r"^\+861[3-9]\d{9}$"
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_personal(number: str) -> bool:
+    """True when an E.164 number is a mobile (or a type that belongs to one person, e.g. a personal number)."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in (
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.PERSONAL_NUMBER,
+    )
+
+
+def is_mobile_number(numbers: pl.Series) -> pl.Expr:
+    """A ``pl.element()`` predicate (for ``list.filter``/``list.eval``) that is true for the mobiles among
+    ``numbers`` (E.164 text), told by the number itself, whatever column it came in.
+
+    +86 mobiles by pattern; North American numbers count as personal lines (their plan has no mobile/landline
+    split); every other number by phonenumbers' type rules, once per distinct number.
+    """
+    distinct = numbers.drop_nulls().unique()
+    other = distinct.filter(~distinct.str.contains(r"^\+(86|1)")).to_list()
+    personal = [n for n in other if _is_personal(n)]
+    personal += distinct.filter(distinct.str.starts_with("+1")).to_list()
+    return pl.element().str.contains(_CN_MOBILE_E164) | pl.element().is_in(
+        pl.lit(pl.Series(personal, dtype=pl.String)).implode()
+    )
+
+
+def landline_of(phones: pl.Series) -> pl.Series:
+    """The first number of each row's ``phones`` list that is not a mobile (see :func:`is_mobile_number`), or
+    null: the row's landline or switchboard."""
+    mobile = is_mobile_number(phones.explode())
+    return (
+        pl.DataFrame({"p": phones}).select(pl.col("p").list.filter(~mobile).list.first().alias("landline")).to_series()
+    )

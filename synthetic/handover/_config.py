@@ -117,6 +117,7 @@ def render_config(legacy_file: str, workbook_file: str, signups_file: str) -> st
         f"  # 合计 rows are the connector's business. Unmapped, kept in attributes: {', '.join(unmapped)}.",
         "  - name: sales_workbook",
         "    kind: xlsx",
+        f"    as_of: {W.FIXED_TIME.date().isoformat()}  # kept current to the day it was saved; rows carry no dates",
         f"    params: {{path: {workbook_file}}}",
         "    mapping:",
         *_lines(workbook_mapping(), "      "),

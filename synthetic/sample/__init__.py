@@ -238,7 +238,8 @@ def render_config(project: str, data_prefix: str, store_url: str, reports_dir: s
         for v in variants:
             if v not in seen:
                 seen[v] = None
-                sales.append((v, target, "landline: joined with the mobile" if col == "landline" else ""))
+                note = "a phone column: mobile or landline by the number" if col == "landline" else ""
+                sales.append((v, target, note))
     english = [(h, T.SHEET_FIELDS[c] or "", "") for c, h in T.SHEET_HEADERS_EN.items() if h not in seen]
     legacy = [(c, f or "", meaning) for c, meaning, f in T.LEGACY_COLUMNS if f]
     web = [(k, f, "") for k, f in T.SIGNUP_KEYS if f]

@@ -306,7 +306,7 @@ SHEET_HEADERS_EN: Final[dict[str, str]] = {
 }
 #: Workbook column -> canonical field (``None``: unmapped, lands in ``attributes``).
 SHEET_FIELDS: Final[dict[str, str | None]] = {
-    "seq": None, "name": "full_name", "phone": "phone", "landline": "phone", "email": "email",
+    "seq": None, "name": "full_name", "phone": "phone", "landline": "landline", "email": "email",
     "company": "company", "job_title": "job_title", "address": "address", "birth_date": "birth_date",
     "gender": "gender", "segment": "segment", "wechat": "wechat", "notes": "notes",
     "updated_at": "updated_at",
@@ -318,7 +318,7 @@ LEGACY_COLUMNS: Final[tuple[tuple[str, str, str | None], ...]] = (
     ("KHMC", "客户名称 customer (company) name", "company"),
     ("LXR", "联系人 contact person", "full_name"),
     ("SJHM", "手机号码 mobile", "phone"),
-    ("GDDH", "固定电话 landline", "phone"),
+    ("GDDH", "固定电话 landline", "landline"),
     ("DZYX", "电子邮箱 e-mail", "email"),
     ("DZ", "地址 address", "address"),
     ("SR", "生日 birthday, yyyymmdd", "birth_date"),

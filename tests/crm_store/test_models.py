@@ -26,6 +26,9 @@ PRIMARY_KEYS = {
     "extract_cursor": ["source"],
     "source_schema": ["source"],
     "run_lock": ["name"],
+    "review_item": ["id"],
+    "review_decision": ["id"],
+    "audit_event": ["id"],
 }
 
 

@@ -147,6 +147,7 @@ def test_every_source_kind_lands_in_one_store_with_follow_ups_on_the_right_custo
         activities = crm_store.read_activities(session)
         outcomes = crm_store.read_outcomes(session)
         quarantine = crm_store.read_quarantine(session)
+        customers = crm_store.read_customers(session)
     engine.dispose()
     customer_of = {(r["source"], r["source_key"]): r["customer_id"] for r in outcomes.iter_rows(named=True)}
     # K001's follow-ups hang on the golden customer that also holds 张伟's workbook row
@@ -155,6 +156,9 @@ def test_every_source_kind_lands_in_one_store_with_follow_ups_on_the_right_custo
     k001 = activities.filter(pl.col("customer_id") == zhang).sort("occurred_at")
     assert k001["source_key"].to_list() == ["1", "2"]
     assert k001["summary"][0] == "电话回访，客户对报价满意" and k001["occurred_at"][0] is not None
+    # the customer's last contact is its latest follow-up
+    last_contact = customers.filter(pl.col("customer_id") == zhang)["last_contact_at"].item()
+    assert last_contact == k001["occurred_at"].max()
     # 李娜's follow-up lands on the customer she became together with the CSV row
     assert customer_of[("legacy_db", "K002")] == customer_of[("export", "2")]
     assert activities.filter(pl.col("source_key") == "3")["customer_id"][0] == customer_of[("legacy_db", "K002")]

@@ -6,13 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import polars as pl
+import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
 import crm_store
 from pipelines.migrate import new_run_id, run_steps
-from pipelines.settings import load_settings
+from pipelines.settings import SettingsError, load_settings
 
 PEOPLE = [  # key, name, mobile, email
     ("K001", "张伟", "13800138000", "zhangwei@hx.cn"),
@@ -112,3 +114,68 @@ def sa_field(name: str) -> object:
     import polars as pl
 
     return pl.col("field") == name
+
+
+def customers_of(config: Path) -> dict[str, dict[str, object]]:
+    """Every customer of the store, retired ones too, by id (after a run that must succeed)."""
+    settings = load_settings(config)
+    assert run_steps(settings, new_run_id(), dry_run=False).status == "succeeded"
+    engine = sa.create_engine(settings.store_url)
+    with Session(engine) as session:
+        customers = crm_store.read_customers(session, retired=True)
+        current = crm_store.read_customers(session)
+    engine.dispose()
+    assert current["customer_id"].to_list() == customers.filter(pl.col("retired_at").is_null())["customer_id"].to_list()
+    return {row["customer_id"]: row for row in customers.iter_rows(named=True)}
+
+
+def test_a_split_and_a_merge_keep_their_history_and_no_customer_is_left_without_rows(tmp_path: Path) -> None:
+    write_sources(tmp_path, PEOPLE[:1])  # 张伟 in the CSV and in the sheet: one customer
+    config = project(tmp_path)
+    first = customers_of(config)
+    assert len(first) == 1
+    (zhang,) = first
+
+    write_sources(tmp_path, PEOPLE[:1])  # the sheet's row is now somebody else
+    book = openpyxl.load_workbook(tmp_path / "sales.xlsx")
+    sheet = book.active
+    assert sheet is not None
+    sheet.cell(3, 2, "李娜")
+    sheet.cell(3, 3, "13957215608")
+    book.save(tmp_path / "sales.xlsx")
+    split = customers_of(config)
+    assert len(split) == 2 and split[zhang]["retired_at"] is None and split[zhang]["full_name"] == "张伟"
+    (li,) = set(split) - {zhang}
+    assert split[li]["split_from"] == zhang and split[li]["full_name"] == "李娜"
+
+    write_sources(tmp_path, PEOPLE[:1])  # the sheet's row is 张伟 again: the split-off customer has no row left
+    merged = customers_of(config)
+    assert merged[li]["retired_at"] is not None and merged[li]["merged_into"] == zhang
+    assert merged[zhang]["retired_at"] is None
+    again = customers_of(config)  # a re-run changes nothing: same retirement, no new version
+    assert again == merged
+
+
+def test_landline_last_contact_and_survivorship_order_from_the_project_file(tmp_path: Path) -> None:
+    write_sources(tmp_path, [])
+    (tmp_path / "crm.csv").write_text(
+        "客户编号,姓名,固话,手机,邮箱,最后联系\n"
+        "K001,张伟,0635-8123456,13800138000,sales@hx.cn,2024-03-01\n"
+        "K002,张伟,,13800138000,zhangwei@hx.cn,2023-01-05\n",
+        "utf-8",
+    )
+    config = project(tmp_path)
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["sources"][0]["mapping"] |= {"固话": "landline", "最后联系": "last_contact_at"}
+    data["survivorship"] = {"email": ["recency"]}  # the newest address, role mailbox or not
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    (customer,) = customers_of(config).values()
+    assert customer["primary_phone"] == "+8613800138000" and customer["landline"] == "+866358123456"
+    # 2024-03-01 00:00 in Shanghai (the project's zone), kept in UTC
+    assert str(customer["last_contact_at"]) == "2024-02-29 16:00:00+00:00"
+    assert customer["primary_email"] == "sales@hx.cn"  # by quality it would be zhangwei@hx.cn
+
+    data["survivorship"] = {"mobile": ["recency"]}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    with pytest.raises(SettingsError, match="'mobile' is not a golden field"):
+        load_settings(config)

@@ -30,7 +30,7 @@ def test_legacy_pinyin_columns() -> None:
         "KHMC": "company",
         "LXR": "full_name",
         "SJHM": "phone",
-        "GDDH": "phone",  # mobile + landline may share phone
+        "GDDH": "landline",  # a landline column of its own
         "DZYX": "email",
         "DZ": "address",
         "SR": "birth_date",
@@ -51,7 +51,7 @@ def test_chinese_and_english_synonyms() -> None:
     got = {s.column: (s.field, s.confidence) for s in suggest_mapping(columns, {})}
     assert got["客户名称"] == ("company", 0.95)
     assert got["联系人"] == ("full_name", 0.95)
-    assert got["手机号码"] == ("phone", 0.95) and got["固定电话"] == ("phone", 0.95)
+    assert got["手机号码"] == ("phone", 0.95) and got["固定电话"] == ("landline", 0.95)
     assert got["电子邮件"] == ("email", 0.95)
     assert got["E-mail"] == (None, 0.0)  # email is taken by 电子邮件 (first of equals)
     assert got["出生日期"][0] == "birth_date" and got["性别"][0] == "gender"
@@ -94,7 +94,7 @@ def test_values_decide_when_headers_say_nothing() -> None:
         "column_6": "updated_at",
         "column_7": "id_number",
         "column_8": "gender",
-        "column_9": "phone",
+        "column_9": "landline",
         "column_10": None,
         "column_11": None,
         "column_12": None,

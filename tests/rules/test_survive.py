@@ -4,7 +4,7 @@ import uuid
 
 import polars as pl
 
-from rules.survive import CUSTOMER_ID_NAMESPACE, customer_ids, survive
+from rules.survive import CUSTOMER_ID_NAMESPACE, customer_ids, id_lineage, survive
 
 
 def _records() -> pl.DataFrame:
@@ -43,7 +43,7 @@ def test_newest_non_empty_value_wins_with_provenance() -> None:
     assert (prov[(1, "email")]["_source"], prov[(1, "email")]["value"]) == ("web", "zhang.wei@163.com")
     assert prov[(1, "city")]["_source_key"] == "x1"
     assert (4, "email") not in prov
-    assert result.provenance.columns == ["cluster", "field", "value", "_source", "_source_key"]
+    assert result.provenance.columns == ["cluster", "field", "value", "_source", "_source_key", "rule"]
 
 
 def test_ties_are_broken_by_source_then_key() -> None:
@@ -159,3 +159,86 @@ def test_the_current_company_by_its_full_registered_name() -> None:
     assert _one(records, "company") == "德州市光盛商贸有限公司"  # not the old employer 华兴 (a job change)
     consumer = _cluster(full_name=["刘悦", "刘悦"], company=["刘悦", None], company_key=["刘悦", None])
     assert _one(consumer, "company") is None  # a consumer's own name in 客户名称 is not a company
+
+
+def _rules(records: pl.DataFrame, fields: list[str], order: dict[str, list[str]] | None = None) -> dict[str, str]:
+    clusters = pl.DataFrame({"_rid": records["_rid"], "cluster": [1] * records.height})
+    provenance = survive(records, clusters, fields, order).provenance
+    return dict(zip(provenance["field"], provenance["rule"], strict=True))
+
+
+def test_every_choice_names_the_rule_that_decided_it() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2023-01-01", "2022-01-01"],
+        _priority=[0, 0, 0],
+        phone=["+866358123456", "+8613800138000", "+8613800138000"],
+        phone_type=["landline", "mobile", "mobile"],
+        city=["聊城", "济南", None],
+        gender=["F", "F", None],
+        segment=[None, None, "VIP"],
+    )
+    assert _rules(records, ["phone", "city", "gender", "segment"]) == {
+        "phone": "quality:mobile",  # the newer landline loses to a mobile
+        "city": "recency",
+        "gender": "only",  # every row says F
+        "segment": "only",
+    }
+    ties = _cluster(updated_at=["2024-01-01"] * 2, _priority=[0, 5], city=["聊城", "济南"])
+    assert _rules(ties, ["city"]) == {"city": "priority"}
+    same = _cluster(city=["聊城", "济南"])
+    assert _rules(same, ["city"]) == {"city": "order"}  # nothing but the source and key order told them apart
+
+
+def test_the_criteria_of_a_field_can_be_reordered() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2020-01-01"],
+        _priority=[0, 9],
+        email=["sales@gs.cn", "chenfang@gs.cn"],
+        email_role=[True, False],
+        city=["聊城", "济南"],
+    )
+    clusters = pl.DataFrame({"_rid": records["_rid"], "cluster": [1, 1]})
+    default = survive(records, clusters, ["email", "city"]).golden.row(0, named=True)
+    assert (default["email"], default["city"]) == ("chenfang@gs.cn", "聊城")
+    trusted = survive(records, clusters, ["email", "city"], {"city": ["priority", "recency"]}).golden.row(0, named=True)
+    assert trusted["city"] == "济南"  # the priority source wins over the newer row
+    newest = survive(records, clusters, ["email"], {"email": ["recency"]})
+    assert newest.golden["email"].item() == "sales@gs.cn"  # quality left out: the newest address, role or not
+    assert newest.provenance["rule"].item() == "recency"
+
+
+def test_the_landline_and_the_last_contact() -> None:
+    records = _cluster(
+        updated_at=["2024-05-01", "2023-01-01", "2022-01-01"],
+        landline=["+866358123456", "+866358123456", "+8653188887777"],
+        last_contact_at=["2023-03-01T10:00:00", "2024-11-30T09:00:00", None],
+    )
+    golden = survive(records, pl.DataFrame({"_rid": [0, 1, 2], "cluster": [1] * 3}), ["landline", "last_contact_at"])
+    assert golden.golden.row(0, named=True) == {
+        "cluster": 1,
+        "landline": "+866358123456",
+        "last_contact_at": "2024-11-30T09:00:00",  # the latest contact, not the newest row's
+    }
+
+
+def test_id_lineage_says_where_customers_went() -> None:
+    existing = pl.DataFrame(
+        {
+            "_source": ["s"] * 5,
+            "_source_key": ["1", "2", "3", "4", "5"],
+            "customer_id": ["A", "A", "B", "C", "C"],
+        }
+    )
+    # B's row joins A; C is split (4 keeps C, 5 becomes D); E is new
+    assigned = pl.DataFrame(
+        {
+            "_source": ["s"] * 6,
+            "_source_key": ["1", "2", "3", "4", "5", "6"],
+            "customer_id": ["A", "A", "A", "C", "D", "E"],
+        }
+    )
+    lineage = id_lineage(existing, assigned)
+    assert lineage.rows() == [("B", "A", None), ("D", None, "C")]
+    assert id_lineage(None, assigned).height == 0
+    gone = id_lineage(existing, assigned.filter(~pl.col("customer_id").is_in(["C", "D"])))
+    assert ("C", None, None) in gone.rows()  # no row of C is loaded now: retired, merged into no one

@@ -230,7 +230,7 @@ def test_config_maps_every_column(sample: SampleManifest) -> None:
                 unmapped = {h for h in row if h and h not in mappings["sales_workbook"]}
                 assert unmapped <= {"序号", "编号"}, (ws.title, unmapped)
     wb.close()
-    assert mappings["legacy_crm"]["GDDH"] == mappings["legacy_crm"]["SJHM"] == "phone"
+    assert (mappings["legacy_crm"]["SJHM"], mappings["legacy_crm"]["GDDH"]) == ("phone", "landline")
     assert "KHBH" not in mappings["legacy_crm"]
     assert mappings["web_signups"]["signup_at"] == "updated_at"
 

@@ -1,0 +1,478 @@
+"""The data steward's review queue: possible matches, the decisions made on them, and the audit trail.
+
+A run upserts its possible matches with :func:`upsert_review_items` (one ``review_item`` per pair of source rows);
+a steward decides with :func:`decide` (an append-only ``review_decision`` and ``audit_event``); the next run reads
+:func:`read_decisions` and honours every ``match`` / ``no_match`` whose pair still has the fingerprint it was decided
+on. Like every repository function these take the caller's ``Session`` and never commit.
+
+A pair is ordered so that ``(left_source, left_key) < (right_source, right_key)`` (:func:`ordered_pair`); the
+functions order what they are given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, cast, get_args
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_store.models import PAIR_COLUMNS, AuditEvent, Crosswalk, ReviewDecision, ReviewItem, SourceRecord
+
+__all__ = [
+    "DECISION_ACTIONS",
+    "Decision",
+    "QueueCounts",
+    "ReviewItemNotFoundError",
+    "ReviewKind",
+    "ReviewStatus",
+    "decide",
+    "ordered_pair",
+    "read_audit_events",
+    "read_decisions",
+    "read_pair_rows",
+    "read_review_item",
+    "read_review_items",
+    "record_audit_event",
+    "upsert_review_items",
+]
+
+logger = logging.getLogger(__name__)
+
+ReviewKind = Literal["review", "cut", "conflict"]
+ReviewStatus = Literal["open", "decided", "stale"]
+Decision = Literal["match", "no_match", "skip"]
+#: Decisions that bind later runs (must-link, cannot-link); ``skip`` only puts an item aside.
+BINDING: Final = ("match", "no_match")
+#: The audit action each decision writes.
+DECISION_ACTIONS: Final[dict[str, str]] = {"match": "review.accept", "no_match": "review.reject", "skip": "review.skip"}
+
+_UTC = pl.Datetime("us", "UTC")
+_ITEM_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "id": pl.Int64(),
+    "left_source": pl.String(),
+    "left_key": pl.String(),
+    "right_source": pl.String(),
+    "right_key": pl.String(),
+    "probability": pl.Float64(),
+    "kind": pl.String(),
+    "evidence": pl.String(),
+    "fingerprint": pl.String(),
+    "status": pl.String(),
+    "note": pl.String(),
+    "first_run_id": pl.String(),
+    "last_run_id": pl.String(),
+    "created_at": _UTC,
+    "updated_at": _UTC,
+}
+_DECISION_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "id": pl.Int64(),
+    "left_source": pl.String(),
+    "left_key": pl.String(),
+    "right_source": pl.String(),
+    "right_key": pl.String(),
+    "decision": pl.String(),
+    "fingerprint": pl.String(),
+    "decided_by": pl.String(),
+    "decided_at": _UTC,
+    "note": pl.String(),
+}
+#: Columns a run may change on a stored item.
+_UPDATED: Final = ("probability", "kind", "evidence", "fingerprint", "status", "note")
+_PROBABILITY_DIGITS = 6  # a probability is stored rounded: a re-run's float noise is no change
+
+
+class ReviewItemNotFoundError(LookupError):
+    """No review item has the id a steward gave."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """What :func:`upsert_review_items` did: items inserted, updated, left unchanged and marked ``stale``."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    staled: int = 0
+
+
+def ordered_pair(left_source: str, left_key: str, right_source: str, right_key: str) -> tuple[str, str, str, str]:
+    """The pair in the store's order: ``(left_source, left_key) < (right_source, right_key)``."""
+    if (left_source, left_key) <= (right_source, right_key):
+        return left_source, left_key, right_source, right_key
+    return right_source, right_key, left_source, left_key
+
+
+def _ordered(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every pair in the store's order (the same order :func:`ordered_pair` gives)."""
+    swap = (pl.col("left_source") > pl.col("right_source")) | (
+        (pl.col("left_source") == pl.col("right_source")) & (pl.col("left_key") > pl.col("right_key"))
+    )
+    flipped = {
+        "left_source": "right_source",
+        "left_key": "right_key",
+        "right_source": "left_source",
+        "right_key": "left_key",
+    }
+    return df.with_columns(pl.when(swap).then(pl.col(b)).otherwise(pl.col(a)).alias(a) for a, b in flipped.items())
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON document as a Python value: text is parsed, anything else taken as is."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _read(
+    session: Session, stmt: sa.Select[Any], schema: Mapping[str, pl.DataType], json_cols: Sequence[str] = ()
+) -> pl.DataFrame:
+    rows = [
+        tuple(_json_text(v) if name in json_cols else v for name, v in zip(schema, row, strict=True))
+        for row in session.execute(stmt)
+    ]
+    return pl.DataFrame(rows, schema=dict(schema), orient="row")
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+# ------------------------------------------------------------------------------------------------ the queue
+
+
+def _status(item: Mapping[str, Any], decision: Mapping[str, Any] | None) -> tuple[ReviewStatus, str | None]:
+    """An incoming item's status and note, from the newest decision on its pair (if any)."""
+    note = item.get("note")
+    if decision is None or decision["decision"] not in BINDING:
+        return "open", note
+    if decision["fingerprint"] != item["fingerprint"]:
+        when = decision["decided_at"].date().isoformat() if decision["decided_at"] is not None else "?"
+        changed = (
+            f"the rows changed since {decision['decided_by']} decided {decision['decision']} on {when}; "
+            "that decision no longer binds: decide again"
+        )
+        return "open", changed if note is None else f"{changed}; {note}"
+    if note:  # a binding decision the run could not honour (it contradicts a newer one): ask again
+        return "open", note
+    return "decided", None
+
+
+def upsert_review_items(
+    session: Session,
+    items: pl.DataFrame,
+    *,
+    run_id: str,
+    now: dt.datetime | None = None,
+    scope: pl.DataFrame | None = None,
+) -> QueueCounts:
+    """Bring the review queue up to date with a run's possible matches; a re-run that changes nothing writes nothing.
+
+    Each incoming pair's status comes from the newest decision on it: a ``match`` / ``no_match`` made on the same
+    fingerprint keeps it ``decided``; one made on another fingerprint (a field of a row was edited since) binds no
+    more: the item is ``open`` again, with a note saying so. An item with a ``note`` from the run (a decision it
+    could not honour) is ``open``. Open items the run no longer calls possible matches become ``stale`` (within
+    ``scope``: an incremental run only speaks for the pairs it scored).
+
+    Args:
+        session: the caller's session (not committed here).
+        items: ``left_source``, ``left_key``, ``right_source``, ``right_key``, ``fingerprint``; optional
+            ``probability``, ``kind`` (``review``/``cut``/``conflict``), ``evidence`` (JSON text or dict), ``note``.
+            A null probability, kind or evidence keeps the stored one (a decided pair the run did not score).
+        run_id: the run writing (``first_run_id`` of new items, ``last_run_id`` of changed ones).
+        now: ``created_at`` / ``updated_at`` (default: the current UTC time).
+        scope: ``source``, ``source_key`` of the rows whose pairs the run scored (None: every pair). Only open items
+            with a row in scope become stale.
+    """
+    table = _table(ReviewItem)
+    now = now or _utcnow()
+    optional = ("probability", "kind", "evidence", "note")
+    required = (*PAIR_COLUMNS, "fingerprint")
+    missing = [c for c in required if c not in items.columns]
+    unknown = [c for c in items.columns if c not in required and c not in optional]
+    if missing or unknown:
+        raise ValueError(f"upsert_review_items: missing columns {missing}, unknown columns {unknown}")
+    df = _ordered(
+        items.with_columns(pl.lit(None).alias(c) for c in optional if c not in items.columns).select(
+            *required, *optional
+        )
+    )
+    if df.select(PAIR_COLUMNS).is_duplicated().any():
+        raise ValueError("upsert_review_items: a pair is given twice")
+    bad = set(df["kind"].drop_nulls().to_list()) - set(get_args(ReviewKind))
+    if bad:
+        raise ValueError(f"upsert_review_items: kind must be one of {get_args(ReviewKind)}, got {sorted(bad)}")
+
+    stored = {tuple(row[c] for c in PAIR_COLUMNS): row for row in read_review_items(session).iter_rows(named=True)}
+    decisions = {tuple(row[c] for c in PAIR_COLUMNS): row for row in read_decisions(session).iter_rows(named=True)}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    unchanged = 0
+    seen: set[tuple[str, ...]] = set()
+    for item in df.iter_rows(named=True):
+        pair = tuple(item[c] for c in PAIR_COLUMNS)
+        seen.add(pair)
+        status, note = _status(item, decisions.get(pair))
+        old = stored.get(pair)
+        probability = item["probability"]
+        if probability is not None:
+            probability = round(float(probability), _PROBABILITY_DIGITS)
+        evidence = _json_text(_json_value(item["evidence"]))
+        new = {
+            "probability": probability if probability is not None else (old or {}).get("probability"),
+            "kind": item["kind"] or (old or {}).get("kind") or "review",
+            "evidence": evidence if evidence is not None else (old or {}).get("evidence"),
+            "fingerprint": item["fingerprint"],
+            "status": status,
+            "note": note,
+        }
+        if old is None:
+            inserts.append(
+                {
+                    **dict(zip(PAIR_COLUMNS, pair, strict=True)),
+                    **new,
+                    "evidence": _json_value(new["evidence"]),
+                    "first_run_id": run_id,
+                    "last_run_id": run_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        elif any(old[k] != v for k, v in new.items()):
+            values = {**new, "evidence": _json_value(new["evidence"])}
+            updates.append({"_id": old["id"], "_run": run_id, **{f"v_{k}": v for k, v in values.items()}})
+        else:
+            unchanged += 1
+    in_scope = _in_scope(scope)
+    staled = [
+        {"_id": old["id"], "_run": run_id}
+        for pair, old in stored.items()
+        if pair not in seen and old["status"] == "open" and in_scope(pair)
+    ]
+    if inserts:
+        session.execute(sa.insert(table), inserts)
+    if updates:
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_id"))
+            .values(
+                **{c: sa.bindparam(f"v_{c}", type_=table.c[c].type) for c in _UPDATED},
+                last_run_id=sa.bindparam("_run"),
+                updated_at=now,
+            )
+        )
+        session.connection().execute(stmt, updates)
+    if staled:
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("_id"))
+            .values(status="stale", last_run_id=sa.bindparam("_run"), updated_at=now)
+        )
+        session.connection().execute(stmt, staled)
+    counts = QueueCounts(len(inserts), len(updates), unchanged, len(staled))
+    logger.debug("review queue: %s", counts)
+    return counts
+
+
+def _in_scope(scope: pl.DataFrame | None) -> Callable[[tuple[str, ...]], bool]:
+    """Whether a pair has a row in ``scope`` (every pair when None)."""
+    if scope is None:
+        return lambda pair: True
+    rows = set(zip(scope["source"].to_list(), scope["source_key"].to_list(), strict=True))
+    return lambda pair: (pair[0], pair[1]) in rows or (pair[2], pair[3]) in rows
+
+
+def read_review_items(
+    session: Session, *, status: ReviewStatus | None = None, ids: Sequence[int] | None = None
+) -> pl.DataFrame:
+    """Review items (``status`` ones only, when given), ordered by id; ``evidence`` is JSON text.
+
+    Columns: ``id``, the pair, ``probability``, ``kind``, ``evidence``, ``fingerprint``, ``status``, ``note``,
+    ``first_run_id``, ``last_run_id``, ``created_at``, ``updated_at``.
+    """
+    table = _table(ReviewItem)
+    stmt = sa.select(*(table.c[c] for c in _ITEM_SCHEMA)).order_by(table.c.id)
+    if status is not None:
+        stmt = stmt.where(table.c.status == status)
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_(list(ids)))
+    return _read(session, stmt, _ITEM_SCHEMA, ("evidence",))
+
+
+def read_review_item(session: Session, item_id: int) -> dict[str, Any] | None:
+    """One review item as a dict (``evidence`` parsed) with its decisions, newest first; None when unknown."""
+    found = read_review_items(session, ids=[item_id])
+    if not found.height:
+        return None
+    item = found.row(0, named=True)
+    item["evidence"] = _json_value(item["evidence"])
+    pair = {c: item[c] for c in PAIR_COLUMNS}
+    item["decisions"] = read_decisions(session, latest=False, pair=pair).to_dicts()
+    return item
+
+
+def read_decisions(session: Session, *, latest: bool = True, pair: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Steward decisions, newest first (by ``decided_at``, then id).
+
+    Args:
+        latest: only the newest decision of each pair (the one that counts).
+        pair: only the decisions on this pair (``left_source``, ``left_key``, ``right_source``, ``right_key``,
+            in either order).
+
+    Columns: ``id``, the pair, ``decision``, ``fingerprint``, ``decided_by``, ``decided_at``, ``note``.
+    """
+    table = _table(ReviewDecision)
+    stmt = sa.select(*(table.c[c] for c in _DECISION_SCHEMA)).order_by(table.c.decided_at.desc(), table.c.id.desc())
+    if pair is not None:
+        ordered = ordered_pair(*(pair[c] for c in PAIR_COLUMNS))
+        stmt = stmt.where(*(table.c[c] == v for c, v in zip(PAIR_COLUMNS, ordered, strict=True)))
+    frame = _read(session, stmt, _DECISION_SCHEMA)
+    if latest:
+        frame = frame.unique(list(PAIR_COLUMNS), keep="first", maintain_order=True)
+    return frame
+
+
+def read_pair_rows(session: Session, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The two source rows of a review item (a dict with the pair's columns), left first: ``source``,
+    ``source_key``, ``payload`` (the raw row, parsed), ``status`` (loaded, quarantined, skipped; None when the row is
+    gone) and ``customer_id`` (the customer the row is in now, None unless loaded)."""
+    records, crosswalk = _table(SourceRecord), _table(Crosswalk)
+    out = []
+    for side in ("left", "right"):
+        source, key = item[f"{side}_source"], item[f"{side}_key"]
+        stmt = (
+            sa.select(records.c.payload, records.c.status, crosswalk.c.customer_id)
+            .select_from(
+                records.outerjoin(
+                    crosswalk,
+                    (crosswalk.c.source == records.c.source) & (crosswalk.c.source_key == records.c.source_key),
+                )
+            )
+            .where(records.c.source == source, records.c.source_key == key)
+        )
+        found = session.execute(stmt).first()
+        payload, status, customer = found if found is not None else (None, None, None)
+        out.append(
+            {
+                "source": source,
+                "source_key": key,
+                "payload": json.loads(payload) if payload else {},
+                "status": status,
+                "customer_id": customer,
+            }
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ steward actions
+
+
+def record_audit_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: Any = None,
+    details: Any = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Append one audit event (who did what to what, when) and return its id."""
+    if not actor or len(actor) > 128:
+        raise ValueError("record_audit_event: actor must be 1 to 128 characters")
+    event = AuditEvent(at=now or _utcnow(), actor=actor, action=action, target=target, details=details)
+    session.add(event)
+    session.flush()
+    return int(event.id)
+
+
+def read_audit_events(session: Session, *, action: str | None = None) -> pl.DataFrame:
+    """Audit events in the order they happened: ``id``, ``at``, ``actor``, ``action``, ``target`` and ``details``
+    (JSON text)."""
+    table = _table(AuditEvent)
+    schema: dict[str, pl.DataType] = {
+        "id": pl.Int64(),
+        "at": _UTC,
+        "actor": pl.String(),
+        "action": pl.String(),
+        "target": pl.String(),
+        "details": pl.String(),
+    }
+    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.id)
+    if action is not None:
+        stmt = stmt.where(table.c.action == action)
+    return _read(session, stmt, schema, ("target", "details"))
+
+
+def decide(
+    session: Session,
+    item_id: int,
+    decision: Decision,
+    *,
+    by: str,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Record a steward's decision on a review item, with its audit event; returns the item as it is now.
+
+    ``match`` and ``no_match`` make the item ``decided`` (the next run merges, or keeps apart, its two rows while
+    their compared values stay as they are now); ``skip`` leaves it to decide later (an open item stays open).
+
+    Raises:
+        ReviewItemNotFoundError: no item has ``item_id``.
+        ValueError: an unknown decision, or ``by`` empty or longer than 128 characters.
+    """
+    if decision not in get_args(Decision):
+        raise ValueError(f"decide: decision must be one of {get_args(Decision)}, got {decision!r}")
+    if not by or len(by) > 128:
+        raise ValueError("decide: by must be 1 to 128 characters")
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise ReviewItemNotFoundError(f"no review item {item_id}")
+    now = now or _utcnow()
+    pair = {c: getattr(item, c) for c in PAIR_COLUMNS}
+    session.add(
+        ReviewDecision(
+            **pair, decision=decision, fingerprint=item.fingerprint, decided_by=by, decided_at=now, note=note
+        )
+    )
+    previous = item.status
+    if decision in BINDING:
+        item.status, item.note = "decided", None
+    elif previous == "decided":
+        item.status = "open"  # a skip replaces the decision that counted
+    item.updated_at = now
+    record_audit_event(
+        session,
+        actor=by,
+        action=DECISION_ACTIONS[decision],
+        target={
+            "review_item": item_id,
+            "left": {"source": item.left_source, "source_key": item.left_key},
+            "right": {"source": item.right_source, "source_key": item.right_key},
+        },
+        details={
+            "decision": decision,
+            "note": note,
+            "probability": item.probability,
+            "fingerprint": item.fingerprint,
+            "status": {"from": previous, "to": item.status},
+        },
+        now=now,
+    )
+    session.flush()
+    found = read_review_item(session, item_id)
+    assert found is not None
+    return found

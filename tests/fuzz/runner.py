@@ -1,0 +1,204 @@
+"""The fuzz child: runs the whole pipeline (``pipelines.migrate.run_steps``, no Prefect) over a plan of bad files,
+under a memory cap, and writes one JSON line per file.
+
+Run by ``test_fuzz.py`` as ``python runner.py PLAN.json OUT.jsonl``; not a test module. The plan lists groups of
+cases; each group is one project: a good CSV source plus one source per bad file of the group. Before a group the
+child writes ``{"event": "start", "ids": [...]}``, so that when the child dies (a signal, the memory cap, a
+timeout) the parent knows which files it was on. A group whose run does not end cleanly is run again one file
+at a time, so every result names one file.
+
+Result line per file: ``id``, ``outcome`` (``ok``: its rows were read and placed; ``source_failed``: it failed
+its own source, ``message`` says why; ``run_failed``: the run stopped, ``message`` is the run's error;
+``crashed``: an exception escaped ``run_steps``; ``config_refused``: the project file was refused, which only a
+configured parameter may cause), ``ledger`` (its source's ledger row), ``good_loaded`` (rows the
+good source loaded), ``expected_read`` (JSON / JSON Lines: the records the file holds, when known),
+``log_problems`` (warnings carrying a traceback), ``status``, ``seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def cap_memory(limit: int) -> None:
+    """Cap this process's address space: an allocation past it fails here, not on the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class _Capture(logging.Handler):
+    """Warnings and errors logged during a run, to check that none carries a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.problems: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception as exc:  # a log call whose arguments do not format is itself a problem
+            self.problems.append(f"{record.name}: unformattable log message: {exc!r}")
+            return
+        if record.exc_info or "Traceback (most recent call last)" in text:
+            self.problems.append(f"{record.name}: {text[:300]} (with a traceback)")
+
+
+def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, store: bool) -> Path:
+    import yaml
+
+    sources: list[dict[str, Any]] = [
+        {"name": "good", "kind": "csv", "params": {"path": plan["good"]}, "mapping": plan["good_mapping"]}
+    ]
+    for case in group:
+        params = {"path": str(Path(plan["corpus"]) / case["file"]), **case["params"]}
+        sources.append({"name": _source_name(case), "kind": case["kind"], "params": params, "mapping": plan["mapping"]})
+    data = {
+        "project": "fuzz",
+        "store": {"url": f"sqlite:///{Path(plan['work']) / 'store.db'}" if store else "sqlite:///unused.db"},
+        "reports_dir": str(folder / "reports"),
+        "sources": sources,
+    }
+    path = folder / "project.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def _source_name(case: dict[str, Any]) -> str:
+    return "bad_" + "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in case["id"])[:120]
+
+
+def _expected_read(plan: dict[str, Any], case: dict[str, Any]) -> int | None:
+    """The records a JSON array or JSON Lines file holds, when that can be known without the connector."""
+    params = case["params"]
+    if params.get("encoding", "utf-8") not in ("utf-8", "utf8") or "key" in params:
+        return None
+    data = (Path(plan["corpus"]) / case["file"]).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    if case["kind"] == "jsonl":
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return len(lines)
+    if case["kind"] == "json" and "records_path" not in params:
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return None
+        return len(document) if isinstance(document, list) else None
+    return None
+
+
+def run_group(
+    plan: dict[str, Any], group: list[dict[str, Any]], index: int, store: bool
+) -> tuple[bool, list[dict[str, Any]]]:
+    """(whether the run ended cleanly, one result per case)."""
+    from pipelines.migrate import run_steps
+    from pipelines.settings import SettingsError, load_settings
+
+    folder = Path(plan["work"]) / f"l{plan.get('launch', 1)}-g{index:05d}"  # a relaunched child: a new launch
+    folder.mkdir(parents=True, exist_ok=True)
+    capture = _Capture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    started = time.perf_counter()
+    result = None
+    crash: str | None = None
+    trace: str | None = None
+    refused: str | None = None
+    try:
+        settings = load_settings(_project(plan, group, folder, store))
+    except SettingsError as exc:  # a configured parameter (an encoding, a key) refused before any run
+        refused = str(exc)
+    try:
+        if refused is None:
+            result = run_steps(settings, f"fuzz-{plan.get('launch', 1)}-{index}", dry_run=not store)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a Rust panic (pyo3's PanicException) is a BaseException
+        crash = f"{type(exc).__name__}: {str(exc)[:500]}"
+        trace = traceback.format_exc()[-4000:]
+    finally:
+        root.removeHandler(capture)
+    seconds = round(time.perf_counter() - started, 3)
+    ledger = {row["source"]: row for row in (result.ledger if result else [])}
+    good = ledger.get("good", {})
+    clean = (result is not None and result.status != "failed") or (refused is not None and len(group) == 1)
+    results = []
+    for case in group:
+        row = ledger.get(_source_name(case))
+        if refused is not None:
+            outcome, message = "config_refused", refused
+        elif crash is not None:
+            outcome, message = "crashed", crash
+        elif result is not None and result.status == "failed":
+            outcome, message = "run_failed", result.error
+        elif row is not None and row.get("error"):
+            outcome, message = "source_failed", row["error"]
+        else:
+            outcome, message = "ok", None
+        results.append(
+            {
+                "id": case["id"],
+                "kind": case["kind"],
+                "family": case["family"],
+                "file": str(Path(plan["corpus"]) / case["file"]),
+                "outcome": outcome,
+                "message": message,
+                "trace": trace,
+                "ledger": {k: v for k, v in (row or {}).items() if k not in ("source", "kind", "error")},
+                "good_loaded": good.get("loaded"),
+                "good_read": good.get("read"),
+                "expected_read": _expected_read(plan, case),
+                "status": result.status if result else None,
+                "log_problems": capture.problems,
+                "group_size": len(group),
+                "store": store,
+                "seconds": seconds,
+            }
+        )
+    return clean, results
+
+
+def _misbehave(plan: dict[str, Any], group: list[dict[str, Any]]) -> None:
+    """For the harness's own test: a case in the plan's ``abort_on`` aborts the child, one in ``hang_on`` hangs it."""
+    ids = {c["id"] for c in group}
+    if ids & set(plan.get("abort_on", ())):
+        os.abort()
+    if ids & set(plan.get("hang_on", ())):
+        time.sleep(3600)
+
+
+def main(plan_path: str, out_path: str) -> None:
+    plan = json.loads(Path(plan_path).read_text("utf-8"))
+    cap_memory(plan["memory_bytes"])
+    with open(out_path, "a", encoding="utf-8") as out:
+
+        def write(line: dict[str, Any]) -> None:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.flush()
+
+        for index, group in enumerate(plan["groups"]):
+            store = plan["store_every"] > 0 and index % plan["store_every"] == 0
+            write({"event": "start", "ids": [c["id"] for c in group]})
+            _misbehave(plan, group)
+            clean, results = run_group(plan, group, index, store)
+            if not clean and len(group) > 1:  # one file at a time, so the result names the file
+                results = []
+                for k, case in enumerate(group):
+                    write({"event": "start", "ids": [case["id"]]})
+                    _misbehave(plan, [case])
+                    results += run_group(plan, [case], index * 1000 + k, store)[1]
+            for result in results:
+                write({"event": "result", **result})
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        write({"event": "done", "max_rss_mb": usage.ru_maxrss // 1024})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

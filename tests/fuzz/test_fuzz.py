@@ -1,0 +1,387 @@
+"""Bad input is data, not a crash (#11): over a thousand bad files, each run through the whole pipeline beside a
+good source, in child processes with a memory cap and a timeout.
+
+No file may crash or kill the process, stop the run, lose a row (its source's ledger balances and a JSON or JSON
+Lines file yields every record it holds), or cost the good source a row; a file that cannot be read fails only
+its own source, with a message naming the file and no traceback.
+
+Speed (the budget is 60 s on 2 cores): two children run side by side, each importing the project once and
+running its share of the corpus; each run is one project holding `GROUP_SIZE` bad files as separate sources plus
+the good source. A run that does not end cleanly is run again one file at a time, and a child that dies is
+restarted after the file it was on, so every finding names one file. Every `STORE_EVERY`-th run loads a SQLite
+store (shared by the child's runs) instead of a dry run, so the load step sees bad data too.
+
+Knobs (environment): ``CRMKIT_FUZZ_SEED`` (another corpus), ``CRMKIT_FUZZ_JOBS``, ``CRMKIT_FUZZ_GROUP``,
+``CRMKIT_FUZZ_MEMORY_MB``. To look at one case: ``generate(folder, seed, only={"<case id>"})`` writes its file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .corpus import MAPPING, MAX_BYTES, Case, generate
+
+pytestmark = pytest.mark.fuzz
+
+HERE = Path(__file__).resolve().parent
+SEED = int(os.environ.get("CRMKIT_FUZZ_SEED", "11"))
+JOBS = int(os.environ.get("CRMKIT_FUZZ_JOBS", "2"))
+GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "24"))
+MEMORY_BYTES = int(os.environ.get("CRMKIT_FUZZ_MEMORY_MB", "2048")) << 20
+STORE_EVERY = 4
+#: A child that writes nothing for this long is stuck: it is killed, and its file reported (a run of several files
+#: is first tried again one file at a time, so a slow machine does not make a file look stuck).
+STALL_SECONDS = 60.0
+#: The good source: three rows that must be loaded in every run, whatever the bad files beside them do.
+GOOD_CSV = (
+    "name,mobile,email\n张伟,13800138000,zhangwei@example.com\n李娜,13800138001,lina@example.com\n"
+    "王芳,13800138002,wf@example.com\n"
+)
+GOOD_ROWS = 3
+GOOD_MAPPING = {"name": "full_name", "mobile": "phone", "email": "email"}
+#: What a child's environment pins so that its address space does not grow with the machine's core count.
+CHILD_ENV = {
+    "POLARS_MAX_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",
+    "PYTHONFAULTHANDLER": "1",
+}
+
+
+@dataclass
+class _Child:
+    """One child process and the groups it still has to run."""
+
+    name: str
+    groups: list[list[dict[str, Any]]]
+    work: Path
+    launches: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    out: Path | None = None
+    err: Path | None = None
+    last_size: int = 0
+    last_change: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class FuzzRun:
+    cases: list[Case]
+    results: dict[str, dict[str, Any]]
+    seconds: float
+    launches: int
+    #: CPU seconds the children used (user + system): the wall time of an idle machine with `JOBS` cores is
+    #: about this divided by `JOBS`
+    cpu_seconds: float = 0.0
+    #: the largest resident set of a child that finished its share
+    peak_rss_mb: int = 0
+    corpus: Path | None = None
+
+    def summary(self) -> str:
+        outcomes = Counter(r["outcome"] for r in self.results.values())
+        return (
+            f"{len(self.cases)} files in {self.seconds:.1f} s wall, {self.cpu_seconds:.1f} s CPU in {JOBS} children "
+            f"({self.launches} launches, {GROUP_SIZE} files per run, peak RSS {self.peak_rss_mb} MB, address space "
+            f"capped at {MEMORY_BYTES >> 20} MB): {dict(outcomes)}"
+        )
+
+    @property
+    def params(self) -> dict[str, dict[str, Any]]:
+        return {c.id: c.params for c in self.cases}
+
+    def with_outcome(self, *outcomes: str) -> list[dict[str, Any]]:
+        return [r for r in self.results.values() if r["outcome"] in outcomes]
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    for line in path.read_text("utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:  # a line cut short by the child's death
+            break
+    return events
+
+
+def _launch(child: _Child, plan_base: dict[str, Any]) -> None:
+    child.launches += 1
+    plan = {**plan_base, "groups": child.groups, "launch": child.launches, "work": str(child.work)}
+    plan_path = child.work / f"plan{child.launches}.json"
+    plan_path.write_text(json.dumps(plan, ensure_ascii=False), "utf-8")
+    child.out = child.work / f"out{child.launches}.jsonl"
+    child.err = child.work / f"err{child.launches}.txt"
+    child.out.touch()
+    child.last_size, child.last_change = 0, time.monotonic()
+    with child.err.open("wb") as err:
+        child.process = subprocess.Popen(
+            [sys.executable, str(HERE / "runner.py"), str(plan_path), str(child.out)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **CHILD_ENV},
+            start_new_session=True,
+        )
+
+
+def _collect(child: _Child, results: dict[str, dict[str, Any]], why: str | None) -> bool:
+    """Take the child's results; when it died (``why``), report the file it was on and plan the rest.
+
+    Returns whether the child has work left.
+    """
+    assert child.out is not None and child.err is not None
+    events = _events(child.out)
+    done = {e["id"] for e in events if e["event"] == "result"}
+    for event in events:
+        if event["event"] == "result":
+            results[event["id"]] = event
+    groups = [[c for c in g if c["id"] not in done] for g in child.groups]
+    groups = [g for g in groups if g]
+    starts = [e for e in events if e["event"] == "start"]
+    finished = any(e["event"] == "done" for e in events)
+    if finished or not groups:
+        child.groups = []
+        return False
+    on = [i for i in (starts[-1]["ids"] if starts else [g[0]["id"] for g in groups[:1]]) if i not in done]
+    current = next((g for g in groups if any(c["id"] in on for c in g)), groups[0])
+    rest = [g for g in groups if g is not current]
+    if len(current) > 1:  # which of the group's files it was: run them one at a time
+        child.groups = [[c] for c in current] + rest
+    else:
+        (case,) = current
+        stderr = child.err.read_text("utf-8", "replace")[-2000:]
+        results[case["id"]] = {
+            "id": case["id"],
+            "kind": case["kind"],
+            "family": case["family"],
+            "file": case["file"],
+            "outcome": "killed",
+            "message": f"the child process {why or 'exited before its share was done'}; its stderr ends: {stderr}",
+        }
+        child.groups = rest
+    return bool(child.groups)
+
+
+def run_corpus(
+    cases: list[Case],
+    corpus: Path,
+    work: Path,
+    good: Path,
+    *,
+    jobs: int = JOBS,
+    group_size: int = GROUP_SIZE,
+    **plan: Any,
+) -> FuzzRun:
+    """Run every case in ``jobs`` children; every case ends with a result line (``killed`` when its child died).
+
+    ``plan``: more settings for the children (the harness's own test makes some of them misbehave).
+    """
+    as_dicts = [c.as_dict() for c in cases]
+    plan_base = {
+        "corpus": str(corpus),
+        "good": str(good),
+        "good_mapping": GOOD_MAPPING,
+        "mapping": MAPPING,
+        "memory_bytes": MEMORY_BYTES,
+        "store_every": STORE_EVERY,
+        **plan,
+    }
+    children = []
+    for j in range(jobs):
+        share = as_dicts[j::jobs]  # interleaved: every child gets its share of each family
+        groups = [share[k : k + group_size] for k in range(0, len(share), group_size)]
+        folder = work / f"child{j}"
+        folder.mkdir(parents=True)
+        children.append(_Child(f"child{j}", groups, folder))
+    results: dict[str, dict[str, Any]] = {}
+    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for child in children:
+        _launch(child, plan_base)
+    running = list(children)
+    try:
+        _supervise(running, results, plan_base)
+    finally:  # an interrupted test leaves no child behind
+        for child in running:
+            if child.process is not None and child.process.poll() is None:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    peak = max((e.get("max_rss_mb", 0) for c in children for e in _all_events(c) if e["event"] == "done"), default=0)
+    return FuzzRun(cases, results, time.monotonic() - started, sum(c.launches for c in children), cpu, peak)
+
+
+def _all_events(child: _Child) -> list[dict[str, Any]]:
+    return [e for k in range(1, child.launches + 1) for e in _events(child.work / f"out{k}.jsonl")]
+
+
+def _supervise(running: list[_Child], results: dict[str, dict[str, Any]], plan_base: dict[str, Any]) -> None:
+    """Watch the children until each has run its share: collect, kill the stuck, restart the dead after their file."""
+    stall_seconds = plan_base.get("stall_seconds", STALL_SECONDS)
+    while running:
+        time.sleep(0.2)
+        for child in list(running):
+            assert child.process is not None and child.out is not None
+            code = child.process.poll()
+            why = None
+            if code is None:
+                size = child.out.stat().st_size
+                if size != child.last_size:
+                    child.last_size, child.last_change = size, time.monotonic()
+                    continue
+                if time.monotonic() - child.last_change < stall_seconds:
+                    continue
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+                why = f"wrote nothing for {stall_seconds:.0f} s and was killed"
+            elif code != 0:
+                why = f"died by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            if _collect(child, results, why):
+                _launch(child, plan_base)
+            else:
+                running.remove(child)
+
+
+@pytest.fixture(scope="module")
+def fuzz(tmp_path_factory: pytest.TempPathFactory) -> FuzzRun:
+    root = tmp_path_factory.mktemp("fuzz")
+    cases = generate(root / "corpus", SEED)
+    good = root / "good.csv"
+    good.write_text(GOOD_CSV, "utf-8")
+    run = run_corpus(cases, root / "corpus", root / "work", good)
+    run.corpus = root / "corpus"
+    print(run.summary())  # shown with -s
+    dump = os.environ.get("CRMKIT_FUZZ_DUMP")
+    if dump:  # every result as JSON, to study a run
+        Path(dump).write_text(json.dumps(run.results, ensure_ascii=False, indent=1), "utf-8")
+    return run
+
+
+def _listing(rows: list[dict[str, Any]], what: str) -> str:
+    lines = [f"{len(rows)} file(s) {what} (regenerate one with corpus.generate(folder, {SEED}, only={{id}})):"]
+    for r in rows[:40]:
+        lines.append(f"  {r['id']}: {r['outcome']}: {str(r.get('message'))[:400]}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- the checks
+
+
+def test_the_corpus_holds_over_a_thousand_small_bad_files(fuzz: FuzzRun) -> None:
+    kinds = Counter(c.kind for c in fuzz.cases)
+    assert len(fuzz.cases) >= 1000 and set(kinds) == {"csv", "xlsx", "json", "jsonl"}, kinds
+    assert len({c.id for c in fuzz.cases}) == len(fuzz.cases)
+    assert fuzz.corpus is not None
+    sizes = {c.id: (fuzz.corpus / c.file).stat().st_size for c in fuzz.cases}
+    assert max(sizes.values()) <= MAX_BYTES == 200 * 1024
+
+
+def test_every_file_has_a_result_and_no_child_was_killed(fuzz: FuzzRun) -> None:
+    missing = [c.id for c in fuzz.cases if c.id not in fuzz.results]
+    assert not missing, f"{len(missing)} files without a result: {missing[:20]}"
+    killed = fuzz.with_outcome("killed")
+    assert not killed, _listing(killed, "killed their child process (signal, memory cap or timeout)")
+
+
+def test_no_file_crashes_or_stops_the_run(fuzz: FuzzRun) -> None:
+    bad = fuzz.with_outcome("crashed", "run_failed")
+    assert not bad, _listing(bad, "crashed or stopped the whole run")
+
+
+def test_every_readable_file_balances_its_ledger(fuzz: FuzzRun) -> None:
+    unbalanced = []
+    for r in fuzz.with_outcome("ok"):
+        row = r["ledger"]
+        placed = row.get("loaded", 0) + row.get("quarantined", 0) + row.get("skipped", 0)
+        if not row or not row["balanced"] or row["read"] != placed:
+            unbalanced.append({**r, "message": f"ledger {row}"})
+    assert not unbalanced, _listing(unbalanced, "lost or duplicated rows")
+
+
+def test_json_files_yield_every_record_they_hold(fuzz: FuzzRun) -> None:
+    short = [
+        {**r, "message": f"holds {r['expected_read']} records, read {r['ledger'].get('read')}"}
+        for r in fuzz.with_outcome("ok")
+        if r.get("expected_read") is not None and r["ledger"].get("read") != r["expected_read"]
+    ]
+    assert not short, _listing(short, "read a different number of records than they hold")
+
+
+def test_only_a_configured_parameter_makes_the_project_file_refused(fuzz: FuzzRun) -> None:
+    wrong = [
+        r
+        for r in fuzz.with_outcome("config_refused")
+        if not fuzz.params[r["id"]] or "sources[1].params" not in (r["message"] or "")
+    ]
+    assert not wrong, _listing(wrong, "had the project file refused for their data, or without naming the setting")
+
+
+def test_the_good_source_always_loads_all_its_rows(fuzz: FuzzRun) -> None:
+    lost = [
+        {**r, "message": f"good source read {r.get('good_read')}, loaded {r.get('good_loaded')}"}
+        for r in fuzz.results.values()
+        if r["outcome"] not in ("killed", "config_refused")
+        and (r.get("good_loaded") != GOOD_ROWS or r.get("good_read") != GOOD_ROWS)
+    ]
+    assert not lost, _listing(lost, "cost the good source rows")
+
+
+def test_a_failed_source_says_which_file_and_why_without_a_traceback(fuzz: FuzzRun) -> None:
+    unclear = []
+    for r in fuzz.with_outcome("source_failed"):
+        message = r["message"] or ""
+        problem = message.split(r["file"], 1)[-1].lstrip(": ")
+        if r["file"] not in message:
+            unclear.append({**r, "message": f"does not name the file: {message}"})
+        elif "Traceback" in message or 'File "' in message or len(message) > 2000:
+            unclear.append({**r, "message": f"not one readable message: {message[:300]}"})
+        elif len(problem.split()) < 3 or problem.endswith(":"):
+            unclear.append({**r, "message": f"does not say what is wrong: {message}"})
+    assert not unclear, _listing(unclear, "failed their source without a clear message")
+
+
+def test_no_warning_carries_a_traceback(fuzz: FuzzRun) -> None:
+    noisy = [{**r, "message": "; ".join(r["log_problems"])} for r in fuzz.results.values() if r.get("log_problems")]
+    assert not noisy, _listing(noisy, "logged a traceback")
+
+
+def test_the_whole_corpus_runs_within_its_time_budget(fuzz: FuzzRun) -> None:
+    """60 s on 2 idle cores: judged on CPU time, so that a busy machine does not fail it."""
+    assert fuzz.cpu_seconds / JOBS < 50, fuzz.summary()
+
+
+def test_a_child_that_dies_or_hangs_is_reported_on_its_file_and_the_rest_still_run(tmp_path: Path) -> None:
+    """The harness itself: a child aborted or stuck on a file of a group runs that group again one file at a time,
+    reports the file it died on, and goes on after it (the hooks fire before the pipeline is imported: cheap)."""
+    cases = [Case(f"case-{k}", "csv", "harness", f"case-{k}.csv") for k in range(4)]
+    run = run_corpus(
+        cases,
+        tmp_path,
+        tmp_path / "work",
+        tmp_path / "good.csv",
+        jobs=1,
+        group_size=4,
+        abort_on=["case-1", "case-2", "case-3"],
+        hang_on=["case-0"],
+        stall_seconds=1.0,
+    )
+    outcomes = {i: (r["outcome"], r["message"].split(";")[0]) for i, r in run.results.items()}
+    assert outcomes == {
+        "case-0": ("killed", "the child process wrote nothing for 1 s and was killed"),
+        "case-1": ("killed", "the child process died by signal SIGABRT"),
+        "case-2": ("killed", "the child process died by signal SIGABRT"),
+        "case-3": ("killed", "the child process died by signal SIGABRT"),
+    }
+    assert run.launches == 5  # the group (hung), then each file alone
