@@ -8,6 +8,7 @@ so that two runs see each other at once.
 from __future__ import annotations
 
 from crm_store.analytics_readers import read_addresses
+from crm_store.audit import ChainProblem, ChainReport, read_audit_trail, record_run_merges, verify_chain
 from crm_store.lock import (
     STORE_LOCK,
     HeldLock,
@@ -19,6 +20,8 @@ from crm_store.lock import (
     read_run_lock,
 )
 from crm_store.models import Base
+from crm_store.overrides import read_overrides
+from crm_store.owners import Transfer, read_owner_counts, transfer_owner
 from crm_store.readers import find_customer_ids, read_customer, read_customer_provenance, read_customer_rows
 from crm_store.repository import (
     GOLDEN_COLUMNS,
@@ -33,6 +36,8 @@ from crm_store.repository import (
     read_cursor,
     read_customers,
     read_match_model,
+    read_merge_events,
+    read_merged_into,
     read_outcomes,
     read_provenance,
     read_quarantine,
@@ -46,6 +51,7 @@ from crm_store.repository import (
     save_cursor,
     save_match_model,
     save_source_columns,
+    set_merge_events_undone,
     start_run,
     table_counts,
     upsert_activities,
@@ -66,6 +72,7 @@ from crm_store.steward import (
     read_review_item,
     read_review_items,
     record_audit_event,
+    record_decisions,
     upsert_review_items,
 )
 from crm_store.store import StoreNotFoundError, init_store, open_store
@@ -75,6 +82,8 @@ __all__ = [
     "GOLDEN_COLUMNS",
     "STORE_LOCK",
     "Base",
+    "ChainProblem",
+    "ChainReport",
     "HeldLock",
     "LockHolder",
     "QueueCounts",
@@ -83,6 +92,7 @@ __all__ = [
     "RunLockedError",
     "RunStatus",
     "StoreNotFoundError",
+    "Transfer",
     "UpsertCounts",
     "abandoned_reason",
     "acquire_run_lock",
@@ -97,6 +107,7 @@ __all__ = [
     "read_activities",
     "read_addresses",
     "read_audit_events",
+    "read_audit_trail",
     "read_contact_points",
     "read_crosswalk",
     "read_cursor",
@@ -106,7 +117,11 @@ __all__ = [
     "read_customers",
     "read_decisions",
     "read_match_model",
+    "read_merge_events",
+    "read_merged_into",
     "read_outcomes",
+    "read_overrides",
+    "read_owner_counts",
     "read_pair_rows",
     "read_provenance",
     "read_quarantine",
@@ -118,18 +133,23 @@ __all__ = [
     "read_source_columns",
     "read_source_records",
     "record_audit_event",
+    "record_decisions",
     "record_merge_events",
+    "record_run_merges",
     "replace_customer_details",
     "retire_customers",
     "save_cursor",
     "save_match_model",
     "save_source_columns",
+    "set_merge_events_undone",
     "start_run",
     "table_counts",
+    "transfer_owner",
     "upsert_activities",
     "upsert_crosswalk",
     "upsert_customers",
     "upsert_quarantine",
     "upsert_review_items",
     "upsert_source_records",
+    "verify_chain",
 ]

@@ -22,10 +22,12 @@ __all__ = [
     "Activity",
     "Address",
     "AuditEvent",
+    "AuditHead",
     "Base",
     "ContactPoint",
     "Crosswalk",
     "Customer",
+    "CustomerOverride",
     "ExtractCursor",
     "FieldProvenance",
     "MergeEvent",
@@ -448,7 +450,12 @@ class ReviewDecision(Base):
 
 
 class AuditEvent(Base):
-    """One action of a person on the store (append-only): ``review.accept``, ``review.reject``, ``review.skip`` …"""
+    """One action on the store (append-only, hash-chained): ``run.start``, ``review.accept``, ``store.backup`` …
+
+    ``seq`` numbers the events 1, 2, 3 … without gaps; ``hash`` is the sha256 of the event's canonical JSON
+    (``seq``, ``at``, ``actor``, ``action``, ``target``, ``details`` and ``prev_hash``), ``prev_hash`` the hash of
+    event ``seq - 1`` (64 zeros for the first). ``crm_store.audit`` appends and verifies (migration 0008).
+    """
 
     __tablename__ = "audit_event"
 
@@ -458,3 +465,36 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(sa.String(64), index=True)
     target: Mapped[Any | None] = mapped_column(JSON)
     details: Mapped[Any | None] = mapped_column(JSON)
+    seq: Mapped[int] = mapped_column(sa.BigInteger(), unique=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(HASH))
+    hash: Mapped[str] = mapped_column(sa.String(HASH))
+
+
+class AuditHead(Base):
+    """The end of the audit chain: one row (``name`` = ``audit``) holding the last event's ``seq`` and ``hash``.
+
+    Every append locks this row first (an ``UPDATE``), so concurrent writers take turns on every backend, and a
+    chain whose last rows were deleted no longer ends where its head says (migration 0008).
+    """
+
+    __tablename__ = "audit_head"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger())
+    hash: Mapped[str] = mapped_column(sa.String(HASH))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class CustomerOverride(Base):
+    """A value set by a person for one golden field of one customer (``owner`` after ``crmkit owners transfer``);
+    every run applies it over survivorship, so no run flips it back (migration 0008)."""
+
+    __tablename__ = "customer_override"
+
+    customer_id: Mapped[str] = mapped_column(
+        sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text())
+    set_by: Mapped[str] = mapped_column(sa.String(128))
+    set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crm_store.audit import append_event, os_user
 from crm_store.models import (
     Activity,
     Address,
@@ -41,6 +42,7 @@ from crm_store.models import (
     SourceRecord,
     SourceSchema,
 )
+from crm_store.overrides import apply_overrides, apply_provenance_overrides
 from crm_store.schema import GOLDEN_FIELDS, STORE_NAMES, RowStatus
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "read_cursor",
     "read_customers",
     "read_match_model",
+    "read_merge_events",
+    "read_merged_into",
     "read_outcomes",
     "read_provenance",
     "read_quarantine",
@@ -70,6 +74,7 @@ __all__ = [
     "save_cursor",
     "save_match_model",
     "save_source_columns",
+    "set_merge_events_undone",
     "start_run",
     "table_counts",
     "upsert_activities",
@@ -494,7 +499,8 @@ def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datet
 
     A new ``customer_id`` is inserted with version 1 and ``created_at = updated_at = now``; a record whose
     ``content_hash`` over ``GOLDEN_COLUMNS`` changed is updated with ``version + 1`` and ``updated_at = now``;
-    an unchanged one is not touched. A golden field missing from the frame is written as null.
+    an unchanged one is not touched. A golden field missing from the frame is written as null. A field with a
+    ``customer_override`` is written with the override's value (``crm_store.overrides``).
 
     Args:
         session: the caller's session (not committed here).
@@ -503,7 +509,7 @@ def upsert_customers(session: Session, customers: pl.DataFrame, *, now: dt.datet
         now: the timestamp recorded as created/updated (naive means UTC).
     """
     table = _table(Customer)
-    df = _with_stored_contacts(session, _prepare_customers(customers))
+    df = _with_stored_contacts(session, apply_overrides(session, _prepare_customers(customers)))
     _check_lengths(table, df.drop("attributes"), "customer_id")
     df, parsed = _parse_json(df, ("attributes",), compared=False)  # compared through content_hash
     df = df.with_columns(_content_hash(df, parsed["attributes"]))
@@ -585,6 +591,7 @@ def replace_customer_details(
 
     Only differences are written: missing rows inserted, differing rows updated, rows no longer given deleted.
     Customers not in ``customer_ids`` are not touched. An empty frame (even without columns) means "no rows".
+    The provenance of a field with a ``customer_override`` gets the override's value and ``rule = override``.
 
     Args:
         session: the caller's session (not committed here).
@@ -599,6 +606,7 @@ def replace_customer_details(
         Counts per table name (``contact_point``, ``address``, ``field_provenance``).
     """
     ids = sorted(set(customer_ids))
+    provenance = apply_provenance_overrides(session, provenance)
     frames = {"contact_point": contact_points, "address": addresses, "field_provenance": provenance}
     counts = {name: _sync_children(session, name, ids, frame) for name, frame in frames.items()}
     logger.debug("customer details: %s", counts)
@@ -846,6 +854,52 @@ def record_merge_events(
     return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
 
 
+def read_merge_events(session: Session, *, customer_ids: Collection[str] | None = None) -> pl.DataFrame:
+    """Merge events in the order they were recorded (by ``id``); only those of ``customer_ids`` when given.
+
+    Columns: ``id`` (Int64), ``run_id``, ``customer_id``, ``members`` (JSON text: the sorted list of
+    ``"source:source_key"``), ``evidence`` (JSON text), ``members_hash``, ``created_at``, ``undone_at`` (UTC; set
+    while an unmerge has undone the event).
+    """
+    table = _table(MergeEvent)
+    schema: dict[str, pl.DataType] = {"id": pl.Int64(), "run_id": pl.String(), "customer_id": pl.String()}
+    schema |= {"members": pl.String(), "evidence": pl.String(), "members_hash": pl.String()}
+    schema |= {"created_at": _UTC, "undone_at": _UTC}
+    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.id)
+    if customer_ids is None:
+        return _read(session, stmt, schema)
+    frames = [
+        _read(session, stmt.where(table.c.customer_id.in_(chunk)), schema)
+        for chunk in _chunks(sorted(set(customer_ids)), _IN_CHUNK)
+    ]
+    return pl.concat(frames).sort("id") if frames else pl.DataFrame(schema=schema)
+
+
+def read_merged_into(session: Session, customer_id: str) -> list[str]:
+    """The ids of the retired customers whose rows went to ``customer_id`` (their ``merged_into``), sorted."""
+    table = _table(Customer)
+    stmt = (
+        sa.select(table.c.customer_id)
+        .where(table.c.merged_into == customer_id, table.c.retired_at.is_not(None))
+        .order_by(table.c.customer_id)
+    )
+    return [str(v) for v in session.execute(stmt).scalars()]
+
+
+def set_merge_events_undone(session: Session, event_ids: Collection[int], *, undone_at: dt.datetime | None) -> int:
+    """Mark merge events undone (an unmerge: ``undone_at`` its time) or current again (``None``: a merge that undoes
+    that unmerge); returns the number of events changed."""
+    table = _table(MergeEvent)
+    changed = 0
+    for chunk in _chunks(sorted(set(event_ids)), _IN_CHUNK):
+        stmt = sa.update(table).where(table.c.id.in_(chunk))
+        stmt = stmt.where(table.c.undone_at.is_(None) if undone_at is not None else table.c.undone_at.is_not(None))
+        changed += (
+            session.execute(stmt.values(undone_at=undone_at).execution_options(synchronize_session=False)).rowcount or 0
+        )
+    return changed
+
+
 def start_run(
     session: Session,
     run_id: str,
@@ -855,23 +909,27 @@ def start_run(
     versions: Mapping[str, Any] | None,
     *,
     now: dt.datetime | None = None,
+    actor: str | None = None,
 ) -> None:
-    """Record the start of a run (status ``running``). A run id can be started once.
+    """Record the start of a run (status ``running``), with its ``run.start`` audit event. A run id can be started
+    once.
 
     Args:
         versions: package versions (or any JSON object) the run used.
         now: ``started_at`` (default: the current UTC time).
+        actor: who started the run, for the audit trail (default: the operating-system user).
     """
     table = _table(PipelineRun)
     if session.execute(sa.select(table.c.run_id).where(table.c.run_id == run_id)).first() is not None:
         raise ValueError(f"start_run: run {run_id!r} was already started")
+    now = now or _utcnow()
     session.execute(
         sa.insert(table),
         [
             {
                 "run_id": run_id,
                 "project": project,
-                "started_at": now or _utcnow(),
+                "started_at": now,
                 "finished_at": None,
                 "status": "running",
                 "dry_run": dry_run,
@@ -881,6 +939,10 @@ def start_run(
                 "report_path": None,
             }
         ],
+    )
+    details = {"project": project, "config_hash": config_hash, "dry_run": dry_run}
+    append_event(
+        session, actor=actor or os_user(), action="run.start", target={"run_id": run_id}, details=details, now=now
     )
 
 
@@ -893,25 +955,29 @@ def finish_run(
     *,
     error: str | None = None,
     now: dt.datetime | None = None,
+    actor: str | None = None,
 ) -> None:
-    """Record the end of a run: its final status, ledger (any JSON document), report path and error.
+    """Record the end of a run: its final status, ledger (any JSON document), report path and error, with its
+    ``run.finish`` audit event (status, ledger totals and the sha256 of the ledger).
 
     Args:
         status: ``succeeded``, ``partial`` or ``failed`` (``running`` is accepted for a checkpoint).
         error: why the run is ``partial`` or ``failed`` (kept up to ``ERROR_CHARS`` characters).
         now: ``finished_at`` (default: the current UTC time).
+        actor: for the audit trail (default: the operating-system user).
     """
     if status not in get_args(RunStatus):
         raise ValueError(f"finish_run: status must be one of {get_args(RunStatus)}, got {status!r}")
     if isinstance(ledger, pl.DataFrame):
         ledger = ledger.to_dicts()
     table = _table(PipelineRun)
+    now = now or _utcnow()
     result = session.execute(
         sa.update(table)
         .where(table.c.run_id == run_id)
         .values(
             status=status,
-            finished_at=now or _utcnow(),
+            finished_at=now,
             ledger=ledger,
             report_path=None if report_path is None else str(report_path),
             error=_clip(error),
@@ -919,6 +985,26 @@ def finish_run(
     )
     if cast(sa.CursorResult[Any], result).rowcount == 0:
         raise ValueError(f"finish_run: no run {run_id!r} (call start_run first)")
+    details = {"status": status, **_ledger_summary(ledger)}
+    append_event(
+        session, actor=actor or os_user(), action="run.finish", target={"run_id": run_id}, details=details, now=now
+    )
+
+
+def _ledger_summary(ledger: Any) -> dict[str, Any]:
+    """What a ``run.finish`` event says of a run's ledger: the rows read, loaded, quarantined and skipped (a
+    migrate run's list of sources), or the ledger's numbers (another flow's object), and the ledger's sha256."""
+    summary: dict[str, Any] = {}
+    if isinstance(ledger, list):
+        keys = ("read", "loaded", "quarantined", "skipped")
+        rows = [row for row in ledger if isinstance(row, Mapping)]
+        summary["sources"] = len(rows)
+        summary |= {k: sum(int(row.get(k) or 0) for row in rows) for k in keys}
+    elif isinstance(ledger, Mapping):
+        summary |= {str(k): v for k, v in ledger.items() if isinstance(v, bool | int | float | str)}
+    if ledger is not None:
+        summary["ledger_sha256"] = hashlib.sha256(_canonical_json(ledger).encode()).hexdigest()
+    return summary
 
 
 def _clip(text: str | None) -> str | None:
@@ -956,12 +1042,16 @@ def close_abandoned_runs(
         where.append(table.c.run_id != keep)
     ids = sorted(session.execute(sa.select(table.c.run_id).where(*where)).scalars())
     if ids:
+        now = now or _utcnow()
         session.execute(
             sa.update(table)
             .where(table.c.run_id.in_(ids), table.c.status == "running")
-            .values(status="failed", finished_at=now or _utcnow(), error=_clip(reason))
+            .values(status="failed", finished_at=now, error=_clip(reason))
         )
         logger.debug("closed abandoned run(s) %s: %s", ", ".join(ids), reason)
+        for run_id in ids:
+            target, details = {"run_id": run_id}, {"status": "failed", "reason": _clip(reason)}
+            append_event(session, actor=os_user(), action="run.abandoned", target=target, details=details, now=now)
     return ids
 
 

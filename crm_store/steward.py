@@ -22,6 +22,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_store.audit import append_event
 from crm_store.models import PAIR_COLUMNS, AuditEvent, Crosswalk, ReviewDecision, ReviewItem, SourceRecord
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "read_review_item",
     "read_review_items",
     "record_audit_event",
+    "record_decisions",
     "upsert_review_items",
 ]
 
@@ -389,13 +391,12 @@ def record_audit_event(
     details: Any = None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Append one audit event (who did what to what, when) and return its id."""
-    if not actor or len(actor) > 128:
-        raise ValueError("record_audit_event: actor must be 1 to 128 characters")
-    event = AuditEvent(at=now or _utcnow(), actor=actor, action=action, target=target, details=details)
-    session.add(event)
-    session.flush()
-    return int(event.id)
+    """Append one audit event (who did what to what, when) to the hash chain and return its id.
+
+    The event gets the next ``seq``, the previous event's hash and its own (``crm_store.audit``); the chain's
+    head stays locked until the caller's transaction ends, so record the event last in a transaction.
+    """
+    return int(append_event(session, actor=actor, action=action, target=target, details=details, now=now).id)
 
 
 def read_audit_events(session: Session, *, action: str | None = None) -> pl.DataFrame:
@@ -476,3 +477,60 @@ def decide(
     found = read_review_item(session, item_id)
     assert found is not None
     return found
+
+
+def record_decisions(
+    session: Session,
+    decisions: pl.DataFrame,
+    *,
+    by: str,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Record steward decisions on pairs of source rows that need no review item (a merge or unmerge decides many
+    pairs at once); returns how many were recorded. The caller writes the action's one audit event.
+
+    Like :func:`decide`, each is an append-only ``review_decision`` that binds later runs while its pair keeps the
+    ``fingerprint`` it was made on; a review item on a pair decided ``match`` / ``no_match`` becomes ``decided``.
+
+    Args:
+        session: the caller's session (not committed here).
+        decisions: the pair (``left_source``, ``left_key``, ``right_source``, ``right_key``, in either order),
+            ``decision`` (``match``, ``no_match`` or ``skip``) and ``fingerprint`` (see
+            ``rules.match.constraints.pair_fingerprint``).
+        by: who decided (1 to 128 characters).
+        note: why, kept with every decision.
+        now: ``decided_at`` (default: the current UTC time).
+
+    Raises:
+        ValueError: a missing column, an unknown decision, a pair given twice or ``by`` empty or too long.
+    """
+    if not by or len(by) > 128:
+        raise ValueError("record_decisions: by must be 1 to 128 characters")
+    required = (*PAIR_COLUMNS, "decision", "fingerprint")
+    missing = [c for c in required if c not in decisions.columns]
+    if missing:
+        raise ValueError(f"record_decisions: missing columns {missing}")
+    if not decisions.height:
+        return 0
+    frame = _ordered(decisions.select(required))
+    bad = set(frame["decision"].to_list()) - set(get_args(Decision))
+    if bad:
+        raise ValueError(f"record_decisions: decision must be one of {get_args(Decision)}, got {sorted(bad)}")
+    if frame.select(PAIR_COLUMNS).is_duplicated().any():
+        raise ValueError("record_decisions: a pair is given twice")
+    now = now or _utcnow()
+    rows = [{**row, "decided_by": by, "decided_at": now, "note": note} for row in frame.iter_rows(named=True)]
+    session.execute(sa.insert(_table(ReviewDecision)), rows)
+    binding = frame.filter(pl.col("decision").is_in(BINDING))
+    if binding.height:
+        table = _table(ReviewItem)
+        stmt = (
+            sa.update(table)
+            .where(*(table.c[c] == sa.bindparam(f"_{c}") for c in PAIR_COLUMNS))
+            .values(status="decided", note=None, updated_at=now)
+        )
+        keys = [{f"_{c}": row[c] for c in PAIR_COLUMNS} for row in binding.iter_rows(named=True)]
+        session.connection().execute(stmt, keys)
+    session.flush()
+    return frame.height

@@ -16,8 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.cli_admin import admin_app
+from pipelines.cli_audit import audit_app, audit_export, owners_app
 from pipelines.cli_review import review_app
 from pipelines.cli_schedule import schedule_app
+from pipelines.cli_steward import steward_app
+from pipelines.cli_web import web_app
 
 if TYPE_CHECKING:
     from pipelines.export import ExportKind
@@ -38,6 +41,10 @@ app.add_typer(export_app, name="export")
 app.add_typer(schedule_app)  # crmkit schedule, clean, runs
 app.add_typer(admin_app)  # crmkit backup, restore, subject export|erase
 app.add_typer(review_app, name="review")
+app.add_typer(steward_app)  # crmkit unmerge, merge
+app.add_typer(audit_app, name="audit")  # crmkit audit verify|list
+app.add_typer(owners_app, name="owners")  # crmkit owners list|transfer
+app.add_typer(web_app)  # crmkit serve
 
 console = Console(stderr=False, highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -174,6 +181,7 @@ def _export(kind: ExportKind, config: Path, out: Path, format: str | None, maske
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot write {out}: {exc}") from None
+    audit_export(settings.store_url, out, kind=kind, fmt=chosen, rows=written.rows, masked=masked)
     what = " (masked)" if masked else ""
     console.print(f"Wrote {written.rows:,} {kind} rows{what} to [bold]{out}[/] ({chosen})")
     if written.truncated_cells:

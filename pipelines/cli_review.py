@@ -352,6 +352,7 @@ def export(
     """The review queue with each item's newest decision, as CSV, XLSX or JSON (formula-safe in spreadsheets)."""
     import polars as pl
 
+    from pipelines.cli_audit import audit_export
     from pipelines.export import format_for, write_table
 
     wanted = _status_filter(status)
@@ -359,7 +360,7 @@ def export(
         chosen = format_for(out)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    with _queue(config) as (_, session):
+    with _queue(config) as (settings, session):
         items = _items(session, wanted)
     rows = [
         {
@@ -386,4 +387,5 @@ def export(
         written = write_table(frame, out, chosen, sheet="review", json_columns=["evidence"])
     except (ValueError, OSError) as exc:
         raise _fail(f"cannot write {out}: {exc}") from None
+    audit_export(settings.store_url, out, kind="review", fmt=chosen, rows=written.rows, masked=False)
     console.print(f"Wrote {written.rows:,} review items to [bold]{escape(str(out))}[/] ({chosen})")

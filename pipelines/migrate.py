@@ -61,7 +61,7 @@ from rules.mapping import apply_codes, apply_mapping, mark_skipped
 from rules.mask import mask_text, redact_secrets
 from rules.match import MatchModel, MatchResult, match, match_incremental
 from rules.normalise import landline_of, normalise_frame, wall_time_to_utc
-from rules.survive import customer_ids, id_lineage, survive
+from rules.survive import SurvivorResult, customer_ids, id_lineage, survive
 from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate
 
 __all__ = ["MigrateResult", "RunFailedError", "RunStatus", "migrate", "migrate_flow"]
@@ -283,20 +283,31 @@ def rehydrate(settings: ProjectSettings, extracted: list[Extracted], engine: sa.
         rows = stored.filter(pl.col("source") == item.source)
         if item.raw is not None and item.raw.height:
             rows = rows.join(item.raw.select(pl.col(SOURCE_KEY_COL).alias("source_key")), on="source_key", how="anti")
-        if not rows.height:
-            continue
-        values = rows["payload"].str.json_decode(infer_schema_length=None).struct.unnest()
-        raw = values.select(pl.all().cast(pl.String)).with_columns(
-            pl.Series(SOURCE_COL, rows["source"]),
-            pl.Series(SOURCE_KEY_COL, rows["source_key"]),
-            pl.Series(ROW_HASH_COL, rows["row_hash"]),
-            *(pl.lit(None, pl.String).alias(c) for c in (SKIP_REASON_COL, ERROR_CODE_COL, ERROR_DETAIL_COL)),
-        )
-        source = settings.source(item.source)
-        frames.append(apply_codes(apply_mapping(raw, source.mapping), source.codes))
+        if rows.height:
+            frames.append(remap(settings, rows))
     if not frames:
         return pl.DataFrame()
     return pl.concat(frames, how="diagonal_relaxed").with_columns(pl.lit(True).alias(REHYDRATED_COL))
+
+
+def stored_raw(rows: pl.DataFrame) -> pl.DataFrame:
+    """Stored source rows of one source (``source``, ``source_key``, ``row_hash``, ``payload``) as the RAW rows its
+    connector gave (all text, lineage columns)."""
+    values = rows["payload"].str.json_decode(infer_schema_length=None).struct.unnest()
+    return values.select(pl.all().cast(pl.String)).with_columns(
+        pl.Series(SOURCE_COL, rows["source"]),
+        pl.Series(SOURCE_KEY_COL, rows["source_key"]),
+        pl.Series(ROW_HASH_COL, rows["row_hash"]),
+        *(pl.lit(None, pl.String).alias(c) for c in (SKIP_REASON_COL, ERROR_CODE_COL, ERROR_DETAIL_COL)),
+    )
+
+
+def remap(settings: ProjectSettings, rows: pl.DataFrame) -> pl.DataFrame:
+    """Stored customer rows of one source (``source``, ``source_key``, ``row_hash``, ``payload``) mapped again with
+    the project's mapping and codes, as MAPPED rows: what :func:`rehydrate` and a steward's merge or unmerge
+    rebuild golden records from."""
+    source = settings.source(rows["source"][0])
+    return apply_codes(apply_mapping(stored_raw(rows), source.mapping), source.codes)
 
 
 def normalise(settings: ProjectSettings, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -407,16 +418,7 @@ def resolve(
             result = match(records, settings.match)
         else:
             result = match(records, settings.match, labels=decided.labels, constraints=decided.constraints)
-    prepared = records.with_columns(
-        pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes"),
-        *_source_facts(settings),
-    )
-    if "phones" in prepared.columns:
-        prepared = prepared.with_columns(landline_of(prepared["phones"]))
-    if "last_contact_at" in prepared.columns:  # the store keeps UTC: each source's wall time from its own zone
-        prepared = prepared.with_columns(_in_utc(settings, "last_contact_at"))
-    fields = [f for f in GOLDEN_FIELDS if f in prepared.columns]
-    survived = survive(prepared, result.clusters, fields, settings.survivorship)
+    survived = survivors(settings, records, result.clusters)
     ids = customer_ids(result.clusters, records, existing)
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
     customers = survived.golden.join(ids, on="cluster")
@@ -433,6 +435,22 @@ def resolve(
         result.blocking_recall,
         decided,
     )
+
+
+def survivors(settings: ProjectSettings, records: pl.DataFrame, clusters: pl.DataFrame) -> SurvivorResult:
+    """One golden record per cluster of normalised ``records`` (``_rid`` -> ``cluster``), with the project's source
+    facts (``as_of``, ``priority``), landlines, UTC contact times and survivorship order; a run and a steward's
+    merge or unmerge build golden records alike through it."""
+    prepared = records.with_columns(
+        pl.when(pl.col("attributes") == "{}").then(None).otherwise(pl.col("attributes")).alias("attributes"),
+        *_source_facts(settings),
+    )
+    if "phones" in prepared.columns:
+        prepared = prepared.with_columns(landline_of(prepared["phones"]))
+    if "last_contact_at" in prepared.columns:  # the store keeps UTC: each source's wall time from its own zone
+        prepared = prepared.with_columns(_in_utc(settings, "last_contact_at"))
+    fields = [f for f in GOLDEN_FIELDS if f in prepared.columns]
+    return survive(prepared, clusters, fields, settings.survivorship)
 
 
 def _in_utc(settings: ProjectSettings, column: str) -> pl.Expr:
@@ -575,8 +593,8 @@ def load(
         crm_store.upsert_crosswalk(session, tables["crosswalk"])
         crm_store.upsert_activities(session, tables["activity"])
         crm_store.upsert_quarantine(session, tables["quarantine"])
-        crm_store.retire_customers(session, tables["lineage"], now=now)
-        crm_store.record_merge_events(session, run_id, tables["merge_event"])
+        lifecycle = crm_store.retire_customers(session, tables["lineage"], now=now)
+        merges = crm_store.record_merge_events(session, run_id, tables["merge_event"])
         for source, columns in baselines.items():
             crm_store.save_source_columns(session, source, columns, run_id)
         for source, cursor in cursors.items():
@@ -587,6 +605,8 @@ def load(
             crm_store.upsert_review_items(
                 session, tables["review_item"], run_id=run_id, now=now, scope=tables.get("review_scope")
             )
+        # last in the transaction: the audit chain's head stays locked until the commit
+        crm_store.record_run_merges(session, run_id, merges.inserted, lifecycle, now=now)
     return counts
 
 
@@ -632,25 +652,7 @@ def store_frames(
     ).rename({SOURCE_COL: "source", SOURCE_KEY_COL: "source_key", ROW_HASH_COL: "row_hash", PAYLOAD_COL: "payload"})
     source_record = source_record.with_columns(pl.lit(run_id).alias("run_id"))
 
-    customer = golden.customers.rename({k: v for k, v in STORE_NAMES.items() if k in golden.customers.columns})
-    customer = customer.with_columns(
-        pl.when(pl.col("full_name").is_not_null() if "full_name" in customer.columns else pl.lit(False))
-        .then(pl.lit("person"))
-        .otherwise(pl.lit("organisation"))
-        .alias("kind")
-    ).drop("cluster")
-    customer = _with_last_contact(customer, activities)
-
-    contact_point = _contact_points(records)
-    address = _addresses(records)
-    field_provenance = golden.provenance.select(
-        "customer_id",
-        "field",
-        "value",
-        pl.col(SOURCE_COL).alias("source"),
-        pl.col(SOURCE_KEY_COL).alias("source_key"),
-        "rule",
-    ).with_columns(pl.col("field").replace(STORE_NAMES))
+    golden_tables = customer_frames(records, golden.customers, golden.provenance, activities)
 
     best = _best_pair_per_row(records, golden.pairs)
     # an incremental match leaves stored rows with their customer and evidence: rewrite only this run's rows
@@ -700,16 +702,47 @@ def store_frames(
     return {
         "activity": activity,
         "source_record": source_record,
-        "customer": customer,
-        "contact_point": contact_point,
-        "address": address,
-        "field_provenance": field_provenance,
+        **golden_tables,
         "crosswalk": crosswalk,
         "quarantine": quarantine,
         "merge_event": merge_event,
         "lineage": id_lineage(existing, records.select(*key, "customer_id")),
         "review_item": review_items(golden.review, golden.pairs, records, golden.model, golden.decided),
         **({"review_scope": scope} if (scope := review_scope(records, golden.incremental)) is not None else {}),
+    }
+
+
+def customer_frames(
+    records: pl.DataFrame, customers: pl.DataFrame, provenance: pl.DataFrame, activities: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The store's ``customer``, ``contact_point``, ``address`` and ``field_provenance`` rows of golden records.
+
+    Args:
+        records: the customers' rows (lineage, normalised fields, ``customer_id``).
+        customers: ``cluster``, ``customer_id`` and the golden fields (see :func:`survivors`).
+        provenance: the golden fields' provenance with ``customer_id``.
+        activities: linked activities (``customer_id``, ``occurred_at``): the latest raises ``last_contact_at``.
+    """
+    customer = customers.rename({k: v for k, v in STORE_NAMES.items() if k in customers.columns})
+    customer = customer.with_columns(
+        pl.when(pl.col("full_name").is_not_null() if "full_name" in customer.columns else pl.lit(False))
+        .then(pl.lit("person"))
+        .otherwise(pl.lit("organisation"))
+        .alias("kind")
+    ).drop("cluster")
+    field_provenance = provenance.select(
+        "customer_id",
+        "field",
+        "value",
+        pl.col(SOURCE_COL).alias("source"),
+        pl.col(SOURCE_KEY_COL).alias("source_key"),
+        "rule",
+    ).with_columns(pl.col("field").replace(STORE_NAMES))
+    return {
+        "customer": _with_last_contact(customer, activities),
+        "contact_point": _contact_points(records),
+        "address": _addresses(records),
+        "field_provenance": field_provenance,
     }
 
 
@@ -1082,6 +1115,7 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
         extracted=extracted,
         activities=activities,
         mappings={source.name: source.mapping for source in settings.sources},
+        match_settings=settings.match,
     )
     run.matching = run.report.get("matching") or {}
     run.report_path = step(

@@ -28,6 +28,8 @@ class Drift:
     renamed: list[tuple[str, str]] = field(default_factory=list)
     #: Mapped columns (keys of the source's mapping) that are gone: their canonical field is now empty.
     mapped_missing: list[str] = field(default_factory=list)
+    #: False when there was no baseline to compare with (the source's first run): no drift, and none to say so.
+    baseline: bool = True
 
     @property
     def changed(self) -> bool:
@@ -54,7 +56,7 @@ def detect_drift(previous: Sequence[str] | None, current: Sequence[str], mapping
         The drift; renamed pairs are taken out of ``new`` and ``missing``.
     """
     if previous is None:
-        return Drift()
+        return Drift(baseline=False)
     gone = [c for c in previous if c not in current]
     added = [c for c in current if c not in previous]
     renamed: list[tuple[str, str]] = []

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -327,7 +327,13 @@ def _derived_id(source: str, source_key: str) -> str:
     return _uuid5(f"{source}\x1f{source_key}")
 
 
-def customer_ids(clusters: pl.DataFrame, records: pl.DataFrame, existing: pl.DataFrame | None = None) -> pl.DataFrame:
+def customer_ids(
+    clusters: pl.DataFrame,
+    records: pl.DataFrame,
+    existing: pl.DataFrame | None = None,
+    *,
+    reserved: Collection[str] = (),
+) -> pl.DataFrame:
     """A stable customer id per cluster.
 
     An id already held by members of the cluster (``existing``: ``_source, _source_key, customer_id``, the
@@ -335,6 +341,8 @@ def customer_ids(clusters: pl.DataFrame, records: pl.DataFrame, existing: pl.Dat
     cluster only: when a former customer is split, the cluster with most of its members (ties: smallest
     cluster label) keeps the id. A cluster without a reusable id gets ``uuid5(CUSTOMER_ID_NAMESPACE,
     "<source>\\x1f<source_key>")`` of its smallest ``(source, source_key)`` member. Same input, same ids.
+    ``reserved`` ids belong to customers outside ``clusters`` (a steward splitting one customer of many): a derived
+    id never takes one of them.
 
     Returns:
         ``cluster``, ``customer_id`` (text), one row per cluster, sorted by cluster.
@@ -374,7 +382,7 @@ def customer_ids(clusters: pl.DataFrame, records: pl.DataFrame, existing: pl.Dat
     )
     need = first.filter(pl.col("reused").is_null())
     # uuid5 has no polars equivalent: one Python call per new cluster (about 0.2 s per 100k)
-    taken = set(first["reused"].drop_nulls().to_list())
+    taken = set(first["reused"].drop_nulls().to_list()) | set(reserved)
     derived: dict[object, str] = {}
     for cl, src, key in need.select("cluster", SOURCE_COL, SOURCE_KEY_COL).iter_rows():
         new_id = _derived_id(src, key)

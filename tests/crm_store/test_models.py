@@ -29,6 +29,8 @@ PRIMARY_KEYS = {
     "review_item": ["id"],
     "review_decision": ["id"],
     "audit_event": ["id"],
+    "audit_head": ["name"],
+    "customer_override": ["customer_id", "field"],
 }
 
 

@@ -26,9 +26,10 @@ def run(config: Path, *, dry_run: bool = False, run_id: str = "run-1"):
 
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
-    """Every row of every table but pipeline_run, in a stable order."""
+    """Every row of every table but the runs' own records (pipeline_run, and its audit events), in a stable order."""
     engine = sa.create_engine(url)
-    tables = [t for t in crm_store.Base.metadata.sorted_tables if t.name != "pipeline_run"]
+    runs = ("pipeline_run", "audit_event", "audit_head")
+    tables = [t for t in crm_store.Base.metadata.sorted_tables if t.name not in runs]
     try:
         with engine.connect() as conn:
             return {t.name: sorted(map(tuple, conn.execute(sa.select(t)).all()), key=repr) for t in tables}

@@ -144,7 +144,8 @@ def test_decisions_are_honoured_by_later_runs_until_their_rows_change(tmp_path: 
     engine = sa.create_engine(load_settings(config).store_url)
     with Session(engine) as session:
         assert crm_store.read_decisions(session).height == 2
-        assert crm_store.read_audit_events(session)["action"].to_list() == ["review.accept", "review.reject"]
+        actions = crm_store.read_audit_events(session)["action"].to_list()
+        assert [a for a in actions if a.startswith("review.")] == ["review.accept", "review.reject"]
     engine.dispose()
 
     before = snapshot(load_settings(config).store_url)
