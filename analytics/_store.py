@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import crm_store
 from analytics._churn import churn_risk
-from analytics._dimensions import attribute_values, dimensions, parse_attributes, unmapped_codes
+from analytics._dimensions import REGION_COLUMNS, attribute_values, dimensions, parse_attributes, unmapped_codes
 from analytics._events import EVENT_SCHEMA, customer_metrics, events
 from analytics._frames import Frame, to_polars, today
 from analytics._handover import plan_handover
@@ -27,16 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Dimension columns that replace the golden record's own ``province``/``city``/``district``/``segment``/``status``.
 _DIMENSION_COLUMNS = (
-    "country",
-    "province",
-    "province_code",
-    "city",
-    "city_code",
-    "district",
-    "district_code",
-    "admin_code",
-    "area_code",
-    "region_source",
+    *REGION_COLUMNS,
     "segment",
     "segment_raw",
     "status",

@@ -220,7 +220,7 @@ def export_quarantine(
 def export_provenance(
     config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
 ) -> None:
-    """Where every golden field came from: customer_id, field, value, source, source_key (and rule, if stored)."""
+    """Where every golden field came from: customer_id, field, value, source, source_key and the rule that chose it."""
     _export("provenance", config, out, format, masked)
 
 
