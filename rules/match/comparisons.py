@@ -77,6 +77,8 @@ class Level:
             frequency of records also counts the person's own duplicates, which the model takes out.
         m: starting share of the level among matches (relative, normalised); None for the comparison's ordered
             default (each level half the one before, ``else`` 5%).
+        costly: the condition scores string similarity (rapidfuzz); estimating u, this level and the ones after
+            it are evaluated on a subsample of the random pairs (see ``TrainingSettings.u_fuzzy_pairs``).
     """
 
     label: str
@@ -85,6 +87,11 @@ class Level:
     r: float = 1.0
     tf_people: bool = False
     m: float | None = None
+    costly: bool = False
+
+
+#: Level code of a pair left out of the costly levels' subsample (see :meth:`Comparison.evaluate`).
+SKIPPED = -1
 
 
 @dataclass(frozen=True)
@@ -133,14 +140,25 @@ class Comparison:
         """1-based indexes of the levels whose term frequency counts people rather than records."""
         return tuple(i + 1 for i, level in enumerate(self.levels) if level.tf is not None and level.tf_people)
 
-    def evaluate(self, view: PairView) -> tuple[np.ndarray, np.ndarray]:
-        """Level index per pair (0 = null) and the term frequency of the chosen level (NaN where none)."""
+    @property
+    def first_costly(self) -> int | None:
+        """1-based index of the first costly level (None when no level is)."""
+        return next((i for i, level in enumerate(self.levels, start=1) if level.costly), None)
+
+    def evaluate(self, view: PairView, sample: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Level index per pair (0 = null) and the term frequency of the chosen level (NaN where none).
+
+        With ``sample``, pairs outside it that reach the first costly level get :data:`SKIPPED` instead of a level.
+        """
         n = view.n
         out = np.zeros(n, dtype=np.int8)
         tf = np.full(n, np.nan)
         pending = self.known(view) if view.reads_any(self.reads) else np.zeros(n, dtype=bool)
         last = len(self.levels)
         for i, level in enumerate(self.levels, start=1):
+            if sample is not None and i == self.first_costly:
+                out[pending & ~sample] = SKIPPED
+                pending &= sample
             if not pending.any():
                 break
             hit = pending.copy() if i == last else level.when(view, pending) & pending
@@ -443,7 +461,7 @@ def _name(lv: ComparisonSettings) -> Comparison:
                 r=0.005,
                 m=0.2,
             ),
-            Level("typo", typo, r=0.02, m=0.08),
+            Level("typo", typo, r=0.02, m=0.08, costly=True),
             Level("initial", initial, r=0.01, m=0.04),
             Level("family_only", family_only, r=0.04, m=0.03),
             Level("fuzzy", fuzzy, r=0.02, m=0.03),
@@ -475,7 +493,7 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
             # only data with many such matches (dates replaced wholesale) moves it
             Level("exact", lambda v, m: v.eq("_dob"), r=0.02, m=0.88),
             Level("day_month_swapped", swapped, r=0.005, m=0.02),
-            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02, m=0.05),
+            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02, m=0.05, costly=True),
             Level("within_1_year", lambda v, m: days(v) <= 366, r=0.03, m=0.03),
             Level("within_5_years", lambda v, m: days(v) <= 5 * 366, r=0.12, m=0.012),
             Level("within_15_years", lambda v, m: days(v) <= 15 * 366, r=0.25, m=0.004),
@@ -565,7 +583,7 @@ def _email(lv: ComparisonSettings) -> Comparison:
                 tf_people=True,
             ),
             Level("same_local", same_local, r=0.01),
-            Level("local_fuzzy", local_fuzzy, r=0.02),
+            Level("local_fuzzy", local_fuzzy, r=0.02, costly=True),
             Level("shared", lambda v, m: v.eq("email"), r=0.25),
             Level("else", lambda v, m: m, r=0.69),
         ),
@@ -596,7 +614,7 @@ def _company(lv: ComparisonSettings) -> Comparison:
         lambda v: v.both("company_key") | v.both("company_key_pinyin"),
         (
             Level("exact", exact, tf=lambda v: v.frequency("company_key"), r=0.6),
-            Level("fuzzy", fuzzy, r=0.1),
+            Level("fuzzy", fuzzy, r=0.1, costly=True),
             Level("contains", contains, r=0.1),
             Level("else", lambda v, m: m, r=0.2),
         ),
@@ -619,7 +637,7 @@ def _address(lv: ComparisonSettings) -> Comparison:
         frozenset({"_street", "_street_key", "_street_no", "postcode", "city_key"}),
         known,
         (
-            Level("same_street", same_street, tf=lambda v: v.frequency("_street"), r=0.6),
+            Level("same_street", same_street, tf=lambda v: v.frequency("_street"), r=0.6, costly=True),
             Level("same_street_name", lambda v, m: v.eq("_street_key") & (v.eq("postcode") | v.eq("city_key")), r=0.05),
             Level("same_postcode", lambda v, m: v.eq("postcode"), r=0.05),
             Level("same_city", lambda v, m: v.eq("city_key"), r=0.1),
@@ -776,10 +794,14 @@ class Comparer:
             raise ValueError("pairs reference a _rid that is not among the records")
         return pos
 
-    def compare(self, left: np.ndarray, right: np.ndarray, chunk: int = 250_000) -> Compared:
+    def compare(
+        self, left: np.ndarray, right: np.ndarray, chunk: int = 250_000, sample: np.ndarray | None = None
+    ) -> Compared:
         """Level of every comparison for the aligned pairs ``(left[i], right[i])`` of ``_rid`` values.
 
-        Pairs are compared ``chunk`` at a time, so memory stays bounded however many pairs there are.
+        Pairs are compared ``chunk`` at a time, so memory stays bounded however many pairs there are. ``sample``
+        (bool per pair) limits the costly levels to those pairs (:data:`SKIPPED` elsewhere; see
+        :meth:`Comparison.evaluate`).
         """
         left = np.asarray(left, dtype=np.int64)
         right = np.asarray(right, dtype=np.int64)
@@ -792,8 +814,9 @@ class Comparer:
             view = PairView(
                 self.side[lpos], self.side[rpos], self.numbers, self.n, self.settings.levels, (self.texts, lpos, rpos)
             )
+            part = None if sample is None else sample[start : start + chunk]
             for comparison in self.comparisons:
-                levels, tf = comparison.evaluate(view)
+                levels, tf = comparison.evaluate(view, part)
                 parts[comparison.name].append(levels)
                 if comparison.name in tf_parts:
                     tf_parts[comparison.name].append(tf)

@@ -14,7 +14,8 @@ non-matches are split in two latent classes:
 Within each class comparisons are independent, as in Fellegi-Sunter. A pair's match probability is
 ``λm·M / (λm·M + λr·R + λu·U)`` where ``M = Π m``, ``R = Π r``, ``U = Π u`` over its comparison levels.
 
-- **u**: the level frequencies of ``training.u_sample_pairs`` random record pairs (fixed seed), smoothed towards
+- **u**: the level frequencies of ``training.u_sample_pairs`` random record pairs (fixed seed; the costly
+  string-similarity levels and those after them on ``training.u_fuzzy_pairs`` of them, scaled up), smoothed towards
   an ordered default with ``U_PRIOR_PAIRS`` pseudo-pairs; levels with a term frequency use the agreeing value's
   frequency instead (agreeing on 张伟 or on a big office's address counts less than on a rare value). A
   frequency of records, (count − 1)/(N − 1), also counts the person's own other records: λm·(N − 1) of them
@@ -51,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from .blocking import concept_of
-from .comparisons import Compared, Comparer, Comparison
+from .comparisons import SKIPPED, Compared, Comparer, Comparison
 from .settings import BlockingRule, MatchSettings, TrainingSettings
 
 __all__ = ["ComparisonModel", "MatchModel", "fit", "prob_to_weight", "score", "weight_to_prob"]
@@ -198,13 +199,26 @@ def _u_probabilities(comparer: Comparer, settings: MatchSettings) -> dict[str, n
     i = rng.integers(0, max(n, 1), size=k)
     j = rng.integers(0, max(n - 1, 1), size=k)
     j = j + (j >= i)
-    compared = comparer.compare(comparer.rids[i], comparer.rids[j]) if k else None
+    sample = rng.random(k) < settings.training.u_fuzzy_pairs / max(k, 1)
+    compared = comparer.compare(comparer.rids[i], comparer.rids[j], sample=sample) if k else None
     out = {}
     for comparison in comparer.comparisons:
         levels = compared.levels[comparison.name] if compared is not None else np.zeros(0, dtype=np.int8)
-        counts = np.bincount(levels, minlength=len(comparison.levels) + 1)[1:].astype(np.float64)
+        counts = _level_counts(levels, len(comparison.levels), comparison.first_costly)
         out[comparison.name] = (counts + U_PRIOR_PAIRS * _default_u(len(counts))) / (counts.sum() + U_PRIOR_PAIRS)
     return out
+
+
+def _level_counts(levels: np.ndarray, k: int, first_costly: int | None) -> np.ndarray:
+    """Pairs per level (1..k); the pairs :data:`SKIPPED` before the costly levels are shared out among those
+    levels as the subsample found them (a ratio estimate: every pair that reached them, in the sampled shares)."""
+    skipped = levels == SKIPPED
+    counts = np.bincount(levels[~skipped], minlength=k + 1)[1:].astype(np.float64)
+    if first_costly is not None and skipped.any():
+        tail = counts[first_costly - 1 :]
+        reached = tail.sum() + skipped.sum()
+        counts[first_costly - 1 :] = tail * reached / max(tail.sum(), 1.0)
+    return counts
 
 
 def _patterns(level_arrays: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:

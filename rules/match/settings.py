@@ -72,6 +72,9 @@ class TrainingSettings(BaseModel):
 
     #: Random record pairs sampled (fixed seed) to estimate the u probabilities (non-match agreement rates).
     u_sample_pairs: int = Field(default=1_000_000, ge=1_000)
+    #: Of those, the pairs on which the string-similarity levels (and the levels after them) are evaluated: their
+    #: u are far more common than an exact agreement's, so fewer pairs estimate them as well, and they cost most.
+    u_fuzzy_pairs: int = Field(default=300_000, ge=1_000)
     #: Maximum EM iterations per session, and the convergence tolerance on any m probability.
     em_iterations: int = Field(default=40, ge=1)
     em_tolerance: float = Field(default=1e-4, gt=0)

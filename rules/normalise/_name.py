@@ -203,6 +203,18 @@ def _looks_like_non_name(text: str) -> bool:
     return bool(words) and all(_is_keyboard_run(w) for w in words) and folded.isascii()
 
 
+#: One-character titles that also follow a full name (王伟总, 刘阳董: the boss); 工 does not (李建工 is a name).
+_BOSS_TITLES = frozenset({"总", "董"})
+
+
+def _boss_after_name(rest: str, title: str) -> bool:
+    """``rest`` + ``title`` is a full Chinese name followed by 总/董 (a surname and one or two given characters)."""
+    if title not in _BOSS_TITLES or not 2 <= len(rest) <= 4:
+        return False
+    family = rest[:2] if rest[:2] in COMPOUND_SURNAMES else rest[:1]
+    return (family in _SURNAMES or family in COMPOUND_SURNAMES) and 1 <= len(rest) - len(family) <= 2
+
+
 def _split_titles(text: str) -> tuple[str, list[str]]:
     """Remove titles from ``text``; returns the rest and the titles found, in reading order."""
     titles: list[str] = []
@@ -226,8 +238,10 @@ def _split_titles(text: str) -> tuple[str, list[str]]:
             rest = compact[: -len(title)].rstrip()
             if not rest or not is_han(rest[-1]):
                 continue
-            if len(title) == 1 and not (rest in _SURNAMES or rest in COMPOUND_SURNAMES):
-                continue  # 张总 yes, 张建总 no
+            if len(title) == 1 and not (
+                rest in _SURNAMES or rest in COMPOUND_SURNAMES or _boss_after_name(rest, title)
+            ):
+                continue  # 张总 yes, 张建工 no
             titles.append(title)
             text = rest
             break

@@ -92,8 +92,24 @@ SURNAME_PINYIN: Final[dict[str, str]] = {
     "殷": "yin",
 }
 
-#: Chinese titles and forms of address written after the name (王先生, 张总, 李经理), longest first.
+#: Chinese titles and forms of address written after the name (王先生, 张总, 李经理), longest first. Job titles
+#: count too: contact lists name people by their role (汪燕业务员, 王伟（采购经理）, 李强技术部经理, 刘董).
 CN_TITLES: Final = (
+    "总经理助理",
+    "技术部经理",
+    "办公室主任",
+    "副总经理",
+    "采购经理",
+    "销售经理",
+    "业务经理",
+    "项目经理",
+    "财务经理",
+    "行政主管",
+    "仓库主管",
+    "生产主管",
+    "采购部长",
+    "执行董事",
+    "法人代表",
     "总经理",
     "董事长",
     "工程师",
@@ -129,8 +145,18 @@ CN_TITLES: Final = (
     "秘书",
     "师傅",
     "董事",
+    "业务员",
+    "技术员",
+    "业务",
+    "销售",
+    "采购",
+    "财务",
+    "行政",
+    "质检",
+    "客服",
     "总",
     "工",
+    "董",
 )
 #: Western titles (lower-case, without the dot) → display form.
 WESTERN_TITLES: Final[dict[str, str]] = {

@@ -6,9 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rules.match import MatchModel, MatchResult, MatchSettings, match, prob_to_weight, weight_to_prob
+from rules.match import MatchModel, MatchResult, MatchSettings, build_comparisons, match, prob_to_weight, weight_to_prob
 from rules.match.model import session_comparisons
 from rules.match.settings import BlockingRule
+
+from .conftest import PEOPLE_CONFIG
 
 
 def test_probability_and_weight_are_inverse() -> None:
@@ -92,3 +94,29 @@ def test_term_frequency_makes_a_common_name_count_less(crm_trained: MatchResult,
     rare = exact.filter(pl.col("count") == exact["count"].min())["name_weight"].max()
     common = exact.filter(pl.col("count") == exact["count"].max())["name_weight"].max()
     assert common < rare
+
+
+def test_costly_levels_estimate_u_from_a_subsample(people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    """The string-similarity levels (and those after them) see a subsample of the random pairs; the cheap levels
+    before them see every pair, so their u do not move, and the subsample's u agree with the full sample's."""
+
+    def u_of(fuzzy_pairs: int) -> dict[str, list[float]]:
+        training = PEOPLE_CONFIG.match.training.model_copy(
+            update={"u_sample_pairs": 100_000, "u_fuzzy_pairs": fuzzy_pairs, "em_iterations": 3}
+        )
+        settings = PEOPLE_CONFIG.match.model_copy(update={"training": training})
+        return {c.name: list(c.u) for c in match(people[0].head(2000), settings).model.comparisons}
+
+    full, thinned = u_of(100_000), u_of(50_000)
+    name = build_comparisons(PEOPLE_CONFIG.match)
+    for comparison in name:
+        if comparison.name not in full:
+            continue
+        costly = comparison.first_costly or len(comparison.levels) + 1
+        a, b = np.array(full[comparison.name]), np.array(thinned[comparison.name])
+        assert b.sum() == pytest.approx(1.0)
+        assert np.allclose(a[: costly - 1], b[: costly - 1], rtol=1e-9), comparison.name  # every pair: unchanged
+        if costly <= len(a):  # a Poisson count of ≥ 50,000 × u pairs: within five standard errors
+            tolerance = 5 * np.sqrt(a[costly - 1 :] / 50_000) + 2e-5
+            assert np.all(np.abs(a[costly - 1 :] - b[costly - 1 :]) <= tolerance), (comparison.name, a, b)
+    assert any(c.first_costly for c in name)
