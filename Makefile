@@ -19,11 +19,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/crmkit demo
 
-## Lint, then the whole test suite (services tests skip without servers unless CRMKIT_REQUIRE_SERVICES=1).
+## Lint, then the whole test suite (services tests skip without servers unless CRMKIT_REQUIRE_SERVICES=1) in one
+## pytest-xdist worker per core, a module's tests in one worker; `make test WORKERS=0` runs it in one process.
+WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -34,7 +36,7 @@ bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
 	$(BIN)/python benchmarks/migrate.py
 	$(BIN)/python benchmarks/normalise.py
-	$(BIN)/python benchmarks/match.py --entities 60000
+	$(BIN)/python benchmarks/match.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

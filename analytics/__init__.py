@@ -9,6 +9,7 @@ out), reading the store only through crm_store's readers, with no network. Start
     a.customers()                      # golden records with region codes, canonical segment/status, parsed attributes
     a.regions("district", within="聊城")  # customers per district of 聊城市, with GB/T 2260 codes and shares
     a.kpis()["retention"]              # retention by monthly cohort
+    a.customers(fields=["行业"])        # with load(..., custom_fields=settings.custom_fields): typed columns
     con = a.register()                 # DuckDB views: con.sql("select province, count(*) from customers group by 1")
 
 Every function is usable on its own frames too (``analytics.dimensions(customers, addresses)``,
@@ -19,6 +20,7 @@ thresholds are YAML (``analytics/defaults.yaml``; pass your own file to :func:`l
 from __future__ import annotations
 
 from analytics._churn import RISK_LEVELS, churn_risk
+from analytics._custom import custom_fields
 from analytics._dimensions import (
     REGION_COLUMNS,
     attribute_values,
@@ -34,7 +36,7 @@ from analytics._kpis import active_customers, conversion, new_customers, retenti
 from analytics._regions import activity_by_region, customers_by_region, resolve_region
 from analytics._rules import AnalyticsRules, RulesError, load_rules
 from analytics._segments import classify, rfm
-from analytics._store import Analytics, load
+from analytics._store import Analytics, load, read
 
 __all__ = [
     "REGION_COLUMNS",
@@ -48,6 +50,7 @@ __all__ = [
     "churn_risk",
     "classify",
     "conversion",
+    "custom_fields",
     "customer_metrics",
     "customers_by_region",
     "dimensions",
@@ -58,6 +61,7 @@ __all__ = [
     "parse_amount",
     "parse_attributes",
     "plan_handover",
+    "read",
     "resolve_region",
     "retention_by_cohort",
     "rfm",

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from analytics._frames import Frame, require, to_polars
+from analytics._romanised import han_readings
 from analytics._rules import AnalyticsRules, code_key, load_rules
 from rules.normalise import is_mobile_number, normalise_address
 
@@ -88,13 +89,70 @@ _NOWHERE: Final = _Place()
 def _read_places(texts: Iterable[str], hints: dict[str, str] | None = None) -> dict[str, _Place]:
     """Each distinct text (province + city + district, an address, a geocoder's 山东省聊城市) as a place.
 
+    A text in pinyin or English (``Liaocheng``, ``Liaocheng Shi``, ``Shandong``, ``Jinan, Shandong``) is read
+    through the Han texts it may stand for (``analytics._romanised``): the readings the address normaliser reads
+    whole are kept, the highest unit wins (``Jinan`` is 济南市, not 金安区 or 晋安区), and a name that fits several
+    units at that level (``Fuzhou``: 福州市, 抚州市) names none, as a Han name that fits several does.
+
     ``hints`` (text → a place text) are read as the address normaliser's ``context``: they decide a name that
-    fits several units (朝阳区 with 北京市), never override what the text says.
+    fits several units (朝阳区 with 北京市, ``Fuzhou`` with 福建省福州市), never override what the text says.
     """
     distinct = sorted(set(texts))
     if not distinct:
         return {}
-    context = None if hints is None else pl.Series([hints.get(t, "") for t in distinct], dtype=pl.String)
+    tiers = [{text: han_readings(text, any_reading=tier) for text in distinct} for tier in (False, True)]
+    context = None if hints is None else dict.fromkeys(distinct, "") | hints
+    to_parse = {text: (context or {}).get(text, "") for text in distinct}
+    for readings in tiers:
+        for text, found in readings.items():
+            for reading in found:
+                to_parse.setdefault(reading, (context or {}).get(text, ""))
+    for hint in sorted({hint for hint in (hints or {}).values() if hint}):
+        to_parse.setdefault(hint, "")
+    parsed, whole, unclear = _parse_places(to_parse, with_context=hints is not None)
+    out: dict[str, _Place] = {}
+    for text in distinct:
+        place = parsed[text]
+        hint = parsed.get((hints or {}).get(text) or "")
+        for readings in tiers:  # pypinyin's readings first, then any reading of the characters
+            found = [parsed[r] for r in readings[text] if r in whole]
+            chosen = _from_readings(found, sum(r in unclear for r in readings[text]), hint)
+            if chosen is not None:
+                place = chosen
+                break
+        else:
+            if tiers[1][text]:
+                place = replace(place, foreign=False)  # Chinese names that fit no one place together: not abroad
+        out[text] = place
+    return out
+
+
+def _from_readings(places: list[_Place], ambiguous: int, hint: _Place | None) -> _Place | None:
+    """The place the readings of one romanised text agree on: inside the hint's place when some are, then the
+    highest level; ``None`` when no reading names a place; a place without a unit when several tie.
+
+    ``ambiguous`` readings are Han names that fit several units (朝阳区): they tie with the county-level
+    readings (``Chaoyang District`` is 朝阳区 or 潮阳区, so none), never with a higher unit (``Jinan``: 济南市)."""
+    found = [p for p in places if p.depth]
+    if hint is not None and hint.depth:
+        inside = [p for p in found if hint.holds(p) or p.holds(hint)]
+        if inside:
+            found, ambiguous = inside, 0
+    if not found:
+        return _Place(country="CN") if ambiguous else None
+    top = min(p.depth for p in found)
+    units = {p for p in found if p.depth == top}
+    if len(units) == 1 and not (ambiguous and top == 3):
+        return units.pop()
+    countries = {p.country for p in units}
+    return _Place(country=countries.pop() if len(countries) == 1 else None)
+
+
+def _parse_places(texts: dict[str, str], *, with_context: bool) -> tuple[dict[str, _Place], set[str], set[str]]:
+    """Han texts (each with its context) read by the address normaliser: each as a place, the texts it read
+    whole (nothing left over as a street), and those that name several units (朝阳区)."""
+    distinct = list(texts)
+    context = pl.Series(list(texts.values()), dtype=pl.String) if with_context else None
     parsed = normalise_address(pl.Series(distinct, dtype=pl.String), context=context)
     # the code of a city is what the city alone, inside its province, normalises to
     parents = {
@@ -109,11 +167,17 @@ def _read_places(texts: Iterable[str], hints: dict[str, str] | None = None) -> d
         for text, row in zip(ordered, parent_parsed.iter_rows(named=True), strict=True):
             parent_codes[text] = row["admin_code"] if "ambiguous" not in row["issues"] and row["city"] else None
     out: dict[str, _Place] = {}
+    whole: set[str] = set()
+    unclear: set[str] = set()
     for text, row in zip(distinct, parsed.iter_rows(named=True), strict=True):
         province, code = row["province"], row["admin_code"]
+        if "ambiguous" in row["issues"] and not row["street"]:
+            unclear.add(text)
         if not province or not code or "ambiguous" in row["issues"]:
             out[text] = _Place(country=row["country"], foreign=not _HAN.search(text))
             continue
+        if not row["street"]:
+            whole.add(text)
         district = row["district"]
         city = row["city"]
         if district:
@@ -129,7 +193,7 @@ def _read_places(texts: Iterable[str], hints: dict[str, str] | None = None) -> d
             district=district if district and city_code else None,
             district_code=code if district and city_code else None,
         )
-    return out
+    return out, whole, unclear
 
 
 def _parts_text(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.Series:

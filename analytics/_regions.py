@@ -7,6 +7,7 @@ from typing import Final, Literal
 
 import polars as pl
 
+from analytics._dimensions import _read_places
 from analytics._frames import Frame, require, to_polars
 from rules.normalise import normalise_address
 
@@ -19,11 +20,12 @@ _KEYS: Final[dict[str, tuple[str, ...]]] = {
     "district": ("province_code", "province", "city_code", "city", "district_code", "district"),
 }
 _CODE = re.compile(r"^\d{6}$")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def resolve_region(within: str) -> tuple[Level, str]:
     """The level and GB/T 2260 code of a unit named by code (``371500``) or name (``聊城``, ``聊城市``,
-    ``山东省聊城市``, ``北京``).
+    ``山东省聊城市``, ``北京``, or in pinyin or English: ``Liaocheng``, ``Liaocheng Shi``, ``Shandong``).
 
     Raises:
         ValueError: the name is not a known unit, or names several (朝阳区).
@@ -34,6 +36,15 @@ def resolve_region(within: str) -> tuple[Level, str]:
         if code.endswith("0000"):
             return "province", code
         return ("city", code) if code.endswith("00") or code[2:4] == "90" else ("district", code)
+    if not _HAN.search(text):  # pinyin or English: Liaocheng, Shandong Province, Dongchangfu District
+        place = _read_places([text])[text]
+        if not place.depth:
+            raise ValueError(f"{within!r} is not one Chinese province, city or district (use its 6-digit code)")
+        if place.district_code:
+            return "district", place.district_code
+        if place.city_code and place.city != place.province:
+            return "city", place.city_code
+        return "province", place.province_code or ""
     row = normalise_address(pl.Series([text], dtype=pl.String)).row(0, named=True)
     if not row["admin_code"] or "ambiguous" in row["issues"] or row["province"] is None:
         raise ValueError(f"{within!r} is not one Chinese province, city or district (use its 6-digit code)")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 import crm_store
 from analytics._churn import churn_risk
+from analytics._custom import FieldSpec, as_custom_fields, custom_fields
 from analytics._dimensions import REGION_COLUMNS, attribute_values, dimensions, parse_attributes, unmapped_codes
 from analytics._events import EVENT_SCHEMA, customer_metrics, events
 from analytics._frames import Frame, to_polars, today
@@ -21,7 +23,10 @@ from analytics._regions import Level, activity_by_region, customers_by_region
 from analytics._rules import AnalyticsRules, load_rules
 from analytics._segments import classify, rfm
 
-__all__ = ["Analytics", "load"]
+if TYPE_CHECKING:
+    from crm_store import Principal
+
+__all__ = ["Analytics", "load", "read"]
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +82,12 @@ class Analytics:
         *,
         rules: AnalyticsRules | None = None,
         as_of: dt.date | None = None,
+        custom_fields: Sequence[FieldSpec] | None = None,
     ) -> None:
         self.rules = rules or load_rules()
         self.as_of = as_of or today(self.rules.timezone)
+        #: The project's custom fields (``settings.custom_fields``): typed columns of :meth:`customers`.
+        self.fields = as_custom_fields(custom_fields)
         self._raw: dict[str, pl.DataFrame | None] = {
             "customers": to_polars(customers, "customers"),
             "activities": None if activities is None else to_polars(activities, "activities"),
@@ -132,10 +140,19 @@ class Analytics:
             lambda: dimensions(self.golden(), self.addresses(), self.contact_points(), rules=self.rules),
         )
 
-    def customers(self) -> pl.DataFrame:
+    def customers(self, fields: Sequence[str] | None = None) -> pl.DataFrame:
         """The golden records, analysis-ready: the region, segment and status columns replaced by the
         standardised ones (raw values in ``segment_raw``/``status_raw``), codes and ``stage`` added,
-        ``attributes`` parsed into a Struct (:func:`analytics.parse_attributes`)."""
+        ``attributes`` parsed into a Struct (:func:`analytics.parse_attributes`), and one typed column per
+        custom field (:meth:`custom_fields`) after them.
+
+        Args:
+            fields: only these custom fields, in this order (default: every declared one; ``[]``: none).
+
+        Raises:
+            ValueError: ``fields`` names a field not declared, or a custom field is named like a column.
+        """
+        names = tuple(f.name for f in self.fields) if fields is None else tuple(fields)
 
         def build() -> pl.DataFrame:
             golden = self.golden()
@@ -144,9 +161,22 @@ class Analytics:
             out = golden.select(kept).join(dims, on="customer_id", how="left", maintain_order="left")
             if "attributes" in out.columns:
                 out = out.with_columns(parse_attributes(out["attributes"]).alias("attributes"))
+            if names:
+                clash = sorted(set(names) & set(out.columns))
+                if clash:
+                    raise ValueError(f"custom fields {clash} are named like columns of the customers; rename them")
+                out = out.join(self.custom_fields(names), on="customer_id", how="left", maintain_order="left")
             return out
 
-        return self._cached("customers", build)
+        if fields is not None:
+            self.custom_fields(names)  # an unknown name fails here, before the frames are built
+        return self._cached(("customers", names), build)
+
+    def custom_fields(self, fields: Sequence[str] | None = None) -> pl.DataFrame:
+        """:func:`analytics.custom_fields` of the golden records: ``customer_id`` and one typed column per
+        declared custom field (``fields``: only these); empty of fields when none was declared."""
+        names = tuple(f.name for f in self.fields) if fields is None else tuple(fields)
+        return self._cached(("custom_fields", names), lambda: custom_fields(self.golden(), self.fields, names=names))
 
     def attribute_values(self) -> pl.DataFrame:
         """:func:`analytics.attribute_values`: custom fields in long form."""
@@ -251,6 +281,8 @@ class Analytics:
             "churn_risk": self.churn_risk(),
             "attribute_values": self.attribute_values(),
         }
+        if self.fields:
+            out["custom_fields"] = self.custom_fields()
         for name in ("addresses", "contact_points", "crosswalk"):
             frame = self._raw[name]
             if frame is not None:
@@ -280,6 +312,7 @@ def load(
     *,
     rules: str | Path | AnalyticsRules | None = None,
     as_of: dt.date | None = None,
+    custom_fields: Sequence[FieldSpec] | None = None,
 ) -> Analytics:
     """Read a crmkit store for analysis: the current golden records, activities, addresses, contact points and
     the crosswalk, through crm_store's readers, in one read-only session.
@@ -289,19 +322,37 @@ def load(
             created or migrated (``crm_store.StoreNotFoundError`` otherwise).
         rules: an analytics rule file or set (default: ``analytics/defaults.yaml``).
         as_of: the day metrics describe (default: today in the rules' time zone).
+        custom_fields: the project's custom fields (``pipelines.settings.load_settings(path).custom_fields``, or
+            dicts of the project file's keys): typed columns of :meth:`Analytics.customers`.
     """
-    chosen = rules if isinstance(rules, AnalyticsRules) else load_rules(rules)
     engine = crm_store.open_store(store_url)
     try:
         with Session(engine) as session:
-            everyone = crm_store.read_customers(session, retired=True)
-            activities = crm_store.read_activities(session)
-            addresses = crm_store.read_addresses(session)
-            contact_points = crm_store.read_contact_points(session)
-            crosswalk = crm_store.read_crosswalk(session)
+            return read(session, rules=rules, as_of=as_of, custom_fields=custom_fields)
     finally:
         engine.dispose()
+
+
+def read(
+    session: Session,
+    *,
+    principal: Principal | None = None,
+    rules: str | Path | AnalyticsRules | None = None,
+    as_of: dt.date | None = None,
+    custom_fields: Sequence[FieldSpec] | None = None,
+) -> Analytics:
+    """:func:`load` in the caller's session (the caller owns it and its transaction; nothing is written), as
+    ``principal`` sees the store (``crm_store.access``: a sales user only their own customers; None: all)."""
+    chosen = rules if isinstance(rules, AnalyticsRules) else load_rules(rules)
+    fields = as_custom_fields(custom_fields)  # a bad declaration fails before the store is read
+    everyone = crm_store.read_customers(session, retired=True, principal=principal)
+    activities = crm_store.read_activities(session, principal=principal)
+    addresses = crm_store.read_addresses(session, principal=principal)
+    contact_points = crm_store.read_contact_points(session, principal=principal)
+    crosswalk = crm_store.read_crosswalk(session, principal=principal)
     current = everyone.filter(pl.col("retired_at").is_null())
     activities = _follow_merges(activities, everyone)
     log.debug("loaded %s customers and %s activities", current.height, activities.height)
-    return Analytics(current, activities, addresses, contact_points, crosswalk, rules=chosen, as_of=as_of)
+    return Analytics(
+        current, activities, addresses, contact_points, crosswalk, rules=chosen, as_of=as_of, custom_fields=fields
+    )

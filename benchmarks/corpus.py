@@ -276,8 +276,8 @@ def _prepare_crm(
     """Run crmkit's flow steps up to validation; keep what matching sees, the truth, and the load outcomes."""
     from metrics import not_load_scores, true_pair_count
 
-    from pipelines.migrate import check, extract, map_rows, normalise
     from pipelines.settings import load_settings
+    from pipelines.steps import check, extract, map_rows, normalise
     from rules.match import prepare_records
 
     settings = load_settings(config)

@@ -25,8 +25,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.migrate import check, extract, map_rows, normalise, resolve  # noqa: E402
 from pipelines.settings import load_settings  # noqa: E402
+from pipelines.steps import check, extract, map_rows, normalise, resolve  # noqa: E402
 from synthetic.handover import generate_handover  # noqa: E402
 
 FIELDS = ("name", "mobile", "email", "company")

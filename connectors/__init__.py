@@ -11,6 +11,7 @@ Kinds: ``csv``, ``xlsx``, ``jsonl``, ``json`` (an array file), ``sql`` (a table 
 database, streamed; incremental with ``cursor_column``: rows come in cursor order and `next_cursor` gives the
 value to save), ``http`` (a paginated JSON API with retries and a bearer token from the environment).
 `decode_text` reads bytes of unknown encoding (UTF-8, GB18030, Big5, UTF-16, …) the way the CSV connector does.
+`read_headers` gives the columns a source would yield from its top only (a project file's pre-flight check).
 
 Example:
     >>> params = params_model("csv").model_validate({"path": "customers.csv"})  # doctest: +SKIP
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 from connectors._csv import CsvParams, read_csv
 from connectors._encoding import Decoded, decode_text
-from connectors._errors import SourceError
+from connectors._errors import ConnectorError, SourceError, UnknownConnectorError
+from connectors._headers import Headers, read_headers
 from connectors._http import HttpParams, read_http
 from connectors._json import JsonParams, read_json
 from connectors._jsonl import JsonlParams, read_jsonl
@@ -40,17 +42,21 @@ register_connector("http", HttpParams)(read_http)
 __all__ = [
     "CONNECTORS",
     "Connector",
+    "ConnectorError",
     "CsvParams",
     "Decoded",
+    "Headers",
     "HttpParams",
     "JsonParams",
     "JsonlParams",
     "SourceError",
     "SqlParams",
+    "UnknownConnectorError",
     "XlsxParams",
     "decode_text",
     "get_connector",
     "next_cursor",
     "params_model",
+    "read_headers",
     "register_connector",
 ]

@@ -9,6 +9,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 #: Delimiters the sniffer chooses from, in order of preference on a tie.
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 64 * 1024
+#: Bytes `read_csv_header` decodes: room for a preamble, the header and the delimiter sample.
+HEADER_BYTES = 1 << 20
 _SNIFF_ROWS = 200
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _PLAIN: tuple[None, None, None, None] = (None, None, None, None)
@@ -145,16 +148,43 @@ def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) ->
         SourceError: The file is missing, does not decode, or has no header.
     """
     del cursor
-    path = params.path
-    decoded = _decode(params, read_bytes(path, source), source)
+    decoded = _decode(params, read_bytes(params.path, source), source)
     text = decoded.text
+    header = _header(text, params, source)
+    body = _Body(header.stream, header.delimiter, header.lines, _LineIndex(text))
+    yield from _batches(body, column_names(header.cells), header.cells, decoded, source)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """The header record of a decoded file, and where its body starts."""
+
+    cells: list[str]
+    delimiter: str
+    #: Positioned right after the header record.
+    stream: io.StringIO
+    #: Physical lines up to and including the header record.
+    lines: int
+    #: Characters, from the header's first line on, the delimiter was sniffed on (`_SNIFF_CHARS` unless the text
+    #: ended first).
+    sniffed: int
+
+
+def _header(text: str, params: CsvParams, source: str) -> _Header:
+    """Skip the preamble above ``header_row``, sniff the delimiter and read the header record.
+
+    Raises:
+        SourceError: No header line there, or it is blank or cannot be parsed.
+    """
+    path = params.path
     stream = io.StringIO(text, newline="")
     offset = params.header_row - 1
     for skipped in range(offset):
         if not stream.readline():
             raise SourceError(source, path, params.header_row, f"no header found: the file has only {skipped} lines")
     start_pos = stream.tell()
-    delimiter = params.delimiter or sniff_delimiter(text[start_pos : start_pos + _SNIFF_CHARS])
+    sample = text[start_pos : start_pos + _SNIFF_CHARS]
+    delimiter = params.delimiter or sniff_delimiter(sample)
     header_reader = csv.reader(stream, delimiter=delimiter)
     try:
         header = next(header_reader)
@@ -164,9 +194,33 @@ def read_csv(params: CsvParams, *, source: str, cursor: object | None = None) ->
         raise SourceError(source, path, params.header_row, f"cannot parse the header: {exc}") from None
     if not any(f.strip() for f in header):
         raise SourceError(source, path, params.header_row, "no header found: the header line is blank")
-    names = column_names(header)
-    body = _Body(stream, delimiter, offset + header_reader.line_num, _LineIndex(text))
-    yield from _batches(body, names, header, decoded, source)
+    return _Header(header, delimiter, stream, offset + header_reader.line_num, len(sample))
+
+
+def read_csv_header(params: CsvParams, *, source: str) -> list[str]:
+    """The column names `read_csv` would yield, from the top of the file only.
+
+    The first `HEADER_BYTES` are decoded, the preamble skipped and the delimiter sniffed as `read_csv` does;
+    the whole file is read only when the header record or the delimiter sample does not fit in them. Encoding
+    detection then sees only those bytes (a file whose top is plain UTF-8 and whose rest is not is judged by
+    its top: the header reads the same either way).
+
+    Raises:
+        SourceError: The file is missing, does not decode, or has no header (as `read_csv` says).
+    """
+    try:
+        with params.path.open("rb") as handle:
+            data = handle.read(HEADER_BYTES + 1)
+    except OSError:
+        data = read_bytes(params.path, source)  # raises the SourceError that names the problem
+    whole = len(data) <= HEADER_BYTES
+    if not whole:
+        data = data[: data.rfind(b"\n", 0, HEADER_BYTES) + 1] or data[:HEADER_BYTES]
+    text = _decode(params, data, source).text
+    header = _header(text, params, source)
+    if not whole and (header.stream.tell() >= len(text) or (header.sniffed < _SNIFF_CHARS and not params.delimiter)):
+        header = _header(_decode(params, read_bytes(params.path, source), source).text, params, source)
+    return column_names(header.cells)
 
 
 class _Body:

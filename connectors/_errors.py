@@ -1,11 +1,24 @@
-"""The one error a connector raises for a source it cannot read at all."""
+"""The connectors' error family: a source that cannot be read at all, and a connector kind nobody registered."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-class SourceError(Exception):
+class ConnectorError(Exception):
+    """Every error the connectors raise on purpose; ``retryable``: the same call may succeed later unchanged."""
+
+    retryable: bool = False
+
+
+class UnknownConnectorError(ConnectorError, KeyError):
+    """No connector is registered under a kind (the message lists the known kinds)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SourceError(ConnectorError):
     """A source that cannot be read at all: missing file, corrupt workbook, undecodable text, no header.
 
     Bad *rows* never raise: they are yielded with ``_error_code`` / ``_skip_reason`` set. This error fails one

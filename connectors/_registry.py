@@ -10,6 +10,7 @@ from typing import Protocol
 import polars as pl
 from pydantic import BaseModel
 
+from connectors._errors import UnknownConnectorError
 from connectors._keys import KeyedParams, checked_keys
 
 
@@ -58,16 +59,16 @@ def with_checked_keys(connector: Connector) -> Connector:
     return read
 
 
-def _unknown(kind: str) -> KeyError:
+def _unknown(kind: str) -> UnknownConnectorError:
     known = ", ".join(sorted(_CONNECTORS)) or "none"
-    return KeyError(f"unknown connector kind {kind!r}; known kinds: {known}")
+    return UnknownConnectorError(f"unknown connector kind {kind!r}; known kinds: {known}")
 
 
 def get_connector(kind: str) -> Connector:
     """The connector registered as ``kind``.
 
     Raises:
-        KeyError: No such kind; the message lists the known kinds.
+        UnknownConnectorError: No such kind (a ``KeyError``); the message lists the known kinds.
     """
     try:
         return _CONNECTORS[kind]
@@ -79,7 +80,7 @@ def params_model(kind: str) -> type[BaseModel]:
     """The pydantic params model of the connector registered as ``kind``.
 
     Raises:
-        KeyError: No such kind; the message lists the known kinds.
+        UnknownConnectorError: No such kind (a ``KeyError``); the message lists the known kinds.
     """
     try:
         return _PARAMS[kind]

@@ -272,19 +272,7 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
             query fails. The message shows the URL with its password hidden.
     """
     where = params.safe_url
-    try:
-        url = params.engine_url()
-    except KeyError:
-        raise SourceError(
-            source, where, None, f"environment variable {params.password_env} (password_env) is not set"
-        ) from None
-    _check_query(params.query, url, source, where)
-    _check_sqlite_file(url, source, where)
-    try:
-        engine = sa.create_engine(read_only_url(url), poolclass=sa.pool.NullPool)
-    except Exception as exc:  # unknown dialect, missing driver, bad options
-        problem = _scrub(f"cannot use this URL: {type(exc).__name__}: {exc}", url)
-        raise SourceError(source, where, None, problem) from None
+    engine, url = _engine(params, source)
     what = f"table {params.table!r}" if params.table is not None else "the query"
     logger.info("%s: reading %s from %s (cursor %s)", source, what, where, "none" if cursor is None else "set")
     try:
@@ -300,6 +288,60 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
         raise SourceError(source, where, None, _scrub(f"{what}: {_db_message(exc)}", url)) from None
     finally:
         engine.dispose()
+
+
+def read_sql_columns(params: SqlParams, *, source: str) -> tuple[list[str], list[str]]:
+    """The column names `read_sql` would yield, and the key columns it would use, without reading a row.
+
+    A ``table`` is reflected (its key defaults to the primary key); a ``query`` is run wrapped as
+    ``SELECT * FROM (query) WHERE 1 = 0``, so the server plans it and returns its columns but no row. Both on a
+    connection that cannot write, after the same checks as `read_sql` (a query that is not one reading
+    statement is not sent).
+
+    Raises:
+        SourceError: As `read_sql`: the server does not answer, the login fails, no such table, the query fails.
+    """
+    where = params.safe_url
+    engine, url = _engine(params, source)
+    try:
+        with read_only_connection(engine, source) as conn:
+            if params.table is not None:
+                table = _reflect(conn, params.table, source, where)
+                return column_names(table.c.keys()), params.key or [c.name for c in table.primary_key.columns]
+            assert params.query is not None and params.key is not None  # checked by the model
+            sql = _statement_text(params.query, conn.dialect.name)
+            with conn.execute(sa.text(f"SELECT * FROM (\n{sql}\n) AS crmkit_q WHERE 1 = 0")) as result:
+                return column_names(result.keys()), params.key
+    except SourceError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        what = f"table {params.table!r}" if params.table is not None else "the query"
+        raise SourceError(source, where, None, _scrub(f"{what}: {_db_message(exc)}", url)) from None
+    finally:
+        engine.dispose()
+
+
+def _engine(params: SqlParams, source: str) -> tuple[sa.Engine, URL]:
+    """An engine that reads the source without a pool, and the URL it connects with (password set).
+
+    Raises:
+        SourceError: ``password_env`` is not set, the query is refused, the SQLite file does not exist, or the
+            URL names a dialect or driver that cannot be loaded.
+    """
+    where = params.safe_url
+    try:
+        url = params.engine_url()
+    except KeyError:
+        raise SourceError(
+            source, where, None, f"environment variable {params.password_env} (password_env) is not set"
+        ) from None
+    _check_query(params.query, url, source, where)
+    _check_sqlite_file(url, source, where)
+    try:
+        return sa.create_engine(read_only_url(url), poolclass=sa.pool.NullPool), url
+    except Exception as exc:  # unknown dialect, missing driver, bad options
+        problem = _scrub(f"cannot use this URL: {type(exc).__name__}: {exc}", url)
+        raise SourceError(source, where, None, problem) from None
 
 
 def query_refusal(query: str, dialect: str) -> str | None:
@@ -454,15 +496,7 @@ def _statement(
             return sa.text(f"{sql} ORDER BY CASE WHEN {quoted} IS NULL THEN 0 ELSE 1 END, {quoted}"), params.key
         return sa.text(f"{sql} WHERE {quoted} > :crmkit_cursor ORDER BY {quoted}"), params.key
     assert params.table is not None
-    schema, _, name = params.table.rpartition(".")
-    try:
-        table = sa.Table(name, sa.MetaData(), autoload_with=conn, schema=schema or None)
-    except sa.exc.NoSuchTableError:
-        try:
-            known = ", ".join(sorted(sa.inspect(conn).get_table_names(schema=schema or None))) or "none"
-        except sa.exc.SQLAlchemyError:
-            known = "unknown"
-        raise SourceError(source, where, None, f"no table named {params.table!r}; tables: {known}") from None
+    table = _reflect(conn, params.table, source, where)
     keys = params.key or [c.name for c in table.primary_key.columns]
     if not keys:
         raise SourceError(source, where, None, f"table {params.table!r} has no primary key: set key in the params")
@@ -485,6 +519,23 @@ def _statement(
     return stmt.where(col > sa.bindparam("crmkit_cursor", _cursor_value(cursor, col), type_=col.type)).order_by(
         col
     ), keys
+
+
+def _reflect(conn: sa.Connection, qualified: str, source: str, where: str) -> sa.Table:
+    """The table ``qualified`` (``schema.table`` allowed) as the database describes it.
+
+    Raises:
+        SourceError: No such table; the message lists the tables there are.
+    """
+    schema, _, name = qualified.rpartition(".")
+    try:
+        return sa.Table(name, sa.MetaData(), autoload_with=conn, schema=schema or None)
+    except sa.exc.NoSuchTableError:
+        try:
+            known = ", ".join(sorted(sa.inspect(conn).get_table_names(schema=schema or None))) or "none"
+        except sa.exc.SQLAlchemyError:
+            known = "unknown"
+        raise SourceError(source, where, None, f"no table named {qualified!r}; tables: {known}") from None
 
 
 def _batches(

@@ -206,12 +206,7 @@ def read_xlsx(params: XlsxParams, *, source: str, cursor: object | None = None) 
                 f"no sheet named {', '.join(map(repr, missing))}; the workbook has {', '.join(map(repr, available))}",
             )
     wanted = params.sheets or available
-    plans = bounds.plans(wanted)
-    strays: dict[str, list[_Stray]] = {}
-    if any(plan.strays for plan in plans.values()):
-        clipped, strays = bounds.clipped(plans)
-        workbook.close()
-        workbook = python_calamine.CalamineWorkbook.from_filelike(clipped)
+    workbook, plans, strays = _bounded(workbook, bounds, wanted)
     found_any = False
     for name in wanted:
         cut = (plans[name], strays[name]) if strays.get(name) else None
@@ -222,6 +217,48 @@ def read_xlsx(params: XlsxParams, *, source: str, cursor: object | None = None) 
         raise SourceError(source, params.path, None, "the workbook has no sheets")
     if not found_any:
         logger.warning("%s: no sheet of %s holds any data", source, params.path)
+
+
+def _bounded(
+    workbook: python_calamine.CalamineWorkbook, bounds: _Bounds, sheets: list[str]
+) -> tuple[python_calamine.CalamineWorkbook, dict[str, _Plan], dict[str, list[_Stray]]]:
+    """The workbook to read ``sheets`` from (without their stray cells, when they have any), the sheets'
+    plans and their stray cells: checked before calamine allocates a sheet (see `read_xlsx`)."""
+    plans = bounds.plans(sheets)
+    strays: dict[str, list[_Stray]] = {}
+    if any(plan.strays for plan in plans.values()):
+        clipped, strays = bounds.clipped(plans)
+        workbook.close()
+        workbook = python_calamine.CalamineWorkbook.from_filelike(clipped)
+    return workbook, plans, strays
+
+
+def read_xlsx_headers(params: XlsxParams, *, source: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Every sheet of the workbook, and the column names `read_xlsx` would yield for each sheet it reads.
+
+    Only the top rows of each sheet are looked at, with `read_xlsx`'s header detection (title rows skipped,
+    ``header_row`` honoured) and its bounds checks. Sheets named in ``params.sheets`` that the workbook lacks
+    are left out rather than raised, so that a caller can name each of them; empty sheets that were not asked
+    for are left out as `read_xlsx` skips them.
+
+    Raises:
+        SourceError: The workbook is missing or corrupt, a sheet is too large to read, or a sheet asked for is
+            empty or has no header where ``header_row`` says.
+    """
+    bounds = _Bounds(params.path, source)
+    workbook = _open(params, source, bounds)
+    available = list(workbook.sheet_names)
+    wanted = [s for s in params.sheets if s in available] if params.sheets is not None else available
+    workbook, _, _ = _bounded(workbook, bounds, wanted)
+    headers: dict[str, list[str]] = {}
+    try:
+        for name in wanted:
+            found = _sheet_header(workbook, name, params, source, explicit=params.sheets is not None)
+            if found is not None:
+                headers[name] = column_names(cell_text(c) for c in found[1][found[0]])
+    finally:
+        workbook.close()
+    return available, headers
 
 
 def _read_sheet(
@@ -257,24 +294,10 @@ def _sheet_rows(
     explicit: bool,
     names: list[str],
 ) -> Iterator[pl.DataFrame]:
-    try:
-        sheet = workbook.get_sheet_by_name(name)
-        rows = sheet.iter_rows()  # from Excel row 1, leading empty rows included
-        top = list(itertools.islice(rows, _WIDTH_SCAN_ROWS))
-    except python_calamine.CalamineError as exc:
-        raise SourceError(source, params.path, f"{name}!1", f"cannot read the sheet: {_problem(exc)}") from None
-    header_index = detect_header(top)  # None: an empty sheet, skipped below unless it was asked for
-    if params.header_row is not None and (header_index is not None or explicit):
-        header_index = params.header_row - 1
-        if header_index >= len(top) or not any(c not in ("", None) for c in top[header_index]):
-            raise SourceError(source, params.path, f"{name}!{params.header_row}", "the header row is empty")
-    if header_index is None:
-        if explicit:
-            raise SourceError(source, params.path, None, f"sheet {name!r} is empty: no header found")
-        logger.info("%s: sheet %r is empty, skipped", source, name)
+    found = _sheet_header(workbook, name, params, source, explicit=explicit)
+    if found is None:
         return
-    if header_index >= len(top):  # header_row below the scanned rows
-        raise SourceError(source, params.path, f"{name}!{header_index + 1}", "no header here")
+    header_index, top, rows = found
     header_cells = [cell_text(c) for c in top[header_index]]
     names.extend(column_names(header_cells))
     header_joined = HASH_SEPARATOR.join(c or "" for c in header_cells)
@@ -294,6 +317,32 @@ def _sheet_rows(
     held = runs.flush()
     if held is not None:
         yield held
+
+
+def _sheet_header(
+    workbook: python_calamine.CalamineWorkbook, name: str, params: XlsxParams, source: str, *, explicit: bool
+) -> tuple[int, list[list[Cell]], Iterator[list[Cell]]] | None:
+    """(0-based index of the header among the top rows, the top rows, the rows after them), or ``None`` for an
+    empty sheet that was not asked for by name (skipped)."""
+    try:
+        sheet = workbook.get_sheet_by_name(name)
+        rows = sheet.iter_rows()  # from Excel row 1, leading empty rows included
+        top = list(itertools.islice(rows, _WIDTH_SCAN_ROWS))
+    except python_calamine.CalamineError as exc:
+        raise SourceError(source, params.path, f"{name}!1", f"cannot read the sheet: {_problem(exc)}") from None
+    header_index = detect_header(top)  # None: an empty sheet, skipped below unless it was asked for
+    if params.header_row is not None and (header_index is not None or explicit):
+        header_index = params.header_row - 1
+        if header_index >= len(top) or not any(c not in ("", None) for c in top[header_index]):
+            raise SourceError(source, params.path, f"{name}!{params.header_row}", "the header row is empty")
+    if header_index is None:
+        if explicit:
+            raise SourceError(source, params.path, None, f"sheet {name!r} is empty: no header found")
+        logger.info("%s: sheet %r is empty, skipped", source, name)
+        return None
+    if header_index >= len(top):  # header_row below the scanned rows
+        raise SourceError(source, params.path, f"{name}!{header_index + 1}", "no header here")
+    return header_index, top, rows
 
 
 def _stray_frame(strays: list[_Stray], plan: _Plan, names: list[str], source: str) -> pl.DataFrame:

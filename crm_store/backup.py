@@ -71,6 +71,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session
 
+from crm_store.errors import StoreError
 from crm_store.lock import HeldLock, acquire_run_lock, insert_run_lock
 from crm_store.models import Base
 from crm_store.store import init_store, migrations_config, open_store, shown_url
@@ -122,7 +123,7 @@ _READ_BLOCK = 1 << 20
 _FETCH = 5000
 
 
-class BackupError(RuntimeError):
+class BackupError(StoreError, RuntimeError):
     """A backup or restore could not be done (a missing tool, a failed dump, an unusable folder)."""
 
 

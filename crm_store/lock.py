@@ -36,6 +36,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_store.errors import StoreError
 from crm_store.models import RunLock
 from crm_store.repository import close_abandoned_runs
 from crm_store.store import shown_url
@@ -96,8 +97,10 @@ class LockHolder:
         )
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(StoreError, RuntimeError):
     """Another run holds the store's run lock (and is not gone)."""
+
+    retryable = True  # the other run ends; the lock is released
 
     def __init__(self, store: str, holder: LockHolder | None, waited: float) -> None:
         self.store = store
@@ -111,7 +114,7 @@ class RunLockedError(RuntimeError):
         )
 
 
-class RunLockLostError(RuntimeError):
+class RunLockLostError(StoreError, RuntimeError):
     """This run's lock was taken over (its heartbeat went stale): it must not write the store any more."""
 
 

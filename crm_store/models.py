@@ -16,11 +16,14 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crm_store.crypto import EncryptedString, EncryptedText
+
 __all__ = [
     "JSON",
     "LONG_TEXT",
     "Activity",
     "Address",
+    "AppUser",
     "AuditEvent",
     "AuditHead",
     "Base",
@@ -33,6 +36,7 @@ __all__ = [
     "MergeEvent",
     "Organisation",
     "PipelineRun",
+    "PipelineSchedule",
     "Quarantine",
     "ReviewDecision",
     "ReviewItem",
@@ -144,6 +148,23 @@ class RunLock(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class PipelineSchedule(Base):
+    """A Prefect deployment ``crmkit schedule`` serves for this store: its cron expression and time zone, who
+    serves it from which host since when, and when it stopped (``None`` while it is served; migration 0010)."""
+
+    __tablename__ = "pipeline_schedule"
+
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    project: Mapped[str] = mapped_column(sa.String(128))
+    flow: Mapped[str] = mapped_column(sa.String(64))
+    cron: Mapped[str] = mapped_column(sa.String(255))
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    served_by: Mapped[str] = mapped_column(sa.String(128))
+    host: Mapped[str] = mapped_column(sa.String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
 class SourceRecord(Base):
     """A source row as read (raw payload, all text) and what became of it."""
 
@@ -153,7 +174,8 @@ class SourceRecord(Base):
     source: Mapped[str] = mapped_column(sa.String(SOURCE), primary_key=True)
     source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY), primary_key=True)
     row_hash: Mapped[str] = mapped_column(sa.String(HASH))
-    payload: Mapped[str] = mapped_column(LONG_TEXT)
+    #: Encrypted when a key is configured (``crm_store.crypto``), like every ``EncryptedText`` column.
+    payload: Mapped[str] = mapped_column(EncryptedText("source_record.payload", long=True))
     status: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None] = mapped_column(sa.String(255))
     first_run_id: Mapped[str] = mapped_column(sa.String(RUN_ID))
@@ -171,9 +193,9 @@ class Customer(Base):
     family_name: Mapped[str | None] = mapped_column(sa.String(128))
     given_name: Mapped[str | None] = mapped_column(sa.String(128))
     name_pinyin: Mapped[str | None] = mapped_column(sa.String(255))
-    primary_phone: Mapped[str | None] = mapped_column(sa.String(64))
-    landline: Mapped[str | None] = mapped_column(sa.String(64))
-    primary_email: Mapped[str | None] = mapped_column(sa.String(320))
+    primary_phone: Mapped[str | None] = mapped_column(EncryptedString("customer.primary_phone", 64, 320))
+    landline: Mapped[str | None] = mapped_column(EncryptedString("customer.landline", 64, 320))
+    primary_email: Mapped[str | None] = mapped_column(EncryptedString("customer.primary_email", 320, 640))
     company: Mapped[str | None] = mapped_column(sa.String(255))
     job_title: Mapped[str | None] = mapped_column(sa.String(255))
     gender: Mapped[str | None] = mapped_column(sa.String(16))
@@ -181,7 +203,9 @@ class Customer(Base):
     province: Mapped[str | None] = mapped_column(sa.String(64))
     city: Mapped[str | None] = mapped_column(sa.String(64))
     district: Mapped[str | None] = mapped_column(sa.String(64))
-    owner: Mapped[str | None] = mapped_column(sa.String(128))
+    #: Who owns the customer: the name of a salesperson (an ``app_user`` of that name sees it; migration 0009 indexes
+    #: it for the access rules of ``crm_store.access``).
+    owner: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     segment: Mapped[str | None] = mapped_column(sa.String(128))
     status: Mapped[str | None] = mapped_column(sa.String(64))
     last_contact_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
@@ -209,7 +233,7 @@ class ContactPoint(Base):
         sa.String(ID), sa.ForeignKey("customer.customer_id", ondelete="CASCADE"), primary_key=True
     )
     kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(255), primary_key=True, index=True)
+    value: Mapped[str] = mapped_column(EncryptedString("contact_point.value", 255, 512), primary_key=True, index=True)
     valid: Mapped[bool] = mapped_column(sa.Boolean())
     source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
     source_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
@@ -228,11 +252,11 @@ class Address(Base):
     province: Mapped[str | None] = mapped_column(sa.String(64))
     city: Mapped[str | None] = mapped_column(sa.String(64))
     district: Mapped[str | None] = mapped_column(sa.String(64))
-    street: Mapped[str | None] = mapped_column(sa.Text())
+    street: Mapped[str | None] = mapped_column(EncryptedText("address.street"))
     admin_code: Mapped[str | None] = mapped_column(sa.String(12))
     postcode: Mapped[str | None] = mapped_column(sa.String(16))
     country: Mapped[str | None] = mapped_column(sa.String(64))
-    raw: Mapped[str | None] = mapped_column(sa.Text())
+    raw: Mapped[str | None] = mapped_column(EncryptedText("address.raw"))
 
 
 class Organisation(Base):
@@ -305,7 +329,7 @@ class FieldProvenance(Base):
     field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(SOURCE))
     source_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
-    value: Mapped[str | None] = mapped_column(sa.Text())
+    value: Mapped[str | None] = mapped_column(EncryptedText("field_provenance.value"))
     #: What decided the choice: ``only`` (no other value), ``quality:<criterion>``, ``recency``, ``priority``
     #: or ``order`` (source and key order, nothing else told the values apart).
     rule: Mapped[str | None] = mapped_column(sa.String(64))
@@ -384,6 +408,20 @@ def value_lengths() -> dict[str, int]:
 
 #: Columns naming a pair of source rows, ordered so that ``(left_source, left_key) < (right_source, right_key)``.
 PAIR_COLUMNS = ("left_source", "left_key", "right_source", "right_key")
+#: Kinds of review item: a possible match (a pair of source rows) or a clean finding about one customer
+#: (``rules.clean``'s checks), and the decisions each takes (migration 0010).
+PAIR_KINDS = ("review", "cut", "conflict")
+FINDING_KINDS = ("stale", "incomplete", "invalid_contact")
+PAIR_DECISIONS = ("match", "no_match", "skip")
+FINDING_DECISIONS = ("confirm", "dismiss", "skip")
+
+
+def subject_check(column: str, pair_values: tuple[str, ...], finding_values: tuple[str, ...], *extra: str) -> str:
+    """A row names a pair (no ``finding_key``) or a finding (no pair), never both, never neither."""
+    pair = " AND ".join(f"{name} IS NOT NULL" for name in PAIR_COLUMNS)
+    no_pair = " AND ".join(f"{name} IS NULL" for name in PAIR_COLUMNS)
+    finding = " AND ".join(("finding_key IS NOT NULL", *extra, no_pair, _one_of(column, *finding_values)))
+    return f"(finding_key IS NULL AND {pair} AND {_one_of(column, *pair_values)}) OR ({finding})"
 
 
 class ReviewItem(Base):
@@ -401,15 +439,21 @@ class ReviewItem(Base):
     __tablename__ = "review_item"
     __table_args__ = (
         sa.UniqueConstraint(*PAIR_COLUMNS),
-        sa.CheckConstraint(_one_of("kind", "review", "cut", "conflict"), name="kind"),
+        sa.CheckConstraint(_one_of("kind", *PAIR_KINDS, *FINDING_KINDS), name="kind"),
         sa.CheckConstraint(_one_of("status", "open", "decided", "stale"), name="status"),
+        sa.CheckConstraint(subject_check("kind", PAIR_KINDS, FINDING_KINDS, "customer_id IS NOT NULL"), name="subject"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
-    left_source: Mapped[str] = mapped_column(sa.String(SOURCE))
-    left_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
-    right_source: Mapped[str] = mapped_column(sa.String(SOURCE))
-    right_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    #: The pair of a possible match (``None`` for a finding).
+    left_source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
+    left_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
+    right_source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
+    right_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
+    #: A clean finding's customer, and the sha256 of what makes it the same finding in every run (``None`` for a
+    #: pair; migration 0010).
+    customer_id: Mapped[str | None] = mapped_column(sa.String(ID), index=True)
+    finding_key: Mapped[str | None] = mapped_column(sa.String(HASH), unique=True)
     probability: Mapped[float | None] = mapped_column(sa.Double())
     kind: Mapped[str] = mapped_column(sa.String(16))
     #: ``reason``, ``match_weight``, ``prior_weight``, ``related_weight`` and per comparison its level and weight.
@@ -434,14 +478,17 @@ class ReviewDecision(Base):
     __tablename__ = "review_decision"
     __table_args__ = (
         sa.Index("ix_review_decision_pair", *PAIR_COLUMNS),
-        sa.CheckConstraint(_one_of("decision", "match", "no_match", "skip"), name="decision"),
+        sa.CheckConstraint(_one_of("decision", *PAIR_DECISIONS, "confirm", "dismiss"), name="decision"),
+        sa.CheckConstraint(subject_check("decision", PAIR_DECISIONS, FINDING_DECISIONS), name="subject"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
-    left_source: Mapped[str] = mapped_column(sa.String(SOURCE))
-    left_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
-    right_source: Mapped[str] = mapped_column(sa.String(SOURCE))
-    right_key: Mapped[str] = mapped_column(sa.String(SOURCE_KEY))
+    left_source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
+    left_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
+    right_source: Mapped[str | None] = mapped_column(sa.String(SOURCE))
+    right_key: Mapped[str | None] = mapped_column(sa.String(SOURCE_KEY))
+    #: The finding decided (``None`` for a pair; migration 0010).
+    finding_key: Mapped[str | None] = mapped_column(sa.String(HASH), index=True)
     decision: Mapped[str] = mapped_column(sa.String(16))
     fingerprint: Mapped[str] = mapped_column(sa.String(HASH))
     decided_by: Mapped[str] = mapped_column(sa.String(128))
@@ -498,3 +545,28 @@ class CustomerOverride(Base):
     value: Mapped[str] = mapped_column(sa.Text())
     set_by: Mapped[str] = mapped_column(sa.String(128))
     set_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AppUser(Base):
+    """A person who reads the store, with a role and a team (migration 0009; ``crm_store.access`` decides what each
+    role sees).
+
+    ``name`` is the value ``customer.owner`` holds for the person's customers (a salesperson ``张三`` owns the
+    customers whose owner is ``张三``); a customer's team is the team of its owner, never stored on the customer, so a
+    transfer or a salesperson moving team needs no rewrite of customers. ``role``: ``sales`` (own customers),
+    ``manager`` (the customers of the users of their team, and their own), ``service`` (every customer's contact fields,
+    contact points, addresses and activities), ``auditor`` (everything, read-only, personal data masked), ``admin``
+    (everything).
+    """
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("role", "sales", "manager", "service", "auditor", "admin"), name="role"),
+    )
+
+    name: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    team: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

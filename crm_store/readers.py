@@ -17,6 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_store.access import Principal, scoped, shape
 from crm_store.models import Activity, Base, Crosswalk, Customer, FieldProvenance, SourceRecord, UtcDateTime
 
 __all__ = ["find_customer_ids", "read_customer", "read_customer_provenance", "read_customer_rows"]
@@ -77,19 +78,24 @@ def _frame(session: Session, columns: list[sa.Column[Any]], stmt: sa.Select[Any]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def read_customer(session: Session, customer_id: str) -> pl.DataFrame:
-    """The golden record ``customer_id``, retired or not: one row (none if there is no such customer).
+def read_customer(session: Session, customer_id: str, *, principal: Principal | None = None) -> pl.DataFrame:
+    """The golden record ``customer_id``, retired or not: one row (none if there is no such customer, or
+    ``principal`` does not see it).
 
-    Columns: every column of ``customer`` in the store (``attributes`` as JSON text).
+    Columns: every column of ``customer`` in the store (``attributes`` as JSON text), as ``principal`` sees them.
     """
     table = _table(Customer)
     columns = _stored_columns(session, table)
-    return _frame(session, columns, sa.select(*columns).where(table.c.customer_id == customer_id))
+    stmt = scoped(session, principal, sa.select(*columns).where(table.c.customer_id == customer_id), table)
+    return shape(principal, "customer", _frame(session, columns, stmt))
 
 
-def find_customer_ids(session: Session, prefix: str, *, limit: int = 10) -> list[str]:
+def find_customer_ids(
+    session: Session, prefix: str, *, limit: int = 10, principal: Principal | None = None
+) -> list[str]:
     """Customer ids that start with ``prefix`` (at least ``MIN_PREFIX`` characters; else none), sorted, at most
-    ``limit`` of them: lets a person type the start of a UUID, as with git commit ids."""
+    ``limit`` of them: lets a person type the start of a UUID, as with git commit ids. ``principal``: only the
+    customers that user sees."""
     if len(prefix) < MIN_PREFIX:
         return []
     table = _table(Customer)
@@ -100,22 +106,22 @@ def find_customer_ids(session: Session, prefix: str, *, limit: int = 10) -> list
         .order_by(table.c.customer_id)
         .limit(limit)
     )
-    return [str(v) for v in session.execute(stmt).scalars()]
+    return [str(v) for v in session.execute(scoped(session, principal, stmt, table)).scalars()]
 
 
-def read_customer_provenance(session: Session, customer_id: str) -> pl.DataFrame:
+def read_customer_provenance(session: Session, customer_id: str, *, principal: Principal | None = None) -> pl.DataFrame:
     """Where each golden field of ``customer_id`` came from, ordered by ``field``.
 
     Columns: every column of ``field_provenance`` in the store (``customer_id``, ``field``, ``source``,
-    ``source_key``, ``value``, and ``rule`` once the store has it).
+    ``source_key``, ``value``, and ``rule`` once the store has it). ``principal``: only what that user sees.
     """
     table = _table(FieldProvenance)
     columns = _stored_columns(session, table)
     stmt = sa.select(*columns).where(table.c.customer_id == customer_id).order_by(table.c.field)
-    return _frame(session, columns, stmt)
+    return shape(principal, "field_provenance", _frame(session, columns, scoped(session, principal, stmt, table)))
 
 
-def read_customer_rows(session: Session, customer_id: str) -> pl.DataFrame:
+def read_customer_rows(session: Session, customer_id: str, *, principal: Principal | None = None) -> pl.DataFrame:
     """Every source row behind ``customer_id``, raw payload included.
 
     A row is behind a customer when the crosswalk links it to the customer (``link`` = ``member``), when it is an
@@ -125,7 +131,8 @@ def read_customer_rows(session: Session, customer_id: str) -> pl.DataFrame:
     Columns: ``source``, ``source_key``, ``link``, ``status``, ``reason`` (why it was not loaded), ``customer_id``
     (the customer the crosswalk links the row to now; null for an activity row), ``match_probability`` (Float64),
     ``evidence`` (JSON text), ``payload`` (JSON text of the row as read), ``first_run_id``. Ordered by ``link``
-    (members first), ``source``, ``source_key``.
+    (members first), ``source``, ``source_key``. ``principal``: only the rows that user sees (none for ``service``),
+    payloads masked for an auditor (``crm_store.access``).
     """
     sr, cw, act, fp = _table(SourceRecord), _table(Crosswalk), _table(Activity), _table(FieldProvenance)
 
@@ -159,6 +166,7 @@ def read_customer_rows(session: Session, customer_id: str) -> pl.DataFrame:
         )
         .order_by(linked.c.source, linked.c.source_key)
     )
+    stmt = scoped(session, principal, stmt, sr)
     order = {"member": 0, "activity": 1, "provenance": 2}
     seen: dict[tuple[str, str], tuple[Any, ...]] = {}
     for source, key, link, status, reason, owner, probability, evidence, payload, run in session.execute(stmt):
@@ -172,4 +180,4 @@ def read_customer_rows(session: Session, customer_id: str) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {name: pl.String() for name in ("source", "source_key", "link", "status")}
     schema |= {"reason": pl.String(), "customer_id": pl.String(), "match_probability": pl.Float64()}
     schema |= {"evidence": pl.String(), "payload": pl.String(), "first_run_id": pl.String()}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return shape(principal, "source_record", pl.DataFrame(rows, schema=schema, orient="row"))

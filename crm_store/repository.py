@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crm_store.access import Principal, scoped, shape
 from crm_store.audit import append_event, os_user
 from crm_store.models import (
     Activity,
@@ -854,18 +855,20 @@ def record_merge_events(
     return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
 
 
-def read_merge_events(session: Session, *, customer_ids: Collection[str] | None = None) -> pl.DataFrame:
+def read_merge_events(
+    session: Session, *, customer_ids: Collection[str] | None = None, principal: Principal | None = None
+) -> pl.DataFrame:
     """Merge events in the order they were recorded (by ``id``); only those of ``customer_ids`` when given.
 
     Columns: ``id`` (Int64), ``run_id``, ``customer_id``, ``members`` (JSON text: the sorted list of
     ``"source:source_key"``), ``evidence`` (JSON text), ``members_hash``, ``created_at``, ``undone_at`` (UTC; set
-    while an unmerge has undone the event).
+    while an unmerge has undone the event). ``principal``: only the events of the customers that user sees.
     """
     table = _table(MergeEvent)
     schema: dict[str, pl.DataType] = {"id": pl.Int64(), "run_id": pl.String(), "customer_id": pl.String()}
     schema |= {"members": pl.String(), "evidence": pl.String(), "members_hash": pl.String()}
     schema |= {"created_at": _UTC, "undone_at": _UTC}
-    stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.id)
+    stmt = scoped(session, principal, sa.select(*(table.c[c] for c in schema)).order_by(table.c.id), table)
     if customer_ids is None:
         return _read(session, stmt, schema)
     frames = [
@@ -1128,12 +1131,15 @@ def _read(session: Session, stmt: sa.Select[Any], schema: Mapping[str, pl.DataTy
     return pl.DataFrame(rows, schema=dict(schema), orient="row")
 
 
-def read_customers(session: Session, *, retired: bool = False) -> pl.DataFrame:
+def read_customers(session: Session, *, retired: bool = False, principal: Principal | None = None) -> pl.DataFrame:
     """The current golden records (with ``retired=True`` also the retired ones), ordered by ``customer_id``.
 
     Columns: ``customer_id``, the ``GOLDEN_COLUMNS`` (``birth_date`` ``Date``, ``last_contact_at`` UTC,
     ``attributes`` JSON text), ``content_hash``, ``created_at``, ``updated_at`` (UTC), ``version`` (Int64),
     ``retired_at`` (UTC), ``merged_into``, ``split_from``.
+
+    ``principal``: only the customers that user sees, their columns as they see them (``crm_store.access``; None:
+    everything, as the store's owner).
     """
     table = _table(Customer)
     schema: dict[str, pl.DataType] = {name: pl.String() for name in ("customer_id", *GOLDEN_COLUMNS, "content_hash")}
@@ -1142,16 +1148,18 @@ def read_customers(session: Session, *, retired: bool = False) -> pl.DataFrame:
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id)
     if not retired:
         stmt = stmt.where(table.c.retired_at.is_(None))
-    return _read(session, stmt, schema)
+    return shape(principal, "customer", _read(session, scoped(session, principal, stmt, table), schema))
 
 
-def read_outcomes(session: Session, sources: list[str] | None = None) -> pl.DataFrame:
+def read_outcomes(
+    session: Session, sources: list[str] | None = None, *, principal: Principal | None = None
+) -> pl.DataFrame:
     """One row per source record: what became of it (for the audit crosswalk export).
 
     Columns: ``source``, ``source_key``, ``status``, ``customer_id`` (null unless loaded: the golden record of
     a customer row from ``crosswalk``, else the customer of an activity row from ``activity``), ``reason`` (the
     source record's reason; for a quarantined row without one, its quarantine reason codes joined by ``;``).
-    Ordered by ``source``, ``source_key``.
+    Ordered by ``source``, ``source_key``. ``principal``: only the source rows that user sees.
     """
     sr, cw, act, q = _table(SourceRecord), _table(Crosswalk), _table(Activity), _table(Quarantine)
 
@@ -1172,6 +1180,7 @@ def read_outcomes(session: Session, sources: list[str] | None = None) -> pl.Data
     )
     if sources is not None:
         stmt = stmt.where(sr.c.source.in_(sources))
+    stmt = scoped(session, principal, stmt, sr)
     rows = [
         (source, key, status, customer_id, reason if reason is not None or not reasons else ";".join(reasons))
         for source, key, status, customer_id, reason, reasons in session.execute(stmt)
@@ -1180,18 +1189,19 @@ def read_outcomes(session: Session, sources: list[str] | None = None) -> pl.Data
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def read_provenance(session: Session) -> pl.DataFrame:
+def read_provenance(session: Session, *, principal: Principal | None = None) -> pl.DataFrame:
     """Field provenance: ``customer_id``, ``field``, ``source``, ``source_key``, ``value``, ``rule`` (what decided
-    the choice)."""
+    the choice). ``principal``: only what that user sees (``crm_store.access``)."""
     table = _table(FieldProvenance)
     schema = {name: pl.String() for name in ("customer_id", "field", "source", "source_key", "value", "rule")}
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id, table.c.field)
-    return _read(session, stmt, schema)
+    return shape(principal, "field_provenance", _read(session, scoped(session, principal, stmt, table), schema))
 
 
-def read_crosswalk(session: Session) -> pl.DataFrame:
+def read_crosswalk(session: Session, *, principal: Principal | None = None) -> pl.DataFrame:
     """The crosswalk: ``source``, ``source_key``, ``customer_id``, ``match_probability`` (Float64),
-    ``evidence`` (JSON text), ``first_run_id``; ordered by ``source``, ``source_key``."""
+    ``evidence`` (JSON text), ``first_run_id``; ordered by ``source``, ``source_key``. ``principal``: only the
+    rows of the customers that user sees (none for ``service``)."""
     table = _table(Crosswalk)
     schema: dict[str, pl.DataType] = {
         "source": pl.String(),
@@ -1202,12 +1212,13 @@ def read_crosswalk(session: Session) -> pl.DataFrame:
         "first_run_id": pl.String(),
     }
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.source, table.c.source_key)
-    return _read(session, stmt, schema)
+    return _read(session, scoped(session, principal, stmt, table), schema)
 
 
-def read_activities(session: Session) -> pl.DataFrame:
+def read_activities(session: Session, *, principal: Principal | None = None) -> pl.DataFrame:
     """The activities: ``activity_id`` (Int64), ``source``, ``source_key``, ``customer_id``, ``kind``,
-    ``occurred_at`` (UTC), ``summary``, ``details`` (JSON text); ordered by ``source``, ``source_key``."""
+    ``occurred_at`` (UTC), ``summary``, ``details`` (JSON text); ordered by ``source``, ``source_key``.
+    ``principal``: only what that user sees (``crm_store.access``)."""
     table = _table(Activity)
     schema: dict[str, pl.DataType] = {
         "activity_id": pl.Int64(),
@@ -1220,16 +1231,17 @@ def read_activities(session: Session) -> pl.DataFrame:
         "details": pl.String(),
     }
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.source, table.c.source_key)
-    return _read(session, stmt, schema)
+    return shape(principal, "activity", _read(session, scoped(session, principal, stmt, table), schema))
 
 
-def read_quarantine(session: Session) -> pl.DataFrame:
+def read_quarantine(session: Session, *, principal: Principal | None = None) -> pl.DataFrame:
     """The quarantine: ``source``, ``source_key``, ``reasons`` (List[String]), ``details`` (JSON text),
-    ``first_run_id``; ordered by ``source``, ``source_key``."""
+    ``first_run_id``; ordered by ``source``, ``source_key``. ``principal``: only what that user sees."""
     table = _table(Quarantine)
     stmt = sa.select(
         table.c.source, table.c.source_key, table.c.reasons, table.c.details, table.c.first_run_id
     ).order_by(table.c.source, table.c.source_key)
+    stmt = scoped(session, principal, stmt, table)
     rows = [(s, k, reasons, _json_text(details), run) for s, k, reasons, details, run in session.execute(stmt)]
     schema = {
         "source": pl.String(),
@@ -1238,17 +1250,18 @@ def read_quarantine(session: Session) -> pl.DataFrame:
         "details": pl.String(),
         "first_run_id": pl.String(),
     }
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return shape(principal, "quarantine", pl.DataFrame(rows, schema=schema, orient="row"))
 
 
-def read_contact_points(session: Session) -> pl.DataFrame:
+def read_contact_points(session: Session, *, principal: Principal | None = None) -> pl.DataFrame:
     """Every contact point: ``customer_id``, ``kind`` (phone|email|wechat), ``value``, ``valid`` (Boolean),
-    ``source``, ``source_key``; ordered by ``customer_id``, ``kind``, ``value``."""
+    ``source``, ``source_key``; ordered by ``customer_id``, ``kind``, ``value``. ``principal``: only what that user
+    sees (``crm_store.access``)."""
     table = _table(ContactPoint)
     schema: dict[str, pl.DataType] = {name: pl.String() for name in ("customer_id", "kind", "value")}
     schema |= {"valid": pl.Boolean(), "source": pl.String(), "source_key": pl.String()}
     stmt = sa.select(*(table.c[c] for c in schema)).order_by(table.c.customer_id, table.c.kind, table.c.value)
-    return _read(session, stmt, schema)
+    return shape(principal, "contact_point", _read(session, scoped(session, principal, stmt, table), schema))
 
 
 def read_runs(session: Session, *, limit: int | None = None) -> pl.DataFrame:
@@ -1299,11 +1312,14 @@ def table_counts(session: Session) -> dict[str, int]:
     }
 
 
-def read_source_records(session: Session, sources: list[str], *, status: str | None = None) -> pl.DataFrame:
+def read_source_records(
+    session: Session, sources: list[str], *, status: str | None = None, principal: Principal | None = None
+) -> pl.DataFrame:
     """The stored source rows of ``sources`` (optionally only those with ``status``), raw payload included.
 
     Columns: ``source``, ``source_key``, ``row_hash``, ``payload`` (JSON text of the row as read), ``status``,
     ``reason``. Ordered by ``source``, ``source_key``. Incremental runs rebuild earlier rows from these.
+    ``principal``: only the rows that user sees, masked for an auditor (``crm_store.access``).
     """
     sr = _table(SourceRecord)
     stmt = (
@@ -1313,8 +1329,10 @@ def read_source_records(session: Session, sources: list[str], *, status: str | N
     )
     if status is not None:
         stmt = stmt.where(sr.c.status == status)
+    stmt = scoped(session, principal, stmt, sr)
     schema = {name: pl.String() for name in ("source", "source_key", "row_hash", "payload", "status", "reason")}
-    return pl.DataFrame([tuple(row) for row in session.execute(stmt)], schema=schema, orient="row")
+    frame = pl.DataFrame([tuple(row) for row in session.execute(stmt)], schema=schema, orient="row")
+    return shape(principal, "source_record", frame)
 
 
 def save_match_model(session: Session, run_id: str, model_json: str) -> None:

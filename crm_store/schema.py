@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-CustomerKind = Literal["person", "organisation"]
 RowStatus = Literal["loaded", "quarantined", "skipped"]
 
 #: Canonical fields a source column may be mapped to, with the normaliser kind that cleans each one

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from crm_store.errors import StoreError
+
 __all__ = ["init_store", "migrations_config"]
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ def _sqlite_wal_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-class StoreNotFoundError(LookupError):
+class StoreNotFoundError(StoreError, LookupError):
     """A reader was pointed at a store that does not exist (a mistyped URL, a store never migrated)."""
 
 

@@ -39,6 +39,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crm_store.access import Principal, row_filter, set_principal, shape_records
+from crm_store.crypto import equals
 from crm_store.lock import acquire_run_lock
 from crm_store.models import (
     Activity,
@@ -208,19 +210,23 @@ def _payload_matches(session: Session, query: SubjectQuery) -> list[Key]:
     return found
 
 
-def find_subject(session: Session, query: SubjectQuery) -> SubjectFindings:
+def find_subject(session: Session, query: SubjectQuery, *, principal: Principal | None = None) -> SubjectFindings:
     """Find the person named by ``query`` across golden records, contact points, source rows and activities.
 
-    Rows erased earlier are not scanned again. Reads only.
+    Rows erased earlier are not scanned again. Reads only. ``principal``: only what that user sees (their
+    customers, and the source rows and activities of them: ``crm_store.access``).
     """
     cust, cp, cw, act = _table(Customer), _table(ContactPoint), _table(Crosswalk), _table(Activity)
+    value = query.value  # encrypted columns compare through crypto.equals: every key, and plain text
     if query.kind == "phone":
-        holds = sa.or_(cust.c.primary_phone == query.value, cust.c.landline == query.value)
+        holds = sa.or_(equals(session, cust.c.primary_phone, value), equals(session, cust.c.landline, value))
     else:
-        holds = cust.c.primary_email == query.value
+        holds = equals(session, cust.c.primary_email, value)
     customers = set(session.execute(sa.select(cust.c.customer_id).where(holds)).scalars())
     customers |= set(
-        session.execute(sa.select(cp.c.customer_id).where(cp.c.kind == query.kind, cp.c.value == query.value)).scalars()
+        session.execute(
+            sa.select(cp.c.customer_id).where(cp.c.kind == query.kind, equals(session, cp.c.value, value))
+        ).scalars()
     )
     direct = _payload_matches(session, query)
     for condition in _key_filters(cw, direct):
@@ -237,8 +243,33 @@ def find_subject(session: Session, query: SubjectQuery) -> SubjectFindings:
     for condition in _key_filters(act, direct):
         activities |= {int(i) for i in session.execute(sa.select(act.c.activity_id).where(condition)).scalars()}
     findings = SubjectFindings(query, sorted(customers), sorted(set(direct)), sorted(keys), sorted(activities))
+    if principal is not None:
+        findings = _visible(session, findings, principal)
     logger.info("subject %s %s: %s", query.kind, query.label, findings.summary())
     return findings
+
+
+def _visible(session: Session, findings: SubjectFindings, principal: Principal) -> SubjectFindings:
+    """The findings cut to what ``principal`` sees."""
+    cust, sr, act = _table(Customer), _table(SourceRecord), _table(Activity)
+    set_principal(session, principal)
+
+    def kept(stmt: sa.Select[Any], table: sa.Table) -> sa.Select[Any]:
+        condition = row_filter(principal, table)
+        return stmt if condition is None else stmt.where(condition)
+
+    customers: set[str] = set()
+    for condition in _id_filters(cust.c.customer_id, findings.customer_ids):
+        customers |= set(session.execute(kept(sa.select(cust.c.customer_id).where(condition), cust)).scalars())
+    keys: set[Key] = set()
+    for condition in _key_filters(sr, findings.source_keys):
+        keys |= {(s, k) for s, k in session.execute(kept(sa.select(sr.c.source, sr.c.source_key).where(condition), sr))}
+    activities: set[int] = set()
+    for condition in _id_filters(act.c.activity_id, findings.activity_ids):
+        stmt = kept(sa.select(act.c.activity_id).where(condition), act)
+        activities |= {int(i) for i in session.execute(stmt).scalars()}
+    direct = sorted(k for k in findings.direct_keys if k in keys)
+    return SubjectFindings(findings.query, sorted(customers), direct, sorted(keys), sorted(activities))
 
 
 # --------------------------------------------------------------------------------------------------- export
@@ -254,46 +285,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _rows(session: Session, table: sa.Table, conditions: Iterable[sa.ColumnElement[bool]]) -> list[dict[str, Any]]:
+def _rows(
+    session: Session,
+    table: sa.Table,
+    conditions: Iterable[sa.ColumnElement[bool]],
+    principal: Principal | None = None,
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     order = list(table.primary_key.columns)
+    scope = row_filter(principal, table)
     for condition in conditions:
         stmt = sa.select(table).where(condition).order_by(*order)
+        if scope is not None:
+            stmt = stmt.where(scope)
         out += [{k: _jsonable(v) for k, v in row._mapping.items()} for row in session.execute(stmt)]
-    return out
+    return shape_records(principal, table.name, out)
 
 
-def export_subject(session: Session, findings: SubjectFindings) -> dict[str, Any]:
+def export_subject(
+    session: Session, findings: SubjectFindings, *, principal: Principal | None = None
+) -> dict[str, Any]:
     """Everything the store holds about the person, as a JSON-ready document (raw values: for the person
     themselves; write it ``0600``).
 
     Sections: ``customers``, ``contact_points``, ``addresses``, ``field_provenance``, ``crosswalk``,
-    ``source_records`` (``payload`` parsed), ``quarantine`` and ``activities``.
+    ``source_records`` (``payload`` parsed), ``quarantine`` and ``activities``. ``principal``: only the rows that
+    user sees, their values as they see them (an auditor's masked: ``crm_store.access``).
     """
     cust, cp, addr, fp = _table(Customer), _table(ContactPoint), _table(Address), _table(FieldProvenance)
     cw, sr, q, act = _table(Crosswalk), _table(SourceRecord), _table(Quarantine), _table(Activity)
     ids, keys = findings.customer_ids, findings.source_keys
-    records = _rows(session, sr, _key_filters(sr, keys))
+    if principal is not None:
+        set_principal(session, principal)
+    p = principal
+    records = _rows(session, sr, _key_filters(sr, keys), p)
     for record in records:
         with contextlib.suppress(TypeError, ValueError):
             record["payload"] = json.loads(record["payload"])
     addresses = {
         tuple(r.values()): r
-        for r in _rows(session, addr, _id_filters(addr.c.customer_id, ids))
-        + _rows(session, addr, _key_filters(addr, keys))
+        for r in _rows(session, addr, _id_filters(addr.c.customer_id, ids), p)
+        + _rows(session, addr, _key_filters(addr, keys), p)
     }
     return {
         "query": {"kind": findings.query.kind, "value": findings.query.value},
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "counts": findings.summary(),
-        "customers": _rows(session, cust, _id_filters(cust.c.customer_id, ids)),
-        "contact_points": _rows(session, cp, _id_filters(cp.c.customer_id, ids)),
+        "customers": _rows(session, cust, _id_filters(cust.c.customer_id, ids), p),
+        "contact_points": _rows(session, cp, _id_filters(cp.c.customer_id, ids), p),
         "addresses": list(addresses.values()),
-        "field_provenance": _rows(session, fp, _id_filters(fp.c.customer_id, ids)),
-        "crosswalk": _rows(session, cw, _key_filters(cw, keys)),
+        "field_provenance": _rows(session, fp, _id_filters(fp.c.customer_id, ids), p),
+        "crosswalk": _rows(session, cw, _key_filters(cw, keys), p),
         "source_records": records,
-        "quarantine": _rows(session, q, _key_filters(q, keys)),
-        "activities": _rows(session, act, _id_filters(act.c.activity_id, findings.activity_ids)),
+        "quarantine": _rows(session, q, _key_filters(q, keys), p),
+        "activities": _rows(session, act, _id_filters(act.c.activity_id, findings.activity_ids), p),
     }
 
 

@@ -5,8 +5,9 @@ No JavaScript, no image file, no font file: each chart is vector paths plus ``<t
 - **Backend**: every figure is a ``matplotlib.figure.Figure`` on an explicit ``FigureCanvasSVG`` (no pyplot, so no
   GUI backend is ever chosen). matplotlib is imported on the first chart, not with this module.
 - **Same data, same bytes**: ``svg.hashsalt`` is fixed per chart (the ids of clip paths and markers are hashes of
-  it: one salt per chart also keeps ids unique within the page), the SVG metadata (date, creator) is dropped, and
-  the XML prologue and namespace URLs are cut (the HTML parser puts ``<svg>`` in its namespace by itself).
+  it: one salt per chart also keeps ids unique within the page; the group ids nothing refers to are dropped), the
+  SVG metadata (date, creator) is dropped, and the XML prologue and namespace URLs are cut (the HTML parser puts
+  ``<svg>`` in its namespace by itself).
 - **Text and fonts**: ``svg.fonttype = none``: labels stay text (selectable, small) and the page's CSS sets their
   font with a fallback chain (``PingFang SC``, ``Microsoft YaHei``, ``Noto Sans CJK SC`` …), so a Chinese source
   name renders with whatever CJK font the reader has. No CJK font is installed here (``fc-list :lang=zh`` is
@@ -75,6 +76,8 @@ _PROLOGUE_END = re.compile(r"^.*?(?=<svg\b)", re.S)
 _NAMESPACES = re.compile(r'\s(?:xmlns(?::\w+)?|version)="[^"]*"')
 _SIZE = re.compile(r'\s(?:width|height)="[\d.]+pt"')
 _FONT_FAMILY = re.compile(r"font-family: [^;\"]*;\s*")
+_ID = re.compile(r'\sid="([^"]*)"')
+_REFERENCE = re.compile(r'(?:url\(#|href="#)([^)"]+)')
 
 
 def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -430,11 +433,17 @@ def _style(name: str) -> Iterator[None]:
 
 def _inline(svg: str, name: str, title: str) -> str:
     """matplotlib's SVG document as an element for an HTML page: no prologue, no namespace URLs, no fixed size
-    (it fills its box, keeping its aspect ratio), the font left to the page's CSS, a title for screen readers."""
+    (it fills its box, keeping its aspect ratio), the font left to the page's CSS, a title for screen readers.
+
+    matplotlib names every group (``figure_1``, ``axes_1``, ``line2d_7`` …) alike in every chart: as HTML ids on
+    one page they would repeat, so only the ids something refers to are kept (clip paths and markers: hashes of
+    the chart's own salt)."""
     svg = _PROLOGUE_END.sub("", svg, count=1)
     head, _, body = svg.partition(">")
     head = _SIZE.sub("", _NAMESPACES.sub("", head))
     head = f'{head} class="chart chart-{name}" role="img" aria-label="{title}"'
+    referenced = set(_REFERENCE.findall(body))
+    body = _ID.sub(lambda m: m.group(0) if m.group(1) in referenced else "", body)
     return f"{head}><title>{title}</title>{_FONT_FAMILY.sub('', body).rstrip()}"
 
 

@@ -1,30 +1,48 @@
-"""The review queue's side of a run (used by ``pipelines.migrate``).
+"""The review queue's side of a run (used by ``pipelines.migrate``), and the queue as stewards see it (used by
+``crmkit review`` and the web page ``crmkit serve``).
 
 Before matching, the stewards' decisions are read from the store and mapped onto the run's records: a ``match`` /
 ``no_match`` whose pair still has the fingerprint it was decided on becomes a must-link / cannot-link (and a
 labelled pair for training); one whose rows were edited since binds no more. After matching, the run's possible
 matches and its decided pairs become the rows :func:`crm_store.upsert_review_items` keeps up to date. No business
 rule lives here: the constraints are :mod:`rules.match.constraints`, the statuses ``crm_store.steward``.
+
+For the stewards, :func:`queue_items` lists the queue (possible matches and the ``clean`` flow's findings) in the
+order both ways in show it, :func:`canonical_values` gives a pair's rows as the matcher compared them, and
+:func:`finding_subject` the customer a finding is about, with its contact points.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import crm_store
-from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
+from crm_store.schema import CANONICAL_FIELDS, SOURCE_COL, SOURCE_KEY_COL, STORE_NAMES
 from pipelines.ledger import REHYDRATED_COL, read_this_run
+from pipelines.stages import Decided
 from rules.match import MatchModel
 from rules.match.constraints import pair_fingerprint, row_fingerprints
 
-__all__ = ["REASON_KINDS", "Decided", "decided_pairs", "read_decisions", "review_items", "review_scope", "unsatisfied"]
+if TYPE_CHECKING:
+    from pipelines.settings import ProjectSettings
+
+__all__ = [
+    "QUEUE_STATUSES",
+    "REASON_KINDS",
+    "canonical_values",
+    "decided_pairs",
+    "finding_subject",
+    "queue_items",
+    "review_items",
+    "review_scope",
+    "unsatisfied",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,44 +59,10 @@ REASON_KINDS: Final[dict[str, str]] = {
 CONTRADICTED: Final = "the run could not honour this decision: it contradicts newer decisions on these rows"
 _PAIR: Final = ("left_source", "left_key", "right_source", "right_key")
 _WEIGHT_DIGITS: Final = 4
-
-
-def read_decisions(engine: sa.Engine | None) -> pl.DataFrame | None:
-    """The newest decision of every pair in the store, newest first (None without a store)."""
-    if engine is None:
-        return None
-    with Session(engine) as session:
-        return crm_store.read_decisions(session)
-
-
-@dataclass(frozen=True)
-class Decided:
-    """The stewards' decisions on pairs of this run's records.
-
-    ``pairs``: the newest ``match`` / ``no_match`` of each pair whose two rows the run has, newest first: the pair,
-    ``decision``, ``decided_by``, ``decided_at``, ``left_rid``, ``right_rid``, ``fingerprint`` (now) and ``binds``
-    (the fingerprint is the one it was decided on).
-    """
-
-    pairs: pl.DataFrame
-
-    @property
-    def binding(self) -> pl.DataFrame:
-        return self.pairs.filter(pl.col("binds"))
-
-    @property
-    def constraints(self) -> pl.DataFrame:
-        """``left``, ``right`` (``_rid``), ``must_link``: the binding decisions, newest first."""
-        return self.binding.select(
-            pl.col("left_rid").alias("left"),
-            pl.col("right_rid").alias("right"),
-            (pl.col("decision") == "match").alias("must_link"),
-        )
-
-    @property
-    def labels(self) -> pl.DataFrame:
-        """``left``, ``right``, ``is_match``: the binding decisions as labelled pairs for training."""
-        return self.constraints.rename({"must_link": "is_match"})
+#: The queue's status filters (``all``: every item).
+QUEUE_STATUSES: Final = ("open", "decided", "stale", "all")
+#: Golden record columns a finding's customer is shown without (bookkeeping, or shown elsewhere).
+_NOT_SHOWN: Final = frozenset({"customer_id", "content_hash", "attributes", "merged_into", "split_from"})
 
 
 def _rids(records: pl.DataFrame) -> pl.DataFrame:
@@ -243,3 +227,135 @@ def review_scope(records: pl.DataFrame, incremental: bool) -> pl.DataFrame | Non
     return read_this_run(records).select(
         pl.col(SOURCE_COL).cast(pl.String).alias("source"), pl.col(SOURCE_KEY_COL).cast(pl.String).alias("source_key")
     )
+
+
+# ------------------------------------------------------------------------------------- the queue for stewards
+
+
+def _decision_view(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    return {
+        "decision": decision["decision"],
+        "decided_by": decision["decided_by"],
+        "decided_at": decision["decided_at"].isoformat(),
+        "note": decision["note"],
+    }
+
+
+def queue_items(session: Session, status: str | None) -> list[dict[str, Any]]:
+    """The review queue's items (of ``status``; every item when None) as JSON-ready dicts, in the order a steward
+    works through them: possible matches most in doubt first (``|p - 0.5|``), then the clean findings (by kind,
+    then id), each group with the items put aside with ``skip`` after the others.
+
+    Each item has ``id``, ``subject`` (``pair`` or ``finding``), ``probability`` (None for a finding), ``kind``,
+    ``status``, ``left`` and ``right`` (``{source, source_key}``; None for a finding), ``customer_id`` (a finding's;
+    None for a pair), ``evidence`` (parsed; a finding's is masked), ``note``, ``decision`` (the newest, or None:
+    ``decision``, ``decided_by``, ``decided_at``, ``note``), ``fingerprint``, ``first_run_id``, ``last_run_id`` and
+    ``updated_at``.
+    """
+    frame = crm_store.read_review_items(session, status=status)  # type: ignore[arg-type]
+    pairs = {tuple(d[c] for c in _PAIR): d for d in crm_store.read_decisions(session).iter_rows(named=True)}
+    findings = {d["finding_key"]: d for d in crm_store.read_finding_decisions(session).iter_rows(named=True)}
+    out = []
+    for row in frame.iter_rows(named=True):
+        subject = crm_store.subject_of(row)
+        if subject == "pair":
+            decision = pairs.get(tuple(row[c] for c in _PAIR))
+            left = {"source": row["left_source"], "source_key": row["left_key"]}
+            right = {"source": row["right_source"], "source_key": row["right_key"]}
+        else:
+            decision, left, right = findings.get(row["finding_key"]), None, None
+        out.append(
+            {
+                "id": row["id"],
+                "subject": subject,
+                "probability": row["probability"],
+                "kind": row["kind"],
+                "status": row["status"],
+                "left": left,
+                "right": right,
+                "customer_id": row["customer_id"],
+                "evidence": json.loads(row["evidence"]) if row["evidence"] else None,
+                "note": row["note"],
+                "decision": _decision_view(decision),
+                "fingerprint": row["fingerprint"],
+                "first_run_id": row["first_run_id"],
+                "last_run_id": row["last_run_id"],
+                "updated_at": row["updated_at"].isoformat(),
+            }
+        )
+
+    def order(item: dict[str, Any]) -> tuple[bool, bool, bool, float, str, int]:
+        p = item["probability"]
+        skipped = item["decision"] is not None and item["decision"]["decision"] == "skip"
+        finding = item["subject"] == "finding"
+        doubt = abs(p - 0.5) if p is not None else 1.0
+        return (finding, p is None, skipped, doubt, item["kind"] if finding else "", item["id"])
+
+    return sorted(out, key=order)
+
+
+def canonical_values(settings: ProjectSettings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each raw row of a pair (``crm_store.read_pair_rows``) mapped onto canonical fields and normalised as the run
+    did: the values the matcher compared. A row of an unknown source, an activity source or without a payload
+    gives an empty dict."""
+    from rules.mapping import apply_codes, apply_mapping
+    from rules.normalise import normalise_frame
+
+    out = []
+    for row in rows:
+        try:
+            source = settings.source(row["source"])
+        except KeyError:
+            out.append({})
+            continue
+        if not row["payload"] or source.activity is not None:
+            out.append({})
+            continue
+        raw = pl.DataFrame([{k: None if v is None else str(v) for k, v in row["payload"].items()}]).with_columns(
+            pl.lit(row["source"]).alias(SOURCE_COL), pl.lit(row["source_key"]).alias(SOURCE_KEY_COL)
+        )
+        mapped = apply_codes(apply_mapping(raw, source.mapping), source.codes)
+        d = settings.defaults_of(row["source"])
+        values = normalise_frame(mapped, region=d.region, date_order=d.date_order, tz=d.timezone).row(0, named=True)
+        out.append({f: values[f] for f in CANONICAL_FIELDS if values.get(f) not in (None, "", [])})
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def finding_subject(session: Session, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The customer a finding (a review item of subject ``finding``) is about, as it is in the store now:
+    ``customer_id``, ``found`` (False when the customer is gone), ``retired_at``, ``fields`` (the golden record's
+    non-empty fields as ``{name, value, concerned}`` text, ``concerned`` marking the fields the finding is about,
+    empty ones included) and ``contact_points`` (``crm_store.read_customer_contact_points``). Values are unmasked:
+    stewards see the data, as ``crmkit review show`` does for a pair's rows."""
+    customer_id = str(item["customer_id"])
+    record = crm_store.read_customer(session, customer_id)
+    evidence = item.get("evidence") or {}
+    field = str(evidence.get("field") or "")
+    concerned = {STORE_NAMES.get(name, name) for name in field.split("|") if name}
+    fields = []
+    customer = record.row(0, named=True) if record.height else {}
+    for name, value in customer.items():
+        if name in _NOT_SHOWN or (value in (None, "", [], {}) and name not in concerned):
+            continue
+        fields.append({"name": name, "value": _text(value), "concerned": name in concerned})
+    for name in sorted(concerned - set(customer)):
+        fields.append({"name": name, "value": None, "concerned": True})
+    return {
+        "customer_id": customer_id,
+        "found": bool(customer),
+        "retired_at": customer.get("retired_at"),
+        "fields": fields,
+        "contact_points": crm_store.read_customer_contact_points(session, customer_id),
+    }

@@ -1,10 +1,11 @@
 """The ``clean`` flow, and the scheduled flow that runs the incremental migrate and then ``clean``.
 
 ``clean`` reads the golden records and contact points already in the store, runs the checks of ``rules.clean``
-(stale, incomplete, invalid contacts), hands the findings to the steward's review queue (``enqueue_review_items``),
-writes a masked report (``reports/<run_id>/clean.json`` and ``clean.html``) and records the run in
-``pipeline_run``. Like a migrate run it holds the store's run lock while it runs, so it never reads a half-loaded
-store and ``crmkit runs`` never shows it abandoned.
+(stale, incomplete, invalid contacts), hands the findings to the steward's review queue (``enqueue_review_items``:
+one review item per finding, with its masked evidence; a finding a steward confirmed or dismissed stays decided
+while the customer's values behind it do not change), writes a masked report (``reports/<run_id>/clean.json`` and
+``clean.html``) and records the run in ``pipeline_run``. Like a migrate run it holds the store's run lock while it
+runs, so it never reads a half-loaded store and ``crmkit runs`` never shows it abandoned.
 
 ``migrate_and_clean`` is what ``crmkit schedule`` deploys: ``migrate`` (incremental sources read only what is new)
 then ``clean``, as two subflows, so the Prefect UI shows each with its tasks.
@@ -32,10 +33,18 @@ from sqlalchemy.orm import Session
 import crm_store
 from pipelines._files import private_dir, write_private_text
 from pipelines._logging import redacting
+from pipelines.errors import PipelineError
 from pipelines.migrate import MigrateResult, RunFailedError, lock_store, migrate_flow, new_run_id
 from pipelines.report import redact_report
 from pipelines.settings import ProjectSettings, load_settings
-from rules.clean import CLEAN_CODES, FINDING_COLUMNS, clean_findings, finding_counts, months_before
+from rules.clean import (
+    CLEAN_CODES,
+    FINDING_COLUMNS,
+    clean_findings,
+    finding_counts,
+    finding_identities,
+    months_before,
+)
 from rules.mask import mask_text, mask_value
 
 if TYPE_CHECKING:
@@ -75,13 +84,16 @@ class CleanResult:
     counts: dict[str, Any] = field(default_factory=dict)
     #: the HTML report (``None`` when it could not be written)
     report_path: Path | None = None
-    #: review items the steward's queue took (``None``: the queue is not available, see ``enqueue_review_items``)
+    #: the run's findings open in the steward's review queue (``None``: the run failed before it queued them)
     enqueued: int | None = None
+    #: what queueing did (``enqueue_review_items``): ``open``, ``decided`` (the run's findings a steward's
+    #: confirm / dismiss still covers), ``new``, ``changed``, ``stale`` (open items the run no longer found)
+    review: dict[str, int] = field(default_factory=dict)
     #: why the run failed (masked)
     error: str | None = None
 
 
-class CleanFailedError(RuntimeError):
+class CleanFailedError(PipelineError, RuntimeError):
     """Raised inside ``clean_flow`` so that Prefect records a failed clean run as failed; carries its result."""
 
     def __init__(self, result: CleanResult) -> None:
@@ -98,24 +110,57 @@ def read_store(engine: sa.Engine) -> tuple[pl.DataFrame, pl.DataFrame]:
         return crm_store.read_customers(session), crm_store.read_contact_points(session)
 
 
-def enqueue_review_items(engine: sa.Engine, run_id: str, findings: pl.DataFrame) -> int | None:
-    """HOOK: hand the clean run's findings to the steward's review queue; returns how many items it took.
+def review_findings(findings: pl.DataFrame) -> pl.DataFrame:
+    """The rows ``crm_store.upsert_findings`` takes for a run's findings: ``customer_id``, ``finding_key``,
+    ``kind`` (the check), ``fingerprint`` (``rules.clean.finding_identities``) and ``evidence``: the finding masked
+    as the report shows it, with what its code means. Raw values stay out of the queue (it is shown, exported and
+    kept after a data subject is erased); ``crmkit review show`` reads the customer's values from the store."""
+    identified = finding_identities(findings).unique("finding_key", keep="first", maintain_order=True)
+    evidence = [
+        json.dumps(
+            {**_masked_finding(row), "description": CLEAN_CODES[row["code"]][1]},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        for row in identified.iter_rows(named=True)
+    ]
+    return identified.select(
+        "customer_id",
+        "finding_key",
+        pl.col("check").alias("kind"),
+        "fingerprint",
+        pl.Series("evidence", evidence, dtype=pl.String),
+    )
 
-    The review queue (``crm_store.steward``) holds possible matches: pairs of source rows. It has no item kind for
-    a finding about one customer yet; until it offers ``enqueue_findings(session, run_id, findings)`` this returns
-    ``None`` and the findings live in the run's report (``clean.json`` lists every one). The findings table has the
-    columns ``rules.clean.FINDING_COLUMNS``, values as stored (the queue keeps them in the store, where raw values
-    belong). ``upsert_review_items`` must not be called with them: it marks the open pairs it is not given stale.
+
+def enqueue_review_items(
+    engine: sa.Engine, run_id: str, findings: pl.DataFrame, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Hand the clean run's findings to the steward's review queue, in one transaction.
+
+    Every finding is a review item (``crm_store.upsert_findings``): new ones are ``open``; one a steward confirmed
+    or dismissed stays ``decided`` while its fingerprint holds, and opens again (with a note) when the customer's
+    values behind it changed; open items this run no longer finds become ``stale``.
+
+    Returns:
+        ``open`` and ``decided``: how many of this run's findings are open and decided now; ``new``, ``changed``,
+        ``stale``: what the queue did; ``pairs_open``: the possible matches open in the queue (the duplicates the
+        migrate runs found, new rows against the store included), so the report shows the whole queue.
     """
-    try:
-        from crm_store import steward
-    except ImportError:  # the queue is not there at all
-        return None
-    enqueue: Callable[..., Any] | None = getattr(steward, "enqueue_findings", None)
-    if enqueue is None:
-        return None
+    items = review_findings(findings)
     with Session(engine) as session, session.begin():
-        return int(enqueue(session, run_id, findings))
+        counts = crm_store.upsert_findings(session, items, run_id=run_id, now=now)
+        stored = crm_store.read_review_items(session, subject="finding")
+        pairs_open = crm_store.read_review_items(session, status="open", subject="pair").height
+    mine = stored.filter(pl.col("finding_key").is_in(items["finding_key"].implode()))
+    return {
+        "open": mine.filter(pl.col("status") == "open").height,
+        "decided": mine.filter(pl.col("status") == "decided").height,
+        "new": counts.inserted,
+        "changed": counts.updated,
+        "stale": counts.staled,
+        "pairs_open": pairs_open,
+    }
 
 
 def build_clean_report(
@@ -124,7 +169,7 @@ def build_clean_report(
     settings: ProjectSettings,
     counts: dict[str, Any],
     findings: pl.DataFrame,
-    enqueued: int | None,
+    review: dict[str, int],
     now: dt.datetime,
 ) -> dict[str, Any]:
     """The clean report as a dictionary: every value that could be personal is masked."""
@@ -151,10 +196,14 @@ def build_clean_report(
         "codes": codes,
         "samples": samples,
         "review": {
-            "enqueued": enqueued,
-            "note": "takes no clean findings yet: they are listed here only"
-            if enqueued is None
-            else f"{enqueued} items queued",
+            **review,
+            "enqueued": review.get("open"),
+            "note": (
+                f"{review.get('open', 0):,} findings open for a steward ({review.get('new', 0):,} new), "
+                f"{review.get('decided', 0):,} confirmed or dismissed earlier and not asked again, "
+                f"{review.get('stale', 0):,} open ones no longer found; and {review.get('pairs_open', 0):,} possible "
+                "matches (duplicates the migrate runs found) open (crmkit review list)"
+            ),
         },
         "findings": masked,
     }
@@ -220,7 +269,8 @@ def run_clean(settings: ProjectSettings, run_id: str, *, now: dt.datetime | None
 
     The store must exist (a clean run never creates one); it is brought to the latest schema like a migrate run
     does. The run holds the store's run lock from start to end and is recorded in ``pipeline_run`` with a ledger
-    object ``{"flow": "clean", "customers", "findings", "by_check", "enqueued"}``.
+    object ``{"flow": "clean", "customers", "findings", "by_check", "enqueued", "review"}`` (``enqueued``: the
+    run's findings open in the review queue; ``review``: what queueing did, see ``enqueue_review_items``).
 
     Raises:
         crm_store.StoreNotFoundError: there is no store at ``store.url`` (nothing was recorded).
@@ -244,11 +294,12 @@ def run_clean(settings: ProjectSettings, run_id: str, *, now: dt.datetime | None
             customers, contacts = _step("read store", read_store, engine)
             findings = _step("check", _check, customers, contacts, settings, now)
             result.counts = finding_counts(findings, customers.height)
-            result.enqueued = _step("enqueue review items", enqueue_review_items, engine, run_id, findings)
+            result.review = _step("enqueue review items", enqueue_review_items, engine, run_id, findings, started)
+            result.enqueued = result.review["open"]
             result.status = "succeeded"
             info = _run_info(settings, run_id, started, result)
             report = build_clean_report(
-                run=info, settings=settings, counts=result.counts, findings=findings, enqueued=result.enqueued, now=now
+                run=info, settings=settings, counts=result.counts, findings=findings, review=result.review, now=now
             )
             result.report_path = _step("report", write_clean_report, report, settings.reports_path)
         except Exception as exc:
@@ -260,7 +311,12 @@ def run_clean(settings: ProjectSettings, run_id: str, *, now: dt.datetime | None
     finally:
         try:
             if recorded:
-                ledger = {"flow": CLEAN_FLOW, **_ledger_counts(result.counts), "enqueued": result.enqueued}
+                ledger = {
+                    "flow": CLEAN_FLOW,
+                    **_ledger_counts(result.counts),
+                    "enqueued": result.enqueued,
+                    "review": result.review or None,
+                }
                 with Session(engine) as session, session.begin():
                     crm_store.finish_run(
                         session,
@@ -353,6 +409,7 @@ def migrate_and_clean(config_path: str, full_refresh: bool = False) -> dict[str,
             "status": cleaned.status,
             "report": str(cleaned.report_path),
             "findings": cleaned.counts.get("findings"),
+            "review_open": cleaned.enqueued,
         },
     }
 

@@ -14,19 +14,54 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
+from connectors import ConnectorError
+from crm_store.errors import StoreError
 from pipelines.cli_admin import admin_app
 from pipelines.cli_audit import audit_app, audit_export, owners_app
+from pipelines.cli_keys import keys_app
+from pipelines.cli_report import report_app
 from pipelines.cli_review import review_app
 from pipelines.cli_schedule import schedule_app
 from pipelines.cli_steward import steward_app
+from pipelines.cli_users import AsOption, users_app
 from pipelines.cli_web import web_app
+from pipelines.errors import PipelineError
+from rules.errors import RuleError
 
 if TYPE_CHECKING:
     from pipelines.export import ExportKind
     from pipelines.migrate import MigrateResult
 
+
+#: The error families of the packages: what crmkit raises on purpose, each with a message a user can act on.
+KNOWN_ERRORS = (StoreError, RuleError, PipelineError, ConnectorError)
+
+
+def _retry_hint(exc: Exception) -> str:
+    return " (this may succeed if run again later)" if getattr(exc, "retryable", False) else ""
+
+
+class _Group(TyperGroup):
+    """``crmkit``'s command group: a key problem (``crm_store.crypto.CryptoError``: no key, a wrong key, a value
+    that does not decrypt) in any command is a clear message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from crm_store.crypto import CryptoError
+
+            if isinstance(exc, CryptoError):
+                raise _fail(str(exc), 2) from None
+            if isinstance(exc, KNOWN_ERRORS):  # an error crmkit raises on purpose: its message, no traceback
+                raise _fail(f"{exc}{_retry_hint(exc)}") from None
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     name="crmkit",
     help="Turn messy customer data into one clean, deduplicated CRM, with a ledger and a quality report.",
     no_args_is_help=True,
@@ -41,10 +76,13 @@ app.add_typer(export_app, name="export")
 app.add_typer(schedule_app)  # crmkit schedule, clean, runs
 app.add_typer(admin_app)  # crmkit backup, restore, subject export|erase
 app.add_typer(review_app, name="review")
+app.add_typer(report_app, name="report")  # crmkit report kpi|regions|segments
 app.add_typer(steward_app)  # crmkit unmerge, merge
 app.add_typer(audit_app, name="audit")  # crmkit audit verify|list
 app.add_typer(owners_app, name="owners")  # crmkit owners list|transfer
 app.add_typer(web_app)  # crmkit serve
+app.add_typer(users_app, name="users")  # crmkit users add|list|remove|grant-db
+app.add_typer(keys_app, name="keys")  # crmkit keys init|rotate|status|decrypt
 
 console = Console(stderr=False, highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -78,6 +116,54 @@ def _load(config: Path):
         raise typer.Exit(2) from None
 
 
+def _preflight(config: Path) -> None:
+    """Check the project file and its sources' real headers before Prefect starts; exit 2 listing every problem
+    (a source that cannot be read now is left to the run, which fails it alone)."""
+    from pipelines.preflight import check_project
+
+    found = check_project(config)
+    if found.problems:
+        _print_problems(f"invalid project file {config}", found.problems)
+        raise typer.Exit(2)
+
+
+def _print_problems(heading: str, problems: list[Any]) -> None:
+    """Every problem at once, as one table on standard error (lines unbroken when it is not a terminal)."""
+    from rich.markup import escape
+
+    out = err if err.is_terminal else Console(stderr=True, highlight=False, width=200)
+    out.print(f"[bold red]crmkit:[/] {escape(heading)}: {len(problems)} problem(s)", soft_wrap=True)
+    table = Table(show_lines=False)
+    for name in ("source", "problem", "hint"):
+        table.add_column(name, overflow="fold")
+    for problem in problems:
+        table.add_row(escape(problem.source), escape(f"{problem.where}: {problem.message}"), escape(problem.hint))
+    out.print(table)
+
+
+@app.command()
+def check(config: ConfigArg) -> None:
+    """Check a project file without running anything; list every problem at once.
+
+    Reads only the top of each source: the header row of a CSV file (encoding and delimiter detected), the title
+    and header rows of each sheet, the first records of a JSON file, a table's columns or a query's (run with no
+    rows, read-only). Checks the settings, the mapped columns against the real headers (did you mean …?), the key
+    columns, codecs, database URLs and drivers, sheet names, time zones, and the fields rules and blocking name.
+    Exit code 0: no problem; 2: problems, or a source that cannot be read.
+    """
+    from pipelines.preflight import check_project
+
+    found = check_project(config)
+    problems = [*found.problems, *found.unreadable]
+    if problems:
+        _print_problems(f"project file {config}", problems)
+        raise typer.Exit(2)
+    read = ", ".join(f"{name} ({sum(map(len, h.columns.values()))} columns)" for name, h in found.headers.items())
+    console.print(f"[green]✓[/] {config}: no problems; read the headers of {read or 'no source'}")
+    for name in found.unchecked:
+        console.print(f"  • {name}: columns not checked (known only by fetching records)")
+
+
 @app.command()
 def migrate(
     config: ConfigArg,
@@ -94,7 +180,7 @@ def migrate(
     Exit code 0: succeeded; 3: partial (a source failed, or more rows were quarantined than
     run.max_quarantine_share); 1: failed (or another run holds the store); 2: invalid project file.
     """
-    _load(config)  # fail fast, before Prefect starts, on an invalid file
+    _preflight(config)  # fail fast, before Prefect starts, on an invalid file or a mapping the data contradicts
     result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh)
     _summary(result)
     raise typer.Exit(EXIT_CODES[result.status])
@@ -108,7 +194,7 @@ def demo(
     if not DEMO_CONFIG.exists():
         raise _fail(f"the demo project file is missing: {DEMO_CONFIG}")
     console.print(f"Migrating the bundled sample with [bold]{DEMO_CONFIG}[/]")
-    _load(DEMO_CONFIG)
+    _preflight(DEMO_CONFIG)
     result = _run(DEMO_CONFIG, dry_run=False, debug=debug)
     _summary(result)
     raise typer.Exit(EXIT_CODES[result.status])
@@ -166,7 +252,10 @@ Masked = Annotated[
 ]
 
 
-def _export(kind: ExportKind, config: Path, out: Path, format: str | None, masked: bool) -> None:
+def _export(
+    kind: ExportKind, config: Path, out: Path, format: str | None, masked: bool, as_user: str | None = None
+) -> None:
+    from pipelines.cli_users import principal_of
     from pipelines.export import JSON_COLUMNS, export_frame, format_for, write_table
 
     try:
@@ -174,7 +263,9 @@ def _export(kind: ExportKind, config: Path, out: Path, format: str | None, maske
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     with _store_session(config) as (settings, session):
-        frame = export_frame(session, kind, settings, masked=masked)
+        principal = principal_of(session, settings, as_user)
+        frame = export_frame(session, kind, settings, masked=masked, principal=principal)
+        masked = masked or (principal is not None and principal.masks_pii)
     try:
         written = write_table(frame, out, chosen, sheet=kind, json_columns=JSON_COLUMNS[kind])
     except ValueError as exc:
@@ -198,38 +289,54 @@ _SAFE = (
 
 @export_app.command("customers", epilog=_SAFE)
 def export_customers(
-    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+    config: ExportConfig,
+    out: ExportOut,
+    format: ExportFormatOption = None,
+    masked: Masked = False,
+    as_user: AsOption = None,
 ) -> None:
     """Every golden record (retired ones included), with every column of the store. Unmasked unless --masked."""
-    _export("customers", config, out, format, masked)
+    _export("customers", config, out, format, masked, as_user)
 
 
 @export_app.command("quarantine", epilog=_SAFE)
 def export_quarantine(
-    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+    config: ExportConfig,
+    out: ExportOut,
+    format: ExportFormatOption = None,
+    masked: Masked = False,
+    as_user: AsOption = None,
 ) -> None:
     """Every quarantined row with its reasons and its raw columns, to find and fix it at the source.
 
     Columns: source, source_key, reasons (codes), messages (the details in words), details (JSON), first_run_id,
     then the row's raw columns as read: the client's own data, so unmasked unless --masked.
     """
-    _export("quarantine", config, out, format, masked)
+    _export("quarantine", config, out, format, masked, as_user)
 
 
 @export_app.command("provenance", epilog=_SAFE)
 def export_provenance(
-    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+    config: ExportConfig,
+    out: ExportOut,
+    format: ExportFormatOption = None,
+    masked: Masked = False,
+    as_user: AsOption = None,
 ) -> None:
     """Where every golden field came from: customer_id, field, value, source, source_key and the rule that chose it."""
-    _export("provenance", config, out, format, masked)
+    _export("provenance", config, out, format, masked, as_user)
 
 
 @export_app.command("crosswalk", epilog=_SAFE)
 def export_crosswalk(
-    config: ExportConfig, out: ExportOut, format: ExportFormatOption = None, masked: Masked = False
+    config: ExportConfig,
+    out: ExportOut,
+    format: ExportFormatOption = None,
+    masked: Masked = False,
+    as_user: AsOption = None,
 ) -> None:
     """One row per source row: source, source_key, status, customer_id (blank unless loaded), reason."""
-    _export("crosswalk", config, out, format, masked)
+    _export("crosswalk", config, out, format, masked, as_user)
 
 
 @app.command()
@@ -238,22 +345,26 @@ def trace(
     config: ExportConfig,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     masked: Masked = False,
+    as_user: AsOption = None,
 ) -> None:
     """Show a golden record, every source row behind it (raw columns, status, match probability) and where each
-    golden field came from. A retired customer is traced too. Exit code 1: no such customer."""
+    golden field came from. A retired customer is traced too. Exit code 1: no such customer (or, with --as, none
+    that user sees)."""
     import json
 
     import crm_store
+    from pipelines.cli_users import principal_of
     from pipelines.export import trace_customer
 
     with _store_session(config) as (settings, session):
-        found = trace_customer(session, customer_id, settings, masked=masked)
+        principal = principal_of(session, settings, as_user)
+        found = trace_customer(session, customer_id, settings, masked=masked, principal=principal)
         if found is None:
-            candidates = crm_store.find_customer_ids(session, customer_id)
+            candidates = crm_store.find_customer_ids(session, customer_id, principal=principal)
             if len(candidates) == 1:
-                found = trace_customer(session, candidates[0], settings, masked=masked)
+                found = trace_customer(session, candidates[0], settings, masked=masked, principal=principal)
             else:
-                raise _fail(_unknown_customer(session, customer_id, candidates))
+                raise _fail(_unknown_customer(session, customer_id, candidates, principal))
     assert found is not None
     if as_json:
         sys.stdout.write(json.dumps(found.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -261,15 +372,16 @@ def trace(
     _print_trace(found)
 
 
-def _unknown_customer(session: Any, text: str, candidates: list[str]) -> str:
-    """Why ``text`` names no customer, with what it might have meant (several ids it starts, a source row key)."""
+def _unknown_customer(session: Any, text: str, candidates: list[str], principal: Any = None) -> str:
+    """Why ``text`` names no customer (that ``principal`` sees), with what it might have meant (several ids it
+    starts, a source row key)."""
     import crm_store
 
     if candidates:
         return f"{text!r} starts several customer ids: {', '.join(candidates)}; give more of it"
-    message = f"no customer {text!r} in the store"
+    message = f"no customer {text!r} in the store" + ("" if principal is None else f" that {principal.user} sees")
     source, _, key = text.rpartition(":")
-    outcomes = crm_store.read_outcomes(session)
+    outcomes = crm_store.read_outcomes(session, principal=principal)
     rows = outcomes.filter(
         (outcomes["source_key"] == text) | ((outcomes["source"] == source) & (outcomes["source_key"] == key))
     )
@@ -612,8 +724,13 @@ def dedupe(
     import yaml
     from pydantic import ValidationError
 
+    from pipelines.preflight import check_dedupe
     from rules.match import DedupeConfig, MatchModel, dedupe_table
 
+    problems = check_dedupe(input_path, config, out)
+    if problems:
+        _print_problems(f"cannot deduplicate {input_path.name} with {config}", problems)
+        raise typer.Exit(2)
     try:
         settings = DedupeConfig.model_validate(yaml.safe_load(config.read_text("utf-8")) or {})
     except (OSError, yaml.YAMLError) as exc:
@@ -745,10 +862,17 @@ def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted: the run is recorded as failed and the store's lock released", INTERRUPTED) from None
-    except Exception as exc:
+    except KNOWN_ERRORS as exc:
         if debug:
             raise
-        raise _fail(f"the run failed: {type(exc).__name__}: {exc} (run again with --debug for details)") from None
+        raise _fail(f"the run failed: {exc}{_retry_hint(exc)}") from None
+    except Exception as exc:  # not an error crmkit raises on purpose: a bug, whose traceback --debug shows
+        if debug:
+            raise
+        raise _fail(
+            f"the run failed on an unexpected error (please report it): {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback)"
+        ) from None
 
 
 def _summary(result: MigrateResult) -> None:

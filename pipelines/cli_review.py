@@ -1,9 +1,12 @@
 """``crmkit review``: the data steward's review queue on the command line.
 
-``list`` shows the possible matches most in doubt first, ``show`` one pair's two rows side by side with the
-evidence, ``accept`` / ``reject`` / ``skip`` record a decision (with an audit event) that the next ``crmkit migrate``
-honours, ``export`` writes the queue to CSV, XLSX or JSON. Heavy imports stay inside the commands, so ``crmkit
---help`` starts fast.
+The queue holds possible matches (pairs of source rows, from ``crmkit migrate``) and findings about one customer
+(stale, incomplete, invalid contacts, from ``crmkit clean`` and the scheduled runs). ``list`` shows the possible
+matches most in doubt first, then the findings; ``show`` one pair's two rows side by side with the evidence, or a
+finding with its customer's record and contact points; ``accept`` / ``reject`` / ``skip`` record a decision (with
+an audit event) that later runs honour; ``export`` writes the queue to CSV, XLSX or JSON. The queue's logic is
+shared with the web page (``pipelines._review``). Heavy imports stay inside the commands, so ``crmkit --help``
+starts fast.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from rich.table import Table
 __all__ = ["review_app"]
 
 review_app = typer.Typer(
-    help="Review possible matches: list, show, accept, reject or skip them, export the queue.",
+    help="Review possible matches and clean findings: list, show, accept, reject or skip them, export the queue.",
     no_args_is_help=True,
 )
 
@@ -35,6 +38,7 @@ STATUSES: Final = ("open", "decided", "stale", "all")
 #: Columns of ``crmkit review export``.
 EXPORT_COLUMNS: Final = (
     "id",
+    "subject",
     "probability",
     "kind",
     "status",
@@ -42,6 +46,8 @@ EXPORT_COLUMNS: Final = (
     "left_key",
     "right_source",
     "right_key",
+    "customer_id",
+    "finding",
     "decision",
     "decided_by",
     "decided_at",
@@ -100,53 +106,20 @@ def _status_filter(status: str) -> str | None:
 
 
 def _items(session: Any, status: str | None) -> list[dict[str, Any]]:
-    """The queue's items as JSON-ready dicts with their newest decision, most in doubt first (|p - 0.5|), items
-    put aside with ``skip`` after the others, items without a probability last."""
-    import crm_store
+    from pipelines._review import queue_items
 
-    frame = crm_store.read_review_items(session, status=status)  # type: ignore[arg-type]
-    latest = {
-        (d["left_source"], d["left_key"], d["right_source"], d["right_key"]): d
-        for d in crm_store.read_decisions(session).iter_rows(named=True)
-    }
-    out = []
-    for row in frame.iter_rows(named=True):
-        decision = latest.get((row["left_source"], row["left_key"], row["right_source"], row["right_key"]))
-        out.append(
-            {
-                "id": row["id"],
-                "probability": row["probability"],
-                "kind": row["kind"],
-                "status": row["status"],
-                "left": {"source": row["left_source"], "source_key": row["left_key"]},
-                "right": {"source": row["right_source"], "source_key": row["right_key"]},
-                "evidence": json.loads(row["evidence"]) if row["evidence"] else None,
-                "note": row["note"],
-                "decision": None
-                if decision is None
-                else {
-                    "decision": decision["decision"],
-                    "decided_by": decision["decided_by"],
-                    "decided_at": decision["decided_at"].isoformat(),
-                    "note": decision["note"],
-                },
-                "fingerprint": row["fingerprint"],
-                "first_run_id": row["first_run_id"],
-                "last_run_id": row["last_run_id"],
-                "updated_at": row["updated_at"].isoformat(),
-            }
-        )
-
-    def doubt(item: dict[str, Any]) -> tuple[bool, bool, float, int]:
-        p = item["probability"]
-        skipped = item["decision"] is not None and item["decision"]["decision"] == "skip"
-        return (p is None, skipped, abs(p - 0.5) if p is not None else 1.0, item["id"])
-
-    return sorted(out, key=doubt)
+    return queue_items(session, status)
 
 
 def _side(side: dict[str, Any]) -> str:
     return f"{side['source']}:{side['source_key']}"
+
+
+def _finding_text(item: dict[str, Any]) -> str:
+    """A finding in one line, masked as its evidence is: ``code field: detail``."""
+    evidence = item["evidence"] or {}
+    field = f" ({evidence['field']})" if evidence.get("field") else ""
+    return f"{evidence.get('code', item['kind'])}{field}: {evidence.get('detail', '')}"
 
 
 @review_app.command("list")
@@ -158,7 +131,9 @@ def list_items(
     status: StatusOption = "open",
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many items.")] = 50,
 ) -> None:
-    """The possible matches, most in doubt first (probability nearest 0.5); skipped ones after the others."""
+    """The possible matches, most in doubt first (probability nearest 0.5), then the clean findings; skipped ones
+    after the others. ``--json``: an array of items (``id``, ``subject`` pair|finding, ``probability``, ``left`` and
+    ``right`` = {source, source_key} of a pair, ``customer_id`` of a finding, ``evidence``, ``decision`` …)."""
     wanted = _status_filter(status)
     with _queue(config) as (_, session):
         items = _items(session, wanted)
@@ -173,18 +148,22 @@ def list_items(
     table = Table(title=f"Review queue: {what}", title_justify="left")
     for name, justify in (("id", "right"), ("p", "right"), ("kind", "left"), ("status", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    table.add_column("left")
-    table.add_column("right")
+    table.add_column("left row / customer")
+    table.add_column("right row / finding")
     table.add_column("decision")
     for item in shown:
         decision = item["decision"]
+        if item["subject"] == "pair":
+            left, right = _side(item["left"]), _side(item["right"])
+        else:
+            left, right = f"customer {item['customer_id']}", _finding_text(item)
         table.add_row(
             str(item["id"]),
             "–" if item["probability"] is None else f"{item['probability']:.3f}",
             item["kind"],
             item["status"] + (" *" if item["note"] else ""),
-            escape(_side(item["left"])),
-            escape(_side(item["right"])),
+            escape(left),
+            escape(right),
             "–" if decision is None else escape(f"{decision['decision']} ({decision['decided_by']})"),
         )
     console.print(table)
@@ -192,34 +171,6 @@ def list_items(
         f"showing {len(shown):,} of {len(items):,} {what}"
         + (" (* has a note: review show ID)" if any(i["note"] for i in shown) else "")
     )
-
-
-def _canonical(settings: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each raw row mapped onto canonical fields and normalised as the run did (the values the matcher compared)."""
-    import polars as pl
-
-    from crm_store.schema import CANONICAL_FIELDS, SOURCE_COL, SOURCE_KEY_COL
-    from rules.mapping import apply_codes, apply_mapping
-    from rules.normalise import normalise_frame
-
-    out = []
-    for row in rows:
-        try:
-            source = settings.source(row["source"])
-        except KeyError:
-            out.append({})
-            continue
-        if not row["payload"] or source.activity is not None:
-            out.append({})
-            continue
-        raw = pl.DataFrame([{k: None if v is None else str(v) for k, v in row["payload"].items()}]).with_columns(
-            pl.lit(row["source"]).alias(SOURCE_COL), pl.lit(row["source_key"]).alias(SOURCE_KEY_COL)
-        )
-        mapped = apply_codes(apply_mapping(raw, source.mapping), source.codes)
-        d = settings.defaults_of(row["source"])
-        values = normalise_frame(mapped, region=d.region, date_order=d.date_order, tz=d.timezone).row(0, named=True)
-        out.append({f: values[f] for f in CANONICAL_FIELDS if values.get(f) not in (None, "", [])})
-    return out
 
 
 def _cell(value: Any) -> str:
@@ -230,21 +181,73 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _show_decisions(item: dict[str, Any]) -> None:
+    for decision in item["decisions"]:
+        note = f": {decision['note']}" if decision["note"] else ""
+        console.print(
+            escape(
+                f"{decision['decided_at']:%Y-%m-%d %H:%M} {decision['decided_by']} decided {decision['decision']}{note}"
+            )
+        )
+
+
+def _show_finding(item: dict[str, Any], subject: dict[str, Any]) -> None:
+    """A finding: what was found (masked, as the report shows it), the customer's record and contact points now
+    (unmasked values: stewards see the data), the decisions made on it."""
+    evidence = item["evidence"] or {}
+    console.print(
+        f"[bold]Review item {item['id']}[/]: finding {escape(str(evidence.get('code', item['kind'])))} "
+        f"({item['kind']}), {item['status']}, customer {escape(item['customer_id'])}"
+    )
+    if item["note"]:
+        console.print(f"[yellow]note:[/] {escape(item['note'])}")
+    console.print(escape(f"{evidence.get('description', '')} Found: {evidence.get('detail', '')}"))
+    if not subject["found"]:
+        console.print("[yellow]The customer is no longer in the store.[/]")
+    else:
+        record = Table(title="The customer now", title_justify="left")
+        record.add_column("field", style="bold")
+        record.add_column("value")
+        for field in subject["fields"]:
+            value = escape(field["value"] or "–")
+            record.add_row(escape(field["name"]), f"[yellow]{value}[/]" if field["concerned"] else value)
+        console.print(record)
+        if subject["retired_at"] is not None:
+            console.print("[yellow]The customer is retired (its rows are in another customer now).[/]")
+        points = Table(title="Contact points", title_justify="left")
+        for name in ("kind", "value", "valid", "source row"):
+            points.add_column(name)
+        for point in subject["contact_points"]:
+            row = f"{point['source']}:{point['source_key']}" if point["source"] else "–"
+            valid = "yes" if point["valid"] else "[yellow]no[/]"
+            points.add_row(escape(point["kind"]), escape(point["value"]), valid, escape(row))
+        console.print(points if subject["contact_points"] else "No contact points.")
+    console.print("accept: a real problem (confirm) · reject: not a problem (dismiss) · skip: decide later")
+    _show_decisions(item)
+
+
 @review_app.command("show")
 def show(item_id: ItemArg, config: ConfigOption) -> None:
-    """One possible match: both rows side by side, the evidence waterfall and the decisions made on it.
+    """One item. A possible match: both rows side by side, the evidence waterfall and the decisions made on it. A
+    finding: what the clean run found, the customer's record and contact points now, the decisions made on it.
 
-    The rows show their normalised values, unmasked (stewards see the data), and the customers they are in now.
+    Values are shown unmasked (stewards see the data): a pair's rows normalised as the matcher compared them,
+    with the customers they are in now.
     """
     import crm_store
+    from pipelines._review import canonical_values, finding_subject
     from rules.match import weight_to_prob
 
     with _queue(config) as (settings, session):
         item = crm_store.read_review_item(session, item_id)
         if item is None:
             raise _fail(_unknown(item_id))
+        if item["subject"] == "finding":
+            subject = finding_subject(session, item)
+            _show_finding(item, subject)
+            return
         rows = crm_store.read_pair_rows(session, item)
-    values = _canonical(settings, rows)
+    values = canonical_values(settings, rows)
     p = "–" if item["probability"] is None else f"{item['probability']:.3f}"
     console.print(f"[bold]Review item {item_id}[/]: {item['kind']}, {item['status']}, match probability {p}")
     if item["note"]:
@@ -279,38 +282,44 @@ def show(item_id: ItemArg, config: ConfigOption) -> None:
             waterfall.add_row("related people", "", f"{float(related):+.2f}", f"{weight_to_prob(total):.4f}")
         waterfall.add_row("[bold]final[/]", "", f"{total:+.2f}", f"[bold]{weight_to_prob(total):.4f}[/]")
         console.print(waterfall)
-    for decision in item["decisions"]:
-        note = f": {decision['note']}" if decision["note"] else ""
-        console.print(
-            escape(
-                f"{decision['decided_at']:%Y-%m-%d %H:%M} {decision['decided_by']} decided {decision['decision']}{note}"
-            )
-        )
+    _show_decisions(item)
 
 
 def _unknown(item_id: int) -> str:
     return f"no review item {item_id} in the store (crmkit review list --status all shows every item)"
 
 
-def _decide(item_id: int, decision: str, config: Path, note: str | None, by: str | None) -> None:
+#: What each decision does, as the commands say it.
+EFFECTS: Final = {
+    "match": "the next run merges them",
+    "no_match": "the next run keeps them apart",
+    "confirm": "a real problem; later clean runs do not ask again while the customer's values behind it stay",
+    "dismiss": "not a problem; later clean runs do not ask again while the customer's values behind it stay",
+    "skip": "put aside; it stays in the queue",
+}
+
+
+def _decide(item_id: int, verb: str, config: Path, note: str | None, by: str | None) -> None:
     import crm_store
 
     who = by or _os_user()
     with _queue(config) as (_, session):
+        found = crm_store.read_review_item(session, item_id)
+        if found is None:
+            raise _fail(_unknown(item_id))
+        decision = crm_store.decision_for(found, verb)  # type: ignore[arg-type]
         try:
-            item = crm_store.decide(session, item_id, decision, by=who, note=note)  # type: ignore[arg-type]
+            item = crm_store.decide(session, item_id, decision, by=who, note=note)
         except crm_store.ReviewItemNotFoundError:
             raise _fail(_unknown(item_id)) from None
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
         session.commit()
-    left, right = f"{item['left_source']}:{item['left_key']}", f"{item['right_source']}:{item['right_key']}"
-    effect = {
-        "match": "the next run merges them",
-        "no_match": "the next run keeps them apart",
-        "skip": "put aside; it stays in the queue",
-    }[decision]
-    console.print(f"Review item {item_id} ({escape(left)} / {escape(right)}): {decision} by {escape(who)}; {effect}")
+    if item["subject"] == "pair":
+        what = f"{item['left_source']}:{item['left_key']} / {item['right_source']}:{item['right_key']}"
+    else:
+        what = f"{(item['evidence'] or {}).get('code', item['kind'])} of customer {item['customer_id']}"
+    console.print(f"Review item {item_id} ({escape(what)}): {decision} by {escape(who)}; {EFFECTS[decision]}")
 
 
 def _os_user() -> str:
@@ -322,14 +331,16 @@ def _os_user() -> str:
 
 @review_app.command("accept")
 def accept(item_id: ItemArg, config: ConfigOption, note: NoteOption = None, by: ByOption = None) -> None:
-    """The two rows are one customer: the next run merges them (while their compared values stay as they are)."""
-    _decide(item_id, "match", config, note, by)
+    """A possible match: the two rows are one customer, the next run merges them (while their compared values stay
+    as they are). A finding: confirmed, a real problem (decision ``confirm``; not asked again while it holds)."""
+    _decide(item_id, "accept", config, note, by)
 
 
 @review_app.command("reject")
 def reject(item_id: ItemArg, config: ConfigOption, note: NoteOption = None, by: ByOption = None) -> None:
-    """The two rows are different customers: later runs never put them in one customer."""
-    _decide(item_id, "no_match", config, note, by)
+    """A possible match: the two rows are different customers, later runs never put them in one customer. A
+    finding: not a problem (decision ``dismiss``; later clean runs do not ask again while it holds)."""
+    _decide(item_id, "reject", config, note, by)
 
 
 @review_app.command("skip")
@@ -349,7 +360,8 @@ def export(
     ],
     status: StatusOption = "all",
 ) -> None:
-    """The review queue with each item's newest decision, as CSV, XLSX or JSON (formula-safe in spreadsheets)."""
+    """The review queue (possible matches and findings) with each item's newest decision, as CSV, XLSX or JSON
+    (formula-safe in spreadsheets)."""
     import polars as pl
 
     from pipelines.cli_audit import audit_export
@@ -365,13 +377,16 @@ def export(
     rows = [
         {
             "id": i["id"],
+            "subject": i["subject"],
             "probability": i["probability"],
             "kind": i["kind"],
             "status": i["status"],
-            "left_source": i["left"]["source"],
-            "left_key": i["left"]["source_key"],
-            "right_source": i["right"]["source"],
-            "right_key": i["right"]["source_key"],
+            "left_source": (i["left"] or {}).get("source"),
+            "left_key": (i["left"] or {}).get("source_key"),
+            "right_source": (i["right"] or {}).get("source"),
+            "right_key": (i["right"] or {}).get("source_key"),
+            "customer_id": i["customer_id"],
+            "finding": _finding_text(i) if i["subject"] == "finding" else None,
             "decision": (i["decision"] or {}).get("decision"),
             "decided_by": (i["decision"] or {}).get("decided_by"),
             "decided_at": (i["decision"] or {}).get("decided_at"),

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pipelines.runs import run_history
+
 if TYPE_CHECKING:
     from pipelines.clean import CleanResult
+    from pipelines.settings import ProjectSettings
 
 __all__ = ["run_history", "schedule_app"]
 
@@ -85,8 +88,68 @@ def schedule(
         console.print(f"  runs in the Prefect UI: {ui}/deployments")
     console.print(f"  run it now: [bold]prefect deployment run '{full_name}'[/]")
     console.print("Runs until stopped (Ctrl-C or SIGTERM); stopping pauses the schedule.")
+    _record_schedule(settings, full_name, SCHEDULED_FLOW, cron, zone)
     sys.stdout.flush()
-    serve(deployment, limit=1, print_starting_message=False)
+    try:
+        serve(deployment, limit=1, print_starting_message=False)
+    finally:
+        _record_stop(settings, full_name)
+
+
+def _record_schedule(settings: ProjectSettings, name: str, flow: str, cron: str, zone: str) -> None:
+    """Record in the project's store that ``name`` is served (the review page and ``crmkit runs`` show it with its
+    next run). The store is created if it does not exist yet: the deployment's first run would create it."""
+    import getpass
+    import socket
+
+    from sqlalchemy.orm import Session
+
+    import crm_store
+    from pipelines.cli import _fail
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        user = "unknown"
+    try:
+        engine = crm_store.init_store(settings.store_url)
+    except Exception as exc:
+        raise _fail(f"cannot open the store to record the schedule: {type(exc).__name__}: {exc}") from None
+    try:
+        with Session(engine) as session, session.begin():
+            crm_store.record_schedule(
+                session,
+                name=name,
+                project=settings.project,
+                flow=flow,
+                cron=cron,
+                timezone=zone,
+                served_by=user,
+                host=socket.gethostname(),
+            )
+    finally:
+        engine.dispose()
+
+
+def _record_stop(settings: ProjectSettings, name: str) -> None:
+    """Record that the schedule is no longer served; a store that cannot be reached is only reported."""
+    from rich.markup import escape
+    from sqlalchemy.orm import Session
+
+    import crm_store
+    from pipelines.cli import err
+    from rules.mask import redact_secrets
+
+    try:
+        engine = crm_store.open_store(settings.store_url)
+        try:
+            with Session(engine) as session, session.begin():
+                crm_store.stop_schedule(session, name)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the store is gone or down: the schedule stops all the same
+        problem = escape(redact_secrets(f"{type(exc).__name__}: {exc}") or "")
+        err.print(f"[yellow]crmkit:[/] could not record in the store that the schedule stopped: {problem}")
 
 
 def _server_problem() -> str | None:
@@ -119,7 +182,8 @@ def clean_command(
     config: ConfigOption,
     debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
 ) -> None:
-    """Run the clean flow once: stale records, incomplete records and invalid contacts, with a masked report.
+    """Run the clean flow once: stale records, incomplete records and invalid contacts, with a masked report; every
+    finding goes to the review queue (crmkit review list), where a confirmed or dismissed one is not asked again.
 
     Exit code 0: the run succeeded (findings are not failures); 1: it failed, there is no store, or another run
     holds it; 2: invalid project file.
@@ -170,10 +234,14 @@ def _print_clean(result: CleanResult) -> None:
             f"{counts['customers']:,} customers checked · {counts['customers_with_findings']:,} with findings · "
             f"status [bold {'green' if result.status == 'succeeded' else 'red'}]{result.status}[/]"
         )
-    if result.enqueued is None:
-        console.print("Review queue: takes no clean findings yet; they are listed in the report (clean.json)")
-    else:
-        console.print(f"Review queue: {result.enqueued:,} items queued")
+    if result.review:
+        review = result.review
+        console.print(
+            f"Review queue: {review['open']:,} findings open for a steward ({review['new']:,} new) · "
+            f"{review['decided']:,} confirmed or dismissed earlier, not asked again · "
+            f"{review['stale']:,} no longer found · {review['pairs_open']:,} possible matches open · "
+            "crmkit review list --config …"
+        )
     console.print(f"Report: [bold]{result.report_path or 'not written'}[/]")
     if result.error:
         err.print(f"[bold red]crmkit:[/] clean run {result.run_id} failed: {result.error}")
@@ -185,63 +253,37 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many runs.")] = 20,
 ) -> None:
-    """Run history of the project's store, newest first: migrate and clean runs, status, counts, report path."""
+    """Run history of the project's store, newest first: migrate and clean runs, status, counts, report path; and
+    the schedules crmkit schedule serves, with their next run. ``--json``: an array of the runs."""
     from pipelines.cli import _store_session
+    from pipelines.runs import schedules
 
     with _store_session(config) as (_settings, session):
         history = run_history(session, limit=limit)
+        served = [] if as_json else schedules(session)
     if as_json:
         sys.stdout.write(json.dumps(history, ensure_ascii=False, indent=2, default=str) + "\n")
         return
+    _print_schedules(served)
     _print_runs(history)
 
 
-def run_history(session: Any, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """The store's runs, newest first, each a dict: ``run_id``, ``flow`` (``migrate`` | ``clean``), ``started_at``,
-    ``finished_at`` (ISO 8601), ``status``, ``rows_read``, ``rows_loaded``, ``rows_quarantined``, ``rows_skipped``
-    (a migrate run's ledger totals), ``customers`` (a migrate run's golden customers, from its report; the customers
-    a clean run checked), ``findings`` (a clean run's), ``report_path``, ``error``. Unknown counts are ``None``."""
-    import crm_store
+def _print_schedules(served: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
 
-    history = []
-    for row in crm_store.read_runs(session, limit=limit).iter_rows(named=True):
-        ledger = json.loads(row["ledger"]) if row["ledger"] else None
-        entry: dict[str, Any] = {
-            "run_id": row["run_id"],
-            "flow": "migrate",
-            "started_at": _iso(row["started_at"]),
-            "finished_at": _iso(row["finished_at"]),
-            "status": row["status"],
-            **dict.fromkeys(("rows_read", "rows_loaded", "rows_quarantined", "rows_skipped", "customers", "findings")),
-            "report_path": row["report_path"],
-            "error": row["error"],
-        }
-        if isinstance(ledger, dict):
-            entry["flow"] = str(ledger.get("flow") or "other")
-            entry["customers"] = ledger.get("customers")
-            entry["findings"] = ledger.get("findings")
-        elif isinstance(ledger, list):
-            for name in ("read", "loaded", "quarantined", "skipped"):
-                entry[f"rows_{name}"] = sum(int(source.get(name) or 0) for source in ledger)
-            entry["customers"] = _report_customers(row["report_path"])
-        history.append(entry)
-    return history
+    from pipelines.cli import console
 
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
-
-
-def _report_customers(report_path: str | None) -> int | None:
-    """The golden customers a migrate run reported (``report.json`` beside its HTML report), if still there."""
-    if not report_path:
-        return None
-    try:
-        report = json.loads(Path(report_path).with_name("report.json").read_text("utf-8"))
-        value = report["totals"]["customers"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return int(value) if isinstance(value, int) else None
+    for row in served:
+        where = f"served by {row['served_by']} on {row['host']} since {row['started_at']:%Y-%m-%d %H:%M} UTC"
+        if row["active"] and row["next_runs"]:
+            state = f"next run [bold]{row['next_runs'][0]:%Y-%m-%d %H:%M %Z}[/] · {escape(where)}"
+        elif row["active"]:
+            state = escape(where)
+        else:
+            state = f"[yellow]stopped[/] {row['stopped_at']:%Y-%m-%d %H:%M} UTC (schedule paused)"
+        console.print(
+            f"Schedule [bold]{escape(row['name'])}[/]: {escape(row['cron'])} ({escape(row['timezone'])}) · {state}"
+        )
 
 
 def _print_runs(history: list[dict[str, Any]]) -> None:
@@ -268,7 +310,8 @@ def _print_runs(history: list[dict[str, Any]]) -> None:
         status = run["status"]
         shown = f"[{colours.get(status, 'red')}]{status}[/]"
         if run["flow"] == "clean" and run["findings"] is not None:
-            shown += f" ({run['findings']:,} findings)"
+            open_ = f", {run['review_open']:,} open for review" if run["review_open"] is not None else ""
+            shown += f" ({run['findings']:,} findings{open_})"
         table.add_row(
             escape(run["run_id"]),
             run["flow"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -43,6 +43,15 @@ def serve(
             "--user", help="Who decisions and unmerges are recorded for (default: the operating-system user)."
         ),
     ] = None,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Run the page as this user of the store (crmkit users list): it shows only what their role and "
+            "team see; the review queue and every change are an admin's.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the review page: the queue most in doubt first, each possible match side by side with its evidence
     (keys a = match, r = no match, s = skip), customers with their history and an unmerge button.
@@ -58,8 +67,11 @@ def serve(
 
     settings = _load(config)
     local = _is_loopback(host)
+    if as_user is not None and user is not None and user != as_user:
+        raise _fail("--user and --as name different people: the page records its actions for the --as user", 2)
     try:
-        app = create_app(settings, user=user, allowed_hosts=LOOPBACK_HOSTS if local else None)
+        principal = _principal(settings, as_user)
+        app = create_app(settings, user=user, allowed_hosts=LOOPBACK_HOSTS if local else None, principal=principal)
     except crm_store.StoreNotFoundError as exc:
         raise _fail(str(exc)) from None
     if not local:
@@ -75,3 +87,20 @@ def serve(
     logging.getLogger("pipelines").setLevel(logging.INFO)  # each decision and unmerge: who, which item (no values)
     install_redaction()
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+def _principal(settings: Any, name: str | None) -> Any:
+    """The principal of the store's user ``name`` (None: the store's owner); an unknown user exits 2."""
+    if name is None:
+        return None
+    from sqlalchemy.orm import Session
+
+    import crm_store
+    from pipelines.cli_users import principal_of
+
+    engine = crm_store.open_store(settings.store_url)
+    try:
+        with Session(engine) as session:
+            return principal_of(session, settings, name)
+    finally:
+        engine.dispose()

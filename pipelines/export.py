@@ -33,6 +33,7 @@ from rules.mask import PII_FIELDS, mask_id, mask_value
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from crm_store.access import Principal
     from pipelines.settings import ProjectSettings
 
 __all__ = [
@@ -417,10 +418,13 @@ def _messages(details: str | None) -> str | None:
     return "; ".join(p for p in parts if p) or None
 
 
-def _quarantine(session: Session, settings: ProjectSettings | None, masked: bool) -> pl.DataFrame:
-    quarantine = crm_store.read_quarantine(session)
+def _quarantine(
+    session: Session, settings: ProjectSettings | None, masked: bool, principal: Principal | None = None
+) -> pl.DataFrame:
+    quarantine = crm_store.read_quarantine(session, principal=principal)
     sources = quarantine["source"].unique().sort().to_list()
-    raw = crm_store.read_source_records(session, sources).select("source", "source_key", "payload")
+    raw = crm_store.read_source_records(session, sources, principal=principal)
+    raw = raw.select("source", "source_key", "payload")
     frame = quarantine.join(raw, on=["source", "source_key"], how="left", maintain_order="left")
     frame = frame.with_columns(
         pl.Series("messages", [_messages(d) for d in frame["details"].to_list()], dtype=pl.String)
@@ -441,8 +445,18 @@ JSON_COLUMNS: Final[dict[ExportKind, tuple[str, ...]]] = {
 }
 
 
+def _mask_here(principal: Principal | None, masked: bool) -> bool:
+    """Whether to mask here: not when the store already gave the principal masked values (an auditor)."""
+    return masked and not (principal is not None and principal.masks_pii)
+
+
 def export_frame(
-    session: Session, kind: ExportKind, settings: ProjectSettings | None = None, *, masked: bool = False
+    session: Session,
+    kind: ExportKind,
+    settings: ProjectSettings | None = None,
+    *,
+    masked: bool = False,
+    principal: Principal | None = None,
 ) -> pl.DataFrame:
     """The table ``crmkit export KIND`` writes.
 
@@ -457,18 +471,22 @@ def export_frame(
     ``masked`` masks names, phones, e-mails, ID numbers and addresses with ``rules.mask`` (and e-mails and phone
     numbers inside free text); source keys, ids and reason codes stay as they are. Masking the raw columns of a
     quarantined row needs ``settings`` (the source's mapping says which column holds what).
+
+    ``principal`` (``crmkit export --as USER``): only the rows that user sees, as they see them
+    (``crm_store.access``: an auditor's values come masked, a service user's hidden columns empty).
     """
+    masked = _mask_here(principal, masked)
     if kind == "customers":
-        frame = crm_store.read_customers(session, retired=True)
+        frame = crm_store.read_customers(session, retired=True, principal=principal)
         return _mask_store_columns(frame) if masked else frame
     if kind == "provenance":
-        frame = crm_store.read_provenance(session)
+        frame = crm_store.read_provenance(session, principal=principal)
         return _mask_by_field(frame) if masked else frame
     if kind == "quarantine":
-        return _quarantine(session, settings, masked)
+        return _quarantine(session, settings, masked, principal)
     if kind == "crosswalk":
         sources = None if settings is None else [s.name for s in settings.sources]
-        frame = crm_store.read_outcomes(session, sources)
+        frame = crm_store.read_outcomes(session, sources, principal=principal)
         return frame.select("source", "source_key", "status", "customer_id", "reason")
     raise ValueError(f"unknown export {kind!r}; known exports: {', '.join(EXPORT_KINDS)}")
 
@@ -495,7 +513,12 @@ class Trace:
 
 
 def trace_customer(
-    session: Session, customer_id: str, settings: ProjectSettings | None = None, *, masked: bool = False
+    session: Session,
+    customer_id: str,
+    settings: ProjectSettings | None = None,
+    *,
+    masked: bool = False,
+    principal: Principal | None = None,
 ) -> Trace | None:
     """The :class:`Trace` of ``customer_id`` (retired or not), or ``None`` when there is no such customer.
 
@@ -504,8 +527,10 @@ def trace_customer(
     ``status``, ``reason``, ``customer_id`` (where the crosswalk links the row now), ``match_probability``,
     ``evidence`` (parsed), ``first_run_id`` and ``payload`` (the raw columns, a dict); ``fields`` are the
     customer's ``field_provenance`` rows. ``masked`` masks personal values as :func:`export_frame` does.
+    ``principal``: ``None`` unless that user sees the customer, and then only what they see (``crm_store.access``).
     """
-    record = crm_store.read_customer(session, customer_id)
+    masked = _mask_here(principal, masked)
+    record = crm_store.read_customer(session, customer_id, principal=principal)
     if record.is_empty():
         return None
     if masked:
@@ -513,12 +538,12 @@ def trace_customer(
     customer = record.row(0, named=True)
     if isinstance(customer.get("attributes"), str):
         customer["attributes"] = json.loads(customer["attributes"])
-    provenance = crm_store.read_customer_provenance(session, customer_id)
+    provenance = crm_store.read_customer_provenance(session, customer_id, principal=principal)
     if masked:
         provenance = _mask_by_field(provenance)
     kinds = _payload_kinds(settings)
     rows = []
-    for row in crm_store.read_customer_rows(session, customer_id).iter_rows(named=True):
+    for row in crm_store.read_customer_rows(session, customer_id, principal=principal).iter_rows(named=True):
         payload = _payloads([row.pop("payload")])[0]
         row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else None
         row["payload"] = _mask_payload(row["source"], payload, kinds) if masked else payload

@@ -8,20 +8,23 @@ unbalances the ledger.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 import polars as pl
 
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
+from pipelines.errors import PipelineError
+from pipelines.stages import Extracted, Golden, Stage, Validated
 from rules.mask import redact_secrets
 
 if TYPE_CHECKING:
-    from pipelines.migrate import Extracted, Golden, Stage, Validated
     from pipelines.settings import ProjectSettings
 
 __all__ = [
     "REHYDRATED_COL",
     "LedgerError",
+    "LedgerRow",
+    "LedgerTotals",
     "RunStatus",
     "build_ledger",
     "ledger_rows",
@@ -31,12 +34,40 @@ __all__ = [
     "unplaced_ledger",
 ]
 
-#: Marks rows an incremental run rebuilt from the store to match against (``pipelines.migrate.rehydrate``):
+#: Marks rows an incremental run rebuilt from the store to match against (``pipelines.steps.rehydrate``):
 #: they were not read by this run, so the ledger does not count them.
 REHYDRATED_COL = "_rehydrated"
 
 #: How a run ended: ``partial`` loaded what it read, but a source failed or too many rows were quarantined.
 RunStatus = Literal["succeeded", "partial", "failed"]
+
+
+class LedgerRow(TypedDict):
+    """One source's line of the ledger: ``read = loaded + quarantined + skipped`` when ``balanced``; ``missing``
+    rows were read but placed nowhere (or placed but never read), ``duplicated`` ones placed twice."""
+
+    source: str
+    read: int
+    loaded: int
+    quarantined: int
+    skipped: int
+    missing: int
+    duplicated: int
+    balanced: bool
+    #: the source's connector kind (every row of a run's ledger has it)
+    kind: NotRequired[str]
+    #: why the whole source failed (credentials hidden), or None
+    error: NotRequired[str | None]
+
+
+class LedgerTotals(TypedDict):
+    """Rows read, loaded, quarantined and skipped over all sources, and whether every source balanced."""
+
+    read: int
+    loaded: int
+    quarantined: int
+    skipped: int
+    balanced: bool
 
 
 def read_this_run(records: pl.DataFrame) -> pl.DataFrame:
@@ -47,10 +78,10 @@ def read_this_run(records: pl.DataFrame) -> pl.DataFrame:
 _KEY = [SOURCE_COL, SOURCE_KEY_COL]
 
 
-class LedgerError(RuntimeError):
+class LedgerError(PipelineError, RuntimeError):
     """A run's ledger does not balance: some row was lost or counted twice."""
 
-    def __init__(self, ledger: list[dict[str, Any]], report_path: Path | None = None) -> None:
+    def __init__(self, ledger: list[LedgerRow], report_path: Path | None = None) -> None:
         self.ledger = ledger
         bad = [row for row in ledger if not row["balanced"]]
         where = f" (report: {report_path})" if report_path else ""
@@ -69,7 +100,7 @@ def build_ledger(
     validated: Validated,
     golden: Golden,
     activities: pl.DataFrame,
-) -> list[dict[str, Any]]:
+) -> list[LedgerRow]:
     """One ledger row per configured source, in config order. A failed source's ``error`` has its credentials
     hidden (``rules.mask.redact_secrets``): the ledger goes to the CLI, the report and ``pipeline_run.ledger``."""
     read = [item.raw.select(_KEY) for item in extracted if item.raw is not None and item.raw.height]
@@ -83,7 +114,7 @@ def build_ledger(
         {name: frame.select(_KEY) if frame.height else None for name, frame in outcomes.items()},
     )
     by_source = {row["source"]: row for row in rows}
-    ledger = []
+    ledger: list[LedgerRow] = []
     for item in extracted:
         row = by_source.get(item.source) or _empty_row(item.source)
         row["kind"] = item.kind
@@ -92,7 +123,7 @@ def build_ledger(
     return ledger
 
 
-def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) -> list[dict[str, Any]]:
+def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) -> list[LedgerRow]:
     """Count and reconcile keys per source.
 
     Args:
@@ -127,7 +158,7 @@ def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) ->
         .fill_null(0)
         .sort(SOURCE_COL)
     )
-    rows = []
+    rows: list[LedgerRow] = []
     for r in table.iter_rows(named=True):
         balanced = (
             r["read"] == r["loaded"] + r["quarantined"] + r["skipped"]
@@ -150,31 +181,34 @@ def ledger_rows(read: pl.DataFrame, outcomes: dict[str, pl.DataFrame | None]) ->
     return rows
 
 
-def unplaced_ledger(settings: ProjectSettings, extracted: list[Extracted] | None) -> list[dict[str, Any]]:
+def unplaced_ledger(settings: ProjectSettings, extracted: list[Extracted] | None) -> list[LedgerRow]:
     """The ledger of a run that stopped before its rows were placed: per configured source, the rows it read
     (none when it stopped before reading), none of them loaded, quarantined or skipped."""
     by_source = {item.source: item for item in extracted or []}
-    ledger = []
+    ledger: list[LedgerRow] = []
     for source in settings.sources:
         item = by_source.get(source.name)
         read = item.raw.height if item is not None and item.raw is not None else 0
         row = _empty_row(source.name)
-        error = redact_secrets(item.error) if item else None
-        row.update(kind=source.kind, read=read, missing=read, balanced=read == 0, error=error)
+        row["read"], row["missing"], row["balanced"] = read, read, read == 0
+        row["kind"] = source.kind
+        row["error"] = redact_secrets(item.error) if item else None
         ledger.append(row)
     return ledger
 
 
-def ledger_totals(ledger: list[dict[str, Any]]) -> dict[str, Any]:
+def ledger_totals(ledger: list[LedgerRow]) -> LedgerTotals:
     """Rows read, loaded, quarantined and skipped over all sources, and whether every source balanced."""
-    totals: dict[str, Any] = {
-        name: sum(row[name] for row in ledger) for name in ("read", "loaded", "quarantined", "skipped")
+    return {
+        "read": sum(row["read"] for row in ledger),
+        "loaded": sum(row["loaded"] for row in ledger),
+        "quarantined": sum(row["quarantined"] for row in ledger),
+        "skipped": sum(row["skipped"] for row in ledger),
+        "balanced": all(row["balanced"] for row in ledger),
     }
-    totals["balanced"] = all(row["balanced"] for row in ledger)
-    return totals
 
 
-def run_status(ledger: list[dict[str, Any]], max_quarantine_share: float) -> tuple[RunStatus, str | None]:
+def run_status(ledger: list[LedgerRow], max_quarantine_share: float) -> tuple[RunStatus, str | None]:
     """Judge a run that placed its rows by its ledger: ``(status, why it is not succeeded)``.
 
     ``failed``: the ledger does not balance, or every source failed (nothing was read); ``partial``: a source
@@ -198,7 +232,7 @@ def run_status(ledger: list[dict[str, Any]], max_quarantine_share: float) -> tup
     return "succeeded", None
 
 
-def _empty_row(source: str) -> dict[str, Any]:
+def _empty_row(source: str) -> LedgerRow:
     return {
         "source": source,
         "read": 0,

@@ -16,7 +16,7 @@ import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -26,7 +26,8 @@ from crm_store.schema import ISSUES_COL, LINEAGE_COLS, SKIP_REASON_COL, SOURCE_C
 from pipelines import _run_index
 from pipelines._charts import report_charts
 from pipelines._files import copy_private_tree, private_dir, write_private_text
-from pipelines.ledger import ledger_totals, read_this_run
+from pipelines.ledger import LedgerRow, LedgerTotals, ledger_totals, read_this_run
+from pipelines.stages import Extracted, Golden, Stage, Validated
 from rules.mask import mask_email, mask_name, mask_phone, mask_text, mask_value, redact_secrets
 from rules.match import explain
 from rules.normalise import person_name_in_company
@@ -34,7 +35,6 @@ from rules.reasons import describe
 from rules.validate import RuleResult
 
 if TYPE_CHECKING:
-    from pipelines.migrate import Extracted, Golden, Stage, Validated
     from rules.match import MatchSettings
 
 __all__ = [
@@ -52,10 +52,94 @@ SAMPLES_PER_REASON = 5
 EXAMPLE_CLUSTERS = 5
 
 
+class ReportTotals(LedgerTotals):
+    """The ledger's totals, and the golden customers and activities the run's rows became."""
+
+    customers: int
+    activities: int
+
+
+class SchemaRow(TypedDict):
+    """A source's columns as read, and how they changed since its last successful run (see :func:`_schema`)."""
+
+    source: str
+    columns: list[str]
+    compared: bool
+    baseline: bool
+    new: list[str]
+    missing: list[str]
+    renamed: list[list[str]]
+    mapped_missing: list[str]
+    unmapped: list[str]
+
+
+class FunnelRow(TypedDict):
+    """Where a source's rows went, each counted once: ``read = skipped + unparseable + failed_rules + loaded``."""
+
+    source: str
+    read: int
+    skipped: int
+    unparseable: int
+    failed_rules: int
+    loaded: int
+    customers: int
+
+
+class FieldRow(TypedDict):
+    """The quality of one field over the candidate rows (see :func:`_field_quality`)."""
+
+    field: str
+    present: int
+    valid: int
+    derived: int
+    completeness: float | None
+    validity: float | None
+    issues: dict[str, int]
+
+
+class RuleRow(TypedDict):
+    """One validation rule's outcome over the whole frame."""
+
+    rule: str
+    check: str
+    column: str | None
+    severity: str
+    success: bool
+    element_count: int
+    unexpected_count: int
+
+
+class QuarantineSample(TypedDict):
+    """A quarantined row as the report shows it: its value and message masked."""
+
+    source: str
+    source_key: str
+    column: str | None
+    value_masked: str
+    message: str
+
+
+class QuarantineRow(TypedDict):
+    """The rows quarantined for one reason, with a few masked samples."""
+
+    reason: str
+    description: str
+    count: int
+    samples: list[QuarantineSample]
+
+
+class SkippedRow(TypedDict):
+    """The rows skipped for one reason."""
+
+    reason: str
+    count: int
+    description: str
+
+
 def build_report(
     *,
     run: dict[str, Any],
-    ledger: list[dict[str, Any]],
+    ledger: list[LedgerRow],
     stage: Stage,
     normalised: pl.DataFrame,
     validated: Validated,
@@ -81,9 +165,11 @@ def build_report(
         mappings: each source's column mapping (to list the columns kept in ``attributes``).
         match_settings: the run's matching settings (its merge and review thresholds, drawn on the charts).
     """
-    totals = ledger_totals(ledger)
-    totals["customers"] = golden.customers.height
-    totals["activities"] = activities.height
+    totals: ReportTotals = {
+        **ledger_totals(ledger),
+        "customers": golden.customers.height,
+        "activities": activities.height,
+    }
     thresholds = (
         {"threshold": match_settings.threshold, "review_threshold": match_settings.review_threshold}
         if match_settings is not None
@@ -108,7 +194,7 @@ def build_report(
 def build_stopped_report(
     *,
     run: dict[str, Any],
-    ledger: list[dict[str, Any]],
+    ledger: list[LedgerRow],
     extracted: list[Extracted] | None,
     mappings: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
@@ -121,9 +207,7 @@ def build_stopped_report(
         extracted: what each source gave, when the run got that far.
         mappings: each source's column mapping.
     """
-    totals = ledger_totals(ledger)
-    totals["customers"] = 0
-    totals["activities"] = 0
+    totals: ReportTotals = {**ledger_totals(ledger), "customers": 0, "activities": 0}
     return {
         "schema": _schema(extracted or [], mappings),
         "run": run,
@@ -140,12 +224,12 @@ def build_stopped_report(
     }
 
 
-def _schema(extracted: list[Extracted], mappings: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+def _schema(extracted: list[Extracted], mappings: dict[str, dict[str, str]]) -> list[SchemaRow]:
     """Per source: columns read, drift against the last successful run, columns kept in ``attributes``.
 
     ``compared`` is false when the columns were not compared (a dry run never opens the store; a source that read
     nothing); ``baseline`` is false also on a source's first run, when there was nothing to compare with."""
-    rows = []
+    rows: list[SchemaRow] = []
     for item in extracted:
         drift = item.drift
         rows.append(
@@ -164,7 +248,7 @@ def _schema(extracted: list[Extracted], mappings: dict[str, dict[str, str]]) -> 
     return rows
 
 
-def _funnel(ledger: list[dict[str, Any]], stage: Stage, golden: Golden) -> list[dict[str, Any]]:
+def _funnel(ledger: list[LedgerRow], stage: Stage, golden: Golden) -> list[FunnelRow]:
     """Per source, the rows read and where they went, each row counted once at the step that stopped it:
     ``read = skipped + unparseable + failed_rules + loaded``; ``customers`` is the number of golden customers its
     loaded rows belong to. A quarantined row that carries several reasons is still one row here."""
@@ -174,7 +258,7 @@ def _funnel(ledger: list[dict[str, Any]], stage: Stage, golden: Golden) -> list[
     customers = (
         dict(records.group_by(SOURCE_COL).agg(pl.col("customer_id").n_unique()).iter_rows()) if records.height else {}
     )
-    funnel = []
+    funnel: list[FunnelRow] = []
     for row in ledger:
         source = row["source"]
         unparseable = min(broken.get(source, 0), row["quarantined"])
@@ -224,7 +308,7 @@ def _quality_fields(mapped: pl.DataFrame) -> list[str]:
     return [c for c in mapped.columns if c not in skip and not c.startswith("_")]
 
 
-def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[str, Any]]:
+def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[FieldRow]:
     """Per source field: rows with a value (``present``), of those the ones the normaliser could use
     (``valid``), rows given a value from another field (``derived``: a city parsed from the address), and issue
     counts. ``mapped`` and ``normalised`` are the same rows in the same order."""
@@ -240,7 +324,7 @@ def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[
         for issue, n in counted.iter_rows():
             field, _, code = issue.partition(".")
             issues.setdefault(field, {})[code] = n
-    result = []
+    result: list[FieldRow] = []
     for column in _quality_fields(mapped):
         had = mapped[column].is_not_null()
         has = normalised[column].is_not_null() if column in normalised.columns else had
@@ -259,7 +343,7 @@ def _field_quality(mapped: pl.DataFrame, normalised: pl.DataFrame) -> list[dict[
     return result
 
 
-def _rule_row(result: RuleResult) -> dict[str, Any]:
+def _rule_row(result: RuleResult) -> RuleRow:
     return {
         "rule": result.rule,
         "check": result.expectation_type,
@@ -271,7 +355,7 @@ def _rule_row(result: RuleResult) -> dict[str, Any]:
     }
 
 
-def _quarantine(failures: pl.DataFrame, mapped: pl.DataFrame) -> list[dict[str, Any]]:
+def _quarantine(failures: pl.DataFrame, mapped: pl.DataFrame) -> list[QuarantineRow]:
     """Quarantine counts per reason with masked samples.
 
     A rule often fails because the normaliser found nothing usable (a placeholder phone becomes null), so a sample
@@ -280,14 +364,16 @@ def _quarantine(failures: pl.DataFrame, mapped: pl.DataFrame) -> list[dict[str, 
     errors = failures.filter(pl.col("severity") == "error") if failures.height else failures
     if not errors.height:
         return []
-    result = []
+    result: list[QuarantineRow] = []
     for (code,), group in errors.sort("source", "source_key").group_by("code", maintain_order=True):
         samples = group.head(SAMPLES_PER_REASON).select("source", "source_key", "column", "value_masked", "message")
-        rows = [
+        rows: list[QuarantineSample] = [
             {
-                **s,
-                "message": mask_text(s["message"] or ""),
+                "source": s["source"],
+                "source_key": s["source_key"],
+                "column": s["column"],
                 "value_masked": s["value_masked"] or _masked_as_read(mapped, s),
+                "message": mask_text(s["message"] or "") or "",
             }
             for s in samples.iter_rows(named=True)
         ]
@@ -317,7 +403,7 @@ def _masked_as_read(mapped: pl.DataFrame, sample: dict[str, Any]) -> str:
     return mask_value(column, value[0]) or "" if value.len() and value[0] is not None else ""
 
 
-def _skipped(skipped: pl.DataFrame) -> list[dict[str, Any]]:
+def _skipped(skipped: pl.DataFrame) -> list[SkippedRow]:
     if not skipped.height:
         return []
     counted = skipped.group_by(SKIP_REASON_COL).len().sort("len", SKIP_REASON_COL, descending=[True, False])

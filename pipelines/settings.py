@@ -20,9 +20,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors import CONNECTORS, params_model
+from crm_store import crypto
 from crm_store.schema import CANONICAL_FIELDS, GOLDEN_FIELDS
+from pipelines.errors import PipelineError
 from rules.activity import ActivitySpec
 from rules.clean import CleanSettings
+from rules.custom_fields import CustomField, check_custom_fields
 from rules.mapping import check_mapping
 from rules.mask import SECRET_MARK, is_secret_name, redact_secrets, redact_url
 from rules.match import MatchSettings
@@ -33,9 +36,12 @@ __all__ = [
     "Defaults",
     "ProjectSettings",
     "RunSettings",
+    "SecuritySettings",
     "SettingsError",
     "SourceSettings",
     "StoreSettings",
+    "check_settings",
+    "describe_error",
     "expand_url",
     "load_settings",
 ]
@@ -43,7 +49,7 @@ __all__ = [
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class SettingsError(ValueError):
+class SettingsError(PipelineError, ValueError):
     """The project file is invalid; ``problems`` lists every problem as ``<yaml path>: <what is wrong>``."""
 
     def __init__(self, file: Path, problems: list[str]) -> None:
@@ -65,6 +71,14 @@ class StoreSettings(_Strict):
     """
 
     url: str = "sqlite:///crm.db"
+
+
+class SecuritySettings(_Strict):
+    """Encryption of personal data at rest (``crm_store.crypto``): ``key_file`` is a keyring file that
+    ``crmkit keys init`` writes (relative to the project file). ``CRMKIT_KEY_FILE`` or ``CRMKIT_KEY`` in the
+    environment win over it. With no key anywhere the store keeps plain text."""
+
+    key_file: Path | None = None
 
 
 class Defaults(_Strict):
@@ -143,6 +157,11 @@ class ProjectSettings(_Strict):
     survivorship: dict[str, list[Literal["quality", "recency", "priority"]]] = Field(default_factory=dict)
     #: The clean flow's checks (``crmkit clean``, ``crmkit schedule``): stale records, required fields per segment.
     clean: CleanSettings = Field(default_factory=CleanSettings)
+    #: Encryption at rest: where the key is (``security: {key_file: keys/crm.keys}``).
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    #: The project's own typed fields (行业, 员工数 …), read from unmapped source columns into ``attributes``
+    #: (``rules.custom_fields``).
+    custom_fields: list[CustomField] = Field(default_factory=list)
 
     #: Folder of the YAML file; relative paths resolve against it. Set by ``load_settings``.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -177,6 +196,21 @@ class ProjectSettings(_Strict):
     def store_url(self) -> str:
         """The store URL with ``${VAR}`` expanded and a relative SQLite path resolved against the YAML folder."""
         return _resolve_url(self.store.url, self.base_dir)
+
+    @property
+    def key_file(self) -> Path | None:
+        """The project's keyring file (``security.key_file`` resolved against the YAML folder), if set."""
+        key_file = self.security.key_file
+        return None if key_file is None else (self.base_dir / key_file.expanduser()).resolve()
+
+    def keyring(self) -> crypto.Keyring | None:
+        """The keyring that encrypts the store (``CRMKIT_KEY_FILE``, ``CRMKIT_KEY``, then ``security.key_file``),
+        or ``None`` (plain text).
+
+        Raises:
+            crm_store.crypto.CryptoError: the key file is missing, readable by others or not a keyring.
+        """
+        return crypto.resolve_keyring(self.key_file)
 
     @property
     def reports_path(self) -> Path:
@@ -218,16 +252,27 @@ def load_settings(path: str | Path) -> ProjectSettings:
 
     settings.base_dir = base_dir
     settings.config_hash = hashlib.sha256(raw_bytes).hexdigest()
-    problems.extend(_check_sources(settings))
+    problems.extend(check_settings(settings))
+    if problems:
+        raise SettingsError(file, problems)
+    crypto.register_store(settings.store_url, settings.keyring)  # engines opened on the store use its keyring
+    return settings
+
+
+def check_settings(settings: ProjectSettings) -> list[str]:
+    """The problems of validated settings that their models alone do not see, each ``<yaml path>: <what is
+    wrong>``: unknown connector kinds, bad connector params, missing files, mapping targets, code and skip
+    fields, activity parents, the store URL. Relative source paths are first resolved against ``base_dir``.
+    """
+    problems = _check_sources(settings)
+    problems.extend(_check_custom_fields(settings))
     try:
-        sa.make_url(_resolve_url(settings.store.url, base_dir))
+        sa.make_url(_resolve_url(settings.store.url, settings.base_dir))
     except KeyError as exc:
         problems.append(f"store.url: environment variable {exc.args[0]} is not set")
     except (sa.exc.ArgumentError, ValueError):  # their messages quote the URL: never repeat them
         problems.append(f"store.url: not a valid SQLAlchemy URL: {redact_url(settings.store.url)}")
-    if problems:
-        raise SettingsError(file, problems)
-    return settings
+    return problems
 
 
 def _check_sources(settings: ProjectSettings) -> list[str]:
@@ -282,6 +327,21 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
                 f"{where}.skip.{code}.{field}: not a canonical field"
                 for field in conditions
                 if field not in CANONICAL_FIELDS
+            )
+    return problems
+
+
+def _check_custom_fields(settings: ProjectSettings) -> list[str]:
+    """A name or column used twice, and a custom field's column that a customer source maps onto a canonical
+    field (its value would never reach ``attributes``)."""
+    problems = check_custom_fields(settings.custom_fields)
+    for i, field in enumerate(settings.custom_fields):
+        for k, source in enumerate(settings.sources):
+            taken = [c for c in field.sources if source.activity is None and c in source.mapping]
+            problems.extend(
+                f"custom_fields[{i}].columns: sources[{k}].mapping maps {column!r} to {source.mapping[column]}, "
+                f"so it never reaches {field.name}; leave it unmapped or read the field from another column"
+                for column in taken
             )
     return problems
 
@@ -368,6 +428,12 @@ def _shown_input(loc: tuple[Any, ...], got: object) -> str:
 
 
 def _describe(error: Any, prefix: str = "") -> str:
+    where, what = describe_error(error, prefix)
+    return f"{where}: {what}"
+
+
+def describe_error(error: Any, prefix: str = "") -> tuple[str, str]:
+    """One pydantic error as (YAML path, what is wrong): the bad value is shown unless it may be a credential."""
     loc = prefix
     for part in error["loc"]:
         if isinstance(part, int):
@@ -376,4 +442,4 @@ def _describe(error: Any, prefix: str = "") -> str:
             loc += f".{part}" if loc else str(part)
     got = error.get("input")
     shown = "" if error["type"] == "missing" or isinstance(got, dict | list) else _shown_input(error["loc"], got)
-    return f"{loc or '<top>'}: {redact_secrets(error['msg'])}{shown}"
+    return loc or "<top>", f"{redact_secrets(error['msg'])}{shown}"

@@ -36,8 +36,11 @@ from sqlalchemy.orm import Session
 
 import crm_store
 from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
-from pipelines.migrate import customer_frames, lock_store, new_run_id, normalise, remap, stored_raw, survivors
+from pipelines.errors import PipelineError
+from pipelines.migrate import lock_store, new_run_id
 from pipelines.settings import ProjectSettings
+from pipelines.steps import normalise, remap, stored_raw, survivors
+from pipelines.tables import customer_frames
 from rules.activity import link_activities, prepare_activities
 from rules.match.constraints import pair_fingerprint, row_fingerprints
 from rules.normalise import wall_time_to_utc
@@ -79,15 +82,15 @@ MERGE_ACTION: Final = "customer.merge"
 _MIN_PREFIX: Final = 6  # an id prefix this long will do, as for crmkit trace
 
 
-class CustomerNotFoundError(LookupError):
+class CustomerNotFoundError(PipelineError, LookupError):
     """No customer has the id (or id prefix) a steward gave."""
 
 
-class RetiredCustomerError(ValueError):
+class RetiredCustomerError(PipelineError, ValueError):
     """The customer is retired: its rows belong to another customer now."""
 
 
-class NothingToUnmergeError(ValueError):
+class NothingToUnmergeError(PipelineError, ValueError):
     """The customer cannot be unmerged as asked: it has one source row, or no history says what it was made of."""
 
 

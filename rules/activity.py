@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict
 from crm_store.schema import ATTRIBUTES_COL, LINEAGE_COLS, PAYLOAD_COL, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
 from rules.failures import FAILURE_COLUMNS, empty_failures
 from rules.mapping import apply_mapping
-from rules.normalise import normalise_datetime, normalise_text
 
 __all__ = ["ActivitySpec", "link_activities", "prepare_activities", "skip_children_of_skipped"]
 
@@ -46,6 +45,8 @@ def prepare_activities(raw: pl.DataFrame, spec: ActivitySpec, *, tz: str = "Asia
         Lineage columns, ``_parent_key``, ``kind``, ``occurred_at`` (ISO local time or null), ``summary``,
         ``attributes`` (JSON of the other non-empty columns) and ``_payload`` (the row as read).
     """
+    from rules.normalise import normalise_datetime, normalise_text  # the project file's ActivitySpec loads without them
+
     base = apply_mapping(raw, {})
     lineage = [c for c in base.columns if c in LINEAGE_COLS]
 

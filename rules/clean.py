@@ -18,6 +18,8 @@ Settings (``CleanSettings``) are the ``clean:`` section of a project file::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Final, Literal
 
 import polars as pl
@@ -37,6 +39,7 @@ __all__ = [
     "find_invalid_contacts",
     "find_stale",
     "finding_counts",
+    "finding_identities",
     "months_before",
 ]
 
@@ -313,6 +316,39 @@ def clean_findings(
             find_incomplete(customers, settings.required),
             find_invalid_contacts(customers, contact_points),
         ]
+    )
+
+
+def _identity(row: dict[str, str | None]) -> list[str | None]:
+    """What makes a finding the same finding in every run: its customer and code, the requirement it is about
+    (not the date a stale record was judged by: that may move from ``updated_at`` to ``last_contact_at``), and
+    the contact point's value for an invalid contact point (a customer may have several)."""
+    field = None if row["code"] == "stale_record" else row["field"]
+    value = row["value"] if row["code"] == "invalid_contact_point" else None
+    return [row["customer_id"], row["code"], field, value]
+
+
+def _sha256(parts: list[str | None]) -> str:
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def finding_identities(findings: pl.DataFrame) -> pl.DataFrame:
+    """``findings`` with two sha256 (hex) columns added, for the steward's review queue.
+
+    ``finding_key`` names the finding across runs: the customer, the code, the requirement (``field``; not for a
+    stale record, whose date may be judged by another field next time) and, for an invalid contact point, its value.
+    ``fingerprint`` covers the values the finding is about: the key's parts, the segment, the field and the value
+    (a stale record's last-contact date). A steward's decision on a finding binds while its fingerprint holds: a new
+    last contact, a new segment or a changed value asks again; the ``detail`` text (months elapsed) does not.
+    """
+    keys, prints = [], []
+    for row in findings.select(FINDING_COLUMNS).iter_rows(named=True):
+        identity = _identity(row)
+        keys.append(_sha256(identity))
+        prints.append(_sha256([*identity, row["segment"], row["field"], row["value"]]))
+    return findings.with_columns(
+        pl.Series("finding_key", keys, dtype=pl.String), pl.Series("fingerprint", prints, dtype=pl.String)
     )
 
 

@@ -31,6 +31,7 @@ from crm_store.schema import (
     SOURCE_COL,
     SOURCE_KEY_COL,
 )
+from rules.errors import RuleError
 from rules.failures import FAILURE_COLUMNS, FAILURE_SCHEMA, empty_failures
 from rules.mask import mask_expr
 from rules.reasons import REASONS
@@ -65,7 +66,7 @@ _INVALID_CONTACT: Final = {"email.invalid": "invalid_email", "phone.invalid": "i
 _GX_WARNINGS: Final = r"module 'sre_(constants|parse)' is deprecated"
 
 
-class RuleDefinitionError(ValueError):
+class RuleDefinitionError(RuleError, ValueError):
     """A validation rule cannot be evaluated on this frame (a definition error, not a data failure)."""
 
 

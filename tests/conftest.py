@@ -3,6 +3,12 @@
 CI sets ``CRMKIT_REQUIRE_SERVICES=1``: a server that does not answer is then a failure, not a skip. It also sets
 ``HYPOTHESIS_PROFILE=ci``: property tests then draw the same examples on every run (a red CI run is a change's
 fault, not a lucky draw); local runs keep drawing new ones and remember what failed in ``.hypothesis/``.
+
+``make test`` runs the suite in pytest-xdist workers (``-n auto --dist loadscope``: a module's tests stay in one
+worker, so module-scoped fixtures are built once). Everything a test shares with others is per worker: database
+schemas, databases and roles have random names, files live under ``tmp_path``, servers take a free port, and each
+worker has its own Prefect home (below). Notebooks are marked ``slow`` here, as the few end-to-end tests that go
+through Prefect or a browser are in their modules: ``-m "not slow"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,8 +25,32 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# An xdist worker gets a Prefect home of its own before anything imports `pipelines` (which defaults it to
+# ~/.cache/crmkit/prefect): each worker starts its own temporary Prefect server, and two servers must not migrate
+# and write one SQLite database at once. It is kept between runs, as the default one is (a fresh database costs
+# its migrations at the first flow run). An explicit PREFECT_HOME wins.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and "PREFECT_HOME" not in os.environ:
+    _cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ["PREFECT_HOME"] = str(_cache / "crmkit" / f"prefect-{_WORKER}")
+# pytest imports readline before it loads this file, and GNU readline exports LINES=24 and COLUMNS=80 into the
+# process's C environment (os.environ does not see them). Workers and other children would inherit them: in a
+# worker, rich consoles created at import then keep a width of 80 that a test's COLUMNS cannot change, and CLI tests
+# that pass in one process fail there. Children get the environment that os.environ shows.
+if not _WORKER:
+    for _name in ("COLUMNS", "LINES"):
+        if _name not in os.environ:
+            os.unsetenv(_name)
+
 PG_URL = os.environ.get("CRMKIT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CRMKIT_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test?charset=utf8mb4")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Notebooks (run by nbmake) each start a kernel and a temporary Prefect server: they are ``slow``."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
 
 def _require_services() -> bool:

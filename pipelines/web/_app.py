@@ -9,6 +9,11 @@ header of each POST (``hx-headers`` on ``<body>``). A POST without a cookie, or 
 refused with 403. The secret is made when the app starts, so a restarted server asks for a page reload. Another
 site can neither read the token nor set the header on a cross-site request.
 
+**Users.** ``create_app(…, principal=…)`` (``crmkit serve --as USER``) runs the page as one user of the store: every
+read goes through ``crm_store``'s readers with that principal (``crm_store.access`` decides what it sees; on
+PostgreSQL each transaction also sets it for row-level security), the home page lists the user's customers, and the
+review queue and every write (decide, unmerge) are for an admin only (403 otherwise).
+
 **Hosts.** Bound to a loopback address (the default) the app answers only requests whose ``Host`` is
 ``127.0.0.1``, ``localhost`` or ``::1``, so a web page cannot reach it through DNS rebinding.
 """
@@ -35,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import crm_store
+from crm_store.access import Principal, bind_principal, may_review
 from pipelines.settings import ProjectSettings
 from pipelines.web import _views
 
@@ -47,7 +53,14 @@ SESSION_COOKIE: Final = "crmkit_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
 #: Host names the app answers to when it is bound to a loopback address.
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
-DECISIONS: Final = {"match": "match", "no_match": "no match", "skip": "skip"}
+#: Decisions as the page words them: a possible match's (match, no_match, skip) and a finding's (confirm, dismiss).
+DECISIONS: Final = {
+    "match": "match",
+    "no_match": "no match",
+    "skip": "skip",
+    "confirm": "confirmed",
+    "dismiss": "dismissed",
+}
 MAX_LIMIT: Final = 1000
 MAX_NOTE: Final = 2000
 #: The pages hold personal data: nothing is cached, framed, sent as a referrer, or loaded from another origin.
@@ -75,6 +88,7 @@ def create_app(
     *,
     user: str | None = None,
     allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS,
+    principal: Principal | None = None,
 ) -> FastAPI:
     """The steward's web page over the project's store (which must exist: it is never created here).
 
@@ -82,15 +96,19 @@ def create_app(
         settings: the project whose store is shown.
         user: who the steward actions are recorded as (default: the operating-system user).
         allowed_hosts: the ``Host`` header values answered (default: loopback names only); None answers any.
+        principal: the user the page runs as (None: the store's owner, who sees and may do everything); their name
+            is also who steward actions are recorded for.
 
     Raises:
         crm_store.StoreNotFoundError: there is no store at the project's URL.
     """
     engine = crm_store.open_store(settings.store_url)
-    actor = user or _os_user()
+    actor = principal.user if principal is not None else user or _os_user()
+    reviewer = may_review(principal)
     secret = secrets.token_bytes(32)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(actor=actor, project=settings.project, decision_words=DECISIONS)
+    templates.env.globals.update(can_review=reviewer, role=principal.role if principal is not None else "admin")
     templates.env.filters["p"] = lambda v: "–" if v is None else f"{v:.3f}"
     templates.env.filters["dash"] = lambda v: "–" if v in (None, "") else v
     templates.env.filters["when"] = lambda v: "–" if v is None else f"{v:%Y-%m-%d %H:%M} UTC"
@@ -158,7 +176,16 @@ def create_app(
     @contextmanager
     def session() -> Iterator[Session]:
         with Session(engine) as s:
-            yield s
+            yield bind_principal(s, principal) if principal is not None else s
+
+    def forbidden(request: Request, what: str) -> HTMLResponse:
+        """A read-only user asked for the review queue or a write: 403 (a message in the flash area for htmx)."""
+        assert principal is not None
+        log.warning("refused %s to %s (%s)", request.url.path, principal.user, principal.role)
+        message = f"{principal.user} ({principal.role}) may not {what}: only an admin may."
+        if request.headers.get("HX-Request"):
+            return problem(request, message, 403)
+        return render(request, "message.html", {"level": "error", "message": message}, 403)
 
     def not_found(request: Request, message: str) -> HTMLResponse:
         return render(request, "message.html", {"level": "error", "message": message}, 404)
@@ -167,7 +194,11 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, status: str = "open", limit: int = 50) -> HTMLResponse:
-        """The review queue: the items of a status, most in doubt first."""
+        """The review queue: the items of a status, most in doubt first (a read-only user: their customers)."""
+        if not reviewer:
+            with session() as s:
+                mine = _views.customers_view(s, principal, max(1, min(limit, MAX_LIMIT)))
+            return render(request, "customers.html", mine)
         if status not in _views.STATUSES:
             status = "open"
         limit = max(1, min(limit, MAX_LIMIT))
@@ -181,7 +212,10 @@ def create_app(
 
     @app.get("/items/{item_id}", response_class=HTMLResponse)
     def item(request: Request, item_id: int) -> HTMLResponse:
-        """One possible match: both rows side by side, the evidence waterfall, the decision buttons."""
+        """One item: a possible match (both rows side by side, the evidence waterfall) or a clean finding (what was
+        found, the customer's record and contact points), with the decision buttons."""
+        if not reviewer:
+            return forbidden(request, "read the review queue")
         with session() as s:
             view = _views.item_view(s, settings, item_id) if _views.has_queue(s) else None
         if view is None:
@@ -190,9 +224,12 @@ def create_app(
 
     @app.post("/items/{item_id}/decide", response_class=HTMLResponse)
     async def decide(request: Request, item_id: int) -> HTMLResponse:
-        """Record a decision (``decision`` = match, no_match or skip; optional ``note``) and show the next item."""
+        """Record a decision (``decision`` = match, no_match or skip on a possible match; confirm, dismiss or skip on
+        a finding; optional ``note``) and show the next item."""
         if not csrf_ok(request):
             return refused(request)
+        if not reviewer:
+            return forbidden(request, "decide on a possible match")
         values = await form(request)
         decision = (values.get("decision") or [""])[0]
         note = (values.get("note") or [""])[0].strip() or None
@@ -201,18 +238,22 @@ def create_app(
         if note is not None and len(note) > MAX_NOTE:
             return problem(request, f"The note is over {MAX_NOTE} characters.", 400)
 
-        def work() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        def work() -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
             with session() as s:
                 try:
                     done = crm_store.decide(s, item_id, decision, by=actor, note=note)  # type: ignore[arg-type]
                 except crm_store.ReviewItemNotFoundError:
-                    return None, None
+                    return None, None, None
+                except ValueError as exc:  # a finding's decision on a pair, or the other way round
+                    return None, None, str(exc).removeprefix("decide: ")
                 s.commit()
                 following = _views.next_open_item(s, after=item_id)
                 view = _views.item_view(s, settings, following) if following is not None else None
-                return done, view
+                return done, view, None
 
-        done, view = await run_in_threadpool(work)
+        done, view, refusal = await run_in_threadpool(work)
+        if refusal is not None:
+            return problem(request, f"Not recorded: {refusal}.", 400)
         if done is None:
             return problem(request, f"No review item {item_id}.", 404)
         log.info("review item %s: %s by %s (web)", item_id, decision, actor)
@@ -230,8 +271,8 @@ def create_app(
         """Look a customer up by its id or the first 6+ characters of it."""
         text = q.strip()
         with session() as s:
-            exact = not crm_store.read_customer(s, text).is_empty() if text else False
-            candidates = [] if exact or not text else crm_store.find_customer_ids(s, text)
+            exact = not crm_store.read_customer(s, text, principal=principal).is_empty() if text else False
+            candidates = [] if exact or not text else crm_store.find_customer_ids(s, text, principal=principal)
         if exact or len(candidates) == 1:
             return RedirectResponse(f"/customers/{text if exact else candidates[0]}", status_code=303)
         message = (
@@ -245,7 +286,7 @@ def create_app(
     def customer(request: Request, customer_id: str) -> HTMLResponse:
         """A customer: golden record, source rows, field origins, history, the unmerge button."""
         with session() as s:
-            view = _views.customer_view(s, settings, customer_id)
+            view = _views.customer_view(s, settings, customer_id, principal)
         if view is None:
             return not_found(request, "No such customer.")
         return render(request, "customer.html", view)
@@ -256,6 +297,8 @@ def create_app(
         ``pipelines.steward.unmerge``; it records its own audit event."""
         if not csrf_ok(request):
             return refused(request)
+        if not reviewer:
+            return forbidden(request, "unmerge a customer")
         values = await form(request)
         rows = values.get("rows") or None
         note = (values.get("note") or [""])[0].strip() or None
@@ -277,5 +320,21 @@ def create_app(
             "_unmerged.html",
             {"customer_id": customer_id, "parts": result.parts, "notes": result.notes},
         )
+
+    @app.get("/api/customers")
+    def customers_api(limit: int = MAX_LIMIT) -> list[dict[str, Any]]:
+        """The current customers the page's user sees, as they see them (JSON; at most ``limit``, by name)."""
+        with session() as s:
+            view = _views.customers_view(s, principal, max(1, min(limit, MAX_LIMIT)))
+        return [{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in c.items()} for c in view["customers"]]
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs(request: Request) -> HTMLResponse:
+        """The schedules ``crmkit schedule`` serves with their next run, and the newest runs with their reports."""
+        if not reviewer:
+            return forbidden(request, "see the runs")
+        with session() as s:
+            view = _views.runs_view(s)
+        return render(request, "runs.html", view)
 
     return app

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import crm_store
-from pipelines.cli_review import _canonical, _items
+from crm_store.access import Principal
+from pipelines._review import QUEUE_STATUSES, canonical_values, finding_subject, queue_items
 from pipelines.export import trace_customer
 from pipelines.settings import ProjectSettings
 from rules.match import weight_to_prob
@@ -22,16 +23,21 @@ from rules.match import weight_to_prob
 __all__ = [
     "STATUSES",
     "Step",
+    "customer_findings",
     "customer_view",
+    "customers_view",
     "has_queue",
     "item_view",
     "next_open_item",
     "queue_view",
+    "runs_view",
     "waterfall",
 ]
 
 #: The queue page's status filters (``all``: every item).
-STATUSES: Final = ("open", "decided", "stale", "all")
+STATUSES: Final = QUEUE_STATUSES
+#: Runs the runs page lists.
+RUNS_SHOWN: Final = 20
 #: Width in pixels of the waterfall's and the probability bars' drawing area.
 BAR_WIDTH: Final = 260
 #: Golden record columns the customer page lists under the record, not in it.
@@ -52,7 +58,7 @@ def queue_view(session: Session, status: str, limit: int) -> dict[str, Any]:
     """The queue page: the items of ``status`` most in doubt first (as ``crmkit review list`` orders them), the
     first ``limit`` of them, and how many items each status has."""
     wanted = None if status == "all" else status
-    items = _items(session, wanted)
+    items = queue_items(session, wanted)
     every = crm_store.read_review_items(session)
     counts = dict.fromkeys(STATUSES, 0)
     for value in every["status"].to_list():
@@ -63,7 +69,7 @@ def queue_view(session: Session, status: str, limit: int) -> dict[str, Any]:
 
 def next_open_item(session: Session, *, after: int | None = None) -> int | None:
     """The open item a steward sees next (the one most in doubt), other than ``after``; None when none is left."""
-    for item in _items(session, "open"):
+    for item in queue_items(session, "open"):
         if item["id"] != after:
             return int(item["id"])
     return None
@@ -149,8 +155,10 @@ def item_view(session: Session, settings: ProjectSettings, item_id: int) -> dict
     item = crm_store.read_review_item(session, item_id)
     if item is None:
         return None
+    if item["subject"] == "finding":
+        return {"item": item, "finding": item["evidence"] or {}, "subject": finding_subject(session, item)}
     rows = crm_store.read_pair_rows(session, item)
-    values = _canonical(settings, rows)
+    values = canonical_values(settings, rows)
     names = list(dict.fromkeys(name for side in values for name in side))
     fields = []
     for name in names:
@@ -213,7 +221,7 @@ def _decisions(session: Session, rows: set[tuple[str, str]]) -> list[dict[str, A
         return []
     items = {
         (r["left_source"], r["left_key"], r["right_source"], r["right_key"]): r["id"]
-        for r in crm_store.read_review_items(session).iter_rows(named=True)
+        for r in crm_store.read_review_items(session, subject="pair").iter_rows(named=True)
     }
     found = []
     for d in crm_store.read_decisions(session, latest=False).iter_rows(named=True):
@@ -232,15 +240,18 @@ def _record(customer: Mapping[str, Any]) -> list[tuple[str, str]]:
     return shown
 
 
-def _merges(session: Session, customer_id: str) -> list[dict[str, Any]]:
-    events = crm_store.read_merge_events(session, customer_ids=[customer_id])
+def _merges(session: Session, customer_id: str, principal: Principal | None = None) -> list[dict[str, Any]]:
+    events = crm_store.read_merge_events(session, customer_ids=[customer_id], principal=principal)
     return [{**e, "members": _parsed(e["members"]) or []} for e in events.iter_rows(named=True)][::-1]
 
 
-def customer_view(session: Session, settings: ProjectSettings, customer_id: str) -> dict[str, Any] | None:
+def customer_view(
+    session: Session, settings: ProjectSettings, customer_id: str, principal: Principal | None = None
+) -> dict[str, Any] | None:
     """A customer: its golden record, every source row behind it, where each field came from, and its history
-    (merge events, audit events and the decisions on pairs of its rows); None when there is no such customer."""
-    found = trace_customer(session, customer_id, settings)
+    (merge events, audit events and the decisions on pairs of its rows); None when there is no such customer (or
+    ``principal`` does not see it; what it sees is decided by ``crm_store.access``)."""
+    found = trace_customer(session, customer_id, settings, principal=principal)
     if found is None:
         return None
     rows = {(r["source"], r["source_key"]) for r in found.rows}
@@ -252,7 +263,51 @@ def customer_view(session: Session, settings: ProjectSettings, customer_id: str)
         "members": members,
         "columns": list(dict.fromkeys(c for r in found.rows for c in r["payload"])),
         "fields": found.fields,
-        "merges": _merges(session, customer_id),
+        "merges": _merges(session, customer_id, principal),
         "audit": _audit_events(session, customer_id, rows),
         "decisions": _decisions(session, rows),
+        "findings": customer_findings(session, customer_id),
     }
+
+
+#: Columns of the customer list (``customers_view``) and of ``GET /api/customers``.
+CUSTOMER_COLUMNS: Final = (
+    "customer_id",
+    "kind",
+    "full_name",
+    "company",
+    "primary_phone",
+    "primary_email",
+    "city",
+    "owner",
+    "segment",
+    "status",
+    "updated_at",
+)
+
+
+def customers_view(session: Session, principal: Principal | None, limit: int) -> dict[str, Any]:
+    """The current customers ``principal`` sees, as it sees them (``crm_store.access``), the first ``limit`` of them
+    by name, and how many there are."""
+    found = crm_store.read_customers(session, principal=principal)
+    shown = found.sort(["full_name", "company", "customer_id"], nulls_last=True).head(limit)
+    return {"customers": shown.select(CUSTOMER_COLUMNS).to_dicts(), "total": found.height}
+
+
+def customer_findings(session: Session, customer_id: str) -> list[dict[str, Any]]:
+    """The clean findings about a customer in the review queue (any status), newest first."""
+    if not has_queue(session):
+        return []
+    items = crm_store.read_review_items(session, subject="finding", customer_id=customer_id)
+    return [{**i, "evidence": _parsed(i["evidence"]) or {}} for i in items.iter_rows(named=True)][::-1]
+
+
+# ------------------------------------------------------------------------------------------------ the runs
+
+
+def runs_view(session: Session) -> dict[str, Any]:
+    """The runs page: the schedules ``crmkit schedule`` serves for the store with their next run, and the newest
+    runs (migrate and clean) with their status, counts and reports."""
+    from pipelines.runs import run_history, schedules
+
+    return {"schedules": schedules(session, count=3), "runs": run_history(session, limit=RUNS_SHOWN)}

@@ -10,14 +10,72 @@ one-table deduplication (``crmkit dedupe``).
 
 from __future__ import annotations
 
-from .blocking import AUTO_RULES, BlockingError, BlockingPlan, candidate_pairs, derive_rules, estimate_pairs
-from .comparisons import Comparer, Comparison, Level, build_comparisons
-from .dedupe import DedupeConfig, Deduped, dedupe_table, normalise_people
-from .engine import MatchResult, cluster, match, match_incremental, score_pairs
-from .explain import explain, explain_frame
-from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
-from .prepare import RID, prepare_records
-from .settings import BlockingRule, ComparisonSettings, MatchSettings, TrainingSettings
+from typing import TYPE_CHECKING
+
+from crm_store._lazy import lazy_exports
+
+#: Public name -> its submodule, imported on first use (``MatchSettings`` alone does not load scipy).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "blocking": (
+        "AUTO_RULES",
+        "BlockingError",
+        "BlockingPlan",
+        "candidate_pairs",
+        "derive_rules",
+        "estimate_pairs",
+    ),
+    "comparisons": (
+        "Comparer",
+        "Comparison",
+        "Level",
+        "build_comparisons",
+    ),
+    "dedupe": (
+        "DedupeConfig",
+        "Deduped",
+        "dedupe_table",
+        "normalise_people",
+    ),
+    "engine": (
+        "MatchResult",
+        "cluster",
+        "match",
+        "match_incremental",
+        "score_pairs",
+    ),
+    "explanation": (
+        "explain",
+        "explain_frame",
+    ),
+    "model": (
+        "ComparisonModel",
+        "MatchModel",
+        "fit",
+        "prob_to_weight",
+        "weight_to_prob",
+    ),
+    "prepare": (
+        "RID",
+        "prepare_records",
+    ),
+    "settings": (
+        "BlockingRule",
+        "ComparisonSettings",
+        "MatchSettings",
+        "TrainingSettings",
+    ),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .blocking import AUTO_RULES, BlockingError, BlockingPlan, candidate_pairs, derive_rules, estimate_pairs
+    from .comparisons import Comparer, Comparison, Level, build_comparisons
+    from .dedupe import DedupeConfig, Deduped, dedupe_table, normalise_people
+    from .engine import MatchResult, cluster, match, match_incremental, score_pairs
+    from .explanation import explain, explain_frame
+    from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
+    from .prepare import RID, prepare_records
+    from .settings import BlockingRule, ComparisonSettings, MatchSettings, TrainingSettings
 
 __all__ = [
     "AUTO_RULES",

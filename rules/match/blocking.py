@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from rules.errors import RuleError
+
 from .prepare import RID, check_rid
 from .settings import BlockingRule, MatchSettings
 
@@ -42,7 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class BlockingError(ValueError):
+class BlockingError(RuleError, ValueError):
     """A blocking rule would produce more candidate pairs than ``max_pairs`` allows."""
 
 

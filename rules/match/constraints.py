@@ -40,7 +40,7 @@ from typing import Final
 import numpy as np
 import polars as pl
 
-from .cluster import WeightFn
+from .linkage import WeightFn
 from .prepare import RID
 
 __all__ = [
@@ -427,8 +427,7 @@ def constrained_review(
             .filter((pl.col("reason") != "band") & (pl.col("_cl") == pl.col("_cr")))
         )
         out = out.join(together.select(key), on=key, how="anti")
-    prob = "match_probability" if "match_probability" in scored.columns else "score"
-    cut = scored.join(pairs_of(result.cut), on=key, how="semi").filter(pl.col(prob) >= threshold)
+    cut = scored.join(pairs_of(result.cut), on=key, how="semi").filter(pl.col("match_probability") >= threshold)
     conflicts = scored.join(pairs_of(result.ignored), on=key, how="semi")
     parts = [
         conflicts.with_columns(pl.lit("decision_conflict").alias("reason")),

@@ -18,7 +18,6 @@ from .blocking import (
     estimate_recall,
     fit_to_budget,
 )
-from .cluster import WeightFn, average_linkage, components
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison
 from .constraints import (
     apply_constraints,
@@ -27,6 +26,7 @@ from .constraints import (
     resolve_constraints,
     with_constraints,
 )
+from .linkage import WeightFn, average_linkage, components
 from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
 from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
@@ -45,8 +45,7 @@ class MatchResult:
             rules that proposed it), ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and
             ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``related_weight`` (how much
             of the agreement related people would explain, ≤ 0; see :mod:`rules.match.model`), ``match_weight``,
-            ``match_probability``, ``cannot_link`` (never merged: see :func:`never_linked`) and
-            ``score`` (the same as ``match_probability``, kept for callers of v0).
+            ``match_probability`` and ``cannot_link`` (never merged: see :func:`never_linked`).
         clusters: ``_rid``, ``cluster`` for every record, sorted by ``_rid``; a cluster's label is its smallest
             ``_rid`` (existing clusters keep their label in incremental runs).
         review: possible matches for a person: the pairs in ``[review_threshold, threshold)`` plus confident
@@ -92,7 +91,7 @@ def score_pairs(
         pl.Series("match_probability", prob, dtype=pl.Float64),
         pl.Series("cannot_link", veto, dtype=pl.Boolean),
     )
-    return out.with_columns(pl.col("match_probability").alias("score"))
+    return out
 
 
 def generations_apart(model: MatchModel) -> bool:
@@ -168,7 +167,7 @@ def cluster(
 
     Connected components; when ``weight_of`` (match weight of aligned ``_rid`` arrays, ``-inf`` for cannot-link
     pairs) is given, every component that is not complete is re-clustered by average linkage (see
-    :mod:`rules.match.cluster`). ``scored`` needs ``left``, ``right`` and ``match_probability`` (or ``score``),
+    :mod:`rules.match.linkage`). ``scored`` needs ``left``, ``right`` and ``match_probability``,
     plus ``match_weight`` for the check.
 
     Returns:
@@ -187,8 +186,7 @@ def _cluster(
     linkage_threshold: float = 0.5,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     nodes = np.unique(np.asarray(pl.Series(rids).to_numpy(), dtype=np.int64))
-    prob = "match_probability" if "match_probability" in scored.columns else "score"
-    edges = scored.filter(pl.col(prob) >= threshold)
+    edges = scored.filter(pl.col("match_probability") >= threshold)
     refused = edges.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
     if "cannot_link" in edges.columns:
         refused = edges.filter(pl.col("cannot_link")).with_columns(pl.lit("cannot_link").alias("reason"))

@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 
+from rules.errors import RuleError
+
 Normaliser = Callable[..., pl.DataFrame]
 
 #: Every registered normaliser by kind (``CANONICAL_FIELDS`` in ``crm_store.schema`` names the kinds).
@@ -15,7 +17,7 @@ NORMALISERS: dict[str, Normaliser] = {}
 NORMALISER_PARAMS: dict[str, type[Any]] = {}
 
 
-class UnknownNormaliserError(LookupError):
+class UnknownNormaliserError(RuleError, LookupError):
     """Raised by :func:`get_normaliser` for a kind nobody registered; the message lists the known kinds."""
 
 

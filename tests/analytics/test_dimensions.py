@@ -151,6 +151,96 @@ def test_contact_points_are_read_for_landlines_too() -> None:
     assert _region(out, "a")["city_code"] == "371500"
 
 
+LIAOCHENG = {"province": "山东省", "province_code": "370000", "city": "聊城市", "city_code": "371500"}
+
+
+@pytest.mark.parametrize(
+    ("province", "city", "district"),
+    [
+        (None, "Liaocheng", None),
+        (None, "Liaocheng Shi", None),
+        (None, "LIAOCHENG CITY", None),
+        (None, "Liáochéng", None),
+        (None, "liao cheng", None),
+        ("Shandong", "Liaocheng", None),
+        ("Shandong Province", "Liaocheng City", None),
+        (None, "Liaocheng, Shandong", None),  # the Western order
+        (None, "ShandongLiaocheng", None),
+        ("山东省", "liaocheng", None),  # the province from one source, the city from another
+        (None, "Liaocheng, Shandong, China", None),
+    ],
+)
+def test_a_city_in_pinyin_or_english_is_the_same_city_with_the_same_code(
+    province: str | None, city: str, district: str | None
+) -> None:
+    out = analytics.standardise_regions(_customers({"customer_id": "a", "province": province, "city": city}))
+    assert _region(out, "a") == LIAOCHENG | {"district": None, "district_code": None, "source": "record", "area": None}
+    assert out["country"].to_list() == ["CN"]
+
+
+def test_provinces_districts_and_english_names_in_pinyin_get_their_codes() -> None:
+    out = analytics.standardise_regions(
+        _customers(
+            {"customer_id": "sd", "province": "Shandong"},
+            {"customer_id": "dcf", "province": "Shandong", "city": "Liaocheng", "district": "Dongchangfu"},
+            {"customer_id": "dcf2", "city": "Dongchangfu District, Liaocheng City, Shandong Province"},
+            {"customer_id": "xa", "province": "Shaanxi", "city": "Xi'an"},  # Shaanxi, not Shanxi
+            {"customer_id": "sx", "province": "Shanxi"},
+            {"customer_id": "nm", "province": "Inner Mongolia Autonomous Region"},
+            {"customer_id": "gx", "province": "Guangxi Zhuang Autonomous Region"},
+            {"customer_id": "hk", "city": "Hong Kong SAR"},
+            {"customer_id": "bj", "city": "Chaoyang, Beijing"},
+        )
+    )
+    codes = dict(zip(out["customer_id"], out["admin_code"], strict=True))
+    assert codes == {
+        "sd": "370000",
+        "dcf": "371502",
+        "dcf2": "371502",
+        "xa": "610100",
+        "sx": "140000",
+        "nm": "150000",
+        "gx": "450000",
+        "hk": "810000",
+        "bj": "110105",
+    }
+    assert _region(out, "dcf")["district"] == "东昌府区" and _region(out, "xa")["city"] == "西安市"
+    assert out.filter(pl.col("customer_id") == "hk")["country"].to_list() == ["HK"]
+
+
+def test_a_pinyin_name_of_several_units_names_the_highest_or_none_and_a_landline_decides() -> None:
+    out = analytics.standardise_regions(
+        _customers(
+            {"customer_id": "jinan", "city": "Jinan"},  # 济南市, not the districts 金安区 and 晋安区
+            {"customer_id": "fuzhou", "city": "Fuzhou"},  # 福州市 or 抚州市: no guess
+            {"customer_id": "fuzhou_0591", "city": "Fuzhou", "landline": "+8659187654321"},
+            {"customer_id": "fuzhou_jx", "province": "Jiangxi", "city": "Fuzhou"},
+            {"customer_id": "chaoyang", "city": "Chaoyang District"},  # 朝阳区 (Beijing, Changchun) or 潮阳区
+            {"customer_id": "chaoyang_010", "city": "Chaoyang District", "landline": BEIJING_LANDLINE},
+            {"customer_id": "changning", "city": "Changning, Shanghai"},  # pypinyin reads 长宁 zhangning
+        )
+    )
+    codes = dict(zip(out["customer_id"], out["admin_code"], strict=True))
+    assert codes == {
+        "jinan": "370100",
+        "fuzhou": None,
+        "fuzhou_0591": "350100",
+        "fuzhou_jx": "361000",
+        "chaoyang": None,
+        "chaoyang_010": "110105",
+        "changning": "310105",
+    }
+    # the record decided with the landline's help: still the record's place
+    assert _region(out, "fuzhou_0591")["source"] == _region(out, "chaoyang_010")["source"] == "record"
+    assert _region(out, "fuzhou")["source"] is None
+
+
+@pytest.mark.parametrize("city", ["London", "San Francisco", "New York", "Berlin", "Edinburgh", "Chicago", "Paris"])
+def test_a_foreign_city_is_not_read_as_pinyin_and_not_moved_by_a_landline(city: str) -> None:
+    out = analytics.standardise_regions(_customers({"customer_id": "a", "city": city, "landline": ZHANJIANG_LANDLINE}))
+    assert _region(out, "a")["province"] is None and _region(out, "a")["source"] is None
+
+
 def test_segment_and_status_go_through_the_code_tables_and_keep_the_raw_value() -> None:
     customers = pl.DataFrame(
         {

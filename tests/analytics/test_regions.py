@@ -38,7 +38,7 @@ def test_cities_within_a_province() -> None:
     ]
 
 
-@pytest.mark.parametrize("within", ["聊城", "聊城市", "山东省聊城市", "371500"])
+@pytest.mark.parametrize("within", ["聊城", "聊城市", "山东省聊城市", "371500", "Liaocheng", "Liaocheng Shi"])
 def test_the_liaocheng_drill_down_by_name_or_code(within: str) -> None:
     out = analytics.customers_by_region(DIMS, "district", within=within)
     assert out.select("district_code", "district", "customers", "share").rows() == [
@@ -56,13 +56,17 @@ def test_the_liaocheng_drill_down_by_name_or_code(within: str) -> None:
         ("济源", ("city", "419001")),
         ("419001", ("city", "419001")),
         ("110105", ("district", "110105")),
+        ("Liaocheng", ("city", "371500")),
+        ("Shandong Province", ("province", "370000")),
+        ("Beijing", ("province", "110000")),
+        ("Dongchangfu District, Liaocheng", ("district", "371502")),
     ],
 )
 def test_resolve_region(within: str, resolved: tuple[str, str]) -> None:
     assert analytics.resolve_region(within) == resolved
 
 
-@pytest.mark.parametrize("within", ["朝阳区", "Springfield", ""])
+@pytest.mark.parametrize("within", ["朝阳区", "Springfield", "", "Fuzhou", "Chaoyang District"])
 def test_a_name_that_is_not_one_unit_is_refused(within: str) -> None:
     with pytest.raises(ValueError, match="is not one Chinese province, city or district"):
         analytics.resolve_region(within)

@@ -1,5 +1,6 @@
 """analytics.load over the demo store (config/demo.yaml, plus legacy orders and follow-ups): dimensions cover every
-customer the store can place, and the KPIs match the activities by hand."""
+customer the store can place (cities written in pinyin too), and the KPIs match the activities by hand. A headless
+chromium takes the README's picture of what the analyst's notebook shows."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import crm_store
 from pipelines.migrate import run_steps
 from pipelines.settings import load_settings
 
-from .conftest import demo_project
+from ..pipelines.web.test_browser import chromium  # noqa: F401  (the fixture: Debian's chromium, never downloaded)
+from .conftest import ROOT, demo_project
 
 D = dt.date
 AS_OF = D(2024, 4, 1)
@@ -90,6 +92,20 @@ def test_every_customer_the_store_can_place_has_a_province_and_none_lost_one(sto
     assert golden.filter(pl.col("city") == "聊城").height and dims.filter(pl.col("city") == "聊城").is_empty()
 
 
+def test_cities_the_demo_writes_in_pinyin_are_placed_like_their_chinese_names(store: analytics.Analytics) -> None:
+    """The sign-ups' free-text city: ``liaocheng``, ``Jinan``, ``Wuhan`` are 聊城市, 济南市, 武汉市 with their codes;
+    the cities abroad (London, New York …) stay without a province."""
+    golden, dims = store.golden(), store.dimensions()
+    joined = golden.select("customer_id", pl.col("city").alias("raw")).join(dims, on="customer_id")
+    pinyin = {"liaocheng": ("聊城市", "371500"), "Jinan": ("济南市", "370100"), "Wuhan": ("武汉市", "420100")}
+    found = joined.filter(pl.col("raw").is_in(list(pinyin)))
+    assert set(found["raw"]) == set(pinyin)
+    for raw, city, code, source in found.select("raw", "city", "city_code", "region_source").iter_rows():
+        assert (city, code, source) == (*pinyin[raw], "record")
+    abroad = joined.filter(pl.col("raw").is_in(["London", "New York", "Edinburgh", "Chicago", "San Francisco"]))
+    assert abroad.height and abroad["province"].null_count() == abroad.height
+
+
 def test_customers_are_analysis_ready(store: analytics.Analytics) -> None:
     customers = store.customers()
     assert customers.height == store.golden().height
@@ -134,6 +150,7 @@ def test_region_reports_of_the_demo(store: analytics.Analytics) -> None:
     assert provinces.row(0, named=True)["province"] == "山东省"
     liaocheng = store.regions("district", within="聊城")
     assert set(liaocheng["city_code"]) == {"371500"} and liaocheng["district_code"].null_count() <= 1
+    assert store.regions("district", within="Liaocheng").equals(liaocheng)
     activity = store.activity_by_region("city")
     assert activity["activities"].sum() == store.events().height
 
@@ -176,3 +193,37 @@ def test_analytics_over_frames_without_activities() -> None:
     assert all(frame.is_empty() for name, frame in a.kpis().items() if name != "conversion")
     assert a.churn_risk()["churn_risk"].to_list() == ["unknown", "unknown"]
     assert set(a.tables()) == {"customers", "dimensions", "events", "segments", "churn_risk", "attribute_values"}
+
+
+def test_the_readme_picture_of_an_analysts_notebook(store: analytics.Analytics, chromium: str) -> None:  # noqa: F811
+    """The frames an analyst looks at first, as a notebook shows them (polars' HTML): customers per province, the
+    聊城 drill-down by district and the monthly KPIs; saved as ``docs/img/analytics-regions.png``."""
+    from playwright.sync_api import sync_playwright
+
+    provinces = store.regions("province").head(6)
+    districts = store.regions("district", within="Liaocheng").drop("province_code", "province")
+    kpis = store.kpis()
+    monthly = kpis["active_customers"].join(kpis["new_customers"], on="period")
+    cells = [
+        ('a.regions("province").head(6)', provinces),
+        ('a.regions("district", within="Liaocheng")', districts),
+        ('a.kpis()["active_customers"] ⋈ ["new_customers"]', monthly),
+    ]
+    style = (
+        "body{font:13px system-ui,'WenQuanYi Micro Hei',sans-serif;margin:16px;background:#fff;color:#1d2330}"
+        "code{display:block;margin:14px 0 6px;color:#3e7bfa}table{border-collapse:collapse}"
+        "td,th{padding:2px 8px;border-bottom:1px solid #eceff3;text-align:right}"
+    )
+    body = "".join(f"<code>In: {title}</code>{frame._repr_html_()}" for title, frame in cells)
+    picture = ROOT / "docs" / "img" / "analytics-regions.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 400})
+            page.set_content(f"<!doctype html><meta charset=utf-8><style>{style}</style><body>{body}</body>")
+            text = page.inner_text("body")
+            assert "山东省" in text and "371502" in text and "东昌府区" in text and "370000" in text
+            page.screenshot(path=picture, full_page=True)
+        finally:
+            browser.close()
+    assert 10_000 < picture.stat().st_size < 200_000

@@ -67,18 +67,22 @@ def test_public_api_is_curated() -> None:
         [
             "CONNECTORS",
             "Connector",
+            "ConnectorError",
             "CsvParams",
             "Decoded",
+            "Headers",
             "HttpParams",
             "JsonParams",
             "JsonlParams",
             "SourceError",
             "SqlParams",
+            "UnknownConnectorError",
             "XlsxParams",
             "decode_text",
             "get_connector",
             "next_cursor",
             "params_model",
+            "read_headers",
             "register_connector",
         ]
     )

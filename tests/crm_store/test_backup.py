@@ -117,8 +117,12 @@ def wipe(url: str) -> None:
         return
     engine = sa.create_engine(url)
     try:
-        Base.metadata.drop_all(engine)
+        if engine.dialect.name != "postgresql":
+            Base.metadata.drop_all(engine)
         with engine.begin() as conn:
+            for name in Base.metadata.tables if engine.dialect.name == "postgresql" else ():
+                # cascade: row-level security policies name other tables (migration 0009)
+                conn.exec_driver_sql(f'drop table if exists "{name}" cascade')
             conn.exec_driver_sql("drop table alembic_version")
             assert sa.inspect(conn).get_table_names() == []
     finally:

@@ -48,7 +48,7 @@ def test_init_store_twice_is_a_no_op(store_url: str) -> None:
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(migrations_config()).get_current_head()
-    assert revision == head == "0008"
+    assert revision == head == "0011"
     assert set(tables) == {*Base.metadata.tables, "alembic_version"}
 
 

@@ -13,6 +13,7 @@ from crm_store.models import UtcDateTime
 
 PRIMARY_KEYS = {
     "pipeline_run": ["run_id"],
+    "pipeline_schedule": ["name"],
     "source_record": ["source", "source_key"],
     "customer": ["customer_id"],
     "contact_point": ["customer_id", "kind", "value"],
@@ -31,6 +32,7 @@ PRIMARY_KEYS = {
     "audit_event": ["id"],
     "audit_head": ["name"],
     "customer_override": ["customer_id", "field"],
+    "app_user": ["name"],
 }
 
 

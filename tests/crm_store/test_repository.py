@@ -548,6 +548,7 @@ def test_a_second_identical_load_changes_nothing(
     assert table_counts(session) == {
         "activity": 0,
         "address": 1,
+        "app_user": 0,
         "audit_event": 0,
         "audit_head": 0,
         "contact_point": 3,
@@ -559,6 +560,7 @@ def test_a_second_identical_load_changes_nothing(
         "merge_event": 1,
         "organisation": 0,
         "pipeline_run": 0,
+        "pipeline_schedule": 0,
         "quarantine": 1,
         "review_decision": 0,
         "review_item": 0,

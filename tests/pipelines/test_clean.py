@@ -88,7 +88,7 @@ def test_clean_run_finds_each_problem_and_writes_a_masked_report(migrated: Path)
     assert counts["by_code"]["stale_record"]["customers"] == 3
     assert counts["by_code"]["invalid_contact_point"]["findings"] >= 1
     assert counts["by_code"]["incomplete_record"]["findings"] >= 1  # the sample has VIPs without a company
-    assert result.enqueued is None  # the review queue takes no clean findings yet
+    assert result.enqueued == counts["findings"] == result.review["new"]  # every finding is a new review item
 
     folder = settings.reports_path / "clean-1"
     assert result.report_path == folder / "clean.html"
@@ -111,13 +111,17 @@ def test_clean_run_finds_each_problem_and_writes_a_masked_report(migrated: Path)
     engine.dispose()
     assert row is not None and row["status"] == "succeeded" and row["report_path"] == str(result.report_path)
     assert row["ledger"]["flow"] == "clean" and row["ledger"]["findings"] == counts["findings"]
+    assert row["ledger"]["enqueued"] == counts["findings"] and row["ledger"]["review"] == result.review
+    assert report["review"]["open"] == counts["findings"]
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_crmkit_clean_then_runs_lists_both_runs_newest_first(migrated: Path) -> None:
     result = runner.invoke(app, ["clean", "--config", str(migrated)])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "stale_record" in output and "customers checked" in output and "Report:" in output
+    assert "findings open for a steward" in output
     assert "Traceback" not in result.output
 
     history = runs_of(migrated)
@@ -139,6 +143,7 @@ def test_crmkit_clean_then_runs_lists_both_runs_newest_first(migrated: Path) -> 
     assert "run-1" in table.output and clean["run_id"] in table.output and "succeeded" in table.output
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_clean_and_runs_need_an_existing_store(project: Path) -> None:
     for args in (["clean", "--config", str(project)], ["runs", "--config", str(project)]):
         result = runner.invoke(app, args)
@@ -147,6 +152,7 @@ def test_clean_and_runs_need_an_existing_store(project: Path) -> None:
     assert not (project.parent / "crm.db").exists()
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_clean_is_refused_while_another_run_holds_the_store(migrated: Path) -> None:
     engine = crm_store.open_store(load_settings(migrated).store_url)
     now = dt.datetime.now(dt.UTC)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -21,6 +22,7 @@ def test_an_invalid_project_file_exits_2_naming_the_yaml_path(tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_migrate_dry_run_through_the_cli(project: Path) -> None:
     result = runner.invoke(app, ["migrate", str(project), "--dry-run"])
     assert result.exit_code == 0, result.output

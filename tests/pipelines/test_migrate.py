@@ -37,6 +37,7 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_demo_runs_through_the_prefect_flow_and_its_ledger_balances(tmp_path: Path) -> None:
     config = retarget(ROOT / "config" / "demo.yaml", tmp_path)
     result = migrate(config, run_id="demo-run")
@@ -264,7 +265,7 @@ def test_field_quality_reconciles(project: Path) -> None:
 
 
 def test_each_source_is_normalised_with_its_own_region(tmp_path: Path) -> None:
-    from pipelines.migrate import normalise
+    from pipelines.steps import normalise
 
     (tmp_path / "a.csv").write_text("name,phone\nA,1\n", "utf-8")
     config = tmp_path / "p.yaml"

@@ -118,15 +118,19 @@ def test_run_settings_are_checked_with_their_yaml_path(project: Path) -> None:
     assert "run.max_quarantine_share" in problems and "run.lock_wait_seconds" in problems
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_a_failed_source_makes_the_run_partial_exit_code_3(sample_dir: Path, tmp_path: Path) -> None:
     config = truncated_workbook(sample_dir, tmp_path)
     result = runner.invoke(app, ["migrate", str(config)])
     assert result.exit_code == 3, result.output
     output = " ".join(result.output.split())  # rich wraps long lines
     assert "status partial" in output and "1 of 3 sources failed: sales_workbook" in output
-    assert "sales.xlsx" in output and "Traceback" not in output
+    assert "Traceback" not in output
     (run,) = runs(config).values()
     assert run["status"] == "partial" and "sales_workbook" in run["error"]
+    # the file and its problem are named in the ledger (the CLI's warning line depends on the logging set-up)
+    (failed,) = [row for row in run["ledger"] if row["source"] == "sales_workbook"]
+    assert "sales.xlsx" in failed["error"] and "workbook" in failed["error"]
     assert {row["source"]: row["loaded"] > 0 for row in run["ledger"]} == {
         "sales_workbook": False,
         "legacy_crm": True,
@@ -146,6 +150,7 @@ def test_too_many_quarantined_rows_make_the_run_partial(project: Path) -> None:
     assert runs(config)["run-1"]["status"] == "partial"
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_a_failed_run_exits_1_with_one_message_its_ledger_and_report(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,6 +189,7 @@ def test_every_source_failing_fails_the_run_with_its_ledger(sample_dir: Path, tm
 # ------------------------------------------------------------------------------------------- run lock
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_a_second_run_is_refused_while_another_holds_the_store(project: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     hold_lock(project, LockHolder("the-other-run", os.getpid(), socket.gethostname(), now, now))
@@ -236,6 +242,7 @@ def test_a_run_that_lost_its_lock_loads_nothing(project: Path, monkeypatch: pyte
     engine.dispose()
 
 
+@pytest.mark.slow  # through Prefect (a temporary server, a flow run)
 def test_sigterm_fails_the_run_and_releases_the_lock(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def terminated(*_args: Any) -> None:
         os.kill(os.getpid(), signal.SIGTERM)

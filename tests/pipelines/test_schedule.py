@@ -1,7 +1,9 @@
 """``crmkit schedule`` against a real Prefect server: ``prefect server start`` in the background (its own
 PREFECT_HOME, a free port), ``crmkit schedule`` serving the deployment in its own process, a run triggered through
-the server's API, then the store checked. Both processes are started in their own process groups and killed as
-groups, whatever happens. Without a server that starts the test skips; ``CRMKIT_REQUIRE_SERVICES=1`` fails it."""
+the server's API, then the store and the review queue checked; a steward then accepts a possible match, rejects
+another, dismisses a clean finding and unmerges a customer with the CLI, and the next run triggered must honour all
+four. Both processes are started in their own process groups and killed as groups, whatever happens. Without a
+server that starts the test skips; ``CRMKIT_REQUIRE_SERVICES=1`` fails it."""
 
 from __future__ import annotations
 
@@ -22,9 +24,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import yaml
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+import crm_store
 from pipelines.cli import app
+from pipelines.runs import schedules
 from pipelines.settings import load_settings
 
 from .conftest import ROOT
@@ -104,6 +109,75 @@ def _scheduled_runs(api: str, deployment_id: str) -> list[dict[str, Any]]:
     return [r for r in runs if r.get("auto_scheduled")]
 
 
+def _trigger(api: str, deployment_id: str, log: Path) -> None:
+    """Start a run of the deployment now and wait until it and its two subflows completed."""
+
+    def create() -> httpx.Response | None:  # a busy server answers 503 for a while: retry, as Prefect's client does
+        answer = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10)
+        return None if answer.status_code == 503 else answer
+
+    created = _wait(create, 30, every=1.0)
+    assert created is not None and created.status_code == 201, created.text if created is not None else "503"
+    run_id = created.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        answer = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5)
+        state = answer.json()["state"] if answer.status_code == 200 else None
+        return state if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+    state = _wait(finished, 90, every=0.5)
+    served_log = log.read_text("utf-8", errors="replace")
+    assert state, f"the triggered run did not finish in 90 s: {served_log[-3000:]}"
+    assert state["type"] == "COMPLETED", (state, served_log[-3000:])
+    subflows = httpx.post(
+        f"{api}/flow_runs/filter", json={"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}, timeout=5
+    ).json()
+    assert sorted(r["state"]["type"] for r in subflows) == ["COMPLETED", "COMPLETED"]
+
+
+def _cli(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _owners(project: Path) -> dict[tuple[str, str], str]:
+    engine = crm_store.open_store(load_settings(project).store_url)
+    with Session(engine) as session:
+        crosswalk = crm_store.read_crosswalk(session)
+    engine.dispose()
+    return {(s, k): c for s, k, c in crosswalk.select("source", "source_key", "customer_id").iter_rows()}
+
+
+def _steward_decides(project: Path) -> dict[str, Any]:
+    """With the CLI: accept the first possible match, reject the second, dismiss the first finding, split one row
+    off a merged customer that none of them touch. Returns what was decided."""
+    config = str(project)
+    queue = json.loads(_cli("review", "list", "--config", config, "--json", "--limit", "1000"))
+    pairs = [i for i in queue if i["subject"] == "pair"]
+    findings = [i for i in queue if i["subject"] == "finding"]
+    assert len(pairs) >= 2 and findings, queue
+    accepted, rejected, dismissed = pairs[0], pairs[1], findings[0]
+    _cli("review", "accept", str(accepted["id"]), "--config", config, "--by", "steward")
+    _cli("review", "reject", str(rejected["id"]), "--config", config, "--by", "steward")
+    _cli("review", "reject", str(dismissed["id"]), "--config", config, "--by", "steward", "--note", "known")
+    touched = {(i[side]["source"], i[side]["source_key"]) for i in (accepted, rejected) for side in ("left", "right")}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for row, customer in _owners(project).items():
+        groups.setdefault(customer, []).append(row)
+    merged, rows = next(
+        (c, sorted(r))
+        for c, r in sorted(groups.items())
+        if len(r) == 2 and not set(r) & touched and c != dismissed["customer_id"]
+    )
+    _cli("unmerge", merged, "--config", config, "--rows", f"{rows[1][0]}:{rows[1][1]}", "--by", "steward")
+    return {"accepted": accepted, "rejected": rejected, "dismissed": dismissed, "unmerged": rows}
+
+
+def _row(item: dict[str, Any], side: str) -> tuple[str, str]:
+    return item[side]["source"], item[side]["source_key"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
 def test_schedule_serves_a_deployment_that_migrates_then_cleans_on_a_real_prefect_server(
@@ -155,35 +229,52 @@ def test_schedule_serves_a_deployment_that_migrates_then_cleans_on_a_real_prefec
             # the server's scheduler creates the next runs at 02:00 in the project's time zone
             upcoming = _wait(lambda: _scheduled_runs(api, deployment["id"]), 20)
             assert upcoming, "the scheduler created no runs for the deployment"
-            first = dt.datetime.fromisoformat(upcoming[0]["expected_start_time"].replace("Z", "+00:00"))
+            first = min(dt.datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in upcoming)
             assert first.astimezone(ZoneInfo(zone)).time() == dt.time(2, 0)
+            # crmkit schedule recorded the deployment in the store: the store's next run is the server's
+            engine = crm_store.open_store(load_settings(project).store_url)
+            with Session(engine) as session:
+                (recorded,) = schedules(session)
+            assert (recorded["name"], recorded["cron"], recorded["timezone"]) == (
+                f"migrate-and-clean/{DEPLOYMENT}",
+                CRON,
+                zone,
+            )
+            assert recorded["active"] and recorded["next_runs"][0] == first
 
-            created = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=10)
-            assert created.status_code == 201, created.text
-            run_id = created.json()["id"]
+            _trigger(api, deployment["id"], tmp_path / "serve.log")
+            # the queue after the run: the migrate's possible matches and the clean flow's findings
+            queue = json.loads(_cli("review", "list", "--config", str(project), "--json", "--limit", "1000"))
+            assert {i["subject"] for i in queue} == {"pair", "finding"}
+            decided = _steward_decides(project)
 
-            def finished() -> dict[str, Any] | None:
-                state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
-                return state if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
-
-            state = _wait(finished, 90, every=0.5)
-            served_log = (tmp_path / "serve.log").read_text("utf-8", errors="replace")
-            assert state, f"the triggered run did not finish in 90 s: {served_log[-3000:]}"
-            assert state["type"] == "COMPLETED", (state, served_log[-3000:])
-            subflows = httpx.post(
-                f"{api}/flow_runs/filter",
-                json={"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}},
-                timeout=5,
-            ).json()
-            assert sorted(r["state"]["type"] for r in subflows) == ["COMPLETED", "COMPLETED"]
+            _trigger(api, deployment["id"], tmp_path / "serve.log")  # the next scheduled run
             assert serving.poll() is None, "crmkit schedule stopped by itself"
+        # stopping crmkit schedule pauses the schedule, and the store says so
+        with Session(engine) as session:
+            (recorded,) = schedules(session)
+        engine.dispose()
+        assert not recorded["active"] and recorded["stopped_at"] is not None and recorded["next_runs"] == []
     elapsed = time.monotonic() - started
+
+    # all four honoured by the next run
+    owners = _owners(project)
+    accepted, rejected, dismissed = decided["accepted"], decided["rejected"], decided["dismissed"]
+    assert owners[_row(accepted, "left")] == owners[_row(accepted, "right")]
+    assert owners[_row(rejected, "left")] != owners[_row(rejected, "right")]
+    kept, split = decided["unmerged"]
+    assert owners[kept] != owners[split]
+    after = {
+        i["id"]: i for i in json.loads(_cli("review", "list", "--config", str(project), "--json", "--status", "all"))
+    }
+    assert after[accepted["id"]]["status"] == after[rejected["id"]]["status"] == "decided"
+    assert after[dismissed["id"]]["status"] == "decided" and after[dismissed["id"]]["decision"]["decision"] == "dismiss"
 
     result = runner.invoke(app, ["runs", "--config", str(project), "--json"])
     assert result.exit_code == 0, result.output
     history = json.loads(result.output)
-    assert [(run["flow"], run["status"]) for run in history] == [("clean", "succeeded"), ("migrate", "succeeded")]
+    assert [(run["flow"], run["status"]) for run in history] == [("clean", "succeeded"), ("migrate", "succeeded")] * 2
     clean = history[0]
     assert Path(clean["report_path"]).is_file() and Path(clean["report_path"]).with_name("clean.json").is_file()
     assert history[1]["rows_loaded"] > 0 and history[1]["customers"] > 0
-    assert elapsed < 120, f"the real-server test took {elapsed:.0f} s"
+    assert elapsed < 180, f"the real-server test took {elapsed:.0f} s"

@@ -41,9 +41,10 @@ from pipelines._files import (
 from pipelines._logging import RedactingFilter, install_redaction
 from pipelines.cli import app
 from pipelines.ledger import unplaced_ledger
-from pipelines.migrate import Extracted, run_steps
+from pipelines.migrate import run_steps
 from pipelines.report import redact_report
 from pipelines.settings import SettingsError, expand_url, load_settings
+from pipelines.stages import Extracted
 
 from ..conftest import PG_URL
 from .conftest import ROOT

@@ -1,5 +1,6 @@
 """A small store for the web page's tests: two keyed JSON Lines sources whose run leaves open possible matches
-in the review queue and merged customers to unmerge. Built once per session; each test gets its own copy."""
+in the review queue and merged customers to unmerge. Built once per session; each test gets its own copy. The
+project requires a company of every customer, so a clean run (``cleaned``) finds the customers without one."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def _project(folder: Path, sources: Path, store: Path) -> Path:
         "reports_dir": str(folder / "reports"),
         "sources": [source("a"), source("b")],
         "match": {"threshold": 0.995, "review_threshold": 0.3},  # a high threshold: near pairs are to review
+        # a company is required too: the customers without one are findings of a clean run (none runs here)
+        "clean": {"required": {"default": ["phone|email", "company"]}},
     }
     path = folder / "crmkit.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
@@ -109,3 +112,18 @@ def merged(store_session: Callable[[], Session]) -> tuple[str, list[str]]:
     rows = sorted(f"{s}:{k}" for (s, k), c in owner.items() if c == customer)
     assert rows == ["a:A1", "b:B1"]
     return customer, rows
+
+
+@pytest.fixture
+def cleaned(web_project: Path) -> list[str]:
+    """Runs the clean flow once on the test's store; returns the customers its findings are about (sorted)."""
+    from pipelines.clean import run_clean
+
+    result = run_clean(load_settings(web_project), "clean-1")
+    assert result.status == "succeeded", result.error
+    assert result.counts["by_code"]["incomplete_record"]["findings"] == result.enqueued
+    engine = crm_store.open_store(load_settings(web_project).store_url)
+    with Session(engine) as session:
+        items = crm_store.read_review_items(session, subject="finding")
+    engine.dispose()
+    return sorted(items["customer_id"].to_list())

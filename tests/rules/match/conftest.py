@@ -56,8 +56,8 @@ def pairwise_f1(truth: pl.DataFrame, clusters: pl.DataFrame) -> tuple[float, flo
 def _flow_records(folder: Path) -> pl.DataFrame:
     """A generated project's rows through the flow's own steps (extract → map → normalise → validate), with the
     truth ``entity_id``."""
-    from pipelines.migrate import check, extract, map_rows, normalise
     from pipelines.settings import load_settings
+    from pipelines.steps import check, extract, map_rows, normalise
 
     settings = load_settings(folder / "crmkit.yaml")
     stage = map_rows(settings, extract(settings, {}))

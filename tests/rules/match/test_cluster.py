@@ -25,7 +25,7 @@ def _scored(edges: list[tuple[int, int, float]]) -> pl.DataFrame:
 
 
 def test_cluster_labels_are_the_smallest_rid() -> None:
-    scored = pl.DataFrame({"left": [5, 1, 30], "right": [9, 5, 40], "score": [0.9, 0.95, 0.5]})
+    scored = pl.DataFrame({"left": [5, 1, 30], "right": [9, 5, 40], "match_probability": [0.9, 0.95, 0.5]})
     out = cluster([40, 30, 9, 5, 1, 2], scored, threshold=0.8)
     assert out.rows() == [(1, 1), (2, 2), (5, 1), (9, 1), (30, 30), (40, 40)]
     with pytest.raises(ValueError, match="not among rids"):

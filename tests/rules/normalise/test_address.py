@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -13,35 +11,24 @@ from crm_store.schema import ISSUES_COL
 from rules.normalise import AddressParams, get_normaliser, normalise_address, normalise_frame
 from rules.normalise._divisions import CITY, COUNTY, PROVINCE, divisions, name_index
 
-from ._helpers import check_contract, csv_cases, idempotent, run_one
+from ._helpers import check_contract, check_table, check_table_idempotent, csv_table, idempotent, inputs, run_one
 
-DATA = Path(__file__).parents[2] / "data" / "rules" / "normalise" / "address.csv"
 PARTS = ("province", "city", "district", "street", "admin_code", "region", "postcode", "country")
 _PART_TYPES = dict.fromkeys(PARTS, pl.String)
+ADDRESS_TABLE = csv_table("address", ("value", *PARTS))
 
 
-@functools.cache
-def _cases() -> list[dict[str, Any]]:
-    return csv_cases(DATA, ("value", *PARTS))
+def test_address_table() -> None:
+    """The whole table normalised in one call (as a migration does); every line's value, issues and parts."""
+    check_table("address.csv", ADDRESS_TABLE, parts=_PART_TYPES)
 
 
-@functools.cache
-def _results() -> list[dict[str, Any]]:
-    """The whole table normalised in one call (as a migration does), row by row."""
-    out = normalise_address(pl.Series([row["raw"] for row in _cases()], dtype=pl.String))
-    check_contract(out, len(_cases()), _PART_TYPES)
-    return out.to_dicts()
-
-
-@pytest.mark.parametrize("i", range(len(_cases())), ids=lambda i: _cases()[i]["raw"] or "<empty>")
-def test_address_table(i: int) -> None:
-    case, got = _cases()[i], _results()[i]
-    expected = {key: case[key] for key in ("value", "issues", *PARTS)}
-    assert {key: got[key] for key in expected} == expected
+def test_address_table_is_idempotent() -> None:
+    check_table_idempotent("address.csv", ADDRESS_TABLE)
 
 
 def test_table_is_large_and_varied() -> None:
-    cases = _cases()
+    cases = [line.expected for line in ADDRESS_TABLE]
     assert len(cases) >= 500
     codes = {c["admin_code"][:2] for c in cases if c["admin_code"]}
     assert len(codes) == 34  # every provincial-level unit
@@ -51,8 +38,8 @@ def test_table_is_large_and_varied() -> None:
 
 
 def test_single_value_path_matches_the_table() -> None:
-    for case in _cases()[:40]:
-        assert run_one(normalise_address, case["raw"])["value"] == case["value"]
+    for line in ADDRESS_TABLE[:40]:
+        assert run_one(normalise_address, line.input)["value"] == line.expected["value"], line.describe()
 
 
 def test_division_table_is_complete() -> None:
@@ -114,11 +101,11 @@ def test_registered_and_contract() -> None:
 
 def test_repeated_values_get_the_answer_of_their_distinct_value() -> None:
     # speed is measured in benchmarks/normalise.py, not here
-    distinct = [c["raw"] for c in _cases()]
-    values = pl.Series((distinct * 20)[: len(distinct) * 20], dtype=pl.String)
+    distinct = [line.input for line in ADDRESS_TABLE]
+    values = pl.Series(distinct * 20, dtype=pl.String)
     out = normalise_address(values)
     assert out.height == values.len()
-    expected = [c["value"] for c in _cases()]
+    expected = [line.expected["value"] for line in ADDRESS_TABLE]
     assert out.get_column("value").to_list() == expected * 20
 
 
@@ -156,7 +143,7 @@ _WESTERN = st.sampled_from(
     st.one_of(
         st.lists(_FRAGMENTS, min_size=1, max_size=6).map("".join),
         st.lists(_WESTERN, min_size=1, max_size=5).map(", ".join),
-        st.sampled_from([c["raw"] for c in _cases()]),
+        st.sampled_from(inputs(ADDRESS_TABLE)),
     )
 )
 def test_idempotent(raw: str) -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import phonenumbers
 import polars as pl
@@ -13,97 +12,21 @@ from pydantic import ValidationError
 from rules.normalise import normalise_phone
 from rules.normalise._phone import _check, _one, cn_number_type, is_placeholder_digits
 
-from ._helpers import check_case, check_contract, idempotent, load_table, run_one
+from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, run_one, table
 
 M = "+8613800138000"
-M2 = "+8613900139000"
 L = "+866358123456"
 
-# raw, value, phone_type, issues, phones (None: same as [value])
-CASES: list[tuple[str | None, str | None, str | None, list[str], list[str] | None]] = [
-    ("13800138000", M, "mobile", [], None),
-    ("138 0013 8000", M, "mobile", [], None),
-    ("138-0013-8000", M, "mobile", [], None),
-    ("+86 138 0013 8000", M, "mobile", [], None),
-    ("+8613800138000", M, "mobile", [], None),
-    ("008613800138000", M, "mobile", [], None),
-    ("0086 138 0013 8000", M, "mobile", [], None),
-    ("86-138-0013-8000", M, "mobile", [], None),
-    ("8613800138000", M, "mobile", [], None),
-    ("(+86)13800138000", M, "mobile", [], None),
-    ("19912345678", "+8619912345678", "mobile", [], None),
-    ("16612345678", "+8616612345678", "mobile", [], None),
-    ("17012345678", "+8617012345678", "mobile", [], None),
-    ("15012345678", "+8615012345678", "mobile", [], None),
-    ("手机:13800138000", M, "mobile", [], None),
-    ("Tel: 138 0013 8000", M, "mobile", [], None),
-    ("0635-8123456", L, "landline", [], None),
-    ("(0635)8123456", L, "landline", [], None),
-    ("（0635）8123456", L, "landline", [], None),
-    ("0635 8123456", L, "landline", [], None),
-    ("86-635-8123456", L, "landline", [], None),
-    ("+86 635 8123456", L, "landline", [], None),
-    ("010-12345678", "+861012345678", "landline", [], None),
-    ("021-87654321", "+862187654321", "landline", [], None),
-    ("0635-8123456-801", L, "landline", ["extension"], None),
-    ("0635-8123456 ext 801", L, "landline", ["extension"], None),
-    ("0635-8123456 ext. 801", L, "landline", ["extension"], None),
-    ("0635-8123456转801", L, "landline", ["extension"], None),
-    ("0635-8123456 分机 801", L, "landline", ["extension"], None),
-    ("010-12345678-1234", "+861012345678", "landline", ["extension"], None),
-    ("400-810-8888", "+864008108888", "other", [], None),
-    ("1.3800138e+10", M, "mobile", ["excel_float"], None),
-    ("1.3800138E+10", M, "mobile", ["excel_float"], None),
-    ("13800138000.0", M, "mobile", ["excel_float"], None),
-    ("1.38001E+10", None, None, ["excel_float", "truncated", "invalid"], None),
-    ("１３８００１３８０００", M, "mobile", ["fullwidth"], None),
-    ("＋８６ １３８ ００１３ ８０００", M, "mobile", ["fullwidth"], None),
-    ("13800138000/13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000,13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000;13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000、13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000，13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000 或 13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000 and 13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("13800138000 13900139000", M, "mobile", ["multiple"], [M, M2]),
-    ("0635-8123456/13800138000", M, "mobile", ["multiple"], [L, M]),
-    ("0635-8123456/8123457", L, "landline", ["multiple"], [L, "+866358123457"]),
-    ("13800138000/13800138000", M, "mobile", [], None),
-    ("13800138000 / abc 123456", M, "mobile", ["partial"], None),
-    ("11111111111", None, None, ["placeholder"], None),
-    ("00000000", None, None, ["placeholder"], None),
-    ("12345678901", None, None, ["placeholder"], None),
-    ("12345678", None, None, ["placeholder"], None),
-    ("13800000000", None, None, ["placeholder"], None),
-    ("88888888", None, None, ["placeholder"], None),
-    ("N/A", None, None, ["placeholder"], None),
-    ("无", None, None, ["placeholder"], None),
-    ("138001380", None, None, ["invalid"], None),
-    ("8123456", None, None, ["invalid"], None),
-    ("10086", None, None, ["invalid"], None),
-    ("abc", None, None, ["invalid"], None),
-    ("12800138000", None, None, ["invalid"], None),
-    ("", None, None, ["empty"], None),
-    ("   ", None, None, ["empty"], None),
-    (None, None, None, ["empty"], None),
-    ("+1 (415) 555-0100", "+14155550100", "other", [], None),
-    ("+1 415-555-0100", "+14155550100", "other", [], None),
-    ("+44 20 7946 0958", "+442079460958", "landline", [], None),
-    ("+44 7911 123456", "+447911123456", "mobile", [], None),
-    ("+852 9123 4567", "+85291234567", "mobile", [], None),
-]
+PHONE_TABLE = table("phone")
 
 
-@pytest.mark.parametrize(("raw", "value", "phone_type", "issues", "phones"), CASES)
-def test_phone_cases(
-    raw: str | None, value: str | None, phone_type: str | None, issues: list[str], phones: list[str] | None
-) -> None:
-    row = run_one(normalise_phone, raw)
-    assert row["value"] == value
-    assert row["phone_type"] == phone_type
-    assert row["issues"] == issues
-    expected_phones = phones if phones is not None else ([value] if value else None)
-    assert row["phones"] == expected_phones
+def test_phone_table() -> None:
+    """Every line of the table, the whole table normalised as one column (fast paths and the Python path mixed)."""
+    check_table("phone.jsonl", PHONE_TABLE)
+
+
+def test_phone_table_is_idempotent() -> None:
+    check_table_idempotent("phone.jsonl", PHONE_TABLE)
 
 
 def test_extension_part() -> None:
@@ -190,25 +113,9 @@ phone_like = st.text(alphabet="0123456789+-() ./、或转ext１３８", max_size
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(phone_like, st.sampled_from([c[0] for c in CASES if c[0]])))
+@given(phone_like)
 def test_idempotent(raw: str) -> None:
     idempotent(normalise_phone, raw)
-
-
-PHONE_TABLE = load_table("phone")
-
-
-@pytest.mark.parametrize("case", PHONE_TABLE)
-def test_phone_table(case: dict[str, Any]) -> None:
-    check_case(normalise_phone, case)
-
-
-def test_phone_table_as_one_column() -> None:
-    """The whole table in one call (vectorised fast paths and the Python path mixed) gives the same rows."""
-    cases = [p.values[0] for p in PHONE_TABLE]
-    out = normalise_phone(pl.Series([c["input"] for c in cases], dtype=pl.String))
-    for case, row in zip(cases, out.iter_rows(named=True), strict=True):
-        assert (row["value"], row["issues"], row["phones"]) == (case["value"], case["issues"], case["phones"]), case
 
 
 def test_vectorised_path_agrees_with_python_path() -> None:
