@@ -113,10 +113,10 @@ def _read_places(texts: Iterable[str], hints: dict[str, str] | None = None) -> d
     out: dict[str, _Place] = {}
     for text in distinct:
         place = parsed[text]
-        hint = parsed.get((hints or {}).get(text) or "")
+        hinted = parsed.get((hints or {}).get(text) or "")
         for readings in tiers:  # pypinyin's readings first, then any reading of the characters
-            found = [parsed[r] for r in readings[text] if r in whole]
-            chosen = _from_readings(found, sum(r in unclear for r in readings[text]), hint)
+            places = [parsed[r] for r in readings[text] if r in whole]
+            chosen = _from_readings(places, sum(r in unclear for r in readings[text]), hinted)
             if chosen is not None:
                 place = chosen
                 break
@@ -459,7 +459,7 @@ def standardise_codes(customers: Frame, *, rules: AnalyticsRules | None = None) 
     out = df.select("customer_id")
     for field in ("segment", "status"):
         raw = df[field].cast(pl.String) if field in df.columns else pl.Series(field, [None] * df.height, pl.String)
-        canonical = _code_column(raw.str.strip_chars().replace("", None), rules.code_table(field))  # type: ignore[arg-type]
+        canonical = _code_column(raw.str.strip_chars().replace("", None), rules.code_table(field))
         out = out.with_columns(canonical.alias(field), raw.alias(f"{field}_raw"))
     stages = {status: stage for status, stage in rules.stages.items()}
     return out.with_columns(

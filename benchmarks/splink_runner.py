@@ -432,17 +432,18 @@ def run(
             join bench_truth tl on p._rid_l = tl._rid
             join bench_truth tr on p._rid_r = tr._rid"""
     ).fetchall()[0]
-    pairs = pl.from_arrow(
-        predictions.as_duckdbpyrelation()
-        .filter(f"match_probability >= {min(grid)}")
-        .select("_rid_l, _rid_r, match_probability")
-        .arrow()
-    )
-    assert isinstance(pairs, pl.DataFrame)
-    rids = frame["_rid"].to_numpy()
-    for th in grid:
-        e = pairs.filter(pl.col("match_probability") >= th)
-        components(rids, e["_rid_l"].to_numpy(), e["_rid_r"].to_numpy()).write_parquet(out / f"grid_{th}.parquet")
+    if grid:
+        pairs = pl.from_arrow(
+            predictions.as_duckdbpyrelation()
+            .filter(f"match_probability >= {min(grid)}")
+            .select("_rid_l, _rid_r, match_probability")
+            .arrow()
+        )
+        assert isinstance(pairs, pl.DataFrame)
+        rids = frame["_rid"].to_numpy()
+        for th in grid:
+            e = pairs.filter(pl.col("match_probability") >= th)
+            components(rids, e["_rid_l"].to_numpy(), e["_rid_r"].to_numpy()).write_parquet(out / f"grid_{th}.parquet")
     (out / "model.json").write_text(json.dumps(linker.misc.save_model_to_json(), default=str), encoding="utf-8")
     return {
         "seconds": seconds,

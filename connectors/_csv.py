@@ -272,10 +272,10 @@ def _records(body: _Body) -> Iterator[tuple[list[list[str] | None], list[int], d
                 exhausted = True
         except csv.Error as exc:
             first, last = (ends[-1] if ends else last_end) + 1, base + reader.line_num
-            fields, end, detail = _refused(body, first, last, str(exc))
+            refused, end, detail = _refused(body, first, last, str(exc))
             if detail is not None:
                 errors[len(rows)] = detail
-            rows.append(fields)
+            rows.append(refused)
             ends.append(end)
         if len(rows) >= BATCH_ROWS or (exhausted and rows):
             last_end = ends[-1]

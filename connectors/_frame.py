@@ -96,7 +96,7 @@ def finish_batch(
     skip_reason: pl.Series | Sequence[str | None],
     error_code: pl.Series | Sequence[str | None],
     error_detail: pl.Series | Sequence[str | None],
-    raw_line: Sequence[str | None] | None = None,
+    raw_line: pl.Series | Sequence[str | None] | None = None,
     joined: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Append the lineage columns (and ``_raw_line`` when given) to a frame of source values.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ def _records(read: Callable[..., Iterator[pl.DataFrame]]) -> Callable[[Any, str,
     def headers(params: Any, source: str, expect: Collection[str]) -> Headers:
         assert isinstance(params, JsonParams | JsonlParams)
         batches = read(params, source=source)
+        assert isinstance(batches, Generator)  # the connectors are generator functions
         try:
             first = next(batches, None)
         finally:

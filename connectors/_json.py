@@ -97,8 +97,8 @@ class RecordFrames:
         raw: list[str | None] = []
         for i, record in enumerate(records):
             if isinstance(record, dict):
-                values, problem = record_values(record)
-                obj = values or {}
+                fields, problem = record_values(record)
+                obj = fields or {}
                 if problem is not None:
                     problems.setdefault(i, problem)
                 raw.append(shown(record) if i in problems else None)

@@ -167,7 +167,7 @@ def read_jsonl(params: JsonlParams, *, source: str, cursor: object | None = None
         for number, line in enumerate(chunk, start + 1):
             line = line.removesuffix("\r")
             obj: dict[str, str | None] | None = {}
-            problem: str | None = None
+            problem = None
             if not line.strip():
                 skip.append(EMPTY_ROW)
             else:

@@ -11,6 +11,7 @@ turns its row into a quarantined row with a reason, keyed by its position instea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar, Final
 
 import polars as pl
@@ -89,7 +90,7 @@ def compose_key(parts: list[str]) -> str:
 _FALLBACK: Final = "_fallback_key"
 
 
-def _with_key_columns(batch: pl.DataFrame, key: list[str], source: str, where: object) -> pl.DataFrame:
+def _with_key_columns(batch: pl.DataFrame, key: list[str], source: str, where: str | Path) -> pl.DataFrame:
     """``_source_key`` from ``key`` where the row is a record; the connector's positional key, prefixed
     ``row:``, is the key of skipped and broken rows (a broken row's key cells may be shifted) and the
     fallback of the others."""
@@ -169,7 +170,7 @@ class _KeyCheck:
 
 
 def checked_keys(
-    batches: Iterator[pl.DataFrame], *, key: list[str] | None, source: str, where: object
+    batches: Iterator[pl.DataFrame], *, key: list[str] | None, source: str, where: str | Path
 ) -> Iterator[pl.DataFrame]:
     """The batches with ``key`` applied (file connectors) and every ``_source_key`` checked.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from functools import wraps
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 import polars as pl
 from pydantic import BaseModel
@@ -22,6 +22,18 @@ class Connector(Protocol):
     ) -> Iterator[pl.DataFrame]: ...
 
 
+_P = TypeVar("_P", bound=BaseModel)
+_P_contra = TypeVar("_P_contra", bound=BaseModel, contravariant=True)
+
+
+class _ConnectorOf(Protocol[_P_contra]):
+    """A connector as written: it takes its own params model."""
+
+    def __call__(
+        self, params: _P_contra, /, *, source: str, cursor: object | None = None
+    ) -> Iterator[pl.DataFrame]: ...
+
+
 _CONNECTORS: dict[str, Connector] = {}
 _PARAMS: dict[str, type[BaseModel]] = {}
 
@@ -29,17 +41,19 @@ _PARAMS: dict[str, type[BaseModel]] = {}
 CONNECTORS: Mapping[str, Connector] = MappingProxyType(_CONNECTORS)
 
 
-def register_connector(kind: str, params: type[BaseModel]) -> Callable[[Connector], Connector]:
+def register_connector(kind: str, params: type[_P]) -> Callable[[_ConnectorOf[_P]], _ConnectorOf[_P]]:
     """Decorator registering a connector under ``kind`` with its params model.
 
     Raises:
         ValueError: ``kind`` is already registered.
     """
 
-    def decorate(connector: Connector) -> Connector:
+    def decorate(connector: _ConnectorOf[_P]) -> _ConnectorOf[_P]:
         if kind in _CONNECTORS:
             raise ValueError(f"a connector named {kind!r} is already registered")
-        _CONNECTORS[kind] = with_checked_keys(connector)
+        # a kind's connector is handed only params of its own model (`params_model(kind)`): a pairing kept by the
+        # registry's keys, which its value type cannot state
+        _CONNECTORS[kind] = with_checked_keys(cast(Connector, connector))
         _PARAMS[kind] = params
         return connector
 

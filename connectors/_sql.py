@@ -444,7 +444,7 @@ def _sqlite_path(url: URL) -> str | None:
     ``file:`` URIs (``uri=true``), which are left as written."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or "uri" in url.query:
         return None
-    return os.path.abspath(url.database)  # type: ignore[arg-type]
+    return os.path.abspath(url.database)
 
 
 def _check_sqlite_file(url: URL, source: str, where: str) -> None:
@@ -487,10 +487,10 @@ def _statement(
     if params.query is not None:
         assert params.key is not None  # checked by the model
         sql = _statement_text(params.query, conn.dialect.name)
-        col = params.cursor_column
-        if col is None:
+        cursor_name = params.cursor_column
+        if cursor_name is None:
             return sa.text(sql), params.key
-        quoted = conn.dialect.identifier_preparer.quote(col)
+        quoted = conn.dialect.identifier_preparer.quote(cursor_name)
         sql = f"SELECT * FROM (\n{sql}\n) AS crmkit_q"  # own lines: a comment in the query ends with its line
         if cursor is None:
             return sa.text(f"{sql} ORDER BY CASE WHEN {quoted} IS NULL THEN 0 ELSE 1 END, {quoted}"), params.key

@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from xml.etree import ElementTree
 
 import polars as pl
@@ -321,7 +322,7 @@ def _sheet_rows(
 
 def _sheet_header(
     workbook: python_calamine.CalamineWorkbook, name: str, params: XlsxParams, source: str, *, explicit: bool
-) -> tuple[int, list[list[Cell]], Iterator[list[Cell]]] | None:
+) -> tuple[int, Sequence[Sequence[Cell]], Iterator[Sequence[Cell]]] | None:
     """(0-based index of the header among the top rows, the top rows, the rows after them), or ``None`` for an
     empty sheet that was not asked for by name (skipped)."""
     try:
@@ -369,7 +370,7 @@ def _stray_frame(strays: list[_Stray], plan: _Plan, names: list[str], source: st
 
 
 def _frame(
-    batch: list[list[Cell]], first_row: int, names: list[str], header_joined: str, sheet: str, source: str
+    batch: Sequence[Sequence[Cell]], first_row: int, names: list[str], header_joined: str, sheet: str, source: str
 ) -> pl.DataFrame:
     # calamine ranges are rectangular; zip_longest only guards against a short row
     columns = itertools.islice(itertools.zip_longest(*batch), len(names))
@@ -901,7 +902,7 @@ def _column_number(letters: str) -> int:
     return number
 
 
-def _pieces(handle: io.BufferedIOBase | zipfile.ZipExtFile) -> Iterator[bytes]:
+def _pieces(handle: IO[bytes]) -> Iterator[bytes]:
     """The XML in pieces of about `_PIECE_BYTES`, each ending right before a ``<row`` or ``<c`` tag.
 
     So every row or cell tag, and every cell element, lies whole in one piece.

@@ -222,7 +222,9 @@ def _table(model: type[Base]) -> sa.Table:
 @functools.cache
 def _alias(model: type[Base], name: str) -> sa.Alias:
     """A named alias of a model's table, made once (building its column collection costs more than the query)."""
-    return _table(model).alias(name)
+    alias = _table(model).alias(name)
+    assert isinstance(alias, sa.Alias)  # what Table.alias makes (typed as its base, NamedFromClause)
+    return alias
 
 
 # ------------------------------------------------------------------------------------------------ rows
@@ -279,7 +281,9 @@ def row_filter(principal: Principal | None, table: sa.FromClause) -> sa.ColumnEl
     """
     if principal is None or principal.role == "admin":
         return None
-    name = getattr(table, "element", table).name if isinstance(table, sa.Alias) else table.name
+    source = table.element if isinstance(table, sa.Alias) else table
+    assert isinstance(source, sa.TableClause), "row_filter reads a table or an alias of one"
+    name = source.name
     role = principal.role
     if name not in PROTECTED_TABLES:
         raise ValueError(f"row_filter: {name} is not a table of a customer's data ({', '.join(PROTECTED_TABLES)})")
@@ -431,8 +435,8 @@ def _mask_auditor(principal: Principal, table: str, frame: pl.DataFrame) -> pl.D
     if table == "field_provenance" and {"field", "value"} <= set(frame.columns):
         values = []
         for name, value in zip(frame["field"].to_list(), frame["value"].to_list(), strict=True):
-            kind = _field_kind(name)
-            values.append(value if kind is False else mask(kind, value))
+            field_kind = _field_kind(name)
+            values.append(value if field_kind is False else mask(field_kind, value))
         frame = _replace(frame, "value", values)
     if table == "activity" and "details" in frame.columns:
         frame = _replace(frame, "details", [_masked_json(v, lambda s: mask(GENERIC, s)) for v in frame["details"]])

@@ -111,6 +111,9 @@ STREAM_FORMAT: Final = "crmkit-stream/1"
 DEFAULT_CHUNK_SIZE: Final = 1 << 20
 #: Tables never backed up: the run lock's rows belong to live processes.
 EXCLUDED_TABLES: Final = ("run_lock",)
+#: Tables of earlier revisions that a later migration dropped (``organisation``: 0012). A backup taken before then
+#: lists them; restoring it verifies them too, and the upgrade that follows the restore drops them.
+RETIRED_TABLES: Final = ("organisation",)
 
 _MAGIC = b"CRMKBAK1"
 _HEADER = struct.Struct(">8sI32s")
@@ -322,8 +325,9 @@ def decrypt_chunks(handle: IO[bytes], key: bytes) -> Iterator[bytes]:
 
 
 def store_tables(conn: sa.Connection) -> list[str]:
-    """The crmkit tables present in the store (the current schema on PostgreSQL), ``run_lock`` left out, sorted."""
-    known = {*Base.metadata.tables, "alembic_version"} - set(EXCLUDED_TABLES)
+    """The crmkit tables present in the store (the current schema on PostgreSQL), ``run_lock`` left out, sorted;
+    tables earlier revisions had and a later one dropped count while they exist."""
+    known = {*Base.metadata.tables, *RETIRED_TABLES, "alembic_version"} - set(EXCLUDED_TABLES)
     return sorted(known & set(sa.inspect(conn).get_table_names()))
 
 
@@ -848,7 +852,7 @@ def _dump_mariadb(url: sa.URL, engine: sa.Engine, writer: Any, lock_wait_seconds
             f"the store changed while it was dumped ({', '.join(changed)}: a write that does not take the run "
             "lock); nothing was kept: run the backup again"
         )
-    dump = {"tool": "mariadb-dump --single-transaction", "tool_version": _tool_version(dump_tool)}
+    dump: dict[str, Any] = {"tool": "mariadb-dump --single-transaction", "tool_version": _tool_version(dump_tool)}
     dump["database"] = url.database
     return _Dumped(before, revision, dump)
 

@@ -395,7 +395,9 @@ def equals(bind: Any, column: sa.ColumnElement[Any], value: str) -> sa.ColumnEle
     raw = sa.type_coerce(column, sa.Text())
     if keyring is None:
         return raw == value
-    aad = column.type.aad
+    column_type = column.type
+    assert isinstance(column_type, EncryptedText), "equals() compares an encrypted column"
+    aad = column_type.aad
     return raw.in_([value, *(keyring.encrypt(value, aad, key.id) for key in keyring.keys)])
 
 
@@ -415,7 +417,7 @@ class EncryptedText(sa.types.TypeDecorator[str]):
     before a key was set) reads as is. ``long``: ``LONGTEXT`` on MySQL/MariaDB (raw payloads can exceed 64 KB).
     """
 
-    impl = sa.Text
+    impl: type[sa.String] = sa.Text  # EncryptedString's is sa.String
     cache_ok = True
 
     def __init__(self, aad: str, *, long: bool = False) -> None:
@@ -475,7 +477,9 @@ class EncryptedString(EncryptedText):
         return self.plain_length
 
     def copy(self, **kw: Any) -> EncryptedString:
-        return EncryptedString(self.aad, self.plain_length, self.impl_instance.length)
+        stored = self.impl_instance
+        assert isinstance(stored, sa.String) and stored.length is not None  # sa.String(stored_length)
+        return EncryptedString(self.aad, self.plain_length, stored.length)
 
 
 # ------------------------------------------------------------------------------------ re-encrypting a store

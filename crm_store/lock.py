@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.errors import StoreError
 from crm_store.models import RunLock
-from crm_store.repository import close_abandoned_runs
+from crm_store.runs import close_abandoned_runs
 from crm_store.store import shown_url
 
 __all__ = [

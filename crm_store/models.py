@@ -34,7 +34,6 @@ __all__ = [
     "ExtractCursor",
     "FieldProvenance",
     "MergeEvent",
-    "Organisation",
     "PipelineRun",
     "PipelineSchedule",
     "Quarantine",
@@ -44,6 +43,7 @@ __all__ = [
     "SourceRecord",
     "SourceSchema",
     "UtcDateTime",
+    "text_length",
     "value_lengths",
 ]
 
@@ -62,7 +62,7 @@ LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 SOURCE = 128  # length of ``source`` columns
 SOURCE_KEY = 255  # length of ``source_key`` columns
-ID = 36  # customer / organisation ids (UUID text)
+ID = 36  # customer ids (UUID text)
 RUN_ID = 64
 HASH = 64  # sha256 hex
 
@@ -259,16 +259,6 @@ class Address(Base):
     raw: Mapped[str | None] = mapped_column(EncryptedText("address.raw"))
 
 
-class Organisation(Base):
-    """An organisation customers work for; ``key`` is its normalised name."""
-
-    __tablename__ = "organisation"
-
-    organisation_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(255))
-    key: Mapped[str] = mapped_column(sa.String(255), unique=True)
-
-
 class Activity(Base):
     """A follow-up, order or sign-up: who, when, what; keyed by the source row it came from.
 
@@ -400,8 +390,16 @@ def value_lengths() -> dict[str, int]:
             length = getattr(column.type, "length", None)
             if length:
                 out.setdefault(column.name, length)
-    out["contact_value"] = ContactPoint.__table__.columns["value"].type.length
+    contact_length = text_length(ContactPoint.__table__.columns["value"].type)
+    assert contact_length is not None  # contact_point.value is bounded
+    out["contact_value"] = contact_length
     return out
+
+
+def text_length(column_type: sa.types.TypeEngine[Any]) -> int | None:
+    """The longest text a column of ``column_type`` keeps (an encrypted column: its plain text); ``None``:
+    unbounded or not text."""
+    return column_type.length if isinstance(column_type, sa.String | EncryptedString) else None
 
 
 # ------------------------------------------------------------------------------------ the steward's review queue

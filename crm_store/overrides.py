@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_store.models import Customer, CustomerOverride
+from crm_store.models import Customer, CustomerOverride, text_length
 
 __all__ = [
     "OVERRIDABLE",
@@ -78,7 +78,7 @@ def set_overrides(
     """
     if field not in OVERRIDABLE:
         raise ValueError(f"set_overrides: field must be one of {OVERRIDABLE}, got {field!r}")
-    length = _table(Customer).c[field].type.length
+    length = text_length(_table(Customer).c[field].type)
     if not value or (length and len(value) > length):
         raise ValueError(f"set_overrides: the {field} must be 1 to {length} characters")
     if not by or len(by) > 128:

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crm_store.audit import append_event
-from crm_store.models import Customer, CustomerOverride, FieldProvenance
+from crm_store.models import Customer, CustomerOverride, FieldProvenance, text_length
 from crm_store.overrides import OVERRIDE_RULE, set_overrides
-from crm_store.repository import GOLDEN_COLUMNS, upsert_customers
+from crm_store.upsert import GOLDEN_COLUMNS, upsert_customers
 
 __all__ = ["Transfer", "read_owner_counts", "transfer_owner"]
 
@@ -119,7 +119,7 @@ def transfer_owner(
         ValueError: an owner empty, ``to_owner`` longer than ``customer.owner`` keeps, both the same, or ``by``
             empty or longer than 128 characters.
     """
-    length = _table(Customer).c.owner.type.length
+    length = text_length(_table(Customer).c.owner.type)
     if not from_owner or not to_owner:
         raise ValueError("transfer_owner: both owners must be given")
     if length and len(to_owner) > length:

@@ -19,10 +19,11 @@ from alembic.config import Config
 
 from crm_store.errors import StoreError
 
-__all__ = ["init_store", "migrations_config"]
+__all__ = ["MIGRATIONS_DIR", "init_store", "migrations_config"]
 
 logger = logging.getLogger(__name__)
 
+#: Where the store's Alembic scripts live (``env.py``, ``versions/``); `migrations_config` points Alembic here.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "completeness_heatmap",
@@ -50,7 +51,7 @@ BLUE, RED, GREEN, AMBER, GREY, INK, MUTED = "#3e7bfa", "#d92d20", "#067647", "#b
 LIGHT_RED, LIGHT_GREY = "#f4a3a0", "#eceff3"
 WIDTH = 8.5  # inches (72 SVG units each): drawn at about 1.2× on a screen, 0.85× on A4
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
@@ -417,7 +418,10 @@ def _render(
         )
         draw(fig)
         buffer = io.StringIO()
-        canvas.print_svg(buffer, metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+        # matplotlib's stubs leave print_svg unannotated
+        canvas.print_svg(  # type: ignore[no-untyped-call]
+            buffer, metadata={"Date": None, "Creator": None, "Format": None, "Type": None}
+        )
     return _inline(buffer.getvalue(), name, title)
 
 

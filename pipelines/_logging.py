@@ -57,7 +57,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.exc_text = redact_secrets(record.exc_text)
     if record.stack_info:
         record.stack_info = redact_secrets(record.stack_info)
-    record._crmkit_redacted = True  # type: ignore[attr-defined]
+    record._crmkit_redacted = True
     return record
 
 

@@ -303,7 +303,7 @@ def canonical_values(settings: ProjectSettings, rows: list[dict[str, Any]]) -> l
     from rules.mapping import apply_codes, apply_mapping
     from rules.normalise import normalise_frame
 
-    out = []
+    out: list[dict[str, Any]] = []
     for row in rows:
         try:
             source = settings.source(row["source"])

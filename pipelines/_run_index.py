@@ -173,8 +173,9 @@ def stamp_of(path: Path) -> list[int]:
 def _read_cache(reports_dir: Path) -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError):
         data = json.loads((reports_dir / INDEX_JSON).read_text("utf-8"))
-        if isinstance(data, dict) and data.get("version") == SUMMARY_VERSION and isinstance(data.get("runs"), dict):
-            return data["runs"]
+        runs = data.get("runs") if isinstance(data, dict) and data.get("version") == SUMMARY_VERSION else None
+        if isinstance(runs, dict):
+            return runs
     return {}
 
 

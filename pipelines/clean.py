@@ -14,6 +14,7 @@ then ``clean``, as two subflows, so the Prefect UI shows each with its tasks.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
 import platform
@@ -222,7 +223,8 @@ def _masked_finding(row: dict[str, Any]) -> dict[str, Any]:
 def write_clean_report(report: dict[str, Any], reports_dir: Path) -> Path:
     """Write ``<reports>/<run_id>/clean.json`` and ``clean.html`` (private files); returns the HTML path."""
     report = redact_report(report)
-    run_dir = reports_dir / report["run"]["run_id"]
+    run_id: str = report["run"]["run_id"]
+    run_dir = reports_dir / run_id
     private_dir(reports_dir)
     private_dir(run_dir)
     write_private_text(run_dir / "clean.json", json.dumps(report, ensure_ascii=False, indent=2, default=str))
@@ -254,7 +256,7 @@ def _step(name: str, fn: Callable[..., T], *args: Any) -> T:
     from prefect.context import FlowRunContext
 
     if FlowRunContext.get() is not None:
-        return task(redacting(fn), name=name, cache_policy=NO_CACHE)(*args)
+        return task(name=name, cache_policy=NO_CACHE)(redacting(fn))(*args)
     return fn(*args)
 
 
@@ -428,7 +430,7 @@ def scheduled_deployment(config_path: Path, *, cron: str, name: str, timezone: s
     from prefect.types.entrypoint import EntrypointType
 
     settings = load_settings(config_path)
-    return migrate_and_clean.to_deployment(
+    deployment = migrate_and_clean.to_deployment(
         name,
         schedule=Cron(cron, timezone=timezone),
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
@@ -437,3 +439,5 @@ def scheduled_deployment(config_path: Path, *, cron: str, name: str, timezone: s
         tags=["crmkit", settings.project],
         entrypoint_type=EntrypointType.MODULE_PATH,  # crmkit is installed: import it, wherever serve runs
     )
+    assert not inspect.isawaitable(deployment)  # called outside an event loop: the deployment itself
+    return deployment

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import re
 import signal
@@ -33,6 +35,7 @@ from rules.errors import RuleError
 if TYPE_CHECKING:
     from pipelines.export import ExportKind
     from pipelines.migrate import MigrateResult
+    from pipelines.settings import ProjectSettings
 
 
 #: The error families of the packages: what crmkit raises on purpose, each with a message a user can act on.
@@ -104,7 +107,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(config: Path):
+def _load(config: Path) -> ProjectSettings:
     from pipelines.settings import SettingsError, load_settings
 
     try:
@@ -117,12 +120,16 @@ def _load(config: Path):
 
 
 def _preflight(config: Path) -> None:
-    """Check the project file and its sources' real headers before Prefect starts; exit 2 listing every problem
-    (a source that cannot be read now is left to the run, which fails it alone)."""
+    """Check the project file and its sources' real headers before the flow starts; exit 2 listing every problem
+    (a source that cannot be read now is left to the run, which fails it alone). Prefect's temporary server boots
+    meanwhile (``_run`` waits for it), and is stopped again on a problem."""
+    from pipelines._prefect import launch_server
     from pipelines.preflight import check_project
 
+    server = launch_server()
     found = check_project(config)
     if found.problems:
+        server.stop()
         _print_problems(f"invalid project file {config}", found.problems)
         raise typer.Exit(2)
 
@@ -180,7 +187,7 @@ def migrate(
     Exit code 0: succeeded; 3: partial (a source failed, or more rows were quarantined than
     run.max_quarantine_share); 1: failed (or another run holds the store); 2: invalid project file.
     """
-    _preflight(config)  # fail fast, before Prefect starts, on an invalid file or a mapping the data contradicts
+    _preflight(config)  # fail fast, before the flow starts, on an invalid file or a mapping the data contradicts
     result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh)
     _summary(result)
     raise typer.Exit(EXIT_CODES[result.status])
@@ -817,46 +824,28 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False) -> MigrateResult:
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from pipelines._prefect import launch_server, wait_until_ready
+    from pipelines.progress import StepDisplay, listening, starting
 
-    with console.status("Starting Prefect…"):
+    server = launch_server()  # returns at once: the flow and the report's libraries load while the server starts
+    # the interpreter's last garbage collection would walk every object Prefect, polars & co. made (1-2 s) just
+    # before the process ends anyway: frozen objects are skipped
+    atexit.register(gc.freeze)
+    what = "Starting Prefect (temporary server)…" if server.temporary else f"Using the Prefect server at {server.url}…"
+    with starting(console, what):
         from crm_store import RunLockedError
         from pipelines._logging import install_redaction
-        from pipelines._prefect import start_temporary_server
-        from pipelines.migrate import migrate
-        from pipelines.progress import StepEvent, listening
+        from pipelines.migrate import migrate, warm_up
 
         _quiet_prefect(debug)
-        start_temporary_server()
+        warm_up(config)
+        seconds = wait_until_ready(server)
         install_redaction()  # after Prefect set up its handlers; records of later handlers are redacted too
-
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<14}"),
-        BarColumn(bar_width=20),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    tasks = {step: progress.add_task(step, total=1, note="waiting", start=False) for step in STEPS}
-    if dry_run:
-        progress.update(tasks["load"], note="dry run: skipped", visible=True)
-
-    def on_event(event: StepEvent) -> None:
-        task_id = tasks.get(event.step)
-        if task_id is None:
-            return
-        if event.status == "start":
-            progress.start_task(task_id)
-            progress.update(task_id, note="running")
-        elif event.status == "done":
-            rows = f"{event.rows:,} rows · " if event.rows is not None else ""
-            progress.update(task_id, completed=1, note=f"{rows}{event.seconds:.2f}s")
-        else:
-            progress.update(task_id, note=f"[red]failed[/]: {event.detail[:80]}")
-
+    if server.temporary:
+        console.print(f"Prefect ready in {seconds:.1f}s (a temporary server; set PREFECT_API_URL to use a running one)")
+    display = StepDisplay(console, STEPS, skipped={"load": "dry run: skipped"} if dry_run else None)
     try:
-        with _sigterm_interrupts(), progress, listening(on_event):
+        with _sigterm_interrupts(), display, listening(display):
             return migrate(config, dry_run=dry_run, full_refresh=full_refresh)
     except RunLockedError as exc:
         raise _fail(str(exc)) from None

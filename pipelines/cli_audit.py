@@ -12,12 +12,15 @@ import re
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["audit_app", "audit_export", "owners_app"]
 
@@ -55,14 +58,14 @@ def _open(config: Path) -> tuple[Any, Any]:
         raise _fail(str(exc)) from None
 
 
-def _has_chain(engine: Any) -> bool:
+def _has_chain(engine: sa.Engine) -> bool:
     import sqlalchemy as sa
 
     columns = {c["name"] for c in sa.inspect(engine).get_columns("audit_event")} if _has(engine, "audit_event") else ()
     return "seq" in columns
 
 
-def _has(engine: Any, table: str) -> bool:
+def _has(engine: sa.Engine, table: str) -> bool:
     import sqlalchemy as sa
 
     return sa.inspect(engine).has_table(table)

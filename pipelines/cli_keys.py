@@ -71,7 +71,11 @@ def _keyring(settings: ProjectSettings) -> Keyring | None:
 
 
 def _change_store(
-    settings: ProjectSettings, wait: float, change: Callable[[Any], dict[str, int]], action: str, details: dict
+    settings: ProjectSettings,
+    wait: float,
+    change: Callable[[Any], dict[str, int]],
+    action: str,
+    details: dict[str, Any],
 ) -> dict[str, int] | None:
     """Run ``change(session)`` in one transaction holding the run lock, with an audit event; ``None``: no store."""
     from sqlalchemy.orm import Session

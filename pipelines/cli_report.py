@@ -420,27 +420,25 @@ def print_report(report: Report) -> None:
 
 def _charts(report: Report) -> list[str]:
     """The report's charts as inline SVG, drawn as the quality report draws its own."""
-    from pipelines import _charts as charts
-
     main = report.tables[0].frame
     if main.is_empty():
         return []
     if report.kind == "regions":
         names = main.columns[main.columns.index("customers") - 1]
         rows = main.filter(main[names].is_not_null()).head(20)
-        return [_hbar(charts, "regions", "Customers per region", rows[names].to_list(), rows["customers"].to_list())]
+        return [_hbar("regions", "Customers per region", rows[names].to_list(), rows["customers"].to_list())]
     if report.kind == "segments":
         out = []
         for i, (grouped, part) in enumerate(main.group_by("grouped_by", maintain_order=True)):
             labels = ["(none)" if c is None else str(c) for c in part["class"]]
-            out.append(
-                _hbar(charts, f"segments-{i}", f"Customers per {grouped[0]}", labels, part["customers"].to_list())
-            )
+            out.append(_hbar(f"segments-{i}", f"Customers per {grouped[0]}", labels, part["customers"].to_list()))
         return out
-    return [_kpi_bars(charts, main)]
+    return [_kpi_bars(main)]
 
 
-def _hbar(charts: Any, name: str, title: str, labels: list[Any], counts: list[int]) -> str:
+def _hbar(name: str, title: str, labels: list[Any], counts: list[int]) -> str:
+    from pipelines import _charts as charts
+
     labels = [str(v) for v in labels][::-1]
     counts = [int(v) for v in counts][::-1]
 
@@ -462,7 +460,9 @@ def _hbar(charts: Any, name: str, title: str, labels: list[Any], counts: list[in
     return charts._render(name, title, (charts.WIDTH, 1.0 + 0.22 * len(labels)), margins, draw)
 
 
-def _kpi_bars(charts: Any, main: pl.DataFrame) -> str:
+def _kpi_bars(main: pl.DataFrame) -> str:
+    from pipelines import _charts as charts
+
     periods = [p.isoformat()[:7] for p in main["period"].to_list()]
     active = [int(v) for v in main["active_customers"].to_list()]
     new = [int(v) for v in main["new_customers"].to_list()]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pipelines.clean import CleanResult
     from pipelines.settings import ProjectSettings
 
-__all__ = ["run_history", "schedule_app"]
+__all__ = ["schedule_app"]
 
 schedule_app = typer.Typer()
 

@@ -114,21 +114,30 @@ def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.7) -
     three letters or more, or of two Chinese characters (``客护`` → ``客户``); then the closest by `difflib`
     similarity of at least ``cutoff``.
     """
+    found = _closest(word, candidates, cutoff=cutoff)
+    return "" if found is None or found == word else f"did you mean {found!r}?"
+
+
+def _closest(word: str, candidates: Iterable[str], *, cutoff: float = 0.7, fuzzy: bool = True) -> str | None:
+    """The candidate `did_you_mean` names (``word`` itself when it is one), or ``None``; without ``fuzzy``, only
+    one that differs from ``word`` in case, spaces, ``-``/``_`` or full width at most."""
     folded: dict[str, str] = {}
     for name in candidates:
         folded.setdefault(_fold(name), name)
     key = _fold(word)
     if key in folded:
-        return "" if folded[key] == word else f"did you mean {folded[key]!r}?"
+        return folded[key]
+    if not fuzzy:
+        return None
     swapped = [name for folded_name, name in folded.items() if sorted(folded_name) == sorted(key)]
     if swapped:
-        return f"did you mean {swapped[0]!r}?"
+        return swapped[0]
     if len(key) >= 3 or (len(key) == 2 and not key.isascii()):
         one_off = [name for folded_name, name in folded.items() if Levenshtein.distance(key, folded_name) == 1]
         if one_off:
-            return f"did you mean {one_off[0]!r}?"
+            return one_off[0]
     close = difflib.get_close_matches(key, list(folded), n=1, cutoff=cutoff)
-    return f"did you mean {folded[close[0]]!r}?" if close else ""
+    return folded[close[0]] if close else None
 
 
 def _fold(text: str) -> str:
@@ -210,12 +219,13 @@ def _read_yaml(result: Preflight) -> dict[str, Any] | None:
 def _static(data: dict[str, Any], result: Preflight) -> tuple[ProjectSettings | None, list[int], set[int]]:
     """The settings (what validates of them), the YAML index of each of their sources, and the indexes of the
     sources whose kind or params are wrong (not read); every static problem added to ``result``."""
-    raw_sources = data.get("sources")
+    raw_sources: Any = data.get("sources")  # as written in the YAML: any shape
     names = [s.get("name", "") if isinstance(s, dict) else "" for s in raw_sources or ()]
 
     def name_of(i: int) -> str:
         return str(names[i]) if 0 <= i < len(names) else ""
 
+    settings: ProjectSettings | None
     try:
         settings = ProjectSettings.model_validate(data)
         index = list(range(len(settings.sources)))
@@ -227,7 +237,10 @@ def _static(data: dict[str, Any], result: Preflight) -> tuple[ProjectSettings | 
             where, message = describe_error(error)
             message = message.removeprefix("Value error, ")
             source = name_of(loc[1]) if loc[:1] == ("sources",) and len(loc) > 1 and isinstance(loc[1], int) else ""
-            result.problems.append(Problem(source, where, *_pydantic_hint(ProjectSettings, error, message)))
+            message, hint = _pydantic_hint(ProjectSettings, error, message)
+            if error["type"] == "extra_forbidden" and len(loc) == 3 and loc[0] == "sources" and isinstance(loc[1], int):
+                hint = _source_key_hint(raw_sources[loc[1]], str(loc[2])) or hint  # a source's key: maybe a param
+            result.problems.append(Problem(source, where, message, hint))
         settings, index = _salvage(data, errors)
     if settings is None:
         return None, [], set()
@@ -254,6 +267,12 @@ def _static(data: dict[str, Any], result: Preflight) -> tuple[ProjectSettings | 
             missing = Path(str(settings.sources[int(found[1])].params["path"]))
             nearby = [p.name for p in missing.parent.iterdir()] if missing.parent.is_dir() else []
             result.problems.append(Problem(source, where, message, did_you_mean(missing.name, nearby)))
+            continue
+        required = re.fullmatch(r"sources\[(\d+)\]\.params\.(\w+)", where) if message == "Field required" else None
+        raw = raw_sources[int(required[1])] if required is not None else None
+        if required is not None and isinstance(raw, dict) and required[2] in raw:  # written beside params
+            hint = f"it is set at sources[{required[1]}].{required[2]}: move it under params"
+            result.problems.append(Problem(source, where, message, hint))
             continue
         mapped = _MAPPING_KEY.match(message)
         if mapped is not None and where.endswith(".mapping"):
@@ -348,6 +367,23 @@ def _pydantic_hint(model: type[BaseModel], error: Any, message: str) -> tuple[st
         allowed = _QUOTED.findall(str((error.get("ctx") or {}).get("expected", "")))
         return message, did_you_mean(got, allowed)
     return _text_hint(".".join(str(p) for p in loc), message)
+
+
+def _source_key_hint(source: Any, key: str) -> str:
+    """``did you mean …?`` for an unknown key of a source: a setting of the source, or a parameter of its connector
+    written beside ``params`` instead of under it (``path:`` → ``did you mean params.path?``); ``""`` when neither
+    is close. A name equal but for case or spaces wins over a close one, a source setting over a parameter."""
+    kind = source.get("kind") if isinstance(source, dict) else None
+    kinds = [kind] if isinstance(kind, str) and kind in CONNECTORS else sorted(CONNECTORS)
+    parameters = list(dict.fromkeys(name for k in kinds for name in params_model(k).model_fields))
+    for fuzzy in (False, True):
+        found = _closest(key, SourceSettings.model_fields, fuzzy=fuzzy)
+        if found is not None:
+            return f"did you mean {found!r}?"
+        found = _closest(key, parameters, fuzzy=fuzzy)
+        if found is not None:
+            return f"did you mean params.{found}?"
+    return ""
 
 
 def _text_hint(where: str, message: str) -> tuple[str, str]:
@@ -523,6 +559,7 @@ class _SourceCheck:
         """The place the columns were read from, for messages."""
         path = getattr(self.params, "path", None)
         if self.headers.sheets is not None:
+            assert path is not None  # sheets are read from a workbook file
             return f"any sheet of {Path(path).name}" if len(self.headers.columns) > 1 else f"{Path(path).name}"
         if path is not None:
             first = "" if self.headers.complete else " (its first records)"
@@ -577,7 +614,7 @@ class _SourceCheck:
             )
 
     def keys(self) -> None:
-        key = getattr(self.params, "key", None)
+        key: list[str] = getattr(self.params, "key", None) or []
         if self.headers.key is not None and not self.headers.key:
             self.add(
                 f"{self.where}.params.key",
@@ -586,7 +623,7 @@ class _SourceCheck:
             )
         parts = self.headers.columns.items() if self.headers.sheets is not None else [("", self.ordered)]
         for part, columns in parts:
-            for k, column in enumerate(key or ()):
+            for k, column in enumerate(key):
                 if column not in columns:
                     in_sheet = f" (sheet {part!r})" if part else ""
                     self.add(

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "build_report",
     "build_stopped_report",
+    "mask_companies",
     "redact_report",
     "render_html",
     "render_index",
@@ -378,7 +379,7 @@ def _quarantine(failures: pl.DataFrame, mapped: pl.DataFrame) -> list[Quarantine
             for s in samples.iter_rows(named=True)
         ]
         companies = [r for r in rows if r["column"] == "company"]
-        for r, masked in zip(companies, _mask_companies([r["value_masked"] for r in companies]), strict=True):
+        for r, masked in zip(companies, mask_companies([r["value_masked"] for r in companies]), strict=True):
             r["value_masked"] = masked
         for r in rows:  # a value of a field that is not personal data can still hold a phone or an e-mail
             r["value_masked"] = mask_text(r["value_masked"]) or ""
@@ -437,7 +438,7 @@ def _clusters(records: pl.DataFrame, crosswalk: pl.DataFrame) -> dict[str, Any]:
     companies = dict(
         zip(
             zip(members[SOURCE_COL], members[SOURCE_KEY_COL], strict=True),
-            _mask_companies(
+            mask_companies(
                 members["company"].to_list() if "company" in cols else [None] * members.height,
                 members["full_name"].to_list() if "full_name" in cols else None,
             ),
@@ -465,11 +466,12 @@ def _clusters(records: pl.DataFrame, crosswalk: pl.DataFrame) -> dict[str, Any]:
                 ],
             }
         )
+    largest = sizes["size"].max()  # None when there are no records
     return {
         "records": records.height,
         "customers": total,
         "multi_member": int(sizes.filter(pl.col("size") > 1).height),
-        "largest": int(sizes["size"].max() or 0),
+        "largest": largest if isinstance(largest, int) else 0,
         "size_distribution": [
             {"size": int(s), "customers": int(n), "share": n / total} for s, n in distribution.iter_rows()
         ],
@@ -595,7 +597,7 @@ def _histogram(pairs: pl.DataFrame, thresholds: dict[str, float]) -> dict[str, A
     return out
 
 
-def _mask_companies(companies: list[str | None], names: list[str | None] | None = None) -> list[str]:
+def mask_companies(companies: list[str | None], names: list[str | None] | None = None) -> list[str]:
     """Company-field values as a report may show them: a person's name (``刘悦`` where a consumer's own name
     filled the mandatory 客户名称 column, or the row's own name copied there) masked like a name, any other text
     with its phone numbers and e-mail addresses masked. ``names``: each row's ``full_name``, when known."""
@@ -629,7 +631,7 @@ def write_report(report: dict[str, Any], reports_dir: Path, model_json: str | No
     crmkit creates (the reports folder, the run's, ``latest/``) ``0700``, whatever the umask.
     """
     report = redact_report(report)
-    run_id = report["run"]["run_id"]
+    run_id: str = report["run"]["run_id"]
     run_dir = reports_dir / run_id
     private_dir(reports_dir)
     private_dir(run_dir)

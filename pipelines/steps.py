@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from crm_store.subject import ERASED_PAYLOAD, ERASED_REASON, read_erased_keys
 from pipelines._review import decided_pairs, unsatisfied
 from pipelines.errors import PipelineError
 from pipelines.ledger import REHYDRATED_COL
+from pipelines.progress import advance
 from pipelines.settings import ProjectSettings
 from pipelines.stages import Decided, Extracted, Golden, Stage, Stored, Validated
 from rules.activity import link_activities, prepare_activities, skip_children_of_skipped
@@ -46,7 +48,7 @@ from rules.mapping import apply_codes, apply_mapping, mark_skipped
 from rules.match import MatchModel, MatchResult, match, match_incremental
 from rules.normalise import landline_of, normalise_frame, wall_time_to_utc
 from rules.survive import SurvivorResult, customer_ids, survive
-from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate
+from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate_in_chunks
 
 __all__ = [
     "SchemaDriftError",
@@ -80,11 +82,21 @@ log = logging.getLogger(__name__)
 def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[Extracted]:
     """Read every source; a source that cannot be read fails alone, with a message naming file and row.
 
+    Sends an ``extract`` progress event (:func:`pipelines.progress.advance`: rows read so far in all sources, total
+    unknown) per batch a connector yields: a file connector yields a batch per block of rows or sheet.
+
     Args:
         settings: the project.
         cursors: the saved cursor of each incremental source (empty for a full refresh).
     """
     results: list[Extracted] = []
+    started, read = time.perf_counter(), 0
+
+    def batch_read(batch: pl.DataFrame) -> None:
+        nonlocal read
+        read += batch.height
+        advance("extract", read, seconds=time.perf_counter() - started)
+
     for source in settings.sources:
         connector = get_connector(source.kind)
         params = source.connector_params()
@@ -96,11 +108,15 @@ def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[E
                 if cursor == saved:  # unchanged since the last run: nothing new to read
                     results.append(Extracted(source.name, source.kind, raw=pl.DataFrame(), cursor=cursor, partial=True))
                     continue
-                batches = list(connector(params, source=source.name))
+                batches = []
+                for batch in connector(params, source=source.name):
+                    batches.append(batch)
+                    batch_read(batch)
             else:
                 batches, cursor = [], saved
                 for batch in connector(params, source=source.name, cursor=saved):
                     batches.append(batch)
+                    batch_read(batch)
                     cursor = next_cursor(batch, params, cursor) if source.kind == "sql" else None  # type: ignore[arg-type]
         except SourceError as exc:
             log.warning("source %s failed: %s", source.name, exc)
@@ -356,16 +372,32 @@ def with_store_lengths(rules: ValidationSettings, columns: list[str]) -> Validat
     return rules.model_copy(update={"max_lengths": {**rules.max_lengths, **extra}}) if extra else rules
 
 
+#: Rows validated at a time: the validate step reports its progress per chunk.
+VALIDATE_CHUNK_ROWS = 50_000
+
+
 def check(
-    settings: ProjectSettings, stage: Stage, normalised: pl.DataFrame, previous: pl.DataFrame | None = None
+    settings: ProjectSettings,
+    stage: Stage,
+    normalised: pl.DataFrame,
+    previous: pl.DataFrame | None = None,
+    *,
+    chunk_rows: int = VALIDATE_CHUNK_ROWS,
 ) -> Validated:
     """Run the validation suite; rows with an error-severity failure go to quarantine.
 
     ``previous`` (normalised rehydrated rows, see :func:`rehydrate`) passed validation when they were loaded;
-    they join the records to match without being validated again.
+    they join the records to match without being validated again. The rows are validated ``chunk_rows`` at a time
+    (the same result as all at once), with a ``validate`` progress event per chunk.
     """
     broken = stage.broken
-    result = validate(normalised, with_store_lengths(settings.rules, normalised.columns), raw=stage.candidates)
+    started = time.perf_counter()
+
+    def chunk_done(done: int, total: int) -> None:
+        advance("validate", done, total, seconds=time.perf_counter() - started)
+
+    rules = with_store_lengths(settings.rules, normalised.columns)
+    result = validate_in_chunks(normalised, rules, raw=stage.candidates, chunk_rows=chunk_rows, progress=chunk_done)
     custom = custom_fields(settings, normalised)  # its typed attributes are made again by survivors()
     failures = pl.concat([connector_failures(broken), result.failures, custom.failures], how="diagonal_relaxed")
     mask = result.quarantined.cast(pl.Boolean) | custom.quarantined.cast(pl.Boolean)  # an empty batch: no dtype
@@ -576,12 +608,24 @@ def load(
     ``baselines`` (source → columns read) become the schema-drift baselines of the next run; ``cursors``
     (incremental sources) are saved in the same transaction, so a run killed half way moves no cursor;
     ``model_json`` is the match model, kept with the run for later incremental runs.
+
+    Sends a ``load`` progress event (:func:`pipelines.progress.advance`) after each batch a writer handles: rows of
+    the run's tables handled so far, of all the rows to write.
     """
     now = datetime.now(UTC).replace(tzinfo=None)
     customers = tables["customer"]
+    batched = ("source_record", "customer", "contact_point", "address", "field_provenance", "crosswalk", "activity")
+    total = sum(tables[name].height for name in (*batched, "quarantine"))
+    started, done = time.perf_counter(), 0
+
+    def batch_done(rows: int) -> None:
+        nonlocal done
+        done += rows
+        advance("load", done, total, seconds=time.perf_counter() - started)
+
     counts = {
-        "source_record": crm_store.upsert_source_records(session, tables["source_record"]),
-        "customer": crm_store.upsert_customers(session, customers, now=now),
+        "source_record": crm_store.upsert_source_records(session, tables["source_record"], progress=batch_done),
+        "customer": crm_store.upsert_customers(session, customers, now=now, progress=batch_done),
     }
     crm_store.replace_customer_details(
         session,
@@ -589,10 +633,11 @@ def load(
         tables["contact_point"],
         tables["address"],
         tables["field_provenance"],
+        progress=batch_done,
     )
-    crm_store.upsert_crosswalk(session, tables["crosswalk"])
-    crm_store.upsert_activities(session, tables["activity"])
-    crm_store.upsert_quarantine(session, tables["quarantine"])
+    crm_store.upsert_crosswalk(session, tables["crosswalk"], progress=batch_done)
+    crm_store.upsert_activities(session, tables["activity"], progress=batch_done)
+    crm_store.upsert_quarantine(session, tables["quarantine"], progress=batch_done)
     lifecycle = crm_store.retire_customers(session, tables["lineage"], now=now)
     merges = crm_store.record_merge_events(session, run_id, tables["merge_event"])
     for source, columns in baselines.items():

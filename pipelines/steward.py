@@ -27,9 +27,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -236,7 +236,10 @@ def merge(
     return _in_store(settings, "merge", lambda s, a, now: _merge(s, settings, list(customer_ids), actor, note, a, now))
 
 
-def _in_store(settings: ProjectSettings, verb: str, work: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _in_store(settings: ProjectSettings, verb: str, work: Callable[[Session, str, dt.datetime], _T]) -> _T:
     """Run ``work(session, action_id, now)`` in one transaction under the store's run lock."""
     engine = crm_store.open_store(settings.store_url)
     action_id = f"{verb}-{new_run_id()}"

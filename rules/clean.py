@@ -57,7 +57,7 @@ CLEAN_CODES: Final[dict[str, tuple[CleanCheck, str]]] = {
 #: the field concerned (``phone|email`` for a group), its value as stored (``None`` for a missing one), and a
 #: message that names no personal data.
 FINDING_COLUMNS: Final = ("check", "code", "customer_id", "segment", "field", "value", "detail")
-FINDING_SCHEMA: Final = dict.fromkeys(FINDING_COLUMNS, pl.String())
+FINDING_SCHEMA: Final = pl.Schema(dict.fromkeys(FINDING_COLUMNS, pl.String()))
 
 #: The key of ``CleanSettings.required`` that applies to customers whose segment has no list of its own.
 DEFAULT_SEGMENT: Final = "default"

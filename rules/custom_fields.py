@@ -357,7 +357,7 @@ class _Checker:
         self,
         fields: Sequence[CustomField],
         raw: list[list[Any]],
-        orders: list[str],
+        orders: Sequence[str],
         today: dt.date | None,
     ) -> None:
         self.fields = fields

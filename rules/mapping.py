@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 import polars as pl
+from polars.datatypes import IntegerType
 
 from crm_store.schema import (
     ATTRIBUTES_COL,
@@ -88,7 +89,9 @@ def _wide_attributes(raw: pl.DataFrame, unmapped: list[str]) -> pl.Series:
         .group_by(row, maintain_order=True)
         .agg((pl.col("__key") + _json_string(pl.col("__val"))).str.join(",").alias("__members"))
     )
-    every_row = raw.select(pl.int_range(pl.len(), dtype=members.schema[row]).alias(row))
+    index_dtype = members.schema[row]
+    assert isinstance(index_dtype, IntegerType)  # with_row_index's unsigned index type
+    every_row = raw.select(pl.int_range(pl.len(), dtype=index_dtype).alias(row))
     joined = every_row.join(members, on=row, how="left", maintain_order="left")
     return ("{" + joined["__members"].fill_null("") + "}").alias(ATTRIBUTES_COL)
 

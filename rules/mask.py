@@ -8,7 +8,7 @@ everything is masked. ``None`` and ``""`` are returned unchanged (there is nothi
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, overload
 from urllib.parse import unquote
 
 import polars as pl
@@ -288,6 +288,10 @@ def _redact_pairs(rest: str) -> str:
     return _QUERY_PAIR_RE.sub(hide, rest)
 
 
+@overload
+def redact_secrets(text: str) -> str: ...
+@overload
+def redact_secrets(text: None) -> None: ...
 def redact_secrets(text: str | None) -> str | None:
     """Free text with every credential hidden: run it over any message before it leaves the process.
 

@@ -31,13 +31,16 @@ for a value that is gone. Rules never raise on data; absent columns are simply n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
 from crm_store.schema import ISSUES_COL, SOURCE_COL, SOURCE_KEY_COL
 from rules.failures import FAILURE_COLUMNS, empty_failures
 from rules.mask import mask_expr
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 __all__ = [
     "FAKE_PEOPLE",
@@ -167,7 +170,7 @@ def _email_check(value: pl.Expr, issues: pl.Expr | None, value_gone: pl.Expr) ->
 
 def _phone_check(value: pl.Expr, issues: pl.Expr | None, value_gone: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     digits = value.str.replace_all(r"\D", "")
-    message = pl.when(digits.str.contains(_RUN_OF_DIGITS)).then(
+    message: Then | ChainedThen = pl.when(digits.str.contains(_RUN_OF_DIGITS)).then(
         pl.lit("the phone number holds a run of 7 or more equal digits")
     )
     message = message.when(digits.str.contains(_COUNTING)).then(pl.lit("the phone number holds a counting sequence"))

@@ -286,9 +286,9 @@ def merged_evidence(
     out: list[tuple[float | None, str | None]] = []
     for r in rows:
         label = row_label(r["source"], r["source_key"])
-        found = _evidence(r["evidence"])
-        if found is not None and found.get(UNMERGED) and owner.get(found["with"]) == r["customer_id"]:
-            restored = {k: v for k, v in found.items() if k != UNMERGED}
+        evidence = _evidence(r["evidence"])
+        if evidence is not None and evidence.get(UNMERGED) and owner.get(evidence["with"]) == r["customer_id"]:
+            restored = {k: v for k, v in evidence.items() if k != UNMERGED}
             score = restored.get("score")
             out.append((float(score) if isinstance(score, int | float) else None, _dump(restored)))
         elif r["evidence"] is None and label in best:

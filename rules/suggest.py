@@ -401,7 +401,7 @@ def suggest_mapping(columns: list[str], samples: Mapping[str, Sequence[str | Non
     unmapped_reason: dict[str, str] = {}
     for column in columns:
         header, why_not = _header_candidates(column)
-        values = [v for v in samples.get(column, ()) if not _blank(v)]
+        values = [v for v in samples.get(column, ()) if v is not None and not _blank(v)]
         found = header + [c for c in _value_candidates(values) if c[0] not in {h[0] for h in header}]
         if why_not is not None:
             unmapped_reason[column] = why_not

@@ -188,7 +188,8 @@ def _ranking(field: str, columns: set[str], order: Sequence[str]) -> list[Criter
     keys: list[Criterion] = []
     for criterion in order:
         if criterion == "quality":
-            keys += [(f"quality:{name}", expr) for name, expr in QUALITY.get(field, lambda _: [])(columns)]
+            quality = QUALITY.get(field)
+            keys += [(f"quality:{name}", expr) for name, expr in quality(columns)] if quality is not None else []
         elif criterion == "recency":
             keys.append(("recency", pl.col(_RECENCY)))
         elif criterion == "priority":
@@ -296,7 +297,7 @@ def survive(
                 "rule",
             )
         )
-    schema = {
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "cluster": rows.schema["cluster"],
         "field": pl.String,
         "value": pl.String,

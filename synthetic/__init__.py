@@ -7,3 +7,7 @@
 The package imports nothing else of the project: it writes files and truth tables, and the flow reads them like
 any customer's data.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []  # the subpackages and `synthetic.people` are the API; nothing is re-exported here

@@ -563,7 +563,8 @@ def _region(world: _World, people: int, rng: np.random.Generator) -> np.ndarray:
             break
     p = np.zeros(len(world.suburbs))
     p[chosen] = world.suburb_p[chosen]
-    return p / p.sum()
+    p /= p.sum()
+    return p
 
 
 def _age(rnd: random.Random, low: float = 18.0) -> float:
@@ -664,7 +665,13 @@ class _Population:
                 p_named = P_NAMED_AFTER_FATHER if s == 0 else P_NAMED_AFTER_MOTHER
                 first_of_sex = not (named_son if s == 0 else named_daughter) and all(sex[x] != s for x in kids)
                 same_surname = namesake is not None and root(namesake) == root(surname_of)
-                if same_surname and first_of_sex and age[namesake] >= 45 and rnd.random() < p_named:
+                if (
+                    namesake is not None
+                    and same_surname
+                    and first_of_sex
+                    and age[namesake] >= 45
+                    and rnd.random() < p_named
+                ):
                     a = age[namesake] - rnd.uniform(25, min(35, age[namesake] - 18))
                     kid = add(s, a, sur=surname_of, giv=namesake)
                     suffix[kid], suffix[namesake] = 1, 2
@@ -1088,13 +1095,15 @@ def _digits_typo(text: str, rnd: random.Random) -> str:
 def _shares(rng: np.random.Generator, n: int, shares: dict[str, float]) -> list[int]:
     """Per record: an index into ``shares`` (which sum to 1)."""
     cum = np.cumsum(list(shares.values()))
-    return np.searchsorted(cum / cum[-1], rng.random(n), side="right").clip(max=len(shares) - 1).tolist()
+    out: list[int] = np.searchsorted(cum / cum[-1], rng.random(n), side="right").clip(max=len(shares) - 1).tolist()
+    return out
 
 
 def _pick_codes(rng: np.random.Generator, n: int, p: float, options: int) -> list[int]:
     """Per record: -1 with probability ``1 - p``, else one of ``options`` codes, uniformly."""
     roll = rng.random(n)
-    return np.where(roll < p, np.minimum((roll / p * options).astype(np.int64), options - 1), -1).tolist()
+    out: list[int] = np.where(roll < p, np.minimum((roll / p * options).astype(np.int64), options - 1), -1).tolist()
+    return out
 
 
 def _write_records(
@@ -1108,7 +1117,8 @@ def _write_records(
         # codes 1..k for the events, 0 for the rest
         cum = np.cumsum(list(rates.values()))
         code = np.searchsorted(cum, rng.random(n), side="right") + 1
-        return np.where(code > len(rates), 0, code).tolist()
+        out: list[int] = np.where(code > len(rates), 0, code).tolist()
+        return out
 
     g_ev, s_ev, d_ev = events(GIVEN_EVENTS), events(SURNAME_EVENTS), events(DOB_EVENTS)
     d_fmt = _shares(rng, n, DOB_FORMATS)

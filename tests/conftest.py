@@ -33,17 +33,24 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER and "PREFECT_HOME" not in os.environ:
     _cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     os.environ["PREFECT_HOME"] = str(_cache / "crmkit" / f"prefect-{_WORKER}")
-# pytest imports readline before it loads this file, and GNU readline exports LINES=24 and COLUMNS=80 into the
-# process's C environment (os.environ does not see them). Workers and other children would inherit them: in a
-# worker, rich consoles created at import then keep a width of 80 that a test's COLUMNS cannot change, and CLI tests
-# that pass in one process fail there. Children get the environment that os.environ shows.
-if not _WORKER:
-    for _name in ("COLUMNS", "LINES"):
-        if _name not in os.environ:
-            os.unsetenv(_name)
+# The CLI's rich consoles are created at import: a COLUMNS present then fixes their width for good. pytest imports
+# readline before it loads this file, and GNU readline exports LINES=24 and COLUMNS=80 into the C environment
+# (os.environ does not see them), which xdist workers inherit: there the consoles kept 80 columns whatever a test
+# set. Neither is kept; every test sees the width of `_terminal_width` instead of the terminal it was started from.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+    os.unsetenv(_name)
 
 PG_URL = os.environ.get("CRMKIT_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CRMKIT_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test?charset=utf8mb4")
+
+
+@pytest.fixture(autouse=True)
+def _terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI output is rendered 200 columns wide in every test, in one process or in a worker, whatever the terminal:
+    without a terminal rich falls back to 80 columns and wraps inside words (a ``tmp_path`` under a worker, one
+    ``popen-gw0/`` longer, then split a file name a test looked for). A test may still set its own COLUMNS."""
+    monkeypatch.setenv("COLUMNS", "200")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -113,8 +113,8 @@ def waterfall(evidence: Mapping[str, Any] | None) -> tuple[list[Step], float]:
     if not evidence or not evidence.get("comparisons"):
         return [], 0.0
     raw: list[tuple[str, str, float, str]] = [("prior", "", float(evidence.get("prior_weight") or 0.0), "prior")]
-    for name, step in evidence["comparisons"].items():
-        raw.append((str(name), str(step.get("level")), float(step.get("weight") or 0.0), "comparison"))
+    for name, comparison in evidence["comparisons"].items():
+        raw.append((str(name), str(comparison.get("level")), float(comparison.get("weight") or 0.0), "comparison"))
     if evidence.get("related_weight"):
         raw.append(("related people", "", float(evidence["related_weight"]), "related"))
     totals, total = [], 0.0

@@ -59,6 +59,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "prepare_records",
     ),
     "settings": (
+        "MAX_BLOCKING_RULES",
         "BlockingRule",
         "ComparisonSettings",
         "MatchSettings",
@@ -75,10 +76,11 @@ if TYPE_CHECKING:
     from .explanation import explain, explain_frame
     from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
     from .prepare import RID, prepare_records
-    from .settings import BlockingRule, ComparisonSettings, MatchSettings, TrainingSettings
+    from .settings import MAX_BLOCKING_RULES, BlockingRule, ComparisonSettings, MatchSettings, TrainingSettings
 
 __all__ = [
     "AUTO_RULES",
+    "MAX_BLOCKING_RULES",
     "RID",
     "BlockingError",
     "BlockingPlan",

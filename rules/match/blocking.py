@@ -27,7 +27,7 @@ import polars as pl
 from rules.errors import RuleError
 
 from .prepare import RID, check_rid
-from .settings import BlockingRule, MatchSettings
+from .settings import MAX_BLOCKING_RULES, BlockingRule, MatchSettings
 
 __all__ = [
     "AUTO_RULES",
@@ -195,12 +195,18 @@ def _filled(prepared: pl.DataFrame, col: str) -> float:
         return 0.0
     s = prepared[col]
     filled = s.list.len().fill_null(0) > 0 if isinstance(s.dtype, pl.List) else s.is_not_null()
-    return float(filled.mean() or 0.0)
+    share = filled.mean()
+    return float(share) if isinstance(share, (int, float)) else 0.0
 
 
 def _block_sizes(prepared: pl.DataFrame, rule: BlockingRule) -> pl.Series:
     """Records per block of ``rule`` (no cap)."""
     return _raw_keys(prepared, list(rule.on)).group_by(list(rule.on)).len()["len"].cast(pl.Int64)
+
+
+def _largest(sizes: pl.Series) -> int:
+    largest = sizes.max()
+    return largest if isinstance(largest, int) else 0
 
 
 def _pairs_within(sizes: pl.Series, cap: int | None) -> int:
@@ -290,7 +296,7 @@ def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled:
             capped, pairs, share = fit_to_budget(prepared, rule, settings.max_pairs)
             dropped[rule.name] = (
                 f"about {estimate:,} pairs (max_pairs {settings.max_pairs:,}): blocks of more than "
-                f"{capped.max_block} records skipped (the largest: {int(sizes.max() or 0):,} records share one "
+                f"{capped.max_block} records skipped (the largest: {_largest(sizes):,} records share one "
                 f"value), used as {capped.name}"
             )
             logger.warning("blocking rule %s: %s", rule.name, dropped[rule.name])
@@ -318,40 +324,66 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
         that proposed the pair, in rule order).
     """
     check_rid(prepared)
+    if len(rules) > MAX_BLOCKING_RULES:
+        raise ValueError(f"at most {MAX_BLOCKING_RULES} blocking rules can be used together, not {len(rules)}")
     parts: list[pl.DataFrame] = []
-    names = [r.name for r in rules]
     for order, rule in enumerate(rules):
         if any(c not in prepared.columns for c in rule.on):
             continue
-        cols = list(rule.on)
-        keys = _block_keys(prepared, rule, new)
-        if new is None:
-            joined = keys.join(keys, on=cols, suffix="_r").filter(pl.col(RID) < pl.col(f"{RID}_r"))
-        else:
-            fresh = keys.filter(pl.col(RID).is_in(new.implode()))
-            joined = fresh.join(keys, on=cols, suffix="_r").filter(
-                (pl.col(RID) != pl.col(f"{RID}_r"))
-                & (~pl.col(f"{RID}_r").is_in(new.implode()) | (pl.col(RID) < pl.col(f"{RID}_r")))
-            )
-        pairs = joined.select(
-            pl.min_horizontal(RID, f"{RID}_r").alias("left"),
-            pl.max_horizontal(RID, f"{RID}_r").alias("right"),
-            pl.lit(order, pl.Int32).alias("_order"),
-        ).unique()
-        parts.append(pairs)
+        pairs = _rule_pairs(prepared, rule) if new is None else _new_rule_pairs(prepared, rule, new)
+        if any(isinstance(prepared.schema[c], pl.List) for c in rule.on):
+            pairs = pairs.unique()  # two records sharing two numbers meet in two blocks
+        parts.append(pairs.with_columns(pl.lit(1 << order, pl.Int64).alias("_rules")))
         logger.debug("blocking rule %s: %s pairs", rule.name, pairs.height)
     dtype = prepared.schema[RID]
     if not parts:
         return pl.DataFrame(schema={"left": dtype, "right": dtype, "rules": pl.List(pl.String)})
-    return (
-        pl.concat(parts)
-        .sort("left", "right", "_order")
-        .group_by("left", "right", maintain_order=True)
-        .agg(pl.col("_order").alias("rules"))
-        .with_columns(
-            pl.col("rules").list.eval(pl.element().replace_strict(dict(enumerate(names)), return_dtype=pl.String))
-        )
+    # each pair once, with the rules that proposed it as a bit set, turned into their names through the few
+    # distinct sets (a list per pair built in polars cost more than all the joins)
+    proposed = pl.concat(parts).group_by("left", "right").agg(pl.col("_rules").sum()).sort("left", "right")
+    sets = proposed.get_column("_rules").unique().to_list()
+    names = pl.DataFrame(
+        {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits >> i & 1] for bits in sets]},
+        schema={"_rules": pl.Int64, "rules": pl.List(pl.String)},
     )
+    return proposed.join(names, on="_rules", how="left", maintain_order="left").select("left", "right", "rules")
+
+
+def _rule_pairs(prepared: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+    """``left < right``: the pairs of records that share a block of ``rule`` (blocks over ``max_block`` left out).
+
+    The records are grouped by the rule's key once and the pairs joined on a block number: joining on the key
+    columns themselves (text, often two or three) cost three times as much."""
+    size = pl.col(RID).list.len()
+    kept = size >= 2 if rule.max_block is None else size.is_between(2, rule.max_block)
+    members = (
+        _raw_keys(prepared, list(rule.on))
+        .group_by(list(rule.on))
+        .agg(RID)
+        .filter(kept)
+        .select(RID)
+        .with_row_index("_block")
+        .explode(RID)
+    )
+    return (
+        members.join(members, on="_block", suffix="_r")
+        .filter(pl.col(RID) < pl.col(f"{RID}_r"))
+        .select(pl.col(RID).alias("left"), pl.col(f"{RID}_r").alias("right"))
+    )
+
+
+def _new_rule_pairs(prepared: pl.DataFrame, rule: BlockingRule, new: pl.Series) -> pl.DataFrame:
+    """The pairs of ``rule`` with at least one record in ``new`` (``left < right``)."""
+    cols = list(rule.on)
+    keys = _block_keys(prepared, rule, new)
+    fresh = keys.filter(pl.col(RID).is_in(new.implode()))
+    joined = fresh.join(keys, on=cols, suffix="_r").filter(
+        (pl.col(RID) != pl.col(f"{RID}_r"))
+        & (~pl.col(f"{RID}_r").is_in(new.implode()) | (pl.col(RID) < pl.col(f"{RID}_r")))
+    )
+    return joined.select(
+        pl.min_horizontal(RID, f"{RID}_r").alias("left"), pl.max_horizontal(RID, f"{RID}_r").alias("right")
+    ).unique()
 
 
 # ----------------------------------------------------------------------------------------- recall estimate

@@ -43,6 +43,7 @@ two records of one person is personal; one on five names is not.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,9 @@ class Level:
     costly: bool = False
 
 
+#: A text column as codes by record position (-1: null) and the distinct values they index.
+Coded = tuple[np.ndarray, np.ndarray]
+
 #: Level code of a pair left out of the costly levels' subsample (see :meth:`Comparison.evaluate`).
 SKIPPED = -1
 
@@ -117,7 +121,7 @@ class Comparison:
         level, ``else`` 5%."""
         if all(level.m is not None for level in self.levels):
             shares = np.array([level.m for level in self.levels], dtype=np.float64)
-            return shares / shares.sum()
+            return np.asarray(shares / shares.sum(), dtype=np.float64)
         k = len(self.levels)
         if k == 1:
             return np.ones(1)
@@ -128,7 +132,7 @@ class Comparison:
     def r_start(self) -> np.ndarray:
         """Starting r: the levels' ``r`` shares, normalised."""
         shares = np.array([level.r for level in self.levels], dtype=np.float64)
-        return shares / shares.sum()
+        return np.asarray(shares / shares.sum(), dtype=np.float64)
 
     @property
     def tf_levels(self) -> tuple[int, ...]:
@@ -186,7 +190,7 @@ class PairView:
         numbers: pl.DataFrame,
         n: int,
         levels: ComparisonSettings,
-        texts: tuple[Callable[[str], np.ndarray], np.ndarray, np.ndarray] | None = None,
+        texts: tuple[Callable[[str, bool], Coded], np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.L, self.R = left, right
         self.numbers = numbers
@@ -198,12 +202,28 @@ class PairView:
         self._texts = texts
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
 
-    def _strings(self, col: str, idx: np.ndarray, right: bool) -> Any:
-        frame = self.R if right else self.L
-        if self._texts is None or frame.schema[col] != pl.String:
-            return frame[col].gather(idx).to_list()
-        values, left_pos, right_pos = self._texts
-        return values(col)[(right_pos if right else left_pos)[idx]]
+    def _similarities(self, col: str, other: str, idx: np.ndarray, scorer: Any) -> np.ndarray:
+        """``scorer`` of left ``col`` and right ``other`` for the pairs ``idx`` (both known), each distinct pair of
+        values scored once: blocking pairs records that share one value, so the other values repeat (two given
+        names compared under one family name) and one value pair is often met many times."""
+        if self._texts is None or self.L.schema[col] != pl.String or self.R.schema[other] != pl.String:
+            a, b = self.L[col].gather(idx).to_list(), self.R[other].gather(idx).to_list()
+            return np.asarray(process.cpdist(a, b, scorer=scorer, dtype=np.float32, workers=-1), dtype=np.float64)
+        coded, left_pos, right_pos = self._texts
+        sort_tokens = scorer is fuzz.token_sort_ratio  # the same as fuzz.ratio of the token-sorted values
+        if sort_tokens:
+            scorer = fuzz.ratio
+        (a_codes, a_values), (b_codes, b_values) = coded(col, sort_tokens), coded(other, sort_tokens)
+        pair = a_codes[left_pos[idx]].astype(np.int64) * len(b_values) + b_codes[right_pos[idx]]
+        distinct, back = np.unique(pair, return_inverse=True)
+        sims = process.cpdist(
+            a_values[distinct // len(b_values)],
+            b_values[distinct % len(b_values)],
+            scorer=scorer,
+            dtype=np.float32,
+            workers=-1,
+        )
+        return np.asarray(sims, dtype=np.float64)[back]
 
     def has(self, col: str) -> bool:
         return col in self.L.columns
@@ -281,21 +301,14 @@ class PairView:
             return np.full(self.n, np.inf if distance else 0.0)
         done = self._memo.get((*key, "mask"))
         out = self._memo.get(key)
-        if out is None:
+        if out is None or done is None:
             out = np.full(self.n, np.inf if distance else 0.0)
             done = np.zeros(self.n, dtype=bool)
         a, b = self.L[col], self.R[other]
         need = mask & ~done & (a.is_not_null() & b.is_not_null()).to_numpy()
         idx = np.flatnonzero(need)
         if len(idx):
-            sims = process.cpdist(
-                self._strings(col, idx, False),
-                self._strings(other, idx, True),
-                scorer=scorer,
-                dtype=np.float32,
-                workers=-1,
-            )
-            sims = np.asarray(sims, dtype=np.float64)
+            sims = self._similarities(col, other, idx, scorer)
             if scorer in (fuzz.ratio, fuzz.partial_ratio, fuzz.token_sort_ratio):
                 sims /= 100.0
             out[idx] = sims
@@ -363,7 +376,7 @@ class PairView:
 
     def tf_of_count(self, count: np.ndarray) -> np.ndarray:
         """(count − 1)/(N − 1), floored at a tenth of one record: the chance another record holds the value."""
-        return np.maximum(count - 1, 0.1) / (self.records - 1)
+        return np.asarray(np.maximum(count - 1, 0.1) / (self.records - 1), dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------------- the levels
@@ -393,7 +406,7 @@ def _name(lv: ComparisonSettings) -> Comparison:
     t = lv.name_typo_threshold
 
     def latin(v: PairView) -> np.ndarray:
-        return ~(v.side("_cjk") & v.side("_cjk", right=True))
+        return np.asarray(~(v.side("_cjk") & v.side("_cjk", right=True)), dtype=bool)
 
     def parts_similar(v: PairView, m: np.ndarray) -> np.ndarray:
         # each score only where the earlier ones leave the answer open (random pairs rarely get past the first)
@@ -411,7 +424,7 @@ def _name(lv: ComparisonSettings) -> Comparison:
         one = v.score("_han", Levenshtein.distance, han) == 1
         sounds = v.jw("name_pinyin", han & one) >= 0.88
         first_differs = ~v.eq("_fam") & v.both("_fam")
-        return out | (han & one & (sounds | first_differs))
+        return np.asarray(out | (han & one & (sounds | first_differs)), dtype=bool)
 
     def fam_agrees(v: PairView, m: np.ndarray) -> np.ndarray:
         return v.eq("_fam") | (latin(v) & (v.jw("_fam", m) >= t))
@@ -421,17 +434,17 @@ def _name(lv: ComparisonSettings) -> Comparison:
         one = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
         first = v.eq("_ginit")
         short = m & first & latin(v) & ~one & _starts_other(v, m & first & latin(v) & ~one)
-        return (one | short) & first & fam_agrees(v, m & (one | short) & first)
+        return np.asarray((one | short) & first & fam_agrees(v, m & (one | short) & first), dtype=bool)
 
     def family_only(v: PairView, m: np.ndarray) -> np.ndarray:
-        return v.eq("_fam") & ~v.both("_giv_raw")
+        return np.asarray(v.eq("_fam") & ~v.both("_giv_raw"), dtype=bool)
 
     def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
         lat = m & latin(v)
         similar = lat & (v.jw("name_key", lat) >= lv.name_fuzzy_threshold)
         # a long shared surname makes Chloe / Carl Blenford look alike: one family, two given names is same_family
         other_given = v.eq("_fam") & (np.maximum(v.jw("_giv_raw", similar), v.jw("_giv", similar)) < 0.8)
-        return similar & ~other_given
+        return np.asarray(similar & ~other_given, dtype=bool)
 
     def same_family(v: PairView, m: np.ndarray) -> np.ndarray:
         return v.eq("_fam")
@@ -440,11 +453,13 @@ def _name(lv: ComparisonSettings) -> Comparison:
         # Latin names of one family whose given names start differently (Ethan / Chris): twins, siblings, a couple
         full = (v.length("_giv_raw") >= 3) & (v.length("_giv_raw", right=True) >= 3)
         differ = latin(v) & v.eq("_fam") & full & ~v.eq("_ginit")
-        return differ & (v.jw("_giv_raw", differ) < 0.75)  # not a slip of the first letter (Fheo / Theo)
+        return np.asarray(
+            differ & (v.jw("_giv_raw", differ) < 0.75), dtype=bool
+        )  # not a slip of the first letter (Fheo / Theo)
 
     def same_given(v: PairView, m: np.ndarray) -> np.ndarray:
         # Latin names only: a new family name after marriage; two hanzi names with other surnames are two people
-        return latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1)
+        return np.asarray(latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1), dtype=bool)
 
     return Comparison(
         "name",
@@ -561,14 +576,16 @@ def _email(lv: ComparisonSettings) -> Comparison:
     def namey(v: PairView) -> np.ndarray:
         if not v.has("_local_is_name"):
             return np.zeros(v.n, dtype=bool)
-        return v.side("_local_is_name").astype(bool) | v.side("_local_is_name", right=True).astype(bool)
+        return np.asarray(
+            v.side("_local_is_name").astype(bool) | v.side("_local_is_name", right=True).astype(bool), dtype=bool
+        )
 
     def same_local(v: PairView, m: np.ndarray) -> np.ndarray:
-        return v.eq("email_local") & personal(v) & ~namey(v)
+        return np.asarray(v.eq("email_local") & personal(v) & ~namey(v), dtype=bool)
 
     def local_fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
         need = m & ~namey(v) & ~v.eq("email")
-        return need & (v.jw("email_local", need) >= lv.email_local_threshold)
+        return np.asarray(need & (v.jw("email_local", need) >= lv.email_local_threshold), dtype=bool)
 
     return Comparison(
         "email",
@@ -592,11 +609,11 @@ def _email(lv: ComparisonSettings) -> Comparison:
 
 def _company(lv: ComparisonSettings) -> Comparison:
     def exact(v: PairView, m: np.ndarray) -> np.ndarray:
-        return v.eq("company_key") | v.eq("company_key_pinyin")
+        return np.asarray(v.eq("company_key") | v.eq("company_key_pinyin"), dtype=bool)
 
     def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
         sim = np.maximum(v.score("company_key", fuzz.ratio, m), v.score("company_key_pinyin", fuzz.ratio, m))
-        return sim >= lv.company_threshold
+        return np.asarray(sim >= lv.company_threshold, dtype=bool)
 
     def contains(v: PairView, m: np.ndarray) -> np.ndarray:
         a, b = pl.col("a"), pl.col("b")
@@ -627,10 +644,12 @@ def _address(lv: ComparisonSettings) -> Comparison:
         # 12 High Street and 40 High Street are one street, not one address: numbers must agree where both have one
         numbers = v.eq("_street_no") | ~v.both("_street_no")
         # word order does not matter: a building name and a street swapped between two address lines
-        return numbers & (v.score("_street", fuzz.token_sort_ratio, need & numbers) >= lv.address_threshold)
+        return np.asarray(
+            numbers & (v.score("_street", fuzz.token_sort_ratio, need & numbers) >= lv.address_threshold), dtype=bool
+        )
 
     def known(v: PairView) -> np.ndarray:
-        return v.both("_street") | v.both("postcode") | v.both("city_key")
+        return np.asarray(v.both("_street") | v.both("postcode") | v.both("city_key"), dtype=bool)
 
     return Comparison(
         "address",
@@ -676,7 +695,7 @@ def build_comparisons(settings: MatchSettings) -> list[Comparison]:
     for name in settings.comparisons:
         comparison = _BUILDERS[name](settings.levels)
         if name not in tf:
-            levels = tuple(Level(lvl.label, lvl.when, None, lvl.r, m=lvl.m) for lvl in comparison.levels)
+            levels = tuple(dataclasses.replace(lvl, tf=None, tf_people=False) for lvl in comparison.levels)
             comparison = Comparison(comparison.name, comparison.reads, comparison.known, levels, comparison.identity)
         out.append(comparison)
     return out
@@ -768,13 +787,38 @@ class Comparer:
         self._dense = bool(len(self.rids)) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
-        self._texts: dict[str, np.ndarray] = {}
+        self._coded: dict[str, Coded] = {}
 
-    def texts(self, col: str) -> np.ndarray:
-        """A text column of the side table as Python strings (None where null), by record position."""
-        if col not in self._texts:
-            self._texts[col] = self.side[col].to_numpy()
-        return self._texts[col]
+    def coded(self, col: str, sort_tokens: bool = False) -> Coded:
+        """A text column of the side table as a code per record position (-1 where null) and the distinct values
+        the codes index (Python strings): fuzzy scores are computed per distinct pair of values. With
+        ``sort_tokens`` each value's words are sorted (what ``token_sort_ratio`` compares), once per value."""
+        if sort_tokens:
+            key = f"{col}\x00sorted"
+            if key not in self._coded:
+                codes, values = self.coded(col)
+                words = (
+                    pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+                )
+                self._coded[key] = (codes, words.list.sort().list.join(" ").to_numpy())
+            return self._coded[key]
+        if col not in self._coded:
+            column = self.side.get_column(col)
+            distinct = column.drop_nulls().unique()
+            codes = (
+                column.to_frame("v")
+                .join(
+                    pl.DataFrame({"v": distinct, "c": pl.int_range(distinct.len(), dtype=pl.Int32, eager=True)}),
+                    on="v",
+                    how="left",
+                    maintain_order="left",
+                )
+                .get_column("c")
+                .fill_null(-1)
+                .to_numpy()
+            )
+            self._coded[col] = (codes, distinct.to_numpy())
+        return self._coded[col]
 
     @property
     def specs(self) -> list[Comparison]:
@@ -812,7 +856,7 @@ class Comparer:
         for start in range(0, max(len(left), 1), chunk):
             lpos, rpos = li[start : start + chunk], ri[start : start + chunk]
             view = PairView(
-                self.side[lpos], self.side[rpos], self.numbers, self.n, self.settings.levels, (self.texts, lpos, rpos)
+                self.side[lpos], self.side[rpos], self.numbers, self.n, self.settings.levels, (self.coded, lpos, rpos)
             )
             part = None if sample is None else sample[start : start + chunk]
             for comparison in self.comparisons:

@@ -31,7 +31,7 @@ from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
 from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
 
-__all__ = ["MatchResult", "cluster", "match", "match_incremental", "score_pairs"]
+__all__ = ["MatchResult", "cluster", "generations_apart", "match", "match_incremental", "score_pairs"]
 
 logger = logging.getLogger(__name__)
 

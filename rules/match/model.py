@@ -55,7 +55,15 @@ from .blocking import concept_of
 from .comparisons import SKIPPED, Compared, Comparer, Comparison
 from .settings import BlockingRule, MatchSettings, TrainingSettings
 
-__all__ = ["ComparisonModel", "MatchModel", "fit", "prob_to_weight", "score", "weight_to_prob"]
+__all__ = [
+    "ComparisonModel",
+    "MatchModel",
+    "fit",
+    "prob_to_weight",
+    "score",
+    "session_comparisons",
+    "weight_to_prob",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -398,24 +406,24 @@ def _session(
     fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed)
     scale = float(mask.sum()) / len(take)
     matches = float((fit_.post_m * counts).sum()) * scale
-    related = float((fit_.post_r * counts).sum()) * scale
+    relatives = float((fit_.post_r * counts).sum()) * scale
     info = {
         "rule": name,
         "pairs": int(mask.sum()),
         "patterns": len(counts),
         "matches": round(matches, 1),
-        "related": round(related, 1),
+        "related": round(relatives, 1),
         "iterations": fit_.iterations,
         "converged": fit_.converged,
         "estimated": [comparisons[c].name for c in idx],
     }
-    logger.debug("EM session %s: %s pairs, %.0f matches, %.0f related", name, int(mask.sum()), matches, related)
+    logger.debug("EM session %s: %s pairs, %.0f matches, %.0f related", name, int(mask.sum()), matches, relatives)
     return _Session(
         idx,
         fit_.m,
         fit_.r,
         [0.0 if c in known_m else matches * min(1.0, evidence[c]) for c in idx],
-        [related * min(1.0, evidence[c]) for c in idx],
+        [relatives * min(1.0, evidence[c]) for c in idx],
         info,
     )
 
@@ -545,7 +553,7 @@ def fit(
 def _floored(p: np.ndarray, floor: float) -> np.ndarray:
     """``p`` with every level at least ``floor`` (then renormalised): no level becomes a veto by accident."""
     p = np.maximum(np.asarray(p, dtype=np.float64), floor)
-    return p / p.sum()
+    return np.asarray(p / p.sum(), dtype=np.float64)
 
 
 def _global_priors(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["BlockingRule", "ComparisonSettings", "MatchSettings", "TrainingSettings"]
+__all__ = ["MAX_BLOCKING_RULES", "BlockingRule", "ComparisonSettings", "MatchSettings", "TrainingSettings"]
 
 ComparisonName = Literal["name", "phone", "email", "company", "address", "birth_date", "gender"]
+_TF_ADJUSTED: tuple[ComparisonName, ...] = ("name", "phone", "email", "company")
 ALL_COMPARISONS: tuple[ComparisonName, ...] = ("name", "phone", "email", "company", "address", "birth_date", "gender")
 
 
@@ -95,13 +96,17 @@ class TrainingSettings(BaseModel):
     seed: int = 42
     #: Comparisons whose exact levels are term-frequency adjusted: agreeing on 张伟 or on a switchboard counts
     #: less than agreeing on a rare value (u of the level replaced by the value's frequency).
-    tf_adjust: list[ComparisonName] = Field(default_factory=lambda: ["name", "phone", "email", "company"])
+    tf_adjust: list[ComparisonName] = Field(default_factory=lambda: list(_TF_ADJUSTED))
     #: Below this many records no term-frequency adjustment is made (frequencies of a few records are noise).
     tf_min_records: int = Field(default=1000, ge=0)
     #: Floor of a term frequency (keeps a unique value from weighing without bound).
     tf_minimum_u: float = Field(default=1e-8, gt=0, lt=1)
     #: Candidate pairs a training session samples at most (sessions are sampled evenly; pairs scored anyway).
     session_pairs: int = Field(default=2_000_000, ge=1_000)
+
+
+#: Blocking rules one run can use together (each candidate pair records the rules that proposed it as a bit set).
+MAX_BLOCKING_RULES = 62
 
 
 class MatchSettings(BaseModel):
@@ -115,8 +120,9 @@ class MatchSettings(BaseModel):
     #: ``auto`` (default): rules derived from the columns the records actually have (names × birth date,
     #: postcode, city, street, company; birth date × postcode; phonetic keys; personal phones and e-mails), each
     #: capped so that no block of strangers explodes (see :func:`rules.match.blocking.derive_rules`). Or a list
-    #: of rules (each a list of columns or ``{on, max_block}``); the candidates are the union over rules.
-    blocking: Literal["auto"] | list[BlockingRule] = "auto"
+    #: of rules (each a list of columns or ``{on, max_block}``, at most :data:`MAX_BLOCKING_RULES`); the candidates
+    #: are the union over rules.
+    blocking: Literal["auto"] | Annotated[list[BlockingRule], Field(max_length=MAX_BLOCKING_RULES)] = "auto"
     #: Automatic blocking adds looser one-column rules while all rules together stay under this many candidate
     #: pairs per record (and at least a million pairs in all).
     pair_budget_per_record: int = Field(default=10, ge=0)

@@ -6,15 +6,29 @@ returns a frame of the same height with ``value`` (``pl.String``, null when unus
 on data (bad parameters do raise) and compute each distinct value once. :func:`params_model` gives the pydantic
 model of a kind's keyword parameters (phone and address: ``region``; date and datetime: ``order``, ``today`` …).
 :func:`normalise_frame` applies them to every canonical field of a mapped frame.
+
+A normaliser of your own (:func:`register_normaliser`) keeps the contract with :func:`map_distinct`: each distinct
+value computed once (and remembered across calls in a :class:`Memo`), a failing value an ``issues`` code
+(``ISSUES_DTYPE``), never an exception.
 """
 
 from __future__ import annotations
 
 from ._address import AddressParams, normalise_address
-from ._base import NULL_MARKERS, clean_text, collapse_whitespace, has_fullwidth, to_halfwidth
+from ._base import (
+    ISSUES_DTYPE,
+    NULL_MARKERS,
+    Memo,
+    clean_text,
+    collapse_whitespace,
+    has_fullwidth,
+    map_distinct,
+    to_halfwidth,
+    to_simplified,
+)
 from ._company import normalise_company
 from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime, wall_time_to_utc
-from ._email import normalise_email
+from ._email import is_valid_address, normalise_email
 from ._frame import PART_COLUMNS, normalise_frame
 from ._gender import normalise_gender
 from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
@@ -27,19 +41,21 @@ from ._name import (
     person_name_in_company,
     soundex,
 )
-from ._phone import PhoneParams, is_mobile_number, landline_of, normalise_phone
+from ._phone import PhoneParams, is_mobile_number, is_placeholder_digits, landline_of, normalise_phone
 from ._pinyin import split_syllables
 from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
 from ._text import normalise_text
 
 __all__ = [
     "ID_HASH_SALT",
+    "ISSUES_DTYPE",
     "NORMALISERS",
     "NULL_MARKERS",
     "PART_COLUMNS",
     "AddressParams",
     "DateParams",
     "DatetimeParams",
+    "Memo",
     "PhoneParams",
     "UnknownNormaliserError",
     "clean_text",
@@ -50,7 +66,10 @@ __all__ = [
     "has_fullwidth",
     "hash_id_number",
     "is_mobile_number",
+    "is_placeholder_digits",
+    "is_valid_address",
     "landline_of",
+    "map_distinct",
     "mask_id_number",
     "nickname_pairs",
     "normalise_address",
@@ -71,5 +90,6 @@ __all__ = [
     "soundex",
     "split_syllables",
     "to_halfwidth",
+    "to_simplified",
     "wall_time_to_utc",
 ]

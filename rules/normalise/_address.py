@@ -32,12 +32,12 @@ from typing import Final
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, to_simplified
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, to_simplified
 from ._divisions import CITY, COUNTY, MUNICIPALITIES, PROVINCE, Division, Entry, divisions, name_index, name_lengths
-from ._pinyin import has_han
+from ._pinyin import HAN_CLASS, has_han
 from ._registry import check_params, register_normaliser
 
-_SCHEMA = {
+_SCHEMA: Schema = {
     "value": pl.String,
     "issues": ISSUES_DTYPE,
     "province": pl.String,
@@ -218,15 +218,15 @@ def _cn_one(text: str, context: str, issues: list[str]) -> tuple[object, ...]:
     label = _LABEL.match(text)
     if label:
         text = text[label.end() :]
-    country = None
+    prefix = None
     while found := _COUNTRY_PREFIX.match(text):
-        country, text = found, _lstrip_junk(text[found.end() :])
+        prefix, text = found, _lstrip_junk(text[found.end() :])
     if not text:  # a bare label or a bare 中国
         return (
             None,
-            [*issues, "incomplete" if country else "empty"],
+            [*issues, "incomplete" if prefix else "empty"],
             *([None] * (len(_PART_NAMES) - 1)),
-            ("CN" if country else None),
+            ("CN" if prefix else None),
         )
     state = _State()
     start = _read(text, state)
@@ -480,10 +480,12 @@ def normalise_address(values: pl.Series, *, region: str = "CN", context: pl.Seri
         if context.len() != values.len():
             raise ValueError(f"context has {context.len()} rows, values {values.len()}")
         hint = context.cast(pl.String).fill_null("")
+        # only a Chinese address reads its context: a Western one is keyed by its own text, so that one street
+        # seen in many cities is parsed once
         keyed = (
             pl.DataFrame({"v": values.cast(pl.String), "c": hint})
             .select(
-                pl.when(pl.col("v").is_null() | (pl.col("c") == ""))
+                pl.when(pl.col("v").is_null() | (pl.col("c") == "") | ~pl.col("v").str.contains(HAN_CLASS))
                 .then(pl.col("v"))
                 .otherwise(pl.col("c") + _CONTEXT_SEP + pl.col("v"))
             )

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 #: dtype of every ``issues`` column.
 ISSUES_DTYPE = pl.List(pl.String)
 
+#: A normaliser's output columns and their dtypes (``pl.String`` or an instance such as ``ISSUES_DTYPE``).
+Schema = dict[str, pl.DataType | type[pl.DataType]]
+
 # U+FF01..U+FF5E are the full-width forms of U+0021..U+007E; U+3000 is the ideographic space.
 _FULLWIDTH_TABLE: dict[int, str] = {code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH_TABLE[0x3000] = " "
@@ -173,16 +176,10 @@ def memo_for(*namespace: Any, capacity: int = 200_000) -> Memo:
     return memo
 
 
-def clear_memos() -> None:
-    """Forget every memoised result (tests and benchmarks that want a cold start)."""
-    for memo in _MEMOS.values():
-        memo.clear()
-
-
 def map_distinct(
     values: pl.Series,
     compute: Callable[[str | None], Sequence[Any]],
-    schema: dict[str, pl.DataType | type[pl.DataType]],
+    schema: Schema,
     *,
     batch: Callable[[list[str | None]], list[Sequence[Any]]] | None = None,
     fast: Callable[[pl.Series], pl.DataFrame] | None = None,

@@ -19,7 +19,7 @@ import re
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for, to_simplified
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for, to_simplified
 from ._cn_regions import (
     region_names,
     region_pinyin,
@@ -30,7 +30,7 @@ from ._cn_regions import (
 from ._pinyin import has_han, is_han, text_pinyin
 from ._registry import register_normaliser
 
-_SCHEMA = {
+_SCHEMA: Schema = {
     "value": pl.String,
     "issues": ISSUES_DTYPE,
     "company_key": pl.String,

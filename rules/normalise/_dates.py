@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
 from ._registry import check_params, register_normaliser
 
 Order = Literal["ymd", "dmy", "mdy"]
-_SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE}
+_SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE}
 
 
 class DateParams(BaseModel):
@@ -290,7 +290,10 @@ def _datetime_one(
         else:
             moment = dt.datetime.combine(day, time[0], tzinfo=time[1])
     if moment.tzinfo is not None:
-        moment = moment.astimezone(zone)
+        try:
+            moment = moment.astimezone(zone)
+        except OverflowError:  # 9999-12-31T23:59-14:00 is in year 10000 here, 0001-01-01T00:00+14:00 in year 0
+            return None, [*issues, "implausible"]
     moment = moment.replace(tzinfo=None, microsecond=0)  # the value has whole seconds: check what is kept
     if moment.date() in _PLACEHOLDER_DATES or (moment == dt.datetime(1970, 1, 1) and "epoch" not in issues):
         return None, [*issues, "placeholder"]
@@ -326,7 +329,12 @@ def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
         values,
         lambda raw: _date_one(raw, checked, today),
         _SCHEMA,
-        fast=lambda keys: _fast_iso(keys, earliest or dt.date(1901, 1, 1), latest, with_time=False),
+        fast=lambda keys: pl.concat(
+            [
+                _fast_iso(keys, earliest or dt.date(1901, 1, 1), latest, with_time=False),
+                _fast_year_last(keys, checked.order, earliest or dt.date(1901, 1, 1), latest),
+            ]
+        ),
         memo=memo_for("date", checked.model_dump_json(), today),
     )
 
@@ -411,6 +419,51 @@ def _fast_iso(keys: pl.Series, earliest: dt.date, latest: dt.date | None, *, wit
         value = day.dt.strftime("%Y-%m-%d")
         issues = pl.lit([], dtype=ISSUES_DTYPE)
     return frame.select("__key", value.alias("value"), issues.alias("issues"))
+
+
+# A day and a month (either order), then a four-digit year; or the compact ``YYYYMMDD``.
+_YEAR_LAST = r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})$"  # ASCII digits: polars' \d is Unicode
+_COMPACT = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
+
+
+def _fast_year_last(keys: pl.Series, order: Order, earliest: dt.date, latest: dt.date | None) -> pl.DataFrame:
+    """Distinct date cells written ``D/M/YYYY`` or ``M/D/YYYY`` (``-``, ``/`` or ``.``) or ``YYYYMMDD``, parsed in
+    polars as :func:`_ymd` reads them: a part above 12 is the day; when both could be, ``order`` decides and the
+    issue ``ambiguous`` is raised unless they are equal. Answered only strictly inside ``earliest``..``latest``,
+    like :func:`_fast_iso`; everything else goes to the Python path.
+    """
+    last = pl.col("__key").str.extract_groups(_YEAR_LAST)
+    first, second = (last.struct.field(str(i)).cast(pl.Int32) for i in (1, 2))
+    day_first = (first > 12) | ((second <= 12) & (first <= 12) & pl.lit(order == "dmy"))
+    day_first = day_first & ~((second > 12) & (first <= 12))
+    compact = pl.col("__key").str.extract_groups(_COMPACT)
+    year = pl.coalesce(last.struct.field("3"), compact.struct.field("1")).cast(pl.Int32)
+    month = pl.coalesce(pl.when(day_first).then(second).otherwise(first), compact.struct.field("2").cast(pl.Int32))
+    day = pl.coalesce(pl.when(day_first).then(first).otherwise(second), compact.struct.field("3").cast(pl.Int32))
+    text = pl.concat_str(
+        year.cast(pl.String),
+        pl.lit("-"),
+        month.cast(pl.String).str.zfill(2),
+        pl.lit("-"),
+        day.cast(pl.String).str.zfill(2),
+    )
+    ambiguous = (first <= 12) & (second <= 12) & (first != second)
+    frame = keys.to_frame("__key").with_columns(
+        text.str.strptime(pl.Date, "%Y-%m-%d", strict=False).alias("__d"),
+        ambiguous.fill_null(False).alias("__ambiguous"),
+        (first <= 31).fill_null(True).alias("__plain"),  # a first part above 31 reads as a two-digit year
+    )
+    ok = pl.col("__d").is_not_null() & pl.col("__plain") & (pl.col("__d") > earliest)
+    if latest is not None:
+        ok = ok & (pl.col("__d") < latest)
+    issues = (
+        pl.when(pl.col("__ambiguous"))
+        .then(pl.lit(["ambiguous"], dtype=ISSUES_DTYPE))
+        .otherwise(pl.lit([], dtype=ISSUES_DTYPE))
+    )
+    return frame.filter(ok).select(
+        "__key", pl.col("__d").dt.strftime("%Y-%m-%d").alias("value"), issues.alias("issues")
+    )
 
 
 def wall_time_to_utc(wall: pl.Expr, tz: str) -> pl.Expr:

@@ -15,10 +15,10 @@ import re
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
 from ._registry import register_normaliser
 
-_SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE, "email_role": pl.Boolean}
+_SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE, "email_role": pl.Boolean}
 
 #: Exact domain typos seen in Chinese and Western sign-up data.
 DOMAIN_TYPOS: dict[str, str] = {

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct
 from ._registry import register_normaliser
 
-_SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE}
+_SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE}
 
 _MALE = {"男", "男性", "男士", "男生", "先生", "帅哥", "m", "male", "man", "men", "boy", "mr", "1", "1.0"}
 _FEMALE = {

@@ -26,14 +26,14 @@ from typing import Final
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct
 from ._divisions import province_name
 from ._registry import register_normaliser
 
 #: Prefix hashed with the 18-character number for ``id_hash``.
 ID_HASH_SALT: Final = "crmkit-id:"
 
-_SCHEMA = {
+_SCHEMA: Schema = {
     "value": pl.String,
     "issues": ISSUES_DTYPE,
     "id_birth_date": pl.String,

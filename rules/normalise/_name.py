@@ -39,12 +39,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 
 import polars as pl
 
 from ._base import (
     ISSUES_DTYPE,
     NULL_MARKERS,
+    Schema,
     _traditional_chars,
     clean_text,
     collapse_whitespace,
@@ -66,7 +68,7 @@ from ._name_tables import (
 from ._pinyin import han_syllables, has_han, is_han, split_syllables, surname_pinyin
 from ._registry import register_normaliser
 
-_SCHEMA = {
+_SCHEMA: Schema = {
     "value": pl.String,
     "issues": ISSUES_DTYPE,
     "family_name": pl.String,
@@ -225,12 +227,12 @@ def _split_titles(text: str) -> tuple[str, list[str]]:
             titles.append(title)
             text = text.replace(match.group(0), " ")
     text = collapse_whitespace(text).strip(" ,")
-    while text[:1].isascii() and (match := _LEADING_TITLE.match(text)):
-        titles.append(WESTERN_TITLES[(match.group(1) or match.group(2)).lower()])
-        text = text[match.end() :]
-    while text[-1:].isascii() and (match := _TRAILING_TITLE.search(text)):
-        titles.append(WESTERN_TITLES[match.group(1).lower()])
-        text = text[: match.start()]
+    while text[:1].isascii() and (leading := _LEADING_TITLE.match(text)):
+        titles.append(WESTERN_TITLES[(leading.group(1) or leading.group(2)).lower()])
+        text = text[leading.end() :]
+    while text[-1:].isascii() and (trailing := _TRAILING_TITLE.search(text)):
+        titles.append(WESTERN_TITLES[trailing.group(1).lower()])
+        text = text[: trailing.start()]
     text = text.strip(" ,")
     compact = _HAN_GAP.sub("", text)
     for title in CN_TITLES if compact[-1:] in _CN_TITLE_ENDINGS else ():
@@ -382,7 +384,7 @@ def _fast_chinese(keys: pl.Series) -> pl.DataFrame:
             & ~name.str.slice(-1).is_in(sorted(_CN_TITLE_ENDINGS))
             & ~name.is_in(_FAST_EXCLUDED)
             & ~name.str.contains_any(sorted(_traditional_chars()))
-            & ~name.str.contains_any(_CN_COMPANY_WORDS)
+            & ~name.str.contains_any(list(_CN_COMPANY_WORDS))
             & (name.str.slice(1) != name.str.slice(0, name.str.len_chars() - 1))  # not one repeated character
         )
         .with_columns(
@@ -655,7 +657,7 @@ def _latin_parts(frame: pl.DataFrame) -> pl.DataFrame:
     keys = {p[1] for p in fam.values() if p[1]}
     codes = {k: soundex(k) for k in keys}
 
-    def pick(table: dict[str, tuple[str | None, ...]], col: str, i: int) -> pl.Expr:
+    def pick(table: Mapping[str, tuple[str | None, ...]], col: str, i: int) -> pl.Expr:
         mapping = {k: v[i] for k, v in table.items()}
         return pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String)
 

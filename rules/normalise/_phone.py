@@ -20,19 +20,22 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import phonenumbers
 import polars as pl
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct, memo_for
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
 from ._registry import check_params, register_normaliser
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 PhoneType = Literal["mobile", "landline", "other"]
 
-_SCHEMA = {
+_SCHEMA: Schema = {
     "value": pl.String,
     "issues": ISSUES_DTYPE,
     "phone_type": pl.String,
@@ -83,11 +86,19 @@ _TYPE_MAP: dict[int, PhoneType] = {
 def _cn_mobile_pattern() -> re.Pattern[str]:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     assert metadata is not None and metadata.mobile is not None
-    return re.compile(metadata.mobile.national_number_pattern)
+    pattern = metadata.mobile.national_number_pattern
+    assert pattern is not None
+    return re.compile(pattern)
+
+
+def _cn_metadata() -> phonenumbers.PhoneMetadata:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None  # the library ships China's metadata
+    return metadata
 
 
 _CN_MOBILE = _cn_mobile_pattern()
-_CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+_CN_METADATA = _cn_metadata()
 # A number written in the Chinese national form (trunk 0) or with +86/0086, whose national number starts
 # like a landline (10, 2x-9x): typed with the metadata's patterns instead of a full parse.
 _CN_NATIONAL = re.compile(r"(?:\+86|0086|0)((?:10|[2-9]\d)\d{7,9})")
@@ -217,7 +228,8 @@ def _check(candidate: str, region: str) -> _Number | Literal["placeholder", "inv
         nsn = phonenumbers.national_significant_number(number)
         length = phonenumbers.length_of_geographical_area_code(number)
         if length:
-            prefix = phonenumbers.ndd_prefix_for_region(phonenumbers.region_code_for_number(number), True)
+            home = phonenumbers.region_code_for_number(number)
+            prefix = phonenumbers.ndd_prefix_for_region(home, True) if home is not None else None
             area = (prefix or "") + nsn[:length]
     return _Number(phonenumbers.format_number(number, PhoneNumberFormat.E164), kind, area, number.extension or None)
 
@@ -409,7 +421,7 @@ def _desc_expr(nsn: pl.Expr, name: str) -> pl.Expr:
 
 def _cn_kind_expr(nsn: pl.Expr) -> pl.Expr:
     """The phone_type of a valid Chinese national number (null: not valid), like :func:`cn_number_type`."""
-    kind = pl.when(~_desc_expr(nsn, "general_desc")).then(pl.lit(None, dtype=pl.String))
+    kind: Then | ChainedThen = pl.when(~_desc_expr(nsn, "general_desc")).then(pl.lit(None, dtype=pl.String))
     for _, name in _TYPES_IN_ORDER:
         kind = kind.when(_desc_expr(nsn, name)).then(pl.lit("other"))
     same = _CN_METADATA.same_mobile_and_fixed_line_pattern

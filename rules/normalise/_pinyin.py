@@ -32,7 +32,9 @@ _TONE_TABLE = str.maketrans(
         "\u0301": None,
     }
 )
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+#: A CJK ideograph, as a regular-expression class that Python's ``re`` and polars' regex engine both read.
+HAN_CLASS = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]"
+_HAN = re.compile(HAN_CLASS)
 _RUNS = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+")
 _MAX_PHRASE = 4
 

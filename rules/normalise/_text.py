@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct
 from ._registry import register_normaliser
 
-_SCHEMA = {"value": pl.String, "issues": ISSUES_DTYPE}
+_SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE}
 
 
 def _one(raw: str | None) -> tuple[str | None, list[str]]:

@@ -8,6 +8,7 @@ so the truth tables know which values a row really shows.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 from . import _vocab as V
 from ._people import Address, Company, Person
@@ -25,7 +26,7 @@ def traditional(text: str) -> str:
     return "".join(V.TRADITIONAL.get(ch, ch) for ch in text)
 
 
-def pick(rng: random.Random, weights: dict[str, float]) -> str:
+def pick(rng: random.Random, weights: Mapping[str, float]) -> str:
     """One key of ``weights``, drawn by weight."""
     roll = rng.random() * sum(weights.values())
     for key, weight in weights.items():
@@ -36,7 +37,7 @@ def pick(rng: random.Random, weights: dict[str, float]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ phones
-def mobile(number: str, rng: random.Random, styles: dict[str, float]) -> str:
+def mobile(number: str, rng: random.Random, styles: Mapping[str, float]) -> str:
     """A Chinese mobile as written: plain, grouped 3-4-4, with +86, full-width."""
     style = pick(rng, styles)
     if style == "plain":
@@ -54,7 +55,7 @@ def mobile(number: str, rng: random.Random, styles: dict[str, float]) -> str:
     raise ValueError(style)
 
 
-def landline(number: str, area: str, rng: random.Random, styles: dict[str, float], ext: bool = False) -> str:
+def landline(number: str, area: str, rng: random.Random, styles: Mapping[str, float], ext: bool = False) -> str:
     """A Chinese landline (national digits) as written: 0635-8261234, (0635)8261234, local only, with extension."""
     local = number[len(area) :]
     style = pick(rng, styles)
@@ -146,7 +147,7 @@ def sound_alike(p: Person, rng: random.Random) -> str:
     return p.surname + "".join(chars)
 
 
-def western_name(p: Person, rng: random.Random, styles: dict[str, float] | None = None) -> str:
+def western_name(p: Person, rng: random.Random, styles: Mapping[str, float] | None = None) -> str:
     """A Western name as written in a Chinese company's files."""
     first, last = p.english, p.west_last
     short = rng.choice(p.west_short) if p.west_short else first
@@ -161,7 +162,7 @@ def western_name(p: Person, rng: random.Random, styles: dict[str, float] | None 
     }[style]
 
 
-def person_name(p: Person, rng: random.Random, styles: dict[str, float], title: str = "") -> str:
+def person_name(p: Person, rng: random.Random, styles: Mapping[str, float], title: str = "") -> str:
     """A person's name as one row shows it.
 
     ``styles`` weighs: ``plain``, ``traditional``, ``pinyin``, ``sound_alike``, ``spaced`` (王　伟),
@@ -201,7 +202,7 @@ def person_name(p: Person, rng: random.Random, styles: dict[str, float], title: 
 
 
 # ------------------------------------------------------------------------------------------------ companies
-def company_name(c: Company, rng: random.Random, styles: dict[str, float]) -> str:
+def company_name(c: Company, rng: random.Random, styles: Mapping[str, float]) -> str:
     """A company as one row names it.
 
     ``styles`` weighs: ``full`` (registered), ``no_city`` (正宇钢管有限公司), ``city_form`` (泰安 vs 泰安市),
@@ -284,7 +285,7 @@ def street_part(a: Address) -> str:
     return f"{a.street}{a.number}号"
 
 
-def address(a: Address, rng: random.Random, styles: dict[str, float]) -> str:
+def address(a: Address, rng: random.Random, styles: Mapping[str, float]) -> str:
     """An address as one row writes it: full, without the province, from the district on, spaced, with commas."""
     style = pick(rng, styles)
     city = a.city

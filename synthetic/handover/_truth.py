@@ -140,7 +140,7 @@ def _now(world: World, pid: int) -> tuple[str, str, str]:
 def entity_rows(world: World, counts: dict[str, int]) -> list[tuple[str, ...]]:
     """One row per person: who they are, where they work(ed), how many record rows they have (``counts``), and
     their mobile, own e-mail addresses and company as of their newest record row."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for p in world.people:
         companies = " | ".join(world.companies[j.company].name for j in p.jobs)
         rows.append(

@@ -13,8 +13,10 @@ import datetime as dt
 import random
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -22,6 +24,9 @@ from openpyxl.cell import WriteOnlyCell
 from . import _render as R
 from . import _vocab as V
 from ._people import WORKBOOK, Company, Person, Rec, Weighted, World
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: A fixed moment for every timestamp inside the xlsx (zip entries, document properties): same seed, same bytes.
 FIXED_TIME = dt.datetime(2024, 1, 2, 9, 0, 0)
@@ -372,7 +377,7 @@ class SheetWriter:
             self._fact(p, "email", canonical)
         return text
 
-    def _birthday(self, ws: object, p: Person) -> object:
+    def _birthday(self, ws: WriteOnlyWorksheet, p: Person) -> object:
         rng = self.rng
         if not p.birth_known or rng.random() < 0.4:
             return None
@@ -409,7 +414,7 @@ class SheetWriter:
             )
         )
 
-    def row(self, ws: object, rec: Rec, seq: int) -> list[object]:
+    def row(self, ws: WriteOnlyWorksheet, rec: Rec, seq: int) -> list[object]:
         """The cells of one customer row."""
         rng = self.rng
         sheet = self.sheet
@@ -497,14 +502,14 @@ def _assign(world: World, rng: random.Random) -> dict[str, list[Rec]]:
 class _SheetOut:
     """Appends rows to one worksheet, counting Excel's row numbers, and the truth rows of those a connector reads."""
 
-    def __init__(self, ws: object, name: str, truth: list[TruthRow]) -> None:
+    def __init__(self, ws: WriteOnlyWorksheet, name: str, truth: list[TruthRow]) -> None:
         self.ws = ws
         self.name = name
         self.truth = truth
         self.row = 0
 
-    def above_header(self, cells: list[object]) -> None:
-        self.ws.append(cells)  # type: ignore[attr-defined]
+    def above_header(self, cells: Sequence[object]) -> None:
+        self.ws.append(cells)
         self.row += 1
 
     def emit(self, cells: list[object], kind: str, entity: str = "") -> None:

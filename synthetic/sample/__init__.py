@@ -135,7 +135,7 @@ def generate_sample(entities: int, out_dir: Path, seed: int = 42) -> SampleManif
 
     kinds: dict[str, dict[str, int]] = {}
     for source, _, _, kind in truth:
-        kinds.setdefault(source, Counter())[kind] += 1  # type: ignore[index]
+        kinds.setdefault(source, Counter())[kind] += 1
     manifest = SampleManifest(
         out_dir=out_dir,
         seed=seed,
@@ -185,7 +185,7 @@ def _entity_rows(people: list[Person]) -> list[tuple[str, ...]]:
             keys[p.entity_id] = (f"hh{p.household}", "household")
     sizes = Counter(k for k, _ in keys.values())
     group_ids: dict[str, str] = {}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for p in sorted(people, key=lambda x: x.entity_id):
         key, reason = keys.get(p.entity_id, ("", ""))
         if key and sizes[key] > 1:

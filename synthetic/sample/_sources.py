@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -20,6 +20,10 @@ from openpyxl.utils import get_column_letter
 
 from . import names as T
 from ._population import Address, Company, Person, PopulationBuilder, pinyin_parts, to_traditional
+
+if TYPE_CHECKING:
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 SALES, LEGACY, WEB = "sales_workbook", "legacy_crm", "web_signups"
 FIXED_TIME = dt.datetime(2024, 10, 1, 9, 0, 0)
@@ -493,7 +497,7 @@ def _sheet_specs(rng: random.Random) -> list[SheetSpec]:
     return specs
 
 
-def _phone_cell(ws: object, p: Person, rec: Record, spec: SheetSpec, rng: random.Random) -> object:
+def _phone_cell(ws: WriteOnlyWorksheet, p: Person, rec: Record, spec: SheetSpec, rng: random.Random) -> object:
     phone = mobile_at(p, rec.when)
     if phone[0] == "86" and not spec.english:
         r = rng.random()
@@ -509,13 +513,13 @@ def _phone_cell(ws: object, p: Person, rec: Record, spec: SheetSpec, rng: random
     return digit_typo(text, rng) if rng.random() < 0.015 else text
 
 
-def _date_cell(ws: object, value: dt.date | dt.datetime, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
+def _date_cell(ws: WriteOnlyWorksheet, value: dt.date | dt.datetime, number_format: str) -> Cell:
+    cell = WriteOnlyCell(ws, value=value)  # type: ignore[arg-type]  # openpyxl writes dates; its stubs say datetime
     cell.number_format = number_format
     return cell
 
 
-def _sheet_row(ws: object, rec: Record, seq: int, spec: SheetSpec, rng: random.Random) -> list[object]:
+def _sheet_row(ws: WriteOnlyWorksheet, rec: Record, seq: int, spec: SheetSpec, rng: random.Random) -> list[object]:
     p = rec.person
     en = spec.english
     email = email_at(p, rec.when, rng) if "email" in spec.columns and rng.random() < (0.85 if en else 0.6) else None

@@ -302,6 +302,28 @@ def test_an_older_revision_is_upgraded_and_an_unknown_one_refused(tmp_path: Path
     assert not (tmp_path / "other" / "crm.db").exists()
 
 
+def test_a_table_a_later_revision_dropped_is_backed_up_verified_and_restored(tmp_path: Path) -> None:
+    """A store at 0011 still has ``organisation`` (0012 drops it): its backup lists the table, the restore checks
+    it, and the upgrade after the restore drops it."""
+    url = f"sqlite:///{tmp_path / 'old' / 'crm.db'}"
+    engine = crm_store.init_store(url)
+    with engine.begin() as conn:
+        command.downgrade(migrations_config(conn), "0011")
+        conn.exec_driver_sql("insert into organisation (organisation_id, name, key) values ('o1', '某某公司', '某某')")
+    engine.dispose()
+    backup_store(url, tmp_path / "old-backup", key=KEY)
+    manifest = json.loads((tmp_path / "old-backup" / "manifest.json").read_text("utf-8"))
+    assert manifest["tables"]["organisation"]["rows"] == 1
+    target = f"sqlite:///{tmp_path / 'new' / 'crm.db'}"
+    result = restore_store(target, tmp_path / "old-backup", key=KEY)
+    assert (result.restored_revision, result.revision, result.tables["organisation"]) == ("0011", HEAD, 1)
+    engine = sa.create_engine(target)
+    try:
+        assert "organisation" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
 # ------------------------------------------------------------------------------------------------ the stream
 
 

@@ -48,7 +48,7 @@ def test_init_store_twice_is_a_no_op(store_url: str) -> None:
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(migrations_config()).get_current_head()
-    assert revision == head == "0011"
+    assert revision == head == "0012"
     assert set(tables) == {*Base.metadata.tables, "alembic_version"}
 
 
@@ -111,6 +111,48 @@ def test_mariadb_tables_compare_keys_as_bytes_and_the_migration_goes_back(mariad
             assert set(collations) == {"utf8mb4_nopad_bin"}
             command.downgrade(migrations_config(conn), "0003")
             command.upgrade(migrations_config(conn), "head")
+        assert _differences(engine, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store URL: a SQLite file, a PostgreSQL schema, a MariaDB database (skipped when no server answers)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "mariadb_url"))
+
+
+def test_0012_drops_the_unused_organisation_table_and_going_back_restores_it(any_store_url: str) -> None:
+    organisation = sa.table("organisation", sa.column("organisation_id"), sa.column("name"), sa.column("key"))
+    engine = init_store(any_store_url)
+    try:
+        with engine.begin() as conn:
+            assert "organisation" not in sa.inspect(conn).get_table_names()
+            command.downgrade(migrations_config(conn), "0011")
+            inspector = sa.inspect(conn)
+            assert [c["name"] for c in inspector.get_columns("organisation")] == ["organisation_id", "name", "key"]
+            assert inspector.get_pk_constraint("organisation")["constrained_columns"] == ["organisation_id"]
+            unique = [*inspector.get_unique_constraints("organisation"), *inspector.get_indexes("organisation")]
+            assert ["key"] in [u["column_names"] for u in unique if u.get("unique", True)]  # as 0001 made it
+            if conn.dialect.name in ("mysql", "mariadb"):
+                collation = conn.execute(
+                    sa.text(
+                        "select table_collation from information_schema.tables"
+                        " where table_schema = database() and table_name = 'organisation'"
+                    )
+                ).scalar_one()
+                assert collation == "utf8mb4_nopad_bin"  # like every table since migration 0004
+            conn.execute(organisation.insert().values(organisation_id="o1", name="某某公司", key="某某"))
+            command.upgrade(migrations_config(conn), "head")
+            assert "organisation" not in sa.inspect(conn).get_table_names()
         assert _differences(engine, Base.metadata) == []
     finally:
         engine.dispose()

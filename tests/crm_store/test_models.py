@@ -18,7 +18,6 @@ PRIMARY_KEYS = {
     "customer": ["customer_id"],
     "contact_point": ["customer_id", "kind", "value"],
     "address": ["customer_id", "source", "source_key"],
-    "organisation": ["organisation_id"],
     "activity": ["activity_id"],
     "crosswalk": ["source", "source_key"],
     "field_provenance": ["customer_id", "field"],

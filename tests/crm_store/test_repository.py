@@ -558,7 +558,6 @@ def test_a_second_identical_load_changes_nothing(
         "extract_cursor": 0,
         "field_provenance": 3,
         "merge_event": 1,
-        "organisation": 0,
         "pipeline_run": 0,
         "pipeline_schedule": 0,
         "quarantine": 1,

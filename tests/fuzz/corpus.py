@@ -99,6 +99,8 @@ class Case:
     family: str
     file: str
     params: dict[str, Any] = field(default_factory=dict)
+    #: The store a run of this case must load (``sqlite``, ``postgresql``, ``mariadb``); None: the runner decides.
+    store: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -1359,6 +1361,216 @@ def jsonl_specials() -> Iterator[tuple[str, bytes, dict[str, Any]]]:
     yield "encoding_punycode", b'\xff{"name": "a"}\n', {"encoding": "punycode"}
 
 
+# ------------------------------------------------------------------------------------------------- load edges
+
+#: Columns of the `load_specials` tables: every field a store column limits, a date, a timestamp, a note and an
+#: unmapped column (kept in the customer's ``attributes`` JSON).
+LOAD_HEADER = [
+    "id", "name", "mobile", "email", "company", "city", "owner", "segment", "status", "postcode", "birthday", "updated",
+    "note", "extra",
+]  # fmt: skip
+#: What a store column keeps (characters): a value of exactly this length must load, one longer is quarantined.
+LOAD_LIMITS = {"name": 255, "company": 255, "city": 64, "owner": 128, "segment": 128, "status": 64, "postcode": 16}
+#: Keys a case- or accent-insensitive, or a PAD SPACE, collation takes for one (MariaDB's default ``*_ci``
+#: collations: ``abc``/``ABC``/``abc ``, ``é1``/``e1``, ``Straße``/``STRASSE``, every emoji alike); a binary,
+#: no-pad collation keeps them apart, as SQLite and PostgreSQL do. Surrounding white space is trimmed from keys,
+#: so `` abc`` and ``abc\t`` are duplicates of ``abc`` in the read itself (quarantined, not lost).
+COLLIDING_KEYS = [
+    "abc", "ABC", "Abc", "abc ", " abc", "abc\t", "abc\u00a0", "abc\u200b", "ａｂｃ", "ＡＢＣ",
+    "é1", "e\u03011", "e1", "É1", "E1", "è1",
+    "Straße", "STRASSE", "strasse", "ß", "ss", "ẞ", "ǅ", "ǆ", "Ǆ",
+    "I", "ı", "İ", "i", "i\u0307", "ⅰ",
+    "😀", "😁", "🙂", "😀\ufe0f", "\U00020000", "\U00020001", "𝐀", "A",
+    "a\u202eb", "a\u202db", "ab", "a\u2066b\u2069", "a\u00adb", "a-b", "a\u2011b",
+]  # fmt: skip
+#: Dates and timestamps past what a column, a driver or Python keeps (year 0, 10000, 0000-00-00, Feb 30, a zone
+#: that moves 9999-12-31 into year 10000 in UTC, epochs in seconds and milliseconds).
+ODD_DATES = [
+    "0000-00-00", "0001-01-01", "0000-01-01", "-0001-01-01", "0999-12-31", "1000-01-01", "1582-10-10", "1900-02-29",
+    "2024-02-30", "2024-13-01", "9999-12-31", "10000-01-01", "99999-12-31", "1969-12-31", "2038-01-19 03:14:08",
+    "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31 23:59:59.9999999", "1970-01-01T00:00:00Z",
+    "253402300800", "-62135596800", "253402300800000", "1e10", "0", "-1", "١٩٩٠-٠١-٠١", "２０２４－０１－０１",
+]  # fmt: skip
+#: Values that are only characters, but not every store keeps every character alike: NUL, controls, C1
+#: controls, noncharacters, a BOM inside, bidi overrides and isolates, 4-byte UTF-8 (emoji sequences, CJK
+#: extension B, math letters, tag characters), stacked combining marks.
+ODD_TEXTS = [
+    "a\x00b", "\x00", "\x01\x02\x1f\x7f", "\x80\x85\x9f", "\ufffe\uffff", "a\ufeffb", "\u202eevil\u202c",
+    "\u2067rtl\u2069", "محمد علي", "דוד כהן", "👨\u200d👩\u200d👧\u200d👦", "🇨🇳🇩🇪", "👍🏿", "\U00020000\U0002a6d6",
+    "𝕮𝖗𝖒", "\U000e0041\U000e0042", "Z" + "\u0336\u0321\u0322" * 30, "\U0010fffd", "\ud7ff\ue000",
+]  # fmt: skip
+
+
+def _load_row(i: int, **values: str) -> list[str]:
+    """A plausible row under `LOAD_HEADER` (a 137 mobile: no other file's person), with ``values`` replacing some."""
+    row = {
+        "id": f"L{i:04d}",
+        "name": SURNAMES[i % 20] + GIVEN[(i * 7) % 20] + GIVEN[(i * 3) % 20],
+        "mobile": f"137{i:08d}",
+        "email": f"l{i}@example.net",
+        "company": COMPANIES[i % len(COMPANIES)],
+        "city": CITIES[i % len(CITIES)],
+        "owner": ["张三", "Tom", ""][i % 3],
+        "segment": ["A", "B", "VIP"][i % 3],
+        "status": ["active", "inactive"][i % 2],
+        "postcode": "252000",
+        "birthday": "1990-01-01",
+        "updated": "2024-03-01",
+        "note": "",
+        "extra": "",
+    }
+    row.update(values)
+    return [row[c] for c in LOAD_HEADER]
+
+
+def _load_csv(rows: list[list[str]], header: list[str] = LOAD_HEADER) -> bytes:
+    return "".join(csv_line(r, ",") + "\r\n" for r in [header, *rows]).encode("utf-8", "surrogatepass")
+
+
+def _load_jsonl(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in records).encode()
+
+
+def _load_xlsx(rows: list[list[str]]) -> bytes:
+    """The rows as an xlsx sheet (shared strings); XML keeps no NUL or C0 control: those cells are dropped."""
+    strings: list[str] = []
+    ok = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+    clean = [[None if ok.search(v) else v for v in r] for r in [LOAD_HEADER, *rows]]
+    return _zip(_book([("客户", _sheet(clean, shared=strings))], shared=_sst(strings)))
+
+
+def load_specials() -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
+    """(kind, name, data, params) of the files that probe the load step of every store (run on SQLite, PostgreSQL
+    and MariaDB alike): keys that differ only by case, accents, width or trailing space, keys at and past the
+    store's key length, values at and past each column's length in 1-, 3- and 4-byte characters, NUL and control
+    characters, lone surrogates, huge numbers, dates out of every range, emoji and bidi text, and organisations,
+    e-mails and attribute names that a case-insensitive collation would merge."""
+    keys = [_load_row(k, id=key) for k, key in enumerate(COLLIDING_KEYS, 1)]
+    yield "csv", "keys_collide", _load_csv(keys), {"key": "id"}
+    yield "xlsx", "keys_collide", _load_xlsx(keys), {"key": "id"}
+    yield "jsonl", "keys_collide", _load_jsonl([dict(zip(LOAD_HEADER, r, strict=True)) for r in keys]), {"key": "id"}
+    composite = [
+        ("a", "B"),
+        ("A", "b"),
+        ("a|b", "c"),
+        ("a", "b|c"),
+        ("é", "x"),
+        ("e\u0301", "x"),
+        ("x" * 200, "y" * 60),
+    ]
+    yield (
+        "csv",
+        "keys_composite",
+        _load_csv(
+            [[a, b, *_load_row(k)[1:]] for k, (a, b) in enumerate(composite, 100)], ["id", "sub", *LOAD_HEADER[1:]]
+        ),
+        {"key": ["id", "sub"]},
+    )
+    long_keys = []
+    for k, (char, n) in enumerate(
+        [("k", 255), ("😀", 255), ("长", 255), ("\U00020000", 255), ("k", 256), ("😀", 256), ("k", 1000)], 200
+    ):
+        long_keys += [_load_row(k, id=char * n), _load_row(k + 50, id=char * (n - 1) + "z")]
+    long_keys.append(_load_row(299, id="😀" * 254 + " "))
+    yield "csv", "keys_length", _load_csv(long_keys), {"key": "id"}
+    bounds = []
+    for k, (column, limit) in enumerate(LOAD_LIMITS.items()):
+        for j, char in enumerate(["x", "长", "😀", "\U00020000"]):
+            for extra in (0, 1):
+                bounds.append(_load_row(300 + k * 10 + j * 2 + extra, **{column: char * (limit + extra)}))
+    bounds.append(_load_row(390, email="a" * 64 + "@" + "b" * 180 + ".com"))
+    bounds.append(_load_row(391, email="😀" * 64 + "@example.com"))
+    bounds.append(_load_row(392, email="x" * 400 + "@example.com"))
+    bounds.append(_load_row(393, mobile="1" * 300))
+    bounds.append(_load_row(394, note="长" * 22_000))  # 66 KB: past MySQL's 64 KB TEXT
+    yield "csv", "values_length", _load_csv(bounds), {"key": "id"}
+    odd = [
+        _load_row(400 + k, **{column: text})
+        for k, (column, text) in enumerate(
+            (c, t) for t in ODD_TEXTS for c in ("name", "company", "city", "owner", "note", "extra", "email")
+        )
+    ]
+    yield "csv", "values_characters", _load_csv(odd), {"key": "id"}
+    yield "xlsx", "values_characters", _load_xlsx(odd), {"key": "id"}
+    dates = [_load_row(600 + k, birthday=d, updated=d) for k, d in enumerate(ODD_DATES)]
+    yield "csv", "values_dates", _load_csv(dates), {}
+    yield "xlsx", "values_dates", _load_xlsx(dates), {}
+    lines = [
+        '{"id": 1, "name": "张伟", "mobile": 13700000001, "extra": ' + "9" * 400 + "}",
+        '{"id": 1.0, "name": "张伟", "mobile": 13700000002}',
+        '{"id": "1", "name": "张伟", "mobile": 13700000003}',
+        '{"id": 1180591620717411303424, "name": "李娜", "mobile": 1e308, "birthday": 100000000000000000000}',
+        '{"id": "1180591620717411303424", "name": "李娜", "mobile": -9223372036854775809}',
+        '{"id": -0, "name": "王芳", "mobile": 18446744073709551616, "updated": 18446744073709551616}',
+        '{"id": 0, "name": "王芳", "mobile": 1.5e-320, "updated": -9223372036854775808}',
+        '{"id": 1e400, "name": "x", "mobile": 13700000008, "extra": {"n": 1e400, "m": -1e400}}',
+        '{"id": "\\ud800", "name": "\\ud800", "mobile": "13700000009", "company": "a\\udfffb", "extra": "\\udc00"}',
+        '{"id": "\\udfff", "name": "\\ud83d", "mobile": "13700000010", "extra": {"\\ud800": "\\u0000"}}',
+        '{"id": "\\u0000", "name": "a\\u0000b", "mobile": "13700000011", "extra": {"k\\u0000": ["\\u0000"]}}',
+        '{"id": "nul\\u0000key", "name": "c\\u0000", "mobile": "13700000012", "note": "\\u0000"}',
+        '{"id": "😀", "name": "😀", "mobile": "13700000013", "extra": {"😀": "😁", "Note": 1, "note": 2, "NOTE": 3}}',
+        '{"id": true, "name": "x", "mobile": "13700000014"}',
+        '{"id": "true", "name": "y", "mobile": "13700000015"}',
+        '{"id": null, "name": "z", "mobile": "13700000016"}',
+        '{"id": [1, 2], "name": "w", "mobile": "13700000017"}',
+        '{"id": {"a": 1}, "name": "v", "mobile": "13700000018"}',
+    ]
+    yield "jsonl", "values_numbers", "\n".join(lines).encode(), {"key": "id"}
+    yield "json", "values_numbers", ("[" + ",".join(lines) + "]").encode(), {}
+    companies = [
+        "Müller GmbH", "Muller GmbH", "MÜLLER GMBH", "Müller GmbH ", "Mu\u0308ller GmbH", "Ｍüller GmbH",
+        "Straße AG", "Strasse AG", "STRASSE AG", "😀 Ltd", "😁 Ltd", "İstanbul AŞ", "istanbul aş", "Acme\u00a0Inc",
+        "Acme Inc", "Acme  Inc", "acme inc.", "长" * 255, "长" * 254 + "短",
+    ]  # fmt: skip
+    owners = ["Tom", "tom", "TOM", "Tóm", "Tom ", "ｔｏｍ", "😀", "😁"]
+    orgs = [
+        _load_row(700 + k, company=c, owner=owners[k % len(owners)], segment=owners[(k + 3) % len(owners)])
+        for k, c in enumerate(companies)
+    ]
+    yield "csv", "organisations_collide", _load_csv(orgs), {"key": "id"}
+    same = [
+        _load_row(800 + k, name="张伟", mobile="13700000800", email=e)
+        for k, e in enumerate(
+            [
+                "zw@example.com",
+                "ZW@example.com",
+                "zw@EXAMPLE.COM",
+                "zw@example.com ",
+                "zẃ@example.com",
+                "zw@exämple.com",
+                "zw@example.com\u200b",
+                "😀@example.com",
+                "😁@example.com",
+                "",
+            ]
+        )
+    ] + [
+        _load_row(820 + k, name="李娜", mobile=m)
+        for k, m in enumerate(["137 0000 0820", "+86 13700000820", "１３７００００００８２０"])
+    ]
+    yield "csv", "contacts_collide", _load_csv(same), {"key": "id"}
+    header = ["id", "name", "mobile", "Note", "note", "NOTE", "nöte", "note ", "extra", "Extra", "EXTRA", "Éxtra",
+              "😀", "😁", "\u202eextra", "x" * 300, "ex\x00tra"]  # fmt: skip
+    yield (
+        "csv",
+        "attributes_collide",
+        _load_csv(
+            [[f"A{k}", "张伟", f"137000009{k:02d}", *(f"v{j}" for j in range(len(header) - 3))] for k in range(5)],
+            header,
+        ),
+        {"key": "id"},
+    )
+    yield (
+        "csv",
+        "surrogates_cesu",
+        b"id,name,mobile,company\n"
+        + b"\xed\xa0\x80,\xed\xa0\xbd\xed\xb8\x80,13700000950,\xed\xbf\xbf\n"
+        + b"\xed\xa0\x81,a\xed\xa0\x80b,13700000951,x\n"
+        + b"ok,\xf0\x9f\x98\x80,13700000952,\xf4\x8f\xbf\xbf\n",
+        {"key": "id"},
+    )
+
+
 # ------------------------------------------------------------------------------------------------- the corpus
 
 #: A family makes its ``i``-th file with ``rng`` (families with variants take variant ``i % n``).
@@ -1396,6 +1608,8 @@ SPECIALS: list[tuple[str, Callable[[], Iterator[tuple[str, bytes, dict[str, Any]
     ("json", json_specials),
     ("jsonl", jsonl_specials),
 ]
+#: The family of `load_specials` cases: the fuzz suite loads each of them into every store.
+LOAD_FAMILY = "load"
 _SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "jsonl": ".jsonl"}
 
 
@@ -1414,6 +1628,8 @@ def _cases(seed: int) -> Iterator[tuple[str, str, str, Callable[[], tuple[bytes,
     for kind, specials in SPECIALS:
         for name, data, params in specials():
             yield f"{kind}-special-{name}", kind, "special", lambda data=data, params=params: (data, params)
+    for kind, name, data, params in load_specials():
+        yield f"{kind}-{LOAD_FAMILY}-{name}", kind, LOAD_FAMILY, lambda data=data, params=params: (data, params)
 
 
 def generate(folder: Path, seed: int = 11, *, only: set[str] | None = None) -> list[Case]:

@@ -12,7 +12,17 @@ its own source, ``message`` says why; ``run_failed``: the run stopped, ``message
 ``crashed``: an exception escaped ``run_steps``; ``config_refused``: the project file was refused, which only a
 configured parameter may cause), ``ledger`` (its source's ledger row), ``good_loaded`` (rows the
 good source loaded), ``expected_read`` (JSON / JSON Lines: the records the file holds, when known),
-``log_problems`` (warnings carrying a traceback), ``status``, ``seconds``.
+``log_problems`` (warnings carrying a traceback), ``status``, ``store`` (whether the run loaded a store),
+``store_kind`` and ``store_url`` (which: ``sqlite``, ``postgresql`` or ``mariadb``), ``seconds``.
+
+Which runs load a store: every group whose cases name a ``store`` (the load-edge cases, run on every store), and
+every ``store_every``-th of the others, on the stores of the plan's ``store_cycle`` in turn (``stores`` maps
+each kind to this child's own store: a SQLite file in its work folder, a PostgreSQL schema or a MariaDB database
+nobody else writes, so two children never wait for each other's run lock).
+
+Every run writes its quality report (JSON and HTML, with every file's messages); its matplotlib charts, which cost
+more than the rest of a run together, are drawn in every ``charts_every``-th run (the ordinary runs that load a
+store, by default; never in the load-edge runs) and left empty in the others.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +62,27 @@ class _Capture(logging.Handler):
             self.problems.append(f"{record.name}: {text[:300]} (with a traceback)")
 
 
-def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, store: bool) -> Path:
+def store_url(plan: dict[str, Any], kind: str) -> str:
+    """This child's store of ``kind`` (``sqlite``: a file in its work folder, shared by its runs)."""
+    if kind == "sqlite":
+        return f"sqlite:///{Path(plan['work']) / 'store.db'}"
+    url: str = plan["stores"][kind]
+    return url
+
+
+def _store_of(plan: dict[str, Any], group: list[dict[str, Any]], index: int) -> str | None:
+    """The kind of store the ``index``-th group loads, or None (a dry run)."""
+    pinned = group[0].get("store")
+    if pinned:
+        return str(pinned)
+    every = plan["store_every"]
+    if every <= 0 or index % every:
+        return None
+    cycle = plan.get("store_cycle") or ["sqlite"]
+    return str(cycle[(index // every) % len(cycle)])
+
+
+def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, store: str | None) -> Path:
     import yaml
 
     sources: list[dict[str, Any]] = [
@@ -61,7 +93,7 @@ def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, st
         sources.append({"name": _source_name(case), "kind": case["kind"], "params": params, "mapping": plan["mapping"]})
     data = {
         "project": "fuzz",
-        "store": {"url": f"sqlite:///{Path(plan['work']) / 'store.db'}" if store else "sqlite:///unused.db"},
+        "store": {"url": store_url(plan, store) if store else "sqlite:///unused.db"},
         "reports_dir": str(folder / "reports"),
         "sources": sources,
     }
@@ -94,10 +126,26 @@ def _expected_read(plan: dict[str, Any], case: dict[str, Any]) -> int | None:
     return None
 
 
+@contextmanager
+def _charts(draw: bool) -> Iterator[None]:
+    """The report's charts as drawn, or (``draw`` false) as an empty report draws them: none."""
+    import pipelines.report as report
+
+    drawn = report.report_charts
+    if not draw:
+        empty = drawn({})
+        report.report_charts = lambda _report: empty  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        report.report_charts = drawn  # type: ignore[assignment]
+
+
 def run_group(
-    plan: dict[str, Any], group: list[dict[str, Any]], index: int, store: bool
+    plan: dict[str, Any], group: list[dict[str, Any]], index: int, store: str | None, charts: bool = True
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """(whether the run ended cleanly, one result per case)."""
+    """(whether the run ended cleanly, one result per case); ``store``: the kind of store it loads, None for a
+    dry run."""
     from pipelines.migrate import run_steps
     from pipelines.settings import SettingsError, load_settings
 
@@ -117,7 +165,8 @@ def run_group(
         refused = str(exc)
     try:
         if refused is None:
-            result = run_steps(settings, f"fuzz-{plan.get('launch', 1)}-{index}", dry_run=not store)
+            with _charts(charts):
+                result = run_steps(settings, f"fuzz-{plan.get('launch', 1)}-{index}", dry_run=store is None)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a Rust panic (pyo3's PanicException) is a BaseException
@@ -145,6 +194,7 @@ def run_group(
         results.append(
             {
                 "id": case["id"],
+                "source": _source_name(case),
                 "kind": case["kind"],
                 "family": case["family"],
                 "file": str(Path(plan["corpus"]) / case["file"]),
@@ -158,7 +208,9 @@ def run_group(
                 "status": result.status if result else None,
                 "log_problems": capture.problems,
                 "group_size": len(group),
-                "store": store,
+                "store": store is not None,
+                "store_kind": store,
+                "store_url": store_url(plan, store) if store else None,
                 "seconds": seconds,
             }
         )
@@ -184,16 +236,19 @@ def main(plan_path: str, out_path: str) -> None:
             out.flush()
 
         for index, group in enumerate(plan["groups"]):
-            store = plan["store_every"] > 0 and index % plan["store_every"] == 0
+            store = _store_of(plan, group, index)
+            charts_every = plan.get("charts_every", 1)
+            # the load-edge groups (a store named by their cases) are extra runs: no charts
+            charts = charts_every > 0 and index % charts_every == 0 and not group[0].get("store")
             write({"event": "start", "ids": [c["id"] for c in group]})
             _misbehave(plan, group)
-            clean, results = run_group(plan, group, index, store)
+            clean, results = run_group(plan, group, index, store, charts)
             if not clean and len(group) > 1:  # one file at a time, so the result names the file
                 results = []
                 for k, case in enumerate(group):
                     write({"event": "start", "ids": [case["id"]]})
                     _misbehave(plan, [case])
-                    results += run_group(plan, [case], index * 1000 + k, store)[1]
+                    results += run_group(plan, [case], index * 1000 + k, store, charts)[1]
             for result in results:
                 write({"event": "result", **result})
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -8,11 +8,20 @@ its own source, with a message naming the file and no traceback.
 Speed (the budget is 60 s on 2 cores): two children run side by side, each importing the project once and
 running its share of the corpus; each run is one project holding `GROUP_SIZE` bad files as separate sources plus
 the good source. A run that does not end cleanly is run again one file at a time, and a child that dies is
-restarted after the file it was on, so every finding names one file. Every `STORE_EVERY`-th run loads a SQLite
-store (shared by the child's runs) instead of a dry run, so the load step sees bad data too.
+restarted after the file it was on, so every finding names one file. Every `STORE_EVERY`-th run loads a store
+instead of a dry run, so the load step sees bad data too: a SQLite store (shared by the child's runs) and, every
+other time, a PostgreSQL or a MariaDB store (each server's runs in one child: PostgreSQL in the first, MariaDB in
+the second, each in a schema or database of its own, see ``conftest.py``). The load-edge files (`corpus.load_specials`:
+keys that differ only by case, accents or trailing space, values at and past each column's length, NUL bytes,
+lone surrogates, huge numbers, dates out of range, emoji, bidi) are loaded into all three stores, as extra runs;
+after the runs, every store must hold exactly the rows the ledgers of its runs placed (what catches a collation
+that merges keys). Every run writes its report; the report's charts (matplotlib: more than half of a run's time)
+are drawn in every `CHARTS_EVERY`-th run (the same runs by default, not the load-edge runs), so they see bad data
+too.
 
 Knobs (environment): ``CRMKIT_FUZZ_SEED`` (another corpus), ``CRMKIT_FUZZ_JOBS``, ``CRMKIT_FUZZ_GROUP``,
-``CRMKIT_FUZZ_MEMORY_MB``. To look at one case: ``generate(folder, seed, only={"<case id>"})`` writes its file.
+``CRMKIT_FUZZ_MEMORY_MB``, ``CRMKIT_FUZZ_CHARTS_EVERY`` (1: charts in every run). To look at one case:
+``generate(folder, seed, only={"<case id>"})`` writes its file.
 """
 
 from __future__ import annotations
@@ -30,8 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from .corpus import MAPPING, MAX_BYTES, Case, generate
+import crm_store
+
+from .conftest import Servers
+from .corpus import LOAD_FAMILY, MAPPING, MAX_BYTES, Case, generate
 
 pytestmark = pytest.mark.fuzz
 
@@ -41,6 +55,9 @@ JOBS = int(os.environ.get("CRMKIT_FUZZ_JOBS", "2"))
 GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "24"))
 MEMORY_BYTES = int(os.environ.get("CRMKIT_FUZZ_MEMORY_MB", "2048")) << 20
 STORE_EVERY = 4
+#: The stores the load step is run on: SQLite, and the servers of ``conftest.py`` that answer.
+STORES = ("sqlite", "postgresql", "mariadb")
+CHARTS_EVERY = int(os.environ.get("CRMKIT_FUZZ_CHARTS_EVERY", str(STORE_EVERY)))
 #: A child that writes nothing for this long is stuck: it is killed, and its file reported (a run of several files
 #: is first tried again one file at a time, so a slow machine does not make a file look stuck).
 STALL_SECONDS = 60.0
@@ -69,6 +86,10 @@ class _Child:
     name: str
     groups: list[list[dict[str, Any]]]
     work: Path
+    #: the child's own stores by kind (not SQLite: the runner makes that one in ``work``)
+    stores: dict[str, str] = field(default_factory=dict)
+    #: the kinds of store its ordinary store runs load, in turn
+    store_cycle: list[str] = field(default_factory=lambda: ["sqlite"])
     launches: int = 0
     process: subprocess.Popen[bytes] | None = None
     out: Path | None = None
@@ -89,14 +110,29 @@ class FuzzRun:
     #: the largest resident set of a child that finished its share
     peak_rss_mb: int = 0
     corpus: Path | None = None
+    #: per store URL, per source: the rows it holds (``loaded``, ``quarantined``, ``skipped``, ``crosswalk``)
+    stored: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: the server stores left out, with why (their server did not answer)
+    missing: dict[str, str] = field(default_factory=dict)
+    #: per load-edge case id: its source records as stored (``source_key, status, row_hash, payload``)
+    records: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     def summary(self) -> str:
         outcomes = Counter(r["outcome"] for r in self.results.values())
+        per_store = {
+            kind: f"{len(rows)} files, {sum(r['ledger'].get('read', 0) for r in rows)} rows"
+            for kind in STORES
+            if (rows := self.loaded_into(kind))
+        }
         return (
             f"{len(self.cases)} files in {self.seconds:.1f} s wall, {self.cpu_seconds:.1f} s CPU in {JOBS} children "
             f"({self.launches} launches, {GROUP_SIZE} files per run, peak RSS {self.peak_rss_mb} MB, address space "
-            f"capped at {MEMORY_BYTES >> 20} MB): {dict(outcomes)}"
+            f"capped at {MEMORY_BYTES >> 20} MB): {dict(outcomes)}; loaded into {per_store}"
         )
+
+    def loaded_into(self, kind: str) -> list[dict[str, Any]]:
+        """The results of the files whose run loaded a store of this kind."""
+        return [r for r in self.results.values() if r.get("store_kind") == kind]
 
     @property
     def params(self) -> dict[str, dict[str, Any]]:
@@ -118,7 +154,14 @@ def _events(path: Path) -> list[dict[str, Any]]:
 
 def _launch(child: _Child, plan_base: dict[str, Any]) -> None:
     child.launches += 1
-    plan = {**plan_base, "groups": child.groups, "launch": child.launches, "work": str(child.work)}
+    plan = {
+        **plan_base,
+        "groups": child.groups,
+        "launch": child.launches,
+        "work": str(child.work),
+        "stores": child.stores,
+        "store_cycle": child.store_cycle,
+    }
     plan_path = child.work / f"plan{child.launches}.json"
     plan_path.write_text(json.dumps(plan, ensure_ascii=False), "utf-8")
     child.out = child.work / f"out{child.launches}.jsonl"
@@ -181,13 +224,17 @@ def run_corpus(
     *,
     jobs: int = JOBS,
     group_size: int = GROUP_SIZE,
+    servers: dict[str, str] | None = None,
     **plan: Any,
 ) -> FuzzRun:
     """Run every case in ``jobs`` children; every case ends with a result line (``killed`` when its child died).
 
+    ``servers``: the server stores (kind to URL) the store runs also load, each written by one child only.
     ``plan``: more settings for the children (the harness's own test makes some of them misbehave).
     """
-    as_dicts = [c.as_dict() for c in cases]
+    servers = servers or {}
+    as_dicts = [c.as_dict() for c in cases if not c.store]
+    pinned = [c.as_dict() for c in cases if c.store]
     plan_base = {
         "corpus": str(corpus),
         "good": str(good),
@@ -195,6 +242,7 @@ def run_corpus(
         "mapping": MAPPING,
         "memory_bytes": MEMORY_BYTES,
         "store_every": STORE_EVERY,
+        "charts_every": CHARTS_EVERY,
         **plan,
     }
     children = []
@@ -204,6 +252,19 @@ def run_corpus(
         folder = work / f"child{j}"
         folder.mkdir(parents=True)
         children.append(_Child(f"child{j}", groups, folder))
+    # each server store is written by one child (a run holds its store's lock), the SQLite load-edge runs go to the
+    # next child; a child's ordinary store runs alternate between SQLite and its servers
+    owner = {kind: children[k % jobs] for k, kind in enumerate(servers)}
+    owner["sqlite"] = children[len(servers) % jobs]
+    for kind, url in servers.items():
+        owner[kind].stores[kind] = url
+        owner[kind].store_cycle += [kind, "sqlite"]
+    for child in children:
+        if child.store_cycle[-1] == "sqlite" and len(child.store_cycle) > 1:
+            child.store_cycle.pop()
+    for kind in dict.fromkeys(c["store"] for c in pinned):
+        mine = [c for c in pinned if c["store"] == kind]
+        owner[kind].groups += [mine[k : k + group_size] for k in range(0, len(mine), group_size)]
     results: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -220,7 +281,44 @@ def run_corpus(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     peak = max((e.get("max_rss_mb", 0) for c in children for e in _all_events(c) if e["event"] == "done"), default=0)
-    return FuzzRun(cases, results, time.monotonic() - started, sum(c.launches for c in children), cpu, peak)
+    run = FuzzRun(cases, results, time.monotonic() - started, sum(c.launches for c in children), cpu, peak)
+    run.stored = {url: _stored(url) for url in sorted({r["store_url"] for r in results.values() if r.get("store_url")})}
+    for url in {r["store_url"] for r in results.values() if r.get("store_url") and r["id"] in _ids(pinned)}:
+        mine = {r["source"]: r["id"] for r in results.values() if r.get("store_url") == url and r["id"] in _ids(pinned)}
+        run.records |= {mine[source]: rows for source, rows in _records(url, list(mine)).items()}
+    return run
+
+
+def _ids(cases: list[dict[str, Any]]) -> set[str]:
+    return {c["id"] for c in cases}
+
+
+def _records(url: str, sources: list[str]) -> dict[str, list[tuple[str, ...]]]:
+    """The source records of ``sources`` in the store at ``url``, in key order."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as session:
+            frame = crm_store.read_source_records(session, sources)
+    finally:
+        engine.dispose()
+    out: dict[str, list[tuple[str, ...]]] = {source: [] for source in sources}
+    for row in frame.sort("source", "source_key").iter_rows():
+        out[row[0]].append(tuple(row[1:]))
+    return out
+
+
+def _stored(url: str) -> dict[str, dict[str, int]]:
+    """What the store at ``url`` holds per source: its source records by status, and its crosswalk rows."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as session:
+            counts = {row.pop("source"): row for row in crm_store.ledger_counts(session).iter_rows(named=True)}
+            crosswalk = session.execute(sa.text("select source, count(*) from crosswalk group by source")).all()
+    finally:
+        engine.dispose()
+    for source, n in crosswalk:
+        counts.setdefault(source, {})["crosswalk"] = int(n)
+    return counts
 
 
 def _all_events(child: _Child) -> list[dict[str, Any]]:
@@ -254,14 +352,26 @@ def _supervise(running: list[_Child], results: dict[str, dict[str, Any]], plan_b
                 running.remove(child)
 
 
+def _on_every_store(cases: list[Case], kinds: list[str]) -> list[Case]:
+    """The corpus with each load-edge case once per store kind (its id then ends ``@<kind>``)."""
+    out = []
+    for case in cases:
+        if case.family != LOAD_FAMILY:
+            out.append(case)
+            continue
+        out += [Case(f"{case.id}@{kind}", case.kind, case.family, case.file, case.params, kind) for kind in kinds]
+    return out
+
+
 @pytest.fixture(scope="module")
-def fuzz(tmp_path_factory: pytest.TempPathFactory) -> FuzzRun:
+def fuzz(tmp_path_factory: pytest.TempPathFactory, fuzz_servers: Servers) -> FuzzRun:
     root = tmp_path_factory.mktemp("fuzz")
-    cases = generate(root / "corpus", SEED)
+    cases = _on_every_store(generate(root / "corpus", SEED), ["sqlite", *fuzz_servers.urls])
     good = root / "good.csv"
     good.write_text(GOOD_CSV, "utf-8")
-    run = run_corpus(cases, root / "corpus", root / "work", good)
+    run = run_corpus(cases, root / "corpus", root / "work", good, servers=fuzz_servers.urls)
     run.corpus = root / "corpus"
+    run.missing = fuzz_servers.missing
     print(run.summary())  # shown with -s
     dump = os.environ.get("CRMKIT_FUZZ_DUMP")
     if dump:  # every result as JSON, to study a run
@@ -270,7 +380,10 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> FuzzRun:
 
 
 def _listing(rows: list[dict[str, Any]], what: str) -> str:
-    lines = [f"{len(rows)} file(s) {what} (regenerate one with corpus.generate(folder, {SEED}, only={{id}})):"]
+    lines = [
+        f"{len(rows)} file(s) {what} (regenerate one with corpus.generate(folder, {SEED}, only={{id}}), the id "
+        "without its @store):"
+    ]
     for r in rows[:40]:
         lines.append(f"  {r['id']}: {r['outcome']}: {str(r.get('message'))[:400]}")
     return "\n".join(lines)
@@ -355,6 +468,73 @@ def test_a_failed_source_says_which_file_and_why_without_a_traceback(fuzz: FuzzR
 def test_no_warning_carries_a_traceback(fuzz: FuzzRun) -> None:
     noisy = [{**r, "message": "; ".join(r["log_problems"])} for r in fuzz.results.values() if r.get("log_problems")]
     assert not noisy, _listing(noisy, "logged a traceback")
+
+
+def test_every_store_holds_the_rows_its_ledgers_placed(fuzz: FuzzRun) -> None:
+    """A store that merges keys (a case- or accent-insensitive collation: ``abc``/``ABC``, ``é1``/``e1``) or
+    drops a row while the ledger balances is caught here: per file, the store's source records by status equal
+    the ledger's loaded, quarantined and skipped counts, and every loaded row has its crosswalk row."""
+    wrong = []
+    for r in fuzz.results.values():
+        if not r.get("store_url") or r["outcome"] not in ("ok", "source_failed"):
+            continue
+        held = fuzz.stored[r["store_url"]].get(r["source"], {})
+        want = {k: r["ledger"].get(k, 0) for k in ("loaded", "quarantined", "skipped")}
+        want["crosswalk"] = want["loaded"]
+        got = {k: held.get(k, 0) for k in want}
+        if got != want:
+            wrong.append({**r, "message": f"{r['store_kind']} holds {got}, the ledger says {want}"})
+    for url, sources in fuzz.stored.items():
+        good = {k: sources.get("good", {}).get(k, 0) for k in ("loaded", "crosswalk")}
+        if good != {"loaded": GOOD_ROWS, "crosswalk": GOOD_ROWS}:
+            shown = sa.make_url(url).render_as_string(hide_password=True)
+            wrong.append({"id": "good", "outcome": "lost", "message": f"{shown} holds {good} of the good source"})
+    assert not wrong, _listing(wrong, "are not stored as their ledger says")
+
+
+def test_every_store_keeps_the_same_rows_of_a_load_edge_file(fuzz: FuzzRun) -> None:
+    """A load-edge file ends the same on every store: the same outcome and ledger, and source records with the same
+    keys, statuses, row hashes and raw payloads (a store that trims, folds or replaces characters of a key or a
+    value, or keeps another row, differs from SQLite here)."""
+    by_file: dict[str, dict[str, str]] = {}
+    for c in fuzz.cases:
+        if c.store:
+            by_file.setdefault(c.id.rsplit("@", 1)[0], {})[c.store] = c.id
+
+    def ended(case_id: str) -> tuple[Any, ...]:
+        r = fuzz.results.get(case_id, {})
+        counts = {k: r.get("ledger", {}).get(k) for k in ("read", "loaded", "quarantined", "skipped")}
+        return r.get("outcome"), counts, set(fuzz.records.get(case_id, ()))
+
+    differ = []
+    for ids in by_file.values():
+        reference = ended(ids["sqlite"])
+        for case_id in ids.values():
+            outcome, counts, rows = ended(case_id)
+            if (outcome, counts) != reference[:2]:
+                what = f"outcome {outcome}, ledger {counts}; on SQLite {reference[0]}, {reference[1]}"
+            elif len(rows) != sum(n or 0 for k, n in counts.items() if k != "read"):
+                what = f"{len(rows)} distinct source records stored, the ledger placed {counts}"
+            elif rows != reference[2]:
+                what = f"stored rows {sorted(rows - reference[2])[:3]}, on SQLite {sorted(reference[2] - rows)[:3]}"
+            else:
+                continue
+            differ.append({"id": case_id, "outcome": outcome, "message": what})
+    assert not differ, _listing(differ, "ended differently on a server than on SQLite")
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_every_store_loads_bad_files(fuzz: FuzzRun, store: str) -> None:
+    """Each store's load step saw the load-edge files and ordinary bad files, and kept some rows of them."""
+    if store in fuzz.missing:
+        pytest.skip(fuzz.missing[store])
+    placed = {r["id"]: r for r in fuzz.loaded_into(store)}
+    edge = {c.id for c in fuzz.cases if c.store == store}
+    assert edge and not edge - set(placed), f"load-edge files not loaded into {store}: {sorted(edge - set(placed))}"
+    assert set(placed) - edge, f"no ordinary bad file was loaded into {store}"
+    loaded = sum(r["ledger"].get("loaded", 0) for r in placed.values())
+    quarantined = sum(r["ledger"].get("quarantined", 0) for r in placed.values())
+    assert loaded and quarantined, (store, loaded, quarantined)
 
 
 def test_the_whole_corpus_runs_within_its_time_budget(fuzz: FuzzRun) -> None:

@@ -356,6 +356,26 @@ def test_static_and_data_problems_are_reported_together(tmp_path: Path) -> None:
     assert found.settings is None and [p.source for p in found.problems][1:6] == ["a", "a", "a", "b", "c"]
 
 
+def test_a_connector_parameter_written_beside_params_points_under_params(tmp_path: Path) -> None:
+    path = _legacy_csv(tmp_path)
+    sources = [
+        {"name": "a", "kind": "csv", "path": path.name, "mapping": {"KHMC": "company"}},
+        {"name": "b", "kind": "csv", "params": {"path": path.name}, "encodng": "gb18030"},
+        {"name": "c", "kind": "xlsx", "params": {"path": "x.xlsx"}, "Sheet": "客户"},
+        {"name": "d", "kind": "csv", "params": {"path": path.name}, "mapings": {"KHMC": "company"}},
+    ]
+    problems = _by_where(check_project(_project(tmp_path, sources)).problems)
+    assert {where: (p.source, p.message, p.hint) for where, p in problems.items() if where.count(".") == 1} == {
+        "sources[0].path": ("a", "unknown setting 'path'", "did you mean params.path?"),
+        "sources[1].encodng": ("b", "unknown setting 'encodng'", "did you mean params.encoding?"),
+        "sources[2].Sheet": ("c", "unknown setting 'Sheet'", "did you mean params.sheets?"),  # the kind's params
+        "sources[3].mapings": ("d", "unknown setting 'mapings'", "did you mean 'mapping'?"),  # a source setting
+    }
+    assert str(problems["sources[0].params.path"]) == (
+        "sources[0].params.path: Field required (it is set at sources[0].path: move it under params)"
+    )
+
+
 def test_did_you_mean() -> None:
     assert did_you_mean("emial", ["email", "phone"]) == "did you mean 'email'?"
     assert did_you_mean("ＫＨＭＣ", ["KHMC"]) == "did you mean 'KHMC'?"  # full-width letters

@@ -15,7 +15,6 @@ import pytest
 
 from connectors import get_connector
 from crm_store.schema import ERROR_CODE_COL, ISSUES_COL, ROW_HASH_COL, SKIP_REASON_COL, SOURCE_COL, SOURCE_KEY_COL
-from pipelines._run_index import compare, summarise
 from pipelines.ledger import ledger_rows
 from pipelines.migrate import run_steps
 from pipelines.report import build_report, render_html, write_report
@@ -147,7 +146,6 @@ def test_the_index_compares_with_the_last_run_that_did_not_fail(demo: Path, tmp_
     # the summaries are cached: a report that did not change is not read again
     cached = json.loads((tmp_path / "index.json").read_text("utf-8"))
     assert set(cached["runs"]) == {"a", "b", "c"} and cached["runs"]["c"]["summary"]["quarantine"]["invalid_email"] == 2
-    assert compare(summarise(base), None) is None
 
 
 def test_no_raw_email_phone_or_name_of_the_input_in_the_report(demo: Path) -> None:
@@ -181,11 +179,11 @@ def test_no_raw_email_phone_or_name_of_the_input_in_the_report(demo: Path) -> No
 
 
 def test_a_persons_name_in_the_company_field_is_masked() -> None:
-    from pipelines.report import _mask_companies
+    from pipelines.report import mask_companies
 
     companies = ["刘悦", "聊城金泰医药有限公司", "Pip Smith", "Northwind LLC", "总机 13800138000", None]
     names = ["刘悦", "罗敏", "Pip Smith", "Ann Lee", None, "王伟"]
-    assert _mask_companies(companies, names) == [
+    assert mask_companies(companies, names) == [
         "刘*",
         "聊城金泰医药有限公司",
         "P** S****",
@@ -193,7 +191,7 @@ def test_a_persons_name_in_the_company_field_is_masked() -> None:
         "总机 138****8000",
         "",
     ]
-    assert _mask_companies(["王秀英"]) == ["王**"]  # a plain Chinese personal name, whoever's row
+    assert mask_companies(["王秀英"]) == ["王**"]  # a plain Chinese personal name, whoever's row
 
 
 def test_a_run_id_cannot_break_out_of_the_print_footer(demo: Path) -> None:

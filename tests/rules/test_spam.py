@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from rules.failures import FAILURE_COLUMNS
 from rules.reasons import REASONS
 from rules.spam import SPAM_CODES, spam_failures, spam_mask
-from rules.validate import FAILURE_COLUMNS
 
 
 def frame(**columns: list[str | None]) -> pl.DataFrame:

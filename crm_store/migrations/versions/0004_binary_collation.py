@@ -51,6 +51,7 @@ def _convert(conn: sa.Connection, collation: str) -> None:
     foreign = {t: inspector.get_foreign_keys(t) for t in tables}
     for table, keys in foreign.items():
         for fk in keys:
+            assert fk["name"] is not None  # MariaDB names every foreign key
             op.drop_constraint(fk["name"], table, type_="foreignkey")
     for table in tables:
         op.execute(f"alter table `{table}` convert to character set utf8mb4 collate {collation}")

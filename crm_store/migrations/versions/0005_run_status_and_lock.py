@@ -55,7 +55,7 @@ def _status_checks(conn: sa.Connection) -> list[str]:
     """Names of the check constraints on ``pipeline_run.status``: 0001 created its check through the naming
     convention, so its name is ``ck_pipeline_run_ck_pipeline_run_status``; this revision's is the models' name."""
     checks = sa.inspect(conn).get_check_constraints("pipeline_run")
-    return [c["name"] for c in checks if c.get("name") and "status" in str(c.get("sqltext", ""))]
+    return [name for c in checks if (name := c.get("name")) and "status" in str(c.get("sqltext", ""))]
 
 
 def _replace_status_check(batch: Any, names: list[str], *statuses: str) -> None:

@@ -45,6 +45,7 @@ def _sqlite_retype(conn: sa.Connection, changes: list[tuple[str, str, int, int]]
     try:
         for table in sorted({t for t, *_ in changes}):
             sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).scalar()
+            assert sql is not None  # the tables of ``changes`` exist
             for _, column, old, new in (c for c in changes if c[0] == table):
                 pattern = re.compile(rf"(\b{column} VARCHAR\(){old}(\))")
                 sql, n = pattern.subn(rf"\g<1>{new}\g<2>", sql)

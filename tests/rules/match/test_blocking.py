@@ -3,8 +3,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
 from rules.match import (
+    MAX_BLOCKING_RULES,
     BlockingError,
     BlockingRule,
     MatchSettings,
@@ -89,6 +91,26 @@ def test_candidate_pairs_are_unique_ordered_and_say_which_rules_proposed_them() 
     pairs = candidate_pairs(df, rules)
     assert pairs.select("left", "right").rows() == [(10, 11), (12, 13)]
     assert pairs["rules"].to_list() == [["_mobiles", "email"], ["email"]]
+
+
+def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once() -> None:
+    """Two records sharing two numbers meet in two blocks of the number rule; rules keep their listed order."""
+    df = pl.DataFrame(
+        {
+            "_rid": [0, 1, 2],
+            "_mobiles": [["+8613800138000", "+8613911112222"], ["+8613911112222", "+8613800138000"], None],
+            "email": ["a@x.cn", "a@x.cn", "a@x.cn"],
+            "name_key": ["zhangwei", "zhangwei", "liqiang"],
+        }
+    )
+    rules = [BlockingRule(on=("name_key",)), BlockingRule(on=("email",)), BlockingRule(on=("_mobiles",))]
+    pairs = candidate_pairs(df, rules)
+    assert pairs.rows() == [(0, 1, ["name_key", "email", "_mobiles"]), (0, 2, ["email"]), (1, 2, ["email"])]
+    too_many = [BlockingRule(on=("email",), max_block=n) for n in range(2, 2 + MAX_BLOCKING_RULES + 1)]
+    with pytest.raises(ValueError, match="at most 62"):
+        candidate_pairs(df, too_many)
+    with pytest.raises(ValidationError):
+        MatchSettings(blocking=too_many)
 
 
 def test_incremental_blocking_keeps_only_pairs_with_a_new_record() -> None:

@@ -120,3 +120,15 @@ def test_costly_levels_estimate_u_from_a_subsample(people: tuple[pl.DataFrame, p
             tolerance = 5 * np.sqrt(a[costly - 1 :] / 50_000) + 2e-5
             assert np.all(np.abs(a[costly - 1 :] - b[costly - 1 :]) <= tolerance), (comparison.name, a, b)
     assert any(c.first_costly for c in name)
+
+
+def test_a_comparison_without_term_frequencies_keeps_its_costly_levels() -> None:
+    """Leaving a comparison out of ``tf_adjust`` drops its term frequencies, not the subsampling of its string
+    similarity levels (the address's fuzzy street was once scored on every random pair)."""
+    with_tf = {c.name: c for c in build_comparisons(MatchSettings())}
+    training = MatchSettings().training.model_copy(update={"tf_adjust": []})
+    for comparison in build_comparisons(MatchSettings(training=training)):
+        levels = comparison.levels
+        assert all(level.tf is None for level in levels)
+        assert [level.costly for level in levels] == [level.costly for level in with_tf[comparison.name].levels]
+    assert with_tf["address"].first_costly == 1

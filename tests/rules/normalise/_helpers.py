@@ -18,8 +18,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from rules.normalise import get_normaliser
-from rules.normalise._base import ISSUES_DTYPE
+from rules.normalise import ISSUES_DTYPE, get_normaliser
 
 TABLES = Path(__file__).resolve().parents[2] / "data" / "rules" / "normalise"
 #: Keys of a table line that are not expected output fields.

@@ -7,15 +7,17 @@ from hypothesis import strategies as st
 
 from rules.normalise import (
     NORMALISERS,
+    Memo,
     UnknownNormaliserError,
     clean_text,
     collapse_whitespace,
     get_normaliser,
     has_fullwidth,
+    map_distinct,
     register_normaliser,
     to_halfwidth,
+    to_simplified,
 )
-from rules.normalise._base import Memo, map_distinct, to_simplified
 
 
 @pytest.mark.parametrize(

@@ -92,3 +92,24 @@ def test_vectorised_iso_path_agrees_with_python_path() -> None:
         one_by_one = normaliser(pl.Series(padded), today=TODAY).rows()  # the path is chosen per distinct value
         wrong = [(raw, a, b) for raw, a, b in zip(values, together, one_by_one, strict=True) if a != b]
         assert not wrong, f"{len(wrong)} values differ (raw, polars path, Python path): {wrong[:20]}"
+
+
+@pytest.mark.parametrize("order", ["dmy", "mdy", "ymd"])
+@pytest.mark.parametrize("max_age", [120, None])
+def test_vectorised_year_last_path_agrees_with_python_path(order: str, max_age: int | None) -> None:
+    """``D/M/YYYY``, ``M/D/YYYY`` and ``YYYYMMDD`` answered in polars give what the Python path gives, ``ambiguous``
+    and the order included."""
+    parts = ("0", "1", "01", "5", "12", "13", "29", "31", "32")
+    years = ("0000", "1899", "1900", "1901", "1926", "1985", "2026", "2027")
+    values = [f"{a}{sep}{b}{sep}{y}" for a in parts for b in parts for y in years for sep in ("-", "/", ".")]
+    values += [f"{y}{m}{d}" for y in years for m in ("00", "01", "02", "12", "13") for d in ("00", "01", "29", "31")]
+    padded = [f" {raw} " for raw in values]  # the patterns are anchored: a padded cell takes the Python path
+    params = {"today": TODAY, "order": order, "max_age": max_age}
+    together = normalise_date(pl.Series(values), **params).rows()
+    one_by_one = normalise_date(pl.Series(padded), **params).rows()
+    wrong = [(raw, a, b) for raw, a, b in zip(values, together, one_by_one, strict=True) if a != b]
+    assert not wrong, f"{len(wrong)} values differ (raw, polars path, Python path): {wrong[:20]}"
+    assert normalise_date(pl.Series(["2/3/1985"]), **params).row(0) == (
+        "1985-03-02" if order == "dmy" else "1985-02-03",
+        ["ambiguous"],
+    )

@@ -5,8 +5,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.normalise import normalise_email
-from rules.normalise._email import is_valid_address
+from rules.normalise import is_valid_address, normalise_email
 
 from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, table
 

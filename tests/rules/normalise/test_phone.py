@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rules.normalise import normalise_phone
-from rules.normalise._phone import _check, _one, cn_number_type, is_placeholder_digits
+from rules.normalise import is_placeholder_digits, normalise_phone
+from rules.normalise._phone import _check, _one, cn_number_type  # the fast paths against the reference
 
 from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, run_one, table
 
