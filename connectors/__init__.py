@@ -28,7 +28,15 @@ from connectors._headers import Headers, read_headers
 from connectors._http import HttpParams, read_http
 from connectors._json import JsonParams, read_json
 from connectors._jsonl import JsonlParams, read_jsonl
-from connectors._registry import CONNECTORS, Connector, get_connector, params_model, register_connector
+from connectors._registry import (
+    CONNECTORS,
+    Capabilities,
+    Connector,
+    capabilities,
+    get_connector,
+    params_model,
+    register_connector,
+)
 from connectors._sql import SqlParams, next_cursor, read_sql
 from connectors._xlsx import XlsxParams, read_xlsx
 
@@ -36,11 +44,12 @@ register_connector("csv", CsvParams)(read_csv)
 register_connector("xlsx", XlsxParams)(read_xlsx)
 register_connector("jsonl", JsonlParams)(read_jsonl)
 register_connector("json", JsonParams)(read_json)
-register_connector("sql", SqlParams)(read_sql)
-register_connector("http", HttpParams)(read_http)
+register_connector("sql", SqlParams, Capabilities("cursor", next_cursor, cursor_param="cursor_column"))(read_sql)
+register_connector("http", HttpParams, Capabilities(incremental=None))(read_http)
 
 __all__ = [
     "CONNECTORS",
+    "Capabilities",
     "Connector",
     "ConnectorError",
     "CsvParams",
@@ -53,6 +62,7 @@ __all__ = [
     "SqlParams",
     "UnknownConnectorError",
     "XlsxParams",
+    "capabilities",
     "decode_text",
     "get_connector",
     "next_cursor",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -120,13 +121,21 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _get(client: httpx.Client, url: str, query: dict[str, str], params: HttpParams, page: int, source: str) -> Any:
+def _get(
+    client: httpx.Client,
+    url: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+    params: HttpParams,
+    page: int,
+    source: str,
+) -> Any:
     """One page's parsed JSON, retried on 429/5xx and transport errors."""
     where = safe_http_url(url)
     for attempt in range(params.retries + 1):
         last = attempt == params.retries
         try:
-            response = client.get(url, params=query or None)
+            response = client.get(url, params=query or None, headers=headers, timeout=params.timeout)
         except httpx.TransportError as exc:
             problem = f"page {page}: no answer ({type(exc).__name__})"
             if last:
@@ -171,7 +180,9 @@ def _path_value(document: object, path: str) -> object:
     return node
 
 
-def read_http(params: HttpParams, *, source: str, cursor: object | None = None) -> Iterator[pl.DataFrame]:
+def read_http(
+    params: HttpParams, *, source: str, cursor: object | None = None, client: httpx.Client | None = None
+) -> Iterator[pl.DataFrame]:
     """Read a paginated JSON API into raw text batches with lineage.
 
     Pages: with ``page_param``, page numbers from ``first_page`` until a page without records; with
@@ -184,6 +195,10 @@ def read_http(params: HttpParams, *, source: str, cursor: object | None = None) 
         params: What to read.
         source: The source name written to ``_source``.
         cursor: Reserved for incremental reads; unused.
+        client: The ``httpx.Client`` to send the requests through (a proxy, client certificates, a test's
+            ``httpx.MockTransport``); it stays open. Default: a client of its own, closed at the end. The token,
+            ``Accept`` header and ``timeout`` are sent with each request either way; redirects follow the client's
+            setting (its own client follows them).
 
     Raises:
         SourceError: The token variable is not set, a page fails after all retries or with a 4xx status, a
@@ -203,14 +218,14 @@ def read_http(params: HttpParams, *, source: str, cursor: object | None = None) 
     problems: dict[int, str] = {}
     url = params.url
     seen: set[str] = set()
-    with httpx.Client(headers=headers, timeout=params.timeout, follow_redirects=True) as client:
+    with contextlib.nullcontext(client) if client is not None else httpx.Client(follow_redirects=True) as session:
         for number in range(1, params.max_pages + 1):
             query = dict(params.query)
             if params.page_param is not None:
                 query[params.page_param] = str(params.first_page + number - 1)
                 if params.page_size_param is not None:
                     query[params.page_size_param] = str(params.page_size)
-            document = _get(client, url, query, params, number, source)
+            document = _get(session, url, query, headers, params, number, source)
             records, problem = find_records(document, params.records_path)
             if records is None:
                 raise SourceError(source, safe_http_url(url), None, f"page {number}: {problem}")

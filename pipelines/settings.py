@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from connectors import CONNECTORS, params_model
+from connectors import CONNECTORS, capabilities, params_model
 from crm_store import crypto
 from crm_store.schema import CANONICAL_FIELDS, GOLDEN_FIELDS
 from pipelines.errors import PipelineError
@@ -303,10 +303,8 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
                 if not db.exists():  # SQLite would create an empty database and the source would read nothing
                     problems.append(f"{where}.params.url: SQLite database not found: {db}")
         problems.extend(f"{where}.mapping: {problem}" for problem in check_mapping(source.mapping))
-        if source.incremental and source.kind == "sql" and not source.params.get("cursor_column"):
-            problems.append(f"{where}.incremental: an incremental sql source needs params.cursor_column")
-        if source.incremental and source.kind == "http":
-            problems.append(f"{where}.incremental: not supported for http sources; allowed for sql and files")
+        if source.incremental:
+            problems.extend(_incremental_problems(source.kind, source.params, where))
         if source.activity is not None:
             parents = [s.name for s in settings.sources if s.activity is None]
             if source.activity.parent not in parents:
@@ -329,6 +327,17 @@ def _check_sources(settings: ProjectSettings) -> list[str]:
                 if field not in CANONICAL_FIELDS
             )
     return problems
+
+
+def _incremental_problems(kind: str, params: Mapping[str, Any], where: str) -> list[str]:
+    """Why a ``kind`` source with ``params`` cannot read incrementally, as its connector declared (none: it can)."""
+    can = capabilities(kind)
+    if can.incremental is None:
+        able = sorted(k for k in CONNECTORS if capabilities(k).incremental is not None)
+        return [f"{where}.incremental: not supported for {kind} sources; allowed for {', '.join(able)}"]
+    if can.cursor_param and not params.get(can.cursor_param):
+        return [f"{where}.incremental: an incremental {kind} source needs params.{can.cursor_param}"]
+    return []
 
 
 def _check_custom_fields(settings: ProjectSettings) -> list[str]:

@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 import crm_store
-from connectors import SourceError, get_connector, next_cursor
+from connectors import SourceError, capabilities, get_connector
 from crm_store.schema import (
     ATTRIBUTES_COL,
     CANONICAL_FIELDS,
@@ -98,12 +98,12 @@ def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[E
         advance("extract", read, seconds=time.perf_counter() - started)
 
     for source in settings.sources:
-        connector = get_connector(source.kind)
+        connector, can = get_connector(source.kind), capabilities(source.kind)
         params = source.connector_params()
         saved = cursors.get(source.name) if source.incremental else None
         cursor: str | None
         try:
-            if source.incremental and source.kind != "sql":
+            if source.incremental and can.incremental == "fingerprint":
                 cursor = file_fingerprint(Path(params.path))  # type: ignore[attr-defined]
                 if cursor == saved:  # unchanged since the last run: nothing new to read
                     results.append(Extracted(source.name, source.kind, raw=pl.DataFrame(), cursor=cursor, partial=True))
@@ -117,14 +117,14 @@ def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[E
                 for batch in connector(params, source=source.name, cursor=saved):
                     batches.append(batch)
                     batch_read(batch)
-                    cursor = next_cursor(batch, params, cursor) if source.kind == "sql" else None  # type: ignore[arg-type]
+                    cursor = can.next_cursor(batch, params, cursor) if can.next_cursor else None
         except SourceError as exc:
             log.warning("source %s failed: %s", source.name, exc)
             results.append(Extracted(source.name, source.kind, error=str(exc)))
             continue
         raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
         columns = list(dict.fromkeys(c for b in batches for c in b.columns if not c.startswith("_")))
-        partial = source.incremental and source.kind == "sql" and saved is not None
+        partial = source.incremental and can.incremental == "cursor" and saved is not None
         results.append(Extracted(source.name, source.kind, raw=raw, columns=columns, cursor=cursor, partial=partial))
     return results
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import polars as pl
 import pytest
 
@@ -212,3 +213,26 @@ def test_params_checks() -> None:
         HttpParams.model_validate({"url": "http://x", "page_size_param": "n"})
     with pytest.raises(ValueError, match="tokn_env"):
         HttpParams.model_validate({"url": "http://x", "tokn_env": "T"})
+
+
+def test_a_callers_client_carries_the_requests_and_stays_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy, client certificates or a mock transport: the caller's ``httpx.Client`` sends every page, with the
+    token and ``Accept`` header per request, and is left open for its owner."""
+    monkeypatch.setenv("CRM_API_TOKEN", TOKEN)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"items": [{"id": f"c{page}", "name": "张伟"}] if page < 3 else []})
+
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="https://crm.example") as client:
+        params = HttpParams(url="https://crm.example/customers", token_env="CRM_API_TOKEN", records_path="items")
+        params = params.model_copy(update={"page_param": "page", "key": "id"})
+        batches = list(get_connector("http")(params, source="crm_api", client=client))
+        assert not client.is_closed
+    df = pl.concat(batches)
+    assert df["_source_key"].to_list() == ["c1", "c2"]
+    assert [r.url.params["page"] for r in seen] == ["1", "2", "3"]
+    assert {r.headers["Authorization"] for r in seen} == {f"Bearer {TOKEN}"}
+    assert {r.headers["Accept"] for r in seen} == {"application/json"}

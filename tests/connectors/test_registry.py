@@ -12,12 +12,15 @@ import pytest
 import connectors
 from connectors import (
     CONNECTORS,
+    Capabilities,
     CsvParams,
     JsonlParams,
     SourceError,
     XlsxParams,
+    capabilities,
     get_connector,
     lineage,
+    next_cursor,
     params_model,
     register_connector,
 )
@@ -30,6 +33,26 @@ def test_known_kinds() -> None:
     assert params_model("xlsx") is XlsxParams
     assert params_model("jsonl") is JsonlParams
     assert get_connector("csv") is CONNECTORS["csv"]
+
+
+def test_connectors_declare_how_they_read_incrementally() -> None:
+    """Files by fingerprint, SQL by a cursor column (with the function that advances it), HTTP not at all: the flow
+    and the project-file checks read these, never the kind's name."""
+    assert {kind: capabilities(kind).incremental for kind in CONNECTORS} == {
+        "csv": "fingerprint",
+        "xlsx": "fingerprint",
+        "jsonl": "fingerprint",
+        "json": "fingerprint",
+        "sql": "cursor",
+        "http": None,
+    }
+    assert capabilities("sql") == Capabilities("cursor", next_cursor, cursor_param="cursor_column")
+    with pytest.raises(ValueError, match="cursor connector declares next_cursor"):
+        Capabilities("cursor")
+    with pytest.raises(ValueError, match="cursor connector declares next_cursor"):
+        Capabilities("fingerprint", next_cursor)
+    with pytest.raises(KeyError, match="known kinds"):
+        capabilities("parquet")
 
 
 def test_unknown_kind_lists_known_kinds() -> None:
@@ -66,6 +89,7 @@ def test_public_api_is_curated() -> None:
     assert sorted(connectors.__all__) == sorted(
         [
             "CONNECTORS",
+            "Capabilities",
             "Connector",
             "ConnectorError",
             "CsvParams",
@@ -78,6 +102,7 @@ def test_public_api_is_curated() -> None:
             "SqlParams",
             "UnknownConnectorError",
             "XlsxParams",
+            "capabilities",
             "decode_text",
             "get_connector",
             "next_cursor",

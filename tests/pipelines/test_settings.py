@@ -160,3 +160,22 @@ sources:
     )
     assert settings.defaults_of("people").region == "US" and settings.defaults_of("people").date_order == "ymd"
     assert settings.defaults_of("more").region == "CN"
+
+
+def test_incremental_sources_follow_what_their_connector_declares(tmp_path: Path) -> None:
+    """A file is incremental by fingerprint, a SQL source needs its cursor column, an HTTP source cannot be."""
+    (tmp_path / "legacy.db").write_bytes(b"")
+    path = write(
+        tmp_path,
+        """
+project: demo
+sources:
+  - {name: people, kind: csv, incremental: true, params: {path: people.csv}}
+  - {name: legacy, kind: sql, incremental: true, params: {url: "sqlite:///legacy.db", table: customers, key: id}}
+  - {name: api, kind: http, incremental: true, params: {url: "https://example.com/customers"}}
+""",
+    )
+    found = problems(path)
+    assert not [p for p in found if p.startswith("sources[0]")]
+    assert "sources[1].incremental: an incremental sql source needs params.cursor_column" in found
+    assert "sources[2].incremental: not supported for http sources; allowed for csv, json, jsonl, sql, xlsx" in found
