@@ -18,6 +18,7 @@ from ._address import AddressParams, normalise_address
 from ._base import (
     ISSUES_DTYPE,
     NULL_MARKERS,
+    STRICT_ENV,
     Memo,
     clean_text,
     collapse_whitespace,
@@ -52,6 +53,7 @@ __all__ = [
     "NORMALISERS",
     "NULL_MARKERS",
     "PART_COLUMNS",
+    "STRICT_ENV",
     "AddressParams",
     "DateParams",
     "DatetimeParams",

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from rules.normalise import (
     NORMALISERS,
+    STRICT_ENV,
     Memo,
     UnknownNormaliserError,
     clean_text,
@@ -111,13 +112,21 @@ def test_map_distinct_computes_each_distinct_value_once() -> None:
     assert out.get_column("issues").to_list() == [[], [], [], ["empty"], [], ["empty"], []]
 
 
-def test_map_distinct_reports_a_crashing_value_as_invalid(caplog: pytest.LogCaptureFixture) -> None:
+def test_map_distinct_reports_a_crashing_value_as_invalid(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a run a normaliser's bug costs one value (``invalid``, logged); strict (these tests) it is raised."""
+
     def compute(raw: str | None) -> tuple[str | None, list[str]]:
         if raw == "boom":
             raise RuntimeError("bug")
         return raw, []
 
-    out = map_distinct(pl.Series(["ok", "boom"]), compute, {"value": pl.String, "issues": pl.List(pl.String)})
+    schema = {"value": pl.String, "issues": pl.List(pl.String)}
+    with pytest.raises(RuntimeError, match="bug"):
+        map_distinct(pl.Series(["ok", "boom"]), compute, schema)
+    monkeypatch.delenv(STRICT_ENV)
+    out = map_distinct(pl.Series(["ok", "boom"]), compute, schema)
     assert out.rows() == [("ok", []), (None, ["invalid"])]
     assert "normaliser failed" in caplog.text
 
