@@ -68,6 +68,11 @@ def main() -> None:
         text = text.replace(f"path: {name}", f"path: {sample / name}")
     config.write_text(text, "utf-8")
 
+    server = None
+    if not args.plain:  # as `crmkit migrate` does: Prefect's server starts while the flow's modules are imported
+        from pipelines._prefect import launch_server
+
+        server = launch_server()
     from pipelines.progress import StepEvent, listening
 
     sampler = PeakSampler()
@@ -80,7 +85,7 @@ def main() -> None:
         elif event.status == "done":
             rows.append((event.step, event.seconds, event.rows, sampler.take()))
 
-    started = time.perf_counter()
+    started = time.perf_counter()  # the server was launched just before: its start counts where it is waited for
     with listening(on_event):
         if args.plain:
             from pipelines.migrate import new_run_id, run_steps
@@ -88,8 +93,11 @@ def main() -> None:
 
             result = run_steps(load_settings(config), new_run_id(), False)
         else:
+            from pipelines._prefect import wait_until_ready
             from pipelines.migrate import migrate
 
+            assert server is not None
+            print(f"Prefect ready after {wait_until_ready(server):.1f} s")
             result = migrate(config)
     wall = time.perf_counter() - started
     sampler.stop.set()
