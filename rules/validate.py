@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "FAILURE_COLUMNS",
     "ExpectationSpec",
     "InSetExpectation",
     "LengthBetweenExpectation",
@@ -58,7 +57,6 @@ __all__ = [
     "ValidationResult",
     "ValidationSettings",
     "connector_failures",
-    "empty_failures",
     "validate",
     "validate_in_chunks",
 ]

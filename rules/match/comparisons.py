@@ -820,11 +820,6 @@ class Comparer:
             self._coded[col] = (codes, distinct.to_numpy())
         return self._coded[col]
 
-    @property
-    def specs(self) -> list[Comparison]:
-        """The comparisons (kept for callers of the first version)."""
-        return self.comparisons
-
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""
         rids = np.asarray(rids, dtype=np.int64)

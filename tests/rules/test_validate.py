@@ -4,8 +4,8 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from rules.failures import FAILURE_COLUMNS
 from rules.validate import (
-    FAILURE_COLUMNS,
     RuleDefinitionError,
     ValidationResult,
     ValidationSettings,
