@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, ClassVar, Final
@@ -510,7 +510,7 @@ def _statement(
             f"table {params.table!r} has no column {', '.join(map(repr, missing))}; "
             f"columns: {', '.join(table.c.keys())}",
         )
-    stmt = sa.select(table)
+    stmt = sa.select(*(sa.type_coerce(column, _Lenient(column.type)).label(column.name) for column in table.c))
     if params.cursor_column is None:
         return stmt.order_by(*(table.c[k] for k in keys)), keys
     col = table.c[params.cursor_column]
@@ -519,6 +519,32 @@ def _statement(
     return stmt.where(col > sa.bindparam("crmkit_cursor", _cursor_value(cursor, col), type_=col.type)).order_by(
         col
     ), keys
+
+
+class _Lenient(sa.types.TypeDecorator[Any]):
+    """A reflected column's own conversion of the values read, keeping the driver's value where it fails: SQLite
+    keeps any value in any column, and converting one odd value ('0000-00-00' in a DATE, 'abc' in a NUMERIC)
+    would otherwise stop the whole read. Every value becomes text afterwards (`value_text`)."""
+
+    impl = sa.types.NullType
+    cache_ok = False  # holds the column's type: a statement is built once per read
+
+    def __init__(self, inner: sa.types.TypeEngine[Any]) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        convert = self.inner.dialect_impl(dialect).result_processor(dialect, coltype)
+        if convert is None:
+            return None
+
+        def process(value: Any) -> Any:
+            try:
+                return convert(value)
+            except (ValueError, TypeError, ArithmeticError):
+                return value
+
+        return process
 
 
 def _reflect(conn: sa.Connection, qualified: str, source: str, where: str) -> sa.Table:

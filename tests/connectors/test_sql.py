@@ -7,6 +7,7 @@ import decimal
 import gc
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -437,3 +438,18 @@ def test_value_text_types() -> None:
     assert value_text("张".encode()) == "张"
     assert value_text({"a": [1, "张"]}) == '{"a":[1,"张"]}'
     assert value_text(None) is None
+
+
+def test_a_value_its_column_type_cannot_convert_is_read_as_stored(tmp_path: Path) -> None:
+    """SQLite keeps any value in any column: a '0000-00-00' in a DATE or 'abc' in a NUMERIC is read as written
+    (the normalisers judge it), while the values the column's type reads stay as that type gives them."""
+    db = tmp_path / "legacy.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, born DATE, amount NUMERIC, seen DATETIME)")
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?)",
+            [("1", "0000-00-00", "abc", "2024-05-01 10:30:00"), ("2", "1990-01-02", "12.5", "yesterday")],
+        )
+    batches = list(get_connector("sql")(SqlParams(url=f"sqlite:///{db}", table="t"), source="legacy"))
+    rows = pl.concat(batches).select("born", "amount", "seen").rows()
+    assert rows == [("0000-00-00", "abc", "2024-05-01T10:30:00"), ("1990-01-02", "12.5000000000", "yesterday")]

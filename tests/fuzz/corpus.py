@@ -1,4 +1,5 @@
-"""A deterministic corpus of bad input files for the file connectors (csv, xlsx, json, jsonl).
+"""A deterministic corpus of bad input files for the file connectors (csv, xlsx, json, jsonl) and the SQL
+connector (SQLite database files a legacy CRM would leave).
 
 Each family writes files the way an attacker or a careless exporter would: wrong or mixed encodings, broken
 quotes, NUL bytes, truncated zips, corrupted sheet XML, cells claimed at ``ZZZZZ99999999``, JSON nested 100,000
@@ -18,6 +19,7 @@ import io
 import json
 import random
 import re
+import sqlite3
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -95,7 +97,7 @@ class Case:
     """One bad file and how the source reading it is configured."""
 
     id: str
-    kind: str  # csv | xlsx | json | jsonl
+    kind: str  # csv | xlsx | json | jsonl | sql
     family: str
     file: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -1571,6 +1573,196 @@ def load_specials() -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
     )
 
 
+# ------------------------------------------------------------------------------------------------- sql
+
+#: The table every `sql_specials` database holds (and the one a refused query tries to drop).
+SQL_TABLE = "customers"
+#: Its columns (all mapped but ``id``, the key): a legacy CRM's, declared loosely as SQLite lets one.
+SQL_COLUMNS = ["id", "name", "mobile", "email", "company", "city", "note"]
+
+
+def _sqlite_bytes(statements: list[str], rows: list[tuple[Any, ...]] = (), insert: str | None = None) -> bytes:
+    """A SQLite database file (its bytes) made by ``statements``, then ``insert`` run once per row of ``rows``."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        if insert is not None:
+            conn.executemany(insert, rows)
+        conn.commit()
+        return conn.serialize()
+    finally:
+        conn.close()
+
+
+def _sql_table(rows: list[tuple[Any, ...]], *, key: str = "id TEXT", primary: bool = False) -> bytes:
+    """`SQL_TABLE` with `SQL_COLUMNS` (``id`` declared as ``key``, the primary key when ``primary``) and ``rows``."""
+    columns = [f"{key}{' PRIMARY KEY' if primary else ''}", *(f"{c} TEXT" for c in SQL_COLUMNS[1:])]
+    insert = f"INSERT INTO {SQL_TABLE} VALUES ({', '.join('?' * len(SQL_COLUMNS))})"
+    return _sqlite_bytes([f"CREATE TABLE {SQL_TABLE} ({', '.join(columns)})"], rows, insert)
+
+
+def _quoted(name: str) -> str:
+    """``name`` as a SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_row(i: int, **values: Any) -> tuple[Any, ...]:
+    """A plausible row of `SQL_COLUMNS` (a 136 mobile: no other file's person), with ``values`` replacing some."""
+    row: dict[str, Any] = {
+        "id": f"S{i:04d}",
+        "name": SURNAMES[i % 20] + GIVEN[(i * 7) % 20],
+        "mobile": f"136{i:08d}",
+        "email": f"s{i}@example.org",
+        "company": COMPANIES[i % len(COMPANIES)],
+        "city": CITIES[i % len(CITIES)],
+        "note": "",
+    }
+    row.update(values)
+    return tuple(row[c] for c in SQL_COLUMNS)
+
+
+def sql_specials() -> Iterator[tuple[str, bytes, dict[str, Any]]]:
+    """(name, data, params) of SQLite databases as a legacy CRM leaves them: duplicate, NULL, overlong and
+    colliding composite keys, BLOBs, huge numbers, NaN and infinities, NUL and invalid UTF-8 in text, dates out
+    of range in typed columns, odd column names, an empty table; and queries that must be refused unsent (a
+    ``DROP TABLE``, a ``CREATE TABLE``, a second statement, a writing CTE) or that name a missing table.
+
+    ``params`` are the source's but its ``url`` (the runner points it at the file); every case reads `SQL_TABLE`
+    unless its params say otherwise."""
+    table = {"table": SQL_TABLE}
+    by_id = {**table, "key": "id"}
+    yield (
+        "keys_duplicate",
+        _sql_table([_sql_row(1), _sql_row(2, id="S0001"), _sql_row(3), _sql_row(4, id="S0003")]),
+        by_id,
+    )
+    yield "keys_null", _sql_table([_sql_row(10, id=None), _sql_row(11), _sql_row(12, id=None)]), by_id
+    yield (
+        "keys_long",
+        _sql_table(
+            [
+                _sql_row(20 + k, id=c * n)
+                for k, (c, n) in enumerate([("k", 255), ("k", 256), ("😀", 256), ("长", 1000)])
+            ],
+            primary=True,
+        ),
+        {"table": SQL_TABLE},  # the primary key
+    )
+    composite = [("x|y", "z"), ("x", "y|z"), ("x\\", "|y|z"), ("x", "y"), ("x|y", "z")]
+    yield (
+        "keys_composite",
+        _sqlite_bytes(
+            [f"CREATE TABLE {SQL_TABLE} (id TEXT, sub TEXT, name TEXT, mobile TEXT)"],
+            [(a, b, SURNAMES[k] + GIVEN[k], f"1360000030{k}") for k, (a, b) in enumerate(composite)],
+            f"INSERT INTO {SQL_TABLE} VALUES (?, ?, ?, ?)",
+        ),
+        {**table, "key": ["id", "sub"]},
+    )
+    yield (
+        "keys_typed",
+        _sqlite_bytes(  # an INTEGER key column holding text, a real, a blob, a huge integer
+            [f"CREATE TABLE {SQL_TABLE} (id INTEGER, name TEXT, mobile TEXT)"],
+            [(1, "张伟", "13600000401"), ("1", "李娜", "13600000402"), (1.0, "王芳", "13600000403"),
+             (b"\x01", "刘洋", "13600000404"), (2**63 - 1, "陈静", "13600000405"), (1e300, "杨磊", "13600000406")],
+            f"INSERT INTO {SQL_TABLE} VALUES (?, ?, ?)",
+        ),
+        by_id,
+    )  # fmt: skip
+    yield (
+        "values_blob",
+        _sql_table(
+            [_sql_row(50, name=b"\xe5\xbc\xa0\xe4\xbc\x9f"), _sql_row(51, name=b"\xff\xfe\x00\x01", note=b""),
+             _sql_row(52, id=b"S0052", company=bytes(range(256))), _sql_row(53, note=b"\x00" * 5000)]
+        ),
+        by_id,
+    )  # fmt: skip
+    yield (
+        "values_numbers",
+        _sql_table(
+            [_sql_row(60, mobile=2**63 - 1), _sql_row(61, mobile=-(2**63)), _sql_row(62, mobile=1e308),
+             _sql_row(63, mobile=float("inf"), note=float("-inf")), _sql_row(64, mobile=float("nan")),
+             _sql_row(65, mobile=13600000065.0, city=-0.0), _sql_row(66, mobile="9" * 400, note=5e-324)]
+        ),
+        by_id,
+    )  # fmt: skip
+    yield (
+        "values_nul",
+        _sql_table([_sql_row(70, name="a\x00b"), _sql_row(71, id="S\x000071"), _sql_row(72, note="\x00" * 10)]),
+        by_id,
+    )
+    yield (
+        "values_invalid_utf8",
+        _sqlite_bytes(
+            [f"CREATE TABLE {SQL_TABLE} (id TEXT, name TEXT, mobile TEXT)",
+             f"INSERT INTO {SQL_TABLE} VALUES ('S0080', '张伟', '13600000080')",
+             f"INSERT INTO {SQL_TABLE} VALUES ('S0081', CAST(x'ffeda080' AS TEXT), '13600000081')",
+             f"INSERT INTO {SQL_TABLE} VALUES (CAST(x'c3' AS TEXT), 'x', '13600000082')"]
+        ),
+        by_id,
+    )  # fmt: skip
+    odd = ["id", "full name", 'na"me', "姓名", " ", "", "'", "name", "a" * 300, "😀", "手机"]
+    yield (
+        "columns_odd_names",
+        _sqlite_bytes(
+            [f"CREATE TABLE {SQL_TABLE} ({', '.join(_quoted(c) for c in odd)})"],
+            [tuple(f"v{k}{j}" for j in range(len(odd))) for k in range(3)],
+            f"INSERT INTO {SQL_TABLE} VALUES ({', '.join('?' * len(odd))})",
+        ),
+        by_id,
+    )
+    yield "table_empty", _sql_table([], primary=True), table
+    yield "table_no_primary_key", _sql_table([_sql_row(110)]), table
+    yield "table_missing", _sql_table([_sql_row(111)]), {"table": "nowhere", "key": "id"}
+    yield "key_missing", _sql_table([_sql_row(112)]), {**table, "key": "nope"}
+    yield "query_missing_table", _sql_table([_sql_row(113)]), {"query": "SELECT * FROM nowhere", "key": "id"}
+    yield (
+        "query_duplicate_columns",
+        _sql_table([_sql_row(114), _sql_row(115)]),
+        {"query": f"SELECT id, name, name, mobile, mobile AS name FROM {SQL_TABLE}", "key": "id"},
+    )
+    for name, query in SQL_WRITING_QUERIES.items():
+        yield name, _sql_table([_sql_row(120)]), {"query": query, "key": "id"}
+
+
+def sql_defects() -> Iterator[tuple[str, bytes, dict[str, Any]]]:
+    """(name, data, params) of SQLite tables holding values SQLAlchemy's reflected column types cannot convert (a
+    DATE or DATETIME out of range or not a date, text in a NUMERIC or DECIMAL column): they once escaped
+    `connectors._sql.read_sql` as a ValueError or TypeError and stopped the whole run (see ``test_fuzz``)."""
+    table = {"table": SQL_TABLE}
+    dated = ["0000-00-00", "2024-02-30", "10000-01-01", "-0001-01-01", "yesterday", "", "2024-13-01 25:61:61", "1"]
+    yield (
+        "values_dates",
+        _sqlite_bytes(  # typed columns: SQLAlchemy parses what it reflects as DATE and DATETIME
+            [f"CREATE TABLE {SQL_TABLE} (id TEXT PRIMARY KEY, name TEXT, birthday DATE, updated DATETIME)"],
+            [(f"S{90 + k:04d}", f"日期{k}", d, d) for k, d in enumerate(dated)],
+            f"INSERT INTO {SQL_TABLE} VALUES (?, ?, ?, ?)",
+        ),
+        table,
+    )
+    yield (
+        "values_declared_types",
+        _sqlite_bytes(  # what a reflected type does with a value SQLite kept anyway
+            [f"CREATE TABLE {SQL_TABLE} (id TEXT PRIMARY KEY, name VARCHAR(4), mobile NUMERIC, note JSON, "
+             "company BOOLEAN, city DECIMAL(2, 1))"],
+            [("S0100", "太长的名字" * 10, "abc", "{not json", "yes", "NaN"),
+             ("S0101", "ok", "1e999", "[1, 2", "2", "1e400"),
+             ("S0102", "ok", "13600000102", '{"a": 1}', "0", "-inf")],
+            f"INSERT INTO {SQL_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+        ),
+        table,
+    )  # fmt: skip
+
+
+#: `sql_specials` queries that must be refused before they are sent: the database must be left unchanged.
+SQL_WRITING_QUERIES = {
+    "query_drop": f"DROP TABLE {SQL_TABLE}",
+    "query_create": "CREATE TABLE x(a)",
+    "query_second_statement": f"SELECT * FROM {SQL_TABLE}; DROP TABLE {SQL_TABLE}",
+    "query_writing_cte": f"WITH a AS (SELECT 1) INSERT INTO {SQL_TABLE}(id) SELECT 'new' FROM a",
+}
+
+
 # ------------------------------------------------------------------------------------------------- the corpus
 
 #: A family makes its ``i``-th file with ``rng`` (families with variants take variant ``i % n``).
@@ -1610,7 +1802,9 @@ SPECIALS: list[tuple[str, Callable[[], Iterator[tuple[str, bytes, dict[str, Any]
 ]
 #: The family of `load_specials` cases: the fuzz suite loads each of them into every store.
 LOAD_FAMILY = "load"
-_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "jsonl": ".jsonl"}
+#: The family of `sql_specials` cases (SQLite databases read by the ``sql`` connector): loaded into every store too.
+SQL_FAMILY = "sql"
+_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "jsonl": ".jsonl", "sql": ".db"}
 
 
 def _cases(seed: int) -> Iterator[tuple[str, str, str, Callable[[], tuple[bytes, dict[str, Any]]]]]:
@@ -1630,6 +1824,8 @@ def _cases(seed: int) -> Iterator[tuple[str, str, str, Callable[[], tuple[bytes,
             yield f"{kind}-special-{name}", kind, "special", lambda data=data, params=params: (data, params)
     for kind, name, data, params in load_specials():
         yield f"{kind}-{LOAD_FAMILY}-{name}", kind, LOAD_FAMILY, lambda data=data, params=params: (data, params)
+    for name, data, params in sql_specials():
+        yield f"sql-{SQL_FAMILY}-{name}", "sql", SQL_FAMILY, lambda data=data, params=params: (data, params)
 
 
 def generate(folder: Path, seed: int = 11, *, only: set[str] | None = None) -> list[Case]:

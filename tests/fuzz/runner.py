@@ -89,7 +89,10 @@ def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, st
         {"name": "good", "kind": "csv", "params": {"path": plan["good"]}, "mapping": plan["good_mapping"]}
     ]
     for case in group:
-        params = {"path": str(Path(plan["corpus"]) / case["file"]), **case["params"]}
+        file = Path(plan["corpus"]) / case["file"]
+        # a SQLite database (kind sql) is read by URL, every other file by path
+        where = {"url": f"sqlite:///{file}"} if case["kind"] == "sql" else {"path": str(file)}
+        params = {**where, **case["params"]}
         sources.append({"name": _source_name(case), "kind": case["kind"], "params": params, "mapping": plan["mapping"]})
     data = {
         "project": "fuzz",
@@ -109,6 +112,8 @@ def _source_name(case: dict[str, Any]) -> str:
 def _expected_read(plan: dict[str, Any], case: dict[str, Any]) -> int | None:
     """The records a JSON array or JSON Lines file holds, when that can be known without the connector."""
     params = case["params"]
+    if case["kind"] not in ("json", "jsonl"):
+        return None
     if params.get("encoding", "utf-8") not in ("utf-8", "utf8") or "key" in params:
         return None
     data = (Path(plan["corpus"]) / case["file"]).read_bytes().removeprefix(b"\xef\xbb\xbf")
@@ -248,7 +253,8 @@ def main(plan_path: str, out_path: str) -> None:
                 for k, case in enumerate(group):
                     write({"event": "start", "ids": [case["id"]]})
                     _misbehave(plan, [case])
-                    results += run_group(plan, [case], index * 1000 + k, store, charts)[1]
+                    # a run id of its own: not the group's, nor another group's (group 0's files were run 0, 1, ...)
+                    results += run_group(plan, [case], (index + 1) * 1000 + k, store, charts)[1]
             for result in results:
                 write({"event": "result", **result})
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -26,10 +26,12 @@ Knobs (environment): ``CRMKIT_FUZZ_SEED`` (another corpus), ``CRMKIT_FUZZ_JOBS``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,7 +47,17 @@ from sqlalchemy.orm import Session
 import crm_store
 
 from .conftest import Servers
-from .corpus import LOAD_FAMILY, MAPPING, MAX_BYTES, Case, generate
+from .corpus import (
+    LOAD_FAMILY,
+    MAPPING,
+    MAX_BYTES,
+    SQL_FAMILY,
+    SQL_TABLE,
+    SQL_WRITING_QUERIES,
+    Case,
+    generate,
+    sql_defects,
+)
 
 pytestmark = pytest.mark.fuzz
 
@@ -353,10 +365,10 @@ def _supervise(running: list[_Child], results: dict[str, dict[str, Any]], plan_b
 
 
 def _on_every_store(cases: list[Case], kinds: list[str]) -> list[Case]:
-    """The corpus with each load-edge case once per store kind (its id then ends ``@<kind>``)."""
+    """The corpus with each load-edge and SQL case once per store kind (its id then ends ``@<kind>``)."""
     out = []
     for case in cases:
-        if case.family != LOAD_FAMILY:
+        if case.family not in (LOAD_FAMILY, SQL_FAMILY):
             out.append(case)
             continue
         out += [Case(f"{case.id}@{kind}", case.kind, case.family, case.file, case.params, kind) for kind in kinds]
@@ -394,7 +406,7 @@ def _listing(rows: list[dict[str, Any]], what: str) -> str:
 
 def test_the_corpus_holds_over_a_thousand_small_bad_files(fuzz: FuzzRun) -> None:
     kinds = Counter(c.kind for c in fuzz.cases)
-    assert len(fuzz.cases) >= 1000 and set(kinds) == {"csv", "xlsx", "json", "jsonl"}, kinds
+    assert len(fuzz.cases) >= 1000 and set(kinds) == {"csv", "xlsx", "json", "jsonl", "sql"}, kinds
     assert len({c.id for c in fuzz.cases}) == len(fuzz.cases)
     assert fuzz.corpus is not None
     sizes = {c.id: (fuzz.corpus / c.file).stat().st_size for c in fuzz.cases}
@@ -468,6 +480,44 @@ def test_a_failed_source_says_which_file_and_why_without_a_traceback(fuzz: FuzzR
 def test_no_warning_carries_a_traceback(fuzz: FuzzRun) -> None:
     noisy = [{**r, "message": "; ".join(r["log_problems"])} for r in fuzz.results.values() if r.get("log_problems")]
     assert not noisy, _listing(noisy, "logged a traceback")
+
+
+def test_a_writing_query_is_refused_unsent_and_leaves_its_database_unchanged(fuzz: FuzzRun) -> None:
+    """The ``query`` of a SQL source that would write (``DROP TABLE``, ``CREATE TABLE``, a second statement, a
+    writing CTE) fails its own source with a message saying why, and the database still holds its one table and
+    its one row, on every store's run."""
+    assert fuzz.corpus is not None
+    cases = [
+        c for c in fuzz.cases if c.family == SQL_FAMILY and c.id.split("-", 2)[2].split("@")[0] in SQL_WRITING_QUERIES
+    ]
+    assert len(cases) >= len(SQL_WRITING_QUERIES), [c.id for c in cases]
+    wrong = []
+    for case in cases:
+        r = fuzz.results.get(case.id, {"id": case.id, "outcome": "missing", "message": None})
+        if r["outcome"] != "source_failed" or "is not run" not in (r["message"] or ""):
+            wrong.append(r)
+        with contextlib.closing(sqlite3.connect(f"file:{fuzz.corpus / case.file}?mode=ro", uri=True)) as conn:
+            tables = [row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")]
+            count = conn.execute(f"select count(*) from {SQL_TABLE}").fetchone()[0] if SQL_TABLE in tables else None
+        if tables != [SQL_TABLE] or count != 1:
+            wrong.append({**r, "message": f"the database now holds tables {tables}, {count} row(s)"})
+    assert not wrong, _listing(wrong, "ran a writing query or changed their database")
+
+
+def test_a_sql_value_its_column_type_cannot_convert_fails_only_its_source(tmp_path: Path) -> None:
+    """`corpus.sql_defects`: values a reflected column type cannot convert (a DATE out of range, text in a NUMERIC)
+    once stopped the whole run from inside `read_sql`; each table must now load or fail its own source."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    cases = []
+    for name, data, params in sql_defects():
+        (corpus / f"sql-defect-{name}.db").write_bytes(data)
+        cases.append(Case(f"sql-defect-{name}", "sql", SQL_FAMILY, f"sql-defect-{name}.db", params))
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD_CSV, "utf-8")
+    run = run_corpus(cases, corpus, tmp_path / "work", good, jobs=1, store_every=0, charts_every=0)
+    bad = [r for r in run.results.values() if r["outcome"] not in ("ok", "source_failed")]
+    assert len(run.results) == len(cases) and not bad, _listing(bad, "crashed or stopped the whole run")
 
 
 def test_every_store_holds_the_rows_its_ledgers_placed(fuzz: FuzzRun) -> None:
