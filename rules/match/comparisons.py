@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
@@ -58,8 +59,8 @@ from .settings import ComparisonSettings, MatchSettings
 
 __all__ = ["MATCHING_COLUMNS", "Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
 
-Condition = Callable[["PairView", np.ndarray], np.ndarray]
-Frequency = Callable[["PairView"], np.ndarray]
+Condition = Callable[["PairView", "Mask"], "Mask"]
+Frequency = Callable[["PairView"], "Scores"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ class Level:
     m: float | None = None
     costly: bool = False
 
+
+#: Boolean and float arrays, one value per pair: what the levels' conditions combine.
+Mask = npt.NDArray[np.bool_]
+Scores = npt.NDArray[np.float64]
 
 #: A text column as codes by record position (-1: null) and the distinct values they index.
 Coded = tuple[np.ndarray, np.ndarray]
@@ -202,7 +207,7 @@ class PairView:
         self._texts = texts
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
 
-    def _similarities(self, col: str, other: str, idx: np.ndarray, scorer: Any) -> np.ndarray:
+    def _similarities(self, col: str, other: str, idx: np.ndarray, scorer: Any) -> Scores:
         """``scorer`` of left ``col`` and right ``other`` for the pairs ``idx`` (both known), each distinct pair of
         values scored once: blocking pairs records that share one value, so the other values repeat (two given
         names compared under one family name) and one value pair is often met many times."""
@@ -249,7 +254,7 @@ class PairView:
         pos = pl.Series(idx)
         return pl.DataFrame({"i": idx, "a": self.L[col].gather(pos), "b": self.R[col].gather(pos)})
 
-    def holds(self, col: str, mask: np.ndarray, condition: pl.Expr) -> np.ndarray:
+    def holds(self, col: str, mask: np.ndarray, condition: pl.Expr) -> Mask:
         """``condition`` over ``a`` and ``b`` (the two sides of ``col``, see :meth:`sides`) for the pairs in
         ``mask``; False elsewhere and where it is null."""
         out = np.zeros(self.n, dtype=bool)
@@ -258,7 +263,7 @@ class PairView:
             out[frame["i"].to_numpy()] = frame.select(condition.fill_null(False)).to_series().to_numpy()
         return out
 
-    def both(self, col: str) -> np.ndarray:
+    def both(self, col: str) -> Mask:
         """Both sides hold a value (a non-empty list for list columns)."""
 
         def compute() -> np.ndarray:
@@ -271,26 +276,26 @@ class PairView:
 
         return self._cached(("both", col), compute)
 
-    def either(self, col: str) -> np.ndarray:
+    def either(self, col: str) -> Mask:
         """At least one side holds a value."""
         if not self.has(col):
             return np.zeros(self.n, dtype=bool)
         return self._cached(("either", col), lambda: (self.L[col].is_not_null() | self.R[col].is_not_null()).to_numpy())
 
-    def eq(self, col: str, other: str | None = None) -> np.ndarray:
+    def eq(self, col: str, other: str | None = None) -> Mask:
         """Left ``col`` equals right ``other`` (default the same column), both known."""
         other = other or col
         if not (self.has(col) and self.has(other)):
             return np.zeros(self.n, dtype=bool)
         return self._cached(("eq", col, other), lambda: (self.L[col] == self.R[other]).fill_null(False).to_numpy())
 
-    def length(self, col: str, right: bool = False) -> np.ndarray:
+    def length(self, col: str, right: bool = False) -> npt.NDArray[np.int64]:
         frame = self.R if right else self.L
         if col not in frame.columns:
             return np.zeros(self.n, dtype=np.int64)
         return self._cached(("len", col, right), lambda: frame[col].str.len_chars().fill_null(0).to_numpy())
 
-    def score(self, col: str, scorer: Any, mask: np.ndarray, other: str | None = None) -> np.ndarray:
+    def score(self, col: str, scorer: Any, mask: np.ndarray, other: str | None = None) -> Scores:
         """rapidfuzz ``scorer`` of left ``col`` and right ``other`` where ``mask`` and both known (else 0 or
         ``inf`` for distances). Scores are computed once per column pair; ``mask`` only limits the work of the
         first call, later calls reuse it and fill the rows they add."""
@@ -316,17 +321,17 @@ class PairView:
         self._memo[(*key, "mask")] = done | need
         return out
 
-    def jw(self, col: str, mask: np.ndarray, other: str | None = None) -> np.ndarray:
+    def jw(self, col: str, mask: np.ndarray, other: str | None = None) -> Scores:
         return self.score(col, JaroWinkler.normalized_similarity, mask, other)
 
-    def frequency(self, col: str) -> np.ndarray:
+    def frequency(self, col: str) -> Scores:
         """Term frequency of the left value of ``col`` (see :class:`Comparer`: ``_tf:<col>``)."""
         name = f"_tf:{col}"
         if name not in self.L.columns:
             return np.full(self.n, np.nan)
         return self._cached(("tf", col), lambda: self.L[name].fill_null(np.nan).to_numpy())
 
-    def holders(self, col: str) -> np.ndarray:
+    def holders(self, col: str) -> Scores:
         """Distinct names holding the left value of ``col`` (see :class:`Comparer`: ``_holders:<col>``)."""
         name = f"_holders:{col}"
         if name not in self.L.columns:
@@ -374,7 +379,7 @@ class PairView:
         both = self._cached(("number_level", col), compute)
         return both[0], both[1]
 
-    def tf_of_count(self, count: np.ndarray) -> np.ndarray:
+    def tf_of_count(self, count: np.ndarray) -> Scores:
         """(count − 1)/(N − 1), floored at a tenth of one record: the chance another record holds the value."""
         return np.asarray(np.maximum(count - 1, 0.1) / (self.records - 1), dtype=np.float64)
 
@@ -382,7 +387,7 @@ class PairView:
 # ------------------------------------------------------------------------------------------------- the levels
 
 
-def _starts_other(v: PairView, mask: np.ndarray) -> np.ndarray:
+def _starts_other(v: PairView, mask: Mask) -> Mask:
     """Where one side's first given name (3+ letters) begins the other's (``chris`` / ``christopher``)."""
     a, b = pl.col("a"), pl.col("b")
     return v.holds(
@@ -405,10 +410,10 @@ def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
 def _name(lv: ComparisonSettings) -> Comparison:
     t = lv.name_typo_threshold
 
-    def latin(v: PairView) -> np.ndarray:
-        return np.asarray(~(v.side("_cjk") & v.side("_cjk", right=True)), dtype=bool)
+    def latin(v: PairView) -> Mask:
+        return ~(v.side("_cjk").astype(np.bool_) & v.side("_cjk", right=True).astype(np.bool_))
 
-    def parts_similar(v: PairView, m: np.ndarray) -> np.ndarray:
+    def parts_similar(v: PairView, m: Mask) -> Mask:
         # each score only where the earlier ones leave the answer open (random pairs rarely get past the first)
         fam = m & (v.jw("_fam", m) >= t)
         straight = fam & (v.jw("_giv_raw", fam) >= t)
@@ -417,49 +422,47 @@ def _name(lv: ComparisonSettings) -> Comparison:
         cross = rest & (v.jw("_fam", rest, "_giv_raw") >= t)
         return straight | (cross & (v.jw("_giv_raw", cross, "_fam") >= t))
 
-    def typo(v: PairView, m: np.ndarray) -> np.ndarray:
+    def typo(v: PairView, m: Mask) -> Mask:
         lat = m & latin(v)
         out = lat & parts_similar(v, lat)
         han = m & ~latin(v) & (v.length("_han") >= 3) & (v.length("_han", right=True) >= 3)
-        one = v.score("_han", Levenshtein.distance, han) == 1
+        one: Mask = v.score("_han", Levenshtein.distance, han) == 1  # (ndarray's == is typed Any)
         sounds = v.jw("name_pinyin", han & one) >= 0.88
         first_differs = ~v.eq("_fam") & v.both("_fam")
-        return np.asarray(out | (han & one & (sounds | first_differs)), dtype=bool)
+        return out | (han & one & (sounds | first_differs))
 
-    def fam_agrees(v: PairView, m: np.ndarray) -> np.ndarray:
+    def fam_agrees(v: PairView, m: Mask) -> Mask:
         return v.eq("_fam") | (latin(v) & (v.jw("_fam", m) >= t))
 
-    def initial(v: PairView, m: np.ndarray) -> np.ndarray:
+    def initial(v: PairView, m: Mask) -> Mask:
         # an initial (J. Smith) or a short form (Chris / Christopher, Alex / Alexandra): one given name starts the other
-        one = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
+        one: Mask = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
         first = v.eq("_ginit")
         short = m & first & latin(v) & ~one & _starts_other(v, m & first & latin(v) & ~one)
-        return np.asarray((one | short) & first & fam_agrees(v, m & (one | short) & first), dtype=bool)
+        return (one | short) & first & fam_agrees(v, m & (one | short) & first)
 
-    def family_only(v: PairView, m: np.ndarray) -> np.ndarray:
-        return np.asarray(v.eq("_fam") & ~v.both("_giv_raw"), dtype=bool)
+    def family_only(v: PairView, m: Mask) -> Mask:
+        return v.eq("_fam") & ~v.both("_giv_raw")
 
-    def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+    def fuzzy(v: PairView, m: Mask) -> Mask:
         lat = m & latin(v)
         similar = lat & (v.jw("name_key", lat) >= lv.name_fuzzy_threshold)
         # a long shared surname makes Chloe / Carl Blenford look alike: one family, two given names is same_family
         other_given = v.eq("_fam") & (np.maximum(v.jw("_giv_raw", similar), v.jw("_giv", similar)) < 0.8)
-        return np.asarray(similar & ~other_given, dtype=bool)
+        return similar & ~other_given
 
-    def same_family(v: PairView, m: np.ndarray) -> np.ndarray:
+    def same_family(v: PairView, m: Mask) -> Mask:
         return v.eq("_fam")
 
-    def other_given(v: PairView, m: np.ndarray) -> np.ndarray:
+    def other_given(v: PairView, m: Mask) -> Mask:
         # Latin names of one family whose given names start differently (Ethan / Chris): twins, siblings, a couple
         full = (v.length("_giv_raw") >= 3) & (v.length("_giv_raw", right=True) >= 3)
         differ = latin(v) & v.eq("_fam") & full & ~v.eq("_ginit")
-        return np.asarray(
-            differ & (v.jw("_giv_raw", differ) < 0.75), dtype=bool
-        )  # not a slip of the first letter (Fheo / Theo)
+        return differ & (v.jw("_giv_raw", differ) < 0.75)  # not a slip of the first letter (Fheo / Theo)
 
-    def same_given(v: PairView, m: np.ndarray) -> np.ndarray:
+    def same_given(v: PairView, m: Mask) -> Mask:
         # Latin names only: a new family name after marriage; two hanzi names with other surnames are two people
-        return np.asarray(latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1), dtype=bool)
+        return latin(v) & v.eq("_giv") & ~v.eq("_fam") & (v.length("_giv") > 1)
 
     return Comparison(
         "name",
@@ -490,13 +493,13 @@ def _name(lv: ComparisonSettings) -> Comparison:
 
 
 def _birth_date(lv: ComparisonSettings) -> Comparison:
-    def swapped(v: PairView, m: np.ndarray) -> np.ndarray:
+    def swapped(v: PairView, m: Mask) -> Mask:
         a, b = pl.col("a"), pl.col("b")
         same_year = a.str.slice(0, 4) == b.str.slice(0, 4)
         crossed = (a.str.slice(4, 2) == b.str.slice(6, 2)) & (a.str.slice(6, 2) == b.str.slice(4, 2))
         return v.holds("_dob", m, same_year & crossed)
 
-    def days(v: PairView) -> np.ndarray:
+    def days(v: PairView) -> Scores:
         return np.abs(v.side("_dob_days").astype(np.float64) - v.side("_dob_days", right=True).astype(np.float64))
 
     return Comparison(
@@ -522,32 +525,32 @@ def _phone(lv: ComparisonSettings) -> Comparison:
     k = lv.shared_by_names
 
     def own(col: str) -> Condition:
-        def when(v: PairView, m: np.ndarray) -> np.ndarray:
+        def when(v: PairView, m: Mask) -> Mask:
             names, _ = v.number_level(col)
             return (names >= 1) & (names < k)
 
         return when
 
     def tf_of(col: str) -> Frequency:
-        def freq(v: PairView) -> np.ndarray:
+        def freq(v: PairView) -> Scores:
             names, _ = v.number_level(col)
             return v.tf_of_count(names)
 
         return freq
 
-    def national(v: PairView, m: np.ndarray) -> np.ndarray:
+    def national(v: PairView, m: Mask) -> Mask:
         if not v.has("phone_national"):
             return np.zeros(v.n, dtype=bool)
         names, _ = v.number_level("phone_national")
         exact = (v.number_level("_mobiles")[0] > 0) | (v.number_level("_lines")[0] > 0)
         return (names >= 1) & ~exact
 
-    def shared(v: PairView, m: np.ndarray) -> np.ndarray:
+    def shared(v: PairView, m: Mask) -> Mask:
         a, _ = v.number_level("_mobiles")
         b, _ = v.number_level("_lines")
         return (a >= k) | (b >= k)
 
-    def known(v: PairView) -> np.ndarray:
+    def known(v: PairView) -> Mask:
         if not v.has("_all_numbers"):
             return np.zeros(v.n, dtype=bool)
         return v.both("_all_numbers")
@@ -569,23 +572,21 @@ def _phone(lv: ComparisonSettings) -> Comparison:
 def _email(lv: ComparisonSettings) -> Comparison:
     k = lv.shared_by_names
 
-    def personal(v: PairView) -> np.ndarray:
+    def personal(v: PairView) -> Mask:
         role = v.side("email_role").astype(bool) if v.has("email_role") else np.zeros(v.n, dtype=bool)
         return ~role & (v.holders("email") < k)
 
-    def namey(v: PairView) -> np.ndarray:
+    def namey(v: PairView) -> Mask:
         if not v.has("_local_is_name"):
             return np.zeros(v.n, dtype=bool)
-        return np.asarray(
-            v.side("_local_is_name").astype(bool) | v.side("_local_is_name", right=True).astype(bool), dtype=bool
-        )
+        return v.side("_local_is_name").astype(np.bool_) | v.side("_local_is_name", right=True).astype(np.bool_)
 
-    def same_local(v: PairView, m: np.ndarray) -> np.ndarray:
-        return np.asarray(v.eq("email_local") & personal(v) & ~namey(v), dtype=bool)
+    def same_local(v: PairView, m: Mask) -> Mask:
+        return v.eq("email_local") & personal(v) & ~namey(v)
 
-    def local_fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+    def local_fuzzy(v: PairView, m: Mask) -> Mask:
         need = m & ~namey(v) & ~v.eq("email")
-        return np.asarray(need & (v.jw("email_local", need) >= lv.email_local_threshold), dtype=bool)
+        return need & (v.jw("email_local", need) >= lv.email_local_threshold)
 
     return Comparison(
         "email",
@@ -608,14 +609,14 @@ def _email(lv: ComparisonSettings) -> Comparison:
 
 
 def _company(lv: ComparisonSettings) -> Comparison:
-    def exact(v: PairView, m: np.ndarray) -> np.ndarray:
-        return np.asarray(v.eq("company_key") | v.eq("company_key_pinyin"), dtype=bool)
+    def exact(v: PairView, m: Mask) -> Mask:
+        return v.eq("company_key") | v.eq("company_key_pinyin")
 
-    def fuzzy(v: PairView, m: np.ndarray) -> np.ndarray:
+    def fuzzy(v: PairView, m: Mask) -> Mask:
         sim = np.maximum(v.score("company_key", fuzz.ratio, m), v.score("company_key_pinyin", fuzz.ratio, m))
-        return np.asarray(sim >= lv.company_threshold, dtype=bool)
+        return sim >= lv.company_threshold
 
-    def contains(v: PairView, m: np.ndarray) -> np.ndarray:
+    def contains(v: PairView, m: Mask) -> Mask:
         a, b = pl.col("a"), pl.col("b")
         out = np.zeros(v.n, dtype=bool)
         for col, shortest in (("company_key", 2), ("company_key_pinyin", 4)):
@@ -639,17 +640,15 @@ def _company(lv: ComparisonSettings) -> Comparison:
 
 
 def _address(lv: ComparisonSettings) -> Comparison:
-    def same_street(v: PairView, m: np.ndarray) -> np.ndarray:
+    def same_street(v: PairView, m: Mask) -> Mask:
         need = m & v.both("_street")
         # 12 High Street and 40 High Street are one street, not one address: numbers must agree where both have one
         numbers = v.eq("_street_no") | ~v.both("_street_no")
         # word order does not matter: a building name and a street swapped between two address lines
-        return np.asarray(
-            numbers & (v.score("_street", fuzz.token_sort_ratio, need & numbers) >= lv.address_threshold), dtype=bool
-        )
+        return numbers & (v.score("_street", fuzz.token_sort_ratio, need & numbers) >= lv.address_threshold)
 
-    def known(v: PairView) -> np.ndarray:
-        return np.asarray(v.both("_street") | v.both("postcode") | v.both("city_key"), dtype=bool)
+    def known(v: PairView) -> Mask:
+        return v.both("_street") | v.both("postcode") | v.both("city_key")
 
     return Comparison(
         "address",
@@ -787,38 +786,26 @@ class Comparer:
         self._dense = bool(len(self.rids)) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
-        self._coded: dict[str, Coded] = {}
+        self._coded: dict[tuple[str, bool], Coded] = {}
 
     def coded(self, col: str, sort_tokens: bool = False) -> Coded:
         """A text column of the side table as a code per record position (-1 where null) and the distinct values
         the codes index (Python strings): fuzzy scores are computed per distinct pair of values. With
         ``sort_tokens`` each value's words are sorted (what ``token_sort_ratio`` compares), once per value."""
-        if sort_tokens:
-            key = f"{col}\x00sorted"
-            if key not in self._coded:
-                codes, values = self.coded(col)
-                words = (
-                    pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-                )
-                self._coded[key] = (codes, words.list.sort().list.join(" ").to_numpy())
+        key = (col, sort_tokens)
+        if key in self._coded:
             return self._coded[key]
-        if col not in self._coded:
-            column = self.side.get_column(col)
-            distinct = column.drop_nulls().unique()
-            codes = (
-                column.to_frame("v")
-                .join(
-                    pl.DataFrame({"v": distinct, "c": pl.int_range(distinct.len(), dtype=pl.Int32, eager=True)}),
-                    on="v",
-                    how="left",
-                    maintain_order="left",
-                )
-                .get_column("c")
-                .fill_null(-1)
-                .to_numpy()
-            )
-            self._coded[col] = (codes, distinct.to_numpy())
-        return self._coded[col]
+        if sort_tokens:
+            codes, values = self.coded(col)
+            words = pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+            self._coded[key] = (codes, words.list.sort().list.join(" ").to_numpy())
+            return self._coded[key]
+        column = self.side.get_column(col)
+        distinct = column.drop_nulls().unique()
+        number = pl.DataFrame({"v": distinct, "c": pl.int_range(distinct.len(), dtype=pl.Int32, eager=True)})
+        positions = column.to_frame("v").join(number, on="v", how="left", maintain_order="left")["c"].fill_null(-1)
+        self._coded[key] = (positions.to_numpy(), distinct.to_numpy())
+        return self._coded[key]
 
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""

@@ -24,7 +24,7 @@ from pipelines.steps import check, extract, map_rows, normalise
 
 from .conftest import ROOT
 from .test_run_state import _processes_marked
-from .test_schedule import _background, _free_port, _healthy, _require_services, _wait
+from .test_schedule import _wait, prefect_server
 
 linux_only: pytest.MarkDecorator = pytest.mark.skipif(
     not Path("/proc/self/environ").exists(), reason="processes are read from /proc"
@@ -146,29 +146,7 @@ def test_migrate_shows_starting_prefect_then_the_progress_of_each_step(project: 
 @pytest.mark.slow  # a real `prefect server start`, and a flow run against it
 @linux_only
 def test_a_set_prefect_api_url_is_used_and_no_temporary_server_starts(project: Path, tmp_path: Path) -> None:
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL", None)
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
-    with _background(
-        [*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log"
-    ) as server:
-        if not _wait(lambda: _healthy(api) or server.poll() is not None, 60) or not _healthy(api):
-            message = f"the Prefect server did not start on 127.0.0.1:{port} within 60 s"
-            if _require_services():
-                pytest.fail(f"CRMKIT_REQUIRE_SERVICES is set and {message}")
-            pytest.skip(message)
+    with prefect_server(tmp_path) as (api, env):
         marker = f"api-url-{uuid.uuid4().hex}"
         run_env = {**env, "PREFECT_API_URL": api, "CRMKIT_TEST_MARKER": marker, "COLUMNS": "200"}
         out, errors, most = _watch(_crmkit(["migrate", str(project)], run_env), marker, 240)

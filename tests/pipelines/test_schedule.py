@@ -90,6 +90,38 @@ def _background(args: list[str], env: dict[str, str], log: Path) -> Iterator[sub
         _stop_group(process)
 
 
+@contextmanager
+def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real ``prefect server start`` on a free port with a home of its own: (its API URL, the environment that
+    talks to it, without ``PREFECT_API_URL``). Skipped, or failed under CRMKIT_REQUIRE_SERVICES, when it does not
+    answer within 60 s."""
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PREFECT_API_URL", None)
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
+    with _background(
+        [*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log"
+    ) as server:
+        if not _wait(lambda: _healthy(api) or server.poll() is not None, 60) or not _healthy(api):
+            log = (tmp_path / "server.log").read_text("utf-8", errors="replace")[-2000:]
+            message = f"the Prefect server did not start on 127.0.0.1:{port} within 60 s: {log}"
+            if _require_services():
+                pytest.fail(f"CRMKIT_REQUIRE_SERVICES is set and {message}")
+            pytest.skip(message)
+        yield api, env
+
+
 def _healthy(api: str) -> bool:
     try:
         return httpx.get(f"{api}/health", timeout=2).status_code == 200
@@ -187,31 +219,8 @@ def test_schedule_serves_a_deployment_that_migrates_then_cleans_on_a_real_prefec
     data["clean"] = {"stale_months": 18, "required": {"default": ["phone|email"]}}
     project.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
     zone = load_settings(project).defaults.timezone
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL", None)
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
     started = time.monotonic()
-    with _background(
-        [*command, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log"
-    ) as server:
-        if not _wait(lambda: _healthy(api) or server.poll() is not None, 60) or not _healthy(api):
-            log = (tmp_path / "server.log").read_text("utf-8", errors="replace")[-2000:]
-            message = f"the Prefect server did not start on 127.0.0.1:{port} within 60 s: {log}"
-            if _require_services():
-                pytest.fail(f"CRMKIT_REQUIRE_SERVICES is set and {message}")
-            pytest.skip(message)
+    with prefect_server(tmp_path) as (api, env):
         serve_env = {**env, "PREFECT_API_URL": api, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "COLUMNS": "200"}
         cli = [sys.executable, "-c", "from pipelines.cli import main; main()"]
         schedule = ["schedule", str(project), "--cron", CRON, "--name", DEPLOYMENT]
