@@ -192,7 +192,17 @@ def _prefect_server_url() -> str | None:
     if module is None:
         return None
     instance = module.SubprocessASGIServer._instances.get(None)
-    return str(instance.api_url) if instance is not None and instance.running else None
+    return str(instance.api_url) if instance is not None and _alive(instance) else None
+
+
+def _alive(instance: Any) -> bool:
+    """Whether Prefect's temporary server ``instance`` runs. Prefect keeps ``running`` true after its process died
+    (a server crmkit handed to Prefect and stopped, a killed child): such an instance is marked stopped, so that
+    neither crmkit nor Prefect sends a flow run to a port nobody listens on."""
+    process = getattr(instance, "server_process", None)
+    if instance.running and process is not None and process.poll() is not None:
+        instance.running = False
+    return bool(instance.running)
 
 
 def _hand_to_prefect(server: PrefectServer) -> None:
@@ -207,7 +217,7 @@ def _hand_to_prefect(server: PrefectServer) -> None:
     from prefect.server.api import server as prefect_server
 
     instance = prefect_server.SubprocessASGIServer()
-    if instance.running:  # Prefect started one meanwhile: ours is not needed
+    if _alive(instance):  # Prefect started one meanwhile: ours is not needed
         server.stop()
         server.url = instance.api_url
         return

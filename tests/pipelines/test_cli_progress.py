@@ -161,3 +161,26 @@ def test_a_set_prefect_api_url_is_used_and_no_temporary_server_starts(project: P
         body = {"flows": {"id": {"any_": [flows[0]["id"]]}}}
         runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
         assert [r["state"]["type"] for r in runs] == ["COMPLETED"]
+
+
+@pytest.mark.slow  # two temporary Prefect servers, in a process of their own
+def test_a_stopped_server_handed_to_prefect_is_never_reused() -> None:
+    """In a process that imported Prefect first (a test worker, a notebook), crmkit hands its temporary server to
+    Prefect. Once that server stopped, the next run must start a new one: Prefect's record of it still says
+    "running", and trusting it sent every later run of the process to a closed port (Connection refused)."""
+    script = """
+import prefect.context
+from pipelines import cli  # noqa: F401  (the package as the CLI loads it)
+from pipelines._prefect import launch_server, wait_until_ready
+import urllib.request
+first = launch_server(); wait_until_ready(first); first.stop()
+second = launch_server(); wait_until_ready(second)
+with urllib.request.urlopen(second.url + "/health", timeout=5) as answer:
+    print("new" if second.url != first.url else "same", answer.status)
+second.stop()
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert done.stdout.split() == ["new", "200"], done.stdout + done.stderr
