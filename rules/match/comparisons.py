@@ -178,6 +178,21 @@ class Comparison:
         return out, tf
 
 
+class Rows:
+    """Rows ``positions`` of a frame, each column gathered when first read: a chunk's comparisons read a few of
+    the prepared frame's many columns, so gathering all of them for every chunk cost time and most of the memory."""
+
+    def __init__(self, frame: pl.DataFrame, positions: np.ndarray) -> None:
+        self._frame, self._positions = frame, pl.Series(positions)
+        self._gathered: dict[str, pl.Series] = {}
+        self.columns, self.schema, self.height = frame.columns, frame.schema, len(positions)
+
+    def __getitem__(self, col: str) -> pl.Series:
+        if col not in self._gathered:
+            self._gathered[col] = self._frame.get_column(col).gather(self._positions)
+        return self._gathered[col]
+
+
 class PairView:
     """Two aligned sides of a chunk of pairs with memoised helpers (equal, both known, fuzzy scores).
 
@@ -190,8 +205,8 @@ class PairView:
 
     def __init__(
         self,
-        left: pl.DataFrame,
-        right: pl.DataFrame,
+        left: Rows,
+        right: Rows,
         numbers: pl.DataFrame,
         n: int,
         levels: ComparisonSettings,
@@ -345,7 +360,7 @@ class PairView:
         def compute() -> pl.DataFrame:
             prefix = "n:" if col == "phone_national" else ""
             sides = [
-                frame.select(pl.col(col).alias("number")).with_row_index("i").explode("number").drop_nulls("number")
+                frame[col].alias("number").to_frame().with_row_index("i").explode("number").drop_nulls("number")
                 for frame in (self.L, self.R)
             ]
             return (
@@ -821,7 +836,7 @@ class Comparer:
         return pos
 
     def compare(
-        self, left: np.ndarray, right: np.ndarray, chunk: int = 250_000, sample: np.ndarray | None = None
+        self, left: np.ndarray, right: np.ndarray, chunk: int = 100_000, sample: np.ndarray | None = None
     ) -> Compared:
         """Level of every comparison for the aligned pairs ``(left[i], right[i])`` of ``_rid`` values.
 
@@ -838,7 +853,12 @@ class Comparer:
         for start in range(0, max(len(left), 1), chunk):
             lpos, rpos = li[start : start + chunk], ri[start : start + chunk]
             view = PairView(
-                self.side[lpos], self.side[rpos], self.numbers, self.n, self.settings.levels, (self.coded, lpos, rpos)
+                Rows(self.side, lpos),
+                Rows(self.side, rpos),
+                self.numbers,
+                self.n,
+                self.settings.levels,
+                (self.coded, lpos, rpos),
             )
             part = None if sample is None else sample[start : start + chunk]
             for comparison in self.comparisons:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import polars as pl
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -137,16 +137,59 @@ def _relink(
         weights[missing] = weight_of(pairs["left"].to_numpy()[missing], pairs["right"].to_numpy()[missing])
     distance = np.where(np.isneginf(weights), _VETO_DISTANCE, _CLIP - np.clip(weights, -_CLIP, _CLIP))
     out = labels.copy()
-    position = {rid: i for i, rid in enumerate(frame["rid"].to_list())}
+    position = pl.DataFrame({"rid": frame["rid"], "at": np.arange(frame.height)})
     starts = pairs.with_row_index("i").group_by("comp", maintain_order=True).agg(pl.col("i").first(), pl.len())
     groups = members.group_by("comp", maintain_order=True).agg(pl.col("rid"))
-    for (comp, rids), (_, first, count) in zip(groups.iter_rows(), starts.iter_rows(), strict=True):
-        assert comp is not None
-        flat = fcluster(linkage(distance[first : first + count], method="average"), _CLIP - cut, "distance")
-        smallest: dict[int, int] = {}
-        for rid, group in zip(rids, flat.tolist(), strict=True):
-            smallest.setdefault(group, rid)
-        for rid, group in zip(rids, flat.tolist(), strict=True):
-            out[position[rid]] = smallest[group]
+    flat = np.empty(members.height, dtype=np.int64)  # a group number per member, unique across components
+    sizes = groups["rid"].list.len().to_numpy().astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    first = starts["i"].to_numpy().astype(np.int64)
+    triangle = sizes == 3
+    if triangle.any():
+        flat_three = _triangles(distance, first[triangle], _CLIP - cut)
+        at = offsets[triangle][:, None] + np.arange(3)
+        flat[at.ravel()] = (offsets[triangle][:, None] + flat_three).ravel()
+    for offset, size, start in zip(offsets[~triangle], sizes[~triangle], first[~triangle], strict=True):
+        count = size * (size - 1) // 2
+        tree = linkage(distance[start : start + count], method="average")
+        flat[offset : offset + size] = offset + _cut(tree, _CLIP - cut)
+    rids = members["rid"].to_numpy()
+    chosen = pl.DataFrame({"rid": rids, "group": flat}).with_columns(pl.col("rid").min().over("group").alias("label"))
+    at = chosen.join(position, on="rid", maintain_order="left")
+    out[at["at"].to_numpy()] = at["label"].to_numpy()
     logger.debug("average linkage re-clustered %s groups (%s pairs scored)", len(groups), int(missing.sum()))
     return out
+
+
+def _triangles(distance: np.ndarray, first: np.ndarray, limit: float) -> np.ndarray:
+    """Average linkage of many three-record groups at once: a group number (0-2) per record, shape (groups, 3).
+
+    ``distance[first + (0, 1, 2)]`` are each group's distances (0,1), (0,2), (1,2). The closest two join when
+    within ``limit``; the third joins them when its mean distance to the two is within it (ties join either pair
+    first to the same result)."""
+    d = distance[first[:, None] + np.arange(3)]
+    closest = d.argmin(axis=1)  # 0: records (0,1), 1: (0,2), 2: (1,2)
+    rows = np.arange(len(d))
+    pairs = np.array([[0, 1, 2], [0, 2, 1], [1, 2, 0]])[closest]  # the two that join, then the third
+    third_to = np.array([[1, 2], [0, 2], [0, 1]])[closest]  # the third's distances to the two, as indexes into d
+    joined = d[rows, closest] <= limit
+    third = joined & ((d[rows, third_to[:, 0]] + d[rows, third_to[:, 1]]) / 2 <= limit)
+    out = np.tile(np.arange(3), (len(d), 1))
+    out[rows[joined], pairs[joined, 1]] = pairs[joined, 0]
+    out[rows[third], pairs[third, 2]] = pairs[third, 0]
+    return out
+
+
+def _cut(tree: np.ndarray, limit: float) -> np.ndarray:
+    """Flat clusters of a linkage matrix, as a record number (0..n-1) per record: records joined by merges at most
+    ``limit`` apart (average linkage is monotone, so this is ``fcluster(tree, limit, "distance")`` without its
+    validation, which cost more than the clustering of a small group)."""
+    n = len(tree) + 1
+    leader = np.arange(n)
+    first_leaf = list(range(n)) + [0] * (n - 1)  # a record of each merged node
+    for step, (a, b, height, _) in enumerate(tree.tolist()):
+        left, right = first_leaf[int(a)], first_leaf[int(b)]
+        first_leaf[n + step] = left
+        if height <= limit:
+            leader[leader == leader[right]] = leader[left]
+    return leader

@@ -67,3 +67,47 @@ def test_no_cluster_grows_unchecked() -> None:
     edges = [(i, i + 1, 4.0) for i in range(300)]
     out = cluster(list(range(301)), _scored(edges), threshold=0.9, weight_of=_weights({}), max_size=50)
     assert out.group_by("cluster").len()["len"].max() <= 50
+
+
+def _reference_clusters(nodes: list[int], edges: pl.DataFrame, weight_of: Any, cut: float) -> dict[int, int]:
+    """The average-linkage check done the plain way: scipy's ``fcluster`` on every incomplete component."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    index = {rid: i for i, rid in enumerate(nodes)}
+    li = [index[a] for a in edges["left"]]
+    ri = [index[b] for b in edges["right"]]
+    _, comp = connected_components(coo_matrix((np.ones(len(li)), (li, ri)), shape=(len(nodes), len(nodes))))
+    label: dict[int, int] = {}
+    for c in set(comp.tolist()):
+        members = sorted(rid for rid, k in zip(nodes, comp.tolist(), strict=True) if k == c)
+        pairs = [(a, b) for i, a in enumerate(members) for b in members[i + 1 :]]
+        known = {(a, b) for a, b in zip(edges["left"], edges["right"], strict=True)}
+        if len(members) < 3 or all(p in known for p in pairs):
+            label.update({rid: members[0] for rid in members})
+            continue
+        w = weight_of(np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]))
+        distance = np.where(np.isneginf(w), 1e9, 60.0 - np.clip(w, -60.0, 60.0))
+        flat = fcluster(linkage(distance, method="average"), 60.0 - cut, "distance")
+        first: dict[int, int] = {}
+        for rid, group in zip(members, flat.tolist(), strict=True):
+            label[rid] = first.setdefault(group, rid)
+    return label
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_average_linkage_check_equals_scipys_fcluster_on_every_group(seed: int) -> None:
+    # groups of three are clustered at once in numpy, larger ones by scipy's linkage and a cut of their own: both
+    # must give what fcluster gives, ties (weights from a few values) and cannot-link pairs included
+    rng = np.random.default_rng(seed)
+    n = 40
+    choices = np.array([-np.inf, -10.0, -2.0, 0.0, 2.0, 5.0, 8.0, 12.0, 20.0])
+    table = {(a, b): float(rng.choice(choices)) for a in range(n) for b in range(a + 1, n)}
+    edges = [(a, b, w) for (a, b), w in table.items() if w >= 5.0 and rng.random() < 0.08]
+    scored = _scored(edges)
+    weight_of = _weights(table)
+    out = cluster(list(range(n)), scored, threshold=0.9, weight_of=weight_of, linkage_threshold=0.8)
+    confident = scored.filter(pl.col("match_probability") >= 0.9)
+    expected = _reference_clusters(list(range(n)), confident, weight_of, float(np.log2(0.8 / 0.2)))
+    assert dict(out.rows()) == expected
