@@ -8,8 +8,20 @@ model of a kind's keyword parameters (phone and address: ``region``; date and da
 :func:`normalise_frame` applies them to every canonical field of a mapped frame.
 
 A normaliser of your own (:func:`register_normaliser`) keeps the contract with :func:`map_distinct`: each distinct
-value computed once (and remembered across calls in a :class:`Memo`), a failing value an ``issues`` code
-(``ISSUES_DTYPE``), never an exception.
+value computed once (and remembered across calls in a :class:`Memo`), null, blank and placeholder cells answered
+by ``map_distinct(..., placeholder="placeholder")``, a failing value an ``issues`` code (``ISSUES_DTYPE``), never an
+exception. Its registration's :class:`FrameSpec` says what :func:`normalise_frame` does with its output beyond the
+value, for example::
+
+    @register_normaliser(
+        "id_number",
+        frame=FrameSpec(
+            parts=("id_birth_date", "id_gender", "id_region_code", "id_province", "id_hash"),  # columns it adds
+            reads={"birth_dates": "birth_date", "genders": "gender"},  # keyword argument <- frame column
+            after=("date", "gender"),  # the kinds normalised first (those of the columns it reads)
+        ),
+    )
+    def normalise_id_number(values: pl.Series, *, birth_dates=None, genders=None) -> pl.DataFrame: ...
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from ._base import (
 from ._company import normalise_company
 from ._dates import DateParams, DatetimeParams, normalise_date, normalise_datetime, wall_time_to_utc
 from ._email import is_valid_address, normalise_email
-from ._frame import PART_COLUMNS, normalise_frame
+from ._frame import normalise_frame
 from ._gender import normalise_gender
 from ._id_number import ID_HASH_SALT, hash_id_number, mask_id_number, normalise_id_number
 from ._name import (
@@ -44,7 +56,16 @@ from ._name import (
 )
 from ._phone import PhoneParams, is_mobile_number, is_placeholder_digits, landline_of, normalise_phone
 from ._pinyin import split_syllables
-from ._registry import NORMALISERS, UnknownNormaliserError, get_normaliser, params_model, register_normaliser
+from ._registry import (
+    NORMALISERS,
+    PART_COLUMNS,
+    FrameSpec,
+    UnknownNormaliserError,
+    frame_spec,
+    get_normaliser,
+    params_model,
+    register_normaliser,
+)
 from ._text import normalise_text
 
 __all__ = [
@@ -57,6 +78,7 @@ __all__ = [
     "AddressParams",
     "DateParams",
     "DatetimeParams",
+    "FrameSpec",
     "Memo",
     "PhoneParams",
     "UnknownNormaliserError",
@@ -64,6 +86,7 @@ __all__ = [
     "collapse_whitespace",
     "fold_ascii",
     "formal_given_name",
+    "frame_spec",
     "get_normaliser",
     "has_fullwidth",
     "hash_id_number",

@@ -32,10 +32,10 @@ from typing import Final
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, to_simplified
+from ._base import ISSUES_DTYPE, Schema, blank_row, clean_text, map_distinct, to_simplified
 from ._divisions import CITY, COUNTY, MUNICIPALITIES, PROVINCE, Division, Entry, divisions, name_index, name_lengths
 from ._pinyin import HAN_CLASS, has_han
-from ._registry import check_params, register_normaliser
+from ._registry import FrameSpec, check_params, register_normaliser
 
 _SCHEMA: Schema = {
     "value": pl.String,
@@ -437,14 +437,13 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     if raw is None:
         return None, ["empty"], *([None] * len(_PART_NAMES))
     context, _, raw = raw.rpartition(_CONTEXT_SEP)
+    blank = blank_row(raw, _SCHEMA)  # screened here: map_distinct sees the cell with its context
+    if blank is not None:
+        return blank
     issues: list[str] = []
     if _FULLWIDTH_ALNUM.search(raw):
         issues.append("fullwidth")
     text = clean_text(raw)
-    if not text:
-        return None, ["empty"], *([None] * len(_PART_NAMES))
-    if is_null_marker(text):
-        return None, ["placeholder"], *([None] * len(_PART_NAMES))
     if has_han(text):
         text = _cn_text(text, issues)
         hint = _cn_text(clean_text(context), []) if context else ""
@@ -452,7 +451,23 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     return _western_one(text, region, issues)
 
 
-@register_normaliser("address", params=AddressParams)
+@register_normaliser(
+    "address",
+    params=AddressParams,
+    frame=FrameSpec(
+        parts=("street", "admin_code"),
+        reads={"context": ("province", "city", "district")},
+        # the parsed part wins over the source's own column (a US state sets the province); the column fills gaps
+        overrides={
+            "province": ("province", "region"),
+            "city": ("city",),
+            "district": ("district",),
+            "postcode": ("postcode",),
+            "country": ("country",),
+        },
+        after=("text",),
+    ),
+)
 def normalise_address(values: pl.Series, *, region: str = "CN", context: pl.Series | None = None) -> pl.DataFrame:
     """Normalise postal addresses: Chinese ones to divisions with their GB/T 2260 code, Western ones to parts.
 

@@ -3,6 +3,8 @@
 Every normaliser works the same way: cast the input to text, compute a result once per *distinct* value in
 Python, and join the results back onto the rows. Real customer data repeats a lot (the same company, the
 same city, the same placeholder phone), so the Python work is proportional to the number of distinct values.
+Cells that hold no value (null, blank, a null marker such as ``N/A`` or 无) are answered here, once for every
+normaliser (:func:`map_distinct` with ``placeholder``, :func:`blank_row`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast, overload
 
 import polars as pl
 
@@ -177,14 +179,42 @@ def memo_for(*namespace: Any, capacity: int = 200_000) -> Memo:
     return memo
 
 
+#: Computes one distinct value's result row, ordered like the schema (``None`` for a null cell).
+Compute = Callable[[str | None], Sequence[Any]]
+#: A vectorised path over the distinct keys (see :func:`map_distinct`).
+Fast = Callable[[pl.Series], pl.DataFrame]
+
+
+@overload
 def map_distinct(
     values: pl.Series,
-    compute: Callable[[str | None], Sequence[Any]],
+    compute: Callable[[str], Sequence[Any]],
+    schema: Schema,
+    *,
+    placeholder: str,
+    fast: Fast | None = None,
+    memo: Memo | None = None,
+) -> pl.DataFrame: ...
+@overload
+def map_distinct(
+    values: pl.Series,
+    compute: Compute,
     schema: Schema,
     *,
     batch: Callable[[list[str | None]], list[Sequence[Any]]] | None = None,
-    fast: Callable[[pl.Series], pl.DataFrame] | None = None,
+    fast: Fast | None = None,
     memo: Memo | None = None,
+    placeholder: None = None,
+) -> pl.DataFrame: ...
+def map_distinct(
+    values: pl.Series,
+    compute: Callable[[str], Sequence[Any]] | Compute,
+    schema: Schema,
+    *,
+    batch: Callable[[list[str | None]], list[Sequence[Any]]] | None = None,
+    fast: Fast | None = None,
+    memo: Memo | None = None,
+    placeholder: str | None = None,
 ) -> pl.DataFrame:
     """Apply ``compute`` once per distinct value and return one result row per input row.
 
@@ -197,7 +227,16 @@ def map_distinct(
         fast: optional vectorised path: given the distinct keys, returns a frame with ``__key`` and the
             ``schema`` columns for the keys it can answer; ``compute`` runs only for the others.
         memo: optional :class:`Memo` reused across calls (ignored when ``batch`` is given).
+        placeholder: the issue code of a null marker (``"placeholder"``; the name normaliser's is
+            ``"not_a_name"``). Given, cells that hold no value are answered here (:func:`blank_row`: null and
+            blank cells ``empty``, null markers this code) and ``compute`` sees only the others, as text. Without
+            it ``compute`` sees every cell: a normaliser that reads some null markers as answers (gender: 未知 is
+            ``not_stated``) or whose keys carry more than the cell (address: its context) screens them itself.
     """
+    if placeholder is None:
+        one = cast(Compute, compute)
+    else:
+        one = _screened(compute, schema, placeholder)
     text = as_text(values)
     list_cols = {name for name, dtype in schema.items() if isinstance(dtype, pl.List)}
     uniques = text.unique(maintain_order=True)
@@ -218,9 +257,9 @@ def map_distinct(
         if batch is not None:
             rows = batch(distinct)
         elif memo is not None:
-            rows = memo.compute_all(distinct, compute, schema)
+            rows = memo.compute_all(distinct, one, schema)
         else:
-            rows = [_safe(compute, v, schema) for v in distinct]
+            rows = [_safe(one, v, schema) for v in distinct]
         columns: dict[str, list[Any]] = {name: [] for name in schema}
         if rows:
             for name, col in zip(schema, zip(*rows, strict=True), strict=True):
@@ -263,14 +302,45 @@ def _join(items: Sequence[str] | None) -> str | None:
 STRICT_ENV = "CRMKIT_STRICT_NORMALISERS"
 
 
-def _safe(compute: Callable[[str | None], Sequence[Any]], value: str | None, schema: dict[str, Any]) -> Sequence[Any]:
+def _safe(compute: Compute, value: str | None, schema: Mapping[str, Any]) -> Sequence[Any]:
     try:
         return compute(value)
     except Exception:  # a bug must not stop a migration: report the value as invalid and log it
         if os.environ.get(STRICT_ENV, "") not in ("", "0"):
             raise
         logger.exception("normaliser failed on a value; reported as invalid")
-        return tuple(["invalid"] if name == "issues" else None for name in schema)
+        return _coded_row(schema, "invalid")
+
+
+def blank_row(raw: str, schema: Mapping[str, Any], placeholder: str = "placeholder") -> tuple[Any, ...] | None:
+    """The result row of a cell that holds no value, ``None`` for one that does.
+
+    A cell blank after :func:`clean_text` gets the issue ``empty``, a null marker (:data:`NULL_MARKERS`) the issue
+    ``placeholder``; every other column is null.
+    """
+    text = clean_text(raw)
+    if not text:
+        return _coded_row(schema, "empty")
+    if is_null_marker(text):
+        return _coded_row(schema, placeholder)
+    return None
+
+
+def _screened(compute: Callable[[str], Sequence[Any]], schema: Mapping[str, Any], placeholder: str) -> Compute:
+    """``compute`` behind :func:`blank_row`: it sees only cells that hold a value."""
+    empty = _coded_row(schema, "empty")
+
+    def screened(raw: str | None) -> Sequence[Any]:
+        if raw is None:
+            return empty
+        return blank_row(raw, schema, placeholder) or compute(raw)
+
+    return screened
+
+
+def _coded_row(schema: Mapping[str, Any], code: str) -> tuple[Any, ...]:
+    """A result row with no value: ``[code]`` as its issues, every other column null."""
+    return tuple([code] if name == "issues" else None for name in schema)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ import re
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for, to_simplified
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for, to_simplified
 from ._cn_regions import (
     region_names,
     region_pinyin,
@@ -28,7 +28,7 @@ from ._cn_regions import (
     short_region_names,
 )
 from ._pinyin import has_han, is_han, text_pinyin
-from ._registry import register_normaliser
+from ._registry import FrameSpec, register_normaliser
 
 _SCHEMA: Schema = {
     "value": pl.String,
@@ -254,13 +254,9 @@ def _key_pinyin(tokens: list[str]) -> str:
     return "".join(out)
 
 
-def _one(raw: str | None) -> tuple[object, ...]:
-    if raw is None:
-        return None, ["empty"], None, None
+def _one(raw: str) -> tuple[object, ...]:
     value = clean_text(raw)
-    if not value:
-        return None, ["empty"], None, None
-    if is_null_marker(value) or value.casefold() in _PLACEHOLDERS:
+    if value.casefold() in _PLACEHOLDERS:
         return None, ["placeholder"], None, None
     issues: list[str] = []
     if has_han(value):
@@ -275,7 +271,7 @@ def _one(raw: str | None) -> tuple[object, ...]:
     return value, issues, "".join(tokens), _key_pinyin(tokens)
 
 
-@register_normaliser("company")
+@register_normaliser("company", frame=FrameSpec(parts=("company_key", "company_key_pinyin")))
 def normalise_company(values: pl.Series) -> pl.DataFrame:
     """Normalise organisation names (see the module docstring for the key rules).
 
@@ -285,4 +281,4 @@ def normalise_company(values: pl.Series) -> pl.DataFrame:
         (个人, ``N/A``), ``invalid`` (nothing but a legal form), ``traditional``, ``legal_suffix``,
         ``region_prefix``.
     """
-    return map_distinct(values, _one, _SCHEMA, memo=memo_for("company"))
+    return map_distinct(values, _one, _SCHEMA, placeholder="placeholder", memo=memo_for("company"))

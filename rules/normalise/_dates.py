@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for
 from ._registry import check_params, register_normaliser
 
 Order = Literal["ymd", "dmy", "mdy"]
@@ -238,14 +238,8 @@ def _parse(
     raise _Unparseable
 
 
-def _date_one(raw: str | None, params: DateParams, today: dt.date) -> tuple[str | None, list[str]]:
-    if raw is None:
-        return None, ["empty"]
+def _date_one(raw: str, params: DateParams, today: dt.date) -> tuple[str | None, list[str]]:
     text = clean_text(raw)
-    if not text:
-        return None, ["empty"]
-    if is_null_marker(text):
-        return None, ["placeholder"]
     issues: list[str] = []
     try:
         parsed = _parse(text, params.order, today, issues, epoch=False)
@@ -265,16 +259,8 @@ def _age(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _datetime_one(
-    raw: str | None, params: DatetimeParams, zone: ZoneInfo, today: dt.date
-) -> tuple[str | None, list[str]]:
-    if raw is None:
-        return None, ["empty"]
+def _datetime_one(raw: str, params: DatetimeParams, zone: ZoneInfo, today: dt.date) -> tuple[str | None, list[str]]:
     text = clean_text(raw)
-    if not text:
-        return None, ["empty"]
-    if is_null_marker(text):
-        return None, ["placeholder"]
     issues: list[str] = []
     try:
         parsed = _parse(text, params.order, today, issues, epoch=True)
@@ -329,6 +315,7 @@ def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
         values,
         lambda raw: _date_one(raw, checked, today),
         _SCHEMA,
+        placeholder="placeholder",
         fast=lambda keys: pl.concat(
             [
                 _fast_iso(keys, earliest or dt.date(1901, 1, 1), latest, with_time=False),
@@ -366,6 +353,7 @@ def normalise_datetime(values: pl.Series, **params: object) -> pl.DataFrame:
         values,
         lambda raw: _datetime_one(raw, checked, zone, today),
         _SCHEMA,
+        placeholder="placeholder",
         fast=lambda keys: _fast_iso(keys, dt.date(1901, 1, 1), dt.date(2199, 12, 31), with_time=True),
         memo=memo_for("datetime", checked.model_dump_json(), today),
     )

@@ -15,8 +15,8 @@ import re
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
-from ._registry import register_normaliser
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for
+from ._registry import FrameSpec, register_normaliser
 
 _SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE, "email_role": pl.Boolean}
 
@@ -134,15 +134,8 @@ def _clean(raw: str) -> list[str]:
     return [part for part in parts if part]
 
 
-def _one(raw: str | None) -> tuple[str | None, list[str], bool | None]:
-    if raw is None:
-        return None, ["empty"], None
+def _one(raw: str) -> tuple[str | None, list[str], bool | None]:
     issues: list[str] = []
-    text = clean_text(raw)
-    if not text:
-        return None, ["empty"], None
-    if is_null_marker(text):
-        return None, ["placeholder"], None
     parts = _clean(raw)
     candidates = [p for p in parts if "@" in p] or parts[:1]
     chosen: str | None = None
@@ -174,7 +167,7 @@ def _one(raw: str | None) -> tuple[str | None, list[str], bool | None]:
     return chosen, issues, role
 
 
-@register_normaliser("email")
+@register_normaliser("email", frame=FrameSpec(parts=("email_role",)))
 def normalise_email(values: pl.Series) -> pl.DataFrame:
     """Normalise e-mail addresses.
 
@@ -184,4 +177,4 @@ def normalise_email(values: pl.Series) -> pl.DataFrame:
         Issue codes: ``empty``, ``invalid``, ``placeholder`` (``test@test.com``, ``noemail@…``),
         ``typo_fixed`` (``qq.con`` → ``qq.com``), ``role``, ``multiple`` (the first valid address is kept).
     """
-    return map_distinct(values, _one, _SCHEMA, memo=memo_for("email"))
+    return map_distinct(values, _one, _SCHEMA, placeholder="placeholder", memo=memo_for("email"))

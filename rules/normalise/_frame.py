@@ -11,44 +11,62 @@ from crm_store.schema import CANONICAL_FIELDS, ISSUES_COL
 
 from ._base import ISSUES_DTYPE
 from ._name import person_name_in_company
-from ._registry import get_normaliser
-
-#: Part columns each kind adds to the frame (the name kind's family/given parts fill existing columns).
-PART_COLUMNS: dict[str, tuple[str, ...]] = {
-    "phone": ("phone_type", "phones", "phone_extension"),
-    "email": ("email_role",),
-    "name": ("name_title", "name_pinyin", "name_key", "name_phonetic"),
-    "company": ("company_key", "company_key_pinyin"),
-    "address": ("street", "admin_code"),
-    "id_number": ("id_birth_date", "id_gender", "id_region_code", "id_province", "id_hash"),
-}
-_FILLED_BY_NAME = ("family_name", "given_name")
-#: Canonical fields the address normaliser's parts fill (a US state fills ``province``); the parsed part wins
-#: over the source's own column, which fills the gaps. The same columns give the address its context.
-_FILLED_BY_ADDRESS: dict[str, tuple[str, ...]] = {
-    "province": ("province", "region"),
-    "city": ("city",),
-    "district": ("district",),
-    "postcode": ("postcode",),
-    "country": ("country",),
-}
-_ADDRESS_CONTEXT = ("province", "city", "district")
-#: Fields normalised after the ones they read (address reads province/city/district; id_number reads
-#: birth_date and gender), and full_name last so that the family/given columns it fills are cleaned text.
-_LATE = {"address": 1, "id_number": 1, "full_name": 2}
+from ._registry import FrameSpec, frame_spec, get_normaliser
 
 
-def _series_params(kind: str, out: pl.DataFrame) -> dict[str, pl.Series]:
-    """Other columns of the row a normaliser cross-checks against (already normalised)."""
-    if kind == "id_number":
-        names = {"birth_dates": "birth_date", "genders": "gender"}
-        return {param: out.get_column(col) for param, col in names.items() if col in out.columns}
-    if kind == "address":
-        present = [c for c in _ADDRESS_CONTEXT if c in out.columns]
+def _kind(field: str) -> str:
+    """The normaliser kind of a canonical field (``text`` for a field without one)."""
+    return CANONICAL_FIELDS[field] or "text"
+
+
+def _rank(kind: str, path: tuple[str, ...] = ()) -> int:
+    """How deep ``kind`` stands in the ``after`` order: 0 for a kind after none, else one more than its deepest."""
+    if kind in path:
+        raise ValueError(f"normaliser kinds are ordered after each other in a cycle: {' -> '.join((*path, kind))}")
+    return 1 + max((_rank(first, (*path, kind)) for first in frame_spec(kind).after), default=-1)
+
+
+def _reads(spec: FrameSpec, out: pl.DataFrame) -> dict[str, pl.Series]:
+    """The keyword arguments a normaliser reads from other (already normalised) columns of the frame."""
+    found: dict[str, pl.Series] = {}
+    for param, source in spec.reads.items():
+        if isinstance(source, str):
+            if source in out.columns:
+                found[param] = out.get_column(source)
+            continue
+        present = [c for c in source if c in out.columns]
         if present:
-            context = out.select(pl.concat_str([pl.col(c).cast(pl.String) for c in present], ignore_nulls=True))
-            return {"context": context.to_series()}
-    return {}
+            joined = pl.concat_str([pl.col(c).cast(pl.String) for c in present], ignore_nulls=True)
+            found[param] = out.select(joined).to_series()
+    return found
+
+
+def _part(spec: FrameSpec, result: pl.DataFrame, out: pl.DataFrame, part: str) -> pl.Series:
+    """A part column of ``result``; on a re-run the previous run's part fills in what the cleaned value lost."""
+    column = result.get_column(part)
+    if part not in out.columns or out.schema[part] != column.dtype:
+        return column
+    previous = out.get_column(part)
+    if part in spec.value_lists:
+        # a re-run sees only the chosen value: keep the list of the first run when it still holds it
+        keep = previous.list.contains(result.get_column("value")).fill_null(False)
+        return previous.zip_with(keep, column)
+    # a re-run sees the cleaned value, which no longer carries a title or an extension
+    return column.fill_null(previous)
+
+
+def _filled(spec: FrameSpec, result: pl.DataFrame, out: pl.DataFrame) -> list[pl.Expr]:
+    """The frame columns a normaliser's parts fill (the frame's value first) or override (the parts first)."""
+
+    def own(column: str) -> list[pl.Series]:
+        return [out.get_column(column).cast(pl.String)] if column in out.columns else []
+
+    def parts(names: tuple[str, ...]) -> list[pl.Series]:
+        return [result.get_column(name) for name in names]
+
+    return [pl.coalesce(*own(column), *parts(names)).alias(column) for column, names in spec.fills.items()] + [
+        pl.coalesce(*parts(names), *own(column)).alias(column) for column, names in spec.overrides.items()
+    ]
 
 
 def _name_from_company(out: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | None]:
@@ -75,14 +93,15 @@ def _name_from_company(out: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | Non
     moved = person.get_column("is_person")
     if not moved.any():
         return out, moved
-    names = {"full_name": "value", **{p: p for p in PART_COLUMNS["name"]}, **{p: p for p in _FILLED_BY_NAME}}
+    name = frame_spec("name")
+    names = {"full_name": "value", **{p: p for p in name.parts}, **{c: parts[0] for c, parts in name.fills.items()}}
     columns = [
         pl.when(moved).then(person.get_column(src)).otherwise(pl.col(dst) if dst in out.columns else None).alias(dst)
         for dst, src in names.items()
     ]
     columns += [
         pl.when(moved).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("company", *PART_COLUMNS["company"])
+        for c in ("company", *frame_spec("company").parts)
         if c in out.columns
     ]
     return out.with_columns(columns), moved
@@ -100,17 +119,19 @@ def normalise_frame(
     """Normalise every canonical field column present in ``df``.
 
     Each present field (``CANONICAL_FIELDS`` of ``crm_store.schema``) is replaced by its normalised value;
-    fields without a kind are cleaned as text. Part columns are added (phone: ``phone_type``, ``phones``,
-    ``phone_extension``; email: ``email_role``; full_name: ``name_title``, ``name_pinyin``, ``name_key``,
-    ``name_phonetic``; company: ``company_key``, ``company_key_pinyin``), ``family_name``/``given_name`` are
-    filled from ``full_name`` where null or absent. Address adds ``street`` and ``admin_code`` and sets
-    ``province`` (a US state too), ``city``, ``district``, ``postcode`` and ``country`` where the parsed address
-    found them (the source's own columns fill the gaps and give an ambiguous address its context). The
-    ``id_number`` column holds the **mask** (the raw number survives nowhere in the frame but ``_payload``)
-    and ``id_hash``, ``id_birth_date``, ``id_gender``, ``id_region_code`` and ``id_province`` are added, the
-    number being cross-checked against the row's normalised ``birth_date`` and ``gender``. ``_issues`` lists
-    ``"<field>.<code>"`` for every issue of the row except ``empty`` (missing values are reported separately).
-    Other columns pass through.
+    fields without a kind are cleaned as text. What a kind does beyond that is declared at its registration
+    (:class:`FrameSpec`), in the order its ``after`` gives: its part columns are added (:data:`PART_COLUMNS`:
+    ``phone_type``, ``phones``, ``email_role``, ``name_key``, ``company_key`` …), columns it reads are passed
+    to it, columns it fills or overrides are set. So ``family_name``/``given_name`` are filled from
+    ``full_name`` where null or absent; address adds ``street`` and ``admin_code`` and sets ``province`` (a
+    US state too), ``city``, ``district``, ``postcode`` and ``country`` where the parsed address found them
+    (the source's own columns fill the gaps and give an ambiguous address its context). The ``id_number``
+    column holds the **mask** (the raw number survives nowhere in the frame but ``_payload``) and ``id_hash``,
+    ``id_birth_date``, ``id_gender``, ``id_region_code`` and ``id_province`` are added, the number being
+    cross-checked against the row's normalised ``birth_date`` and ``gender``. A person's name written in the
+    company field while ``full_name`` is empty moves to the name columns (``full_name.from_company``).
+    ``_issues`` lists ``"<field>.<code>"`` for every issue of the row except ``empty`` (missing values are
+    reported separately). Other columns pass through.
     Running it again on its own output changes no value or part (parts that only the raw text carried, such
     as a title, an extension or the other numbers of a phone cell, are kept from the first run); ``_issues``
     then describes the already clean values.
@@ -130,41 +151,21 @@ def normalise_frame(
         "date": {"order": date_order, "today": today, "max_age": max_age},
         "datetime": {"tz": tz, "order": date_order, "today": today},
     }
-    fields = [f for f in CANONICAL_FIELDS if f in df.columns]
-    fields.sort(key=lambda f: _LATE.get(f, 0))
+    fields = sorted((f for f in CANONICAL_FIELDS if f in df.columns), key=lambda f: _rank(_kind(f)))
     out = df
     issue_exprs: list[pl.Expr] = []
     for field in fields:
-        kind = CANONICAL_FIELDS[field] or "text"
-        result = get_normaliser(kind)(out.get_column(field), **params.get(kind, {}), **_series_params(kind, out))
-        columns = [result.get_column("value").alias(field)]
-        for part in PART_COLUMNS.get(kind, ()):
-            column = result.get_column(part)
-            if part in out.columns and out.schema[part] == column.dtype:
-                # a re-run sees the cleaned value, which no longer carries a title or an extension
-                column = column.fill_null(out.get_column(part))
-            columns.append(column)
-        if kind == "phone" and "phones" in out.columns and out.schema["phones"] == pl.List(pl.String):
-            # a re-run sees only the chosen number: keep the list of the first run when it still holds it
-            new_value = result.get_column("value")
-            keep = out.get_column("phones").list.contains(new_value).fill_null(False)
-            columns[2] = pl.Series("phones", out.get_column("phones")).zip_with(keep, result.get_column("phones"))
+        kind = _kind(field)
+        spec = frame_spec(kind)
+        result = get_normaliser(kind)(out.get_column(field), **params.get(kind, {}), **_reads(spec, out))
         issue_col = f"__issues_{field}"
-        columns.append(result.get_column("issues").alias(issue_col))
-        out = out.with_columns(columns)
-        if kind == "address":
-            out = out.with_columns(
-                pl.coalesce(
-                    *(result.get_column(part) for part in parts),
-                    *([out.get_column(column).cast(pl.String)] if column in out.columns else []),
-                ).alias(column)
-                for column, parts in _FILLED_BY_ADDRESS.items()
-            )
-        if kind == "name":
-            out = out.with_columns(
-                (pl.col(part).fill_null(result.get_column(part)) if part in out.columns else result.get_column(part))
-                for part in _FILLED_BY_NAME
-            )
+        out = out.with_columns(
+            result.get_column("value").alias(field),
+            *(_part(spec, result, out, part) for part in spec.parts),
+            result.get_column("issues").alias(issue_col),
+        )
+        if spec.fills or spec.overrides:
+            out = out.with_columns(_filled(spec, result, out))
         issue_exprs.append(
             pl.col(issue_col)
             .list.eval(pl.element().filter(pl.element() != "empty"))

@@ -61,4 +61,5 @@ def normalise_gender(values: pl.Series) -> pl.DataFrame:
     Output columns: ``value`` (``"male"``, ``"female"`` or null) and ``issues`` (``empty``, ``placeholder``,
     ``not_stated`` for 0/9/未知/保密, ``unknown`` for an unrecognised non-empty value).
     """
+    # no ``placeholder=``: some null markers (未知, 不详, 未填) are answers here (``not_stated``), so ``_one`` sees them
     return map_distinct(values, _one, _SCHEMA)

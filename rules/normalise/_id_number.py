@@ -26,9 +26,9 @@ from typing import Final
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct
 from ._divisions import province_name
-from ._registry import register_normaliser
+from ._registry import FrameSpec, register_normaliser
 
 #: Prefix hashed with the 18-character number for ``id_hash``.
 ID_HASH_SALT: Final = "crmkit-id:"
@@ -74,9 +74,7 @@ def _is_placeholder(digits: str) -> bool:
     return len(set(body)) == 1 or body in _ASCENDING or body in _DESCENDING
 
 
-def _one(raw: str | None, today: dt.date) -> tuple[object, ...]:
-    if raw is None:
-        return None, ["empty"], *_NO_PARTS
+def _one(raw: str, today: dt.date) -> tuple[object, ...]:
     issues: list[str] = []
     if _SHAPE.fullmatch(raw):  # the common case: nothing to clean
         digits = raw
@@ -84,10 +82,6 @@ def _one(raw: str | None, today: dt.date) -> tuple[object, ...]:
         if _FULLWIDTH_DIGIT.search(raw):
             issues.append("fullwidth")
         text = clean_text(raw)
-        if not text:
-            return None, ["empty"], *_NO_PARTS
-        if is_null_marker(text):
-            return None, ["placeholder"], *_NO_PARTS
         if _MASKED.fullmatch(text):  # the output of an earlier run: nothing left to check
             return text, ["masked"], *_NO_PARTS
         digits = _SEPARATORS.sub("", text).upper()
@@ -168,7 +162,14 @@ def _fast(uniques: pl.Series, today: dt.date) -> pl.DataFrame:
     )
 
 
-@register_normaliser("id_number")
+@register_normaliser(
+    "id_number",
+    frame=FrameSpec(
+        parts=("id_birth_date", "id_gender", "id_region_code", "id_province", "id_hash"),
+        reads={"birth_dates": "birth_date", "genders": "gender"},
+        after=("date", "gender"),
+    ),
+)
 def normalise_id_number(
     values: pl.Series,
     *,
@@ -201,7 +202,9 @@ def normalise_id_number(
         if other is not None and other.len() != values.len():
             raise ValueError(f"{name} has {other.len()} rows, values {values.len()}")
     today = dt.date.today()
-    out = map_distinct(values, lambda raw: _one(raw, today), _SCHEMA, fast=lambda keys: _fast(keys, today))
+    out = map_distinct(
+        values, lambda raw: _one(raw, today), _SCHEMA, placeholder="placeholder", fast=lambda keys: _fast(keys, today)
+    )
     checks: list[pl.Expr] = []
     if birth_dates is not None:
         other = pl.Series("__birth", birth_dates).cast(pl.String).str.strip_chars()

@@ -66,7 +66,7 @@ from ._name_tables import (
     WESTERN_TITLES,
 )
 from ._pinyin import han_syllables, has_han, is_han, split_syllables, surname_pinyin
-from ._registry import register_normaliser
+from ._registry import FrameSpec, register_normaliser
 
 _SCHEMA: Schema = {
     "value": pl.String,
@@ -467,9 +467,7 @@ def _none_if_empty(text: pl.Expr) -> pl.Expr:
     return pl.when(text != "").then(text)
 
 
-def _one(raw: str | None) -> tuple[object, ...]:
-    if raw is None:
-        return None, ["empty"], None, None, None, None, None, None
+def _one(raw: str) -> tuple[object, ...]:
     text = clean_text(raw)
     issues: list[str] = []
     if not text.isascii() and any(unicodedata.category(c) in _SYMBOLS for c in text):
@@ -477,8 +475,6 @@ def _one(raw: str | None) -> tuple[object, ...]:
         issues.append("symbols_removed")  # 张伟👍, Lily🌸: a chat nickname's emoji is not part of the name
         if not text:
             return _NOT_A_NAME
-    if not text:
-        return None, ["empty"], None, None, None, None, None, None
     if _looks_like_non_name(text):
         return _NOT_A_NAME
     checked = text
@@ -539,7 +535,15 @@ def _recase_parts(value: str, family: str, given: str | None) -> tuple[str, str 
     return pick(family), pick(given) if given else None
 
 
-@register_normaliser("name")
+@register_normaliser(
+    "name",
+    frame=FrameSpec(
+        parts=("name_title", "name_pinyin", "name_key", "name_phonetic"),
+        fills={"family_name": ("family_name",), "given_name": ("given_name",)},
+        # last: the family/given columns it fills are cleaned text by then, and its issues close a row's list
+        after=("text", "address", "id_number"),
+    ),
+)
 def normalise_name(values: pl.Series) -> pl.DataFrame:
     """Normalise person names (see the module docstring for the rules).
 
@@ -549,7 +553,7 @@ def normalise_name(values: pl.Series) -> pl.DataFrame:
         ``name_phonetic``. Issue codes: ``empty``, ``not_a_name``, ``traditional``, ``mixed_script``,
         ``symbols_removed`` (emoji and other pictographs dropped from the name).
     """
-    return map_distinct(values, _one, _SCHEMA, fast=_fast, memo=memo_for("name"))
+    return map_distinct(values, _one, _SCHEMA, placeholder="not_a_name", fast=_fast, memo=memo_for("name"))
 
 
 #: Words that make a Chinese text a business or a placeholder rather than a person's name (个人, 散户: "private").

@@ -27,8 +27,8 @@ import polars as pl
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct, memo_for
-from ._registry import check_params, register_normaliser
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for
+from ._registry import FrameSpec, check_params, register_normaliser
 
 if TYPE_CHECKING:
     from polars.expr.whenthen import ChainedThen, Then
@@ -313,17 +313,11 @@ class _Cell:
             self.failures.append(result)
 
 
-def _one(raw: str | None, region: str) -> tuple[object, ...]:
-    if raw is None:
-        return None, ["empty"], None, None, None
+def _one(raw: str, region: str) -> tuple[object, ...]:
     issues: list[str] = []
     if _FULLWIDTH_NUMBER.search(raw):
         issues.append("fullwidth")
     text = clean_text(raw)
-    if not text:
-        return None, ["empty"], None, None, None
-    if is_null_marker(text):
-        return None, [*issues, "placeholder"], None, None, None
     undone = _undo_excel(text, issues)
     if undone is None:
         return None, [*issues, "invalid"], None, None, None
@@ -354,7 +348,11 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     return chosen.e164, issues, chosen.kind, phones, chosen.extension
 
 
-@register_normaliser("phone", params=PhoneParams)
+@register_normaliser(
+    "phone",
+    params=PhoneParams,
+    frame=FrameSpec(parts=("phone_type", "phones", "phone_extension"), value_lists=("phones",)),
+)
 def normalise_phone(values: pl.Series, **params: object) -> pl.DataFrame:
     """Normalise phone numbers to E.164.
 
@@ -375,6 +373,7 @@ def normalise_phone(values: pl.Series, **params: object) -> pl.DataFrame:
         values,
         lambda raw: _one(raw, region),
         _SCHEMA,
+        placeholder="placeholder",
         fast=_fast_cn if region == "CN" else None,
         memo=memo_for("phone", region),
     )

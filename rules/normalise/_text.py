@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, is_null_marker, map_distinct
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct
 from ._registry import register_normaliser
 
 _SCHEMA: Schema = {"value": pl.String, "issues": ISSUES_DTYPE}
 
 
-def _one(raw: str | None) -> tuple[str | None, list[str]]:
-    if raw is None:
-        return None, ["empty"]
-    text = clean_text(raw)
-    if not text:
-        return None, ["empty"]
-    if is_null_marker(text):
-        return None, ["placeholder"]
-    return text, []
+def _one(raw: str) -> tuple[str | None, list[str]]:
+    return clean_text(raw), []
 
 
 @register_normaliser("text")
@@ -28,4 +21,4 @@ def normalise_text(values: pl.Series) -> pl.DataFrame:
     Output columns: ``value`` (null when empty or a null marker such as ``N/A``, ``无``, ``-``) and ``issues``
     (``empty``, ``placeholder``).
     """
-    return map_distinct(values, _one, _SCHEMA)
+    return map_distinct(values, _one, _SCHEMA, placeholder="placeholder")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from rules.normalise import (
     NORMALISERS,
     STRICT_ENV,
+    FrameSpec,
     Memo,
     UnknownNormaliserError,
     clean_text,
@@ -129,6 +130,27 @@ def test_map_distinct_reports_a_crashing_value_as_invalid(
     out = map_distinct(pl.Series(["ok", "boom"]), compute, schema)
     assert out.rows() == [("ok", []), (None, ["invalid"])]
     assert "normaliser failed" in caplog.text
+
+
+def test_map_distinct_answers_cells_without_a_value_itself() -> None:
+    """With ``placeholder``, null, blank and null-marker cells never reach ``compute``."""
+    calls: list[str] = []
+
+    def compute(raw: str) -> tuple[str | None, list[str]]:
+        calls.append(raw)
+        return raw.upper(), []
+
+    values = pl.Series(["a", None, "", " \u3000", "N/A", "无", "a"])
+    out = map_distinct(values, compute, {"value": pl.String, "issues": pl.List(pl.String)}, placeholder="odd")
+    assert calls == ["a"]
+    assert out.get_column("value").to_list() == ["A", None, None, None, None, None, "A"]
+    assert out.get_column("issues").to_list() == [[], ["empty"], ["empty"], ["empty"], ["odd"], ["odd"], []]
+
+
+def test_a_frame_spec_keeps_value_lists_among_its_parts() -> None:
+    assert FrameSpec(parts=("phones",), value_lists=("phones",)).value_lists == ("phones",)
+    with pytest.raises(ValueError, match="value_lists"):
+        FrameSpec(value_lists=("phones",))
 
 
 @pytest.mark.parametrize("kind", sorted(NORMALISERS))

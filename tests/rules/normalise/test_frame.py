@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from crm_store.schema import CANONICAL_FIELDS, ISSUES_COL
-from rules.normalise import PART_COLUMNS, normalise_frame
+from rules.normalise import NORMALISERS, PART_COLUMNS, frame_spec, normalise_frame
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -79,6 +79,14 @@ def test_parts_added_for_every_kind_present() -> None:
         if any(CANONICAL_FIELDS.get(field) == kind for field in _frame().columns):
             for part in parts:
                 assert part in out.columns
+
+
+@pytest.mark.parametrize("kind", sorted(NORMALISERS))
+def test_a_kind_is_normalised_after_the_columns_it_reads_or_fills(kind: str) -> None:
+    spec = frame_spec(kind)
+    read = [c for source in spec.reads.values() for c in ((source,) if isinstance(source, str) else source)]
+    columns = {*read, *spec.fills, *spec.overrides}
+    assert {CANONICAL_FIELDS[c] or "text" for c in columns if c in CANONICAL_FIELDS} <= set(spec.after)
 
 
 def test_only_present_fields_are_touched() -> None:
