@@ -93,6 +93,27 @@ def test_candidate_pairs_are_unique_ordered_and_say_which_rules_proposed_them() 
     assert pairs["rules"].to_list() == [["_mobiles", "email"], ["email"]]
 
 
+@pytest.mark.parametrize("base", [0, -(2**40), 2**33], ids=["small", "negative", "large"])
+@pytest.mark.parametrize("spread", [1, 2**33], ids=["near", "far apart"])
+def test_candidate_pairs_do_not_depend_on_the_rid_values(base: int, spread: int) -> None:
+    """Pairs are sorted as one 64-bit number when the ``_rid`` values span less than 2^32, else grouped on both
+    columns: either way the same pairs, sorted, each once, with their rules."""
+    rids = [base + 3 * spread, base, base + spread, base + 2 * spread]
+    df = pl.DataFrame(
+        {"_rid": rids, "email": ["a@x.cn", "a@x.cn", "a@x.cn", "c@x.cn"], "name_key": ["w", "w", "q", "q"]}
+    )
+    pairs = candidate_pairs(df, [BlockingRule(on=("email",)), BlockingRule(on=("name_key",))])
+    r = sorted(rids)
+    assert pairs.rows() == [
+        (r[0], r[1], ["email"]),
+        (r[0], r[3], ["email", "name_key"]),
+        (r[1], r[2], ["name_key"]),
+        (r[1], r[3], ["email"]),
+    ]
+    alone = candidate_pairs(df.with_columns(pl.Series("email", ["a", "b", "c", "d"])), [BlockingRule(on=("email",))])
+    assert alone.height == 0 and alone.schema == pairs.schema
+
+
 def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once() -> None:
     """Two records sharing two numbers meet in two blocks of the number rule; rules keep their listed order."""
     df = pl.DataFrame(
