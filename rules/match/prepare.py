@@ -135,17 +135,9 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_giv_raw").str.len_chars() > 0).then(pl.col("_giv_raw")).alias("_giv_raw"),
         pl.when(pl.col("_cjk")).then(full.str.replace_all(r"[^\u3400-\u9fff]", "")).alias("_han"),
     )
-    # the syllables of a pinyin name, sorted: "Tang Yan Lin", "Lin Tangyan" and 唐艳琳 share "lin tang yan"
-    spelled = out["name_pinyin"].cast(pl.String).unique().drop_nulls().to_list() if "name_pinyin" in out.columns else []
-    syllables = {}
-    for text in spelled:
-        parts = [split_syllables(w) for w in text.lower().split()]
-        if parts and all(parts) and sum(len(p) for p in parts if p) >= 2:
-            syllables[text] = " ".join(sorted(s for p in parts if p for s in p))
+    pinyin_text = out["name_pinyin"].cast(pl.String) if "name_pinyin" in out.columns else None
     out = out.with_columns(
-        (pl.col("name_pinyin").cast(pl.String) if "name_pinyin" in out.columns else pl.lit(None, pl.String))
-        .replace_strict(syllables, default=None, return_dtype=pl.String)
-        .alias("_sylkey")
+        _syllable_keys(pinyin_text) if pinyin_text is not None else pl.lit(None, pl.String).alias("_sylkey")
     )
     words = pl.concat([out["_fam"], out["_giv_raw"]]).unique().drop_nulls()
     formal = {w: formal_given_name(w) for w in words.to_list()}
@@ -157,6 +149,36 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("_fam").replace_strict(codes, default=None, return_dtype=pl.String).alias("_fam_sx"),
         pl.col("_giv").replace_strict(codes, default=None, return_dtype=pl.String).alias("_giv_sx"),
     )
+
+
+def _syllable_keys(pinyin: pl.Series) -> pl.Series:
+    """``_sylkey``: the syllables of a pinyin name, sorted ("Tang Yan Lin", "Lin Tangyan" and 唐艳琳 share "lin
+    tang yan"); null unless every word is pinyin and there are two syllables or more. Each distinct word is split
+    once, the names assembled in polars."""
+    names = pinyin.unique().drop_nulls()
+    words = (
+        pl.DataFrame({"name": names})
+        .with_row_index("n")
+        .with_columns(pl.col("name").str.to_lowercase().str.extract_all(r"\S+").alias("word"))
+        .explode("word")
+    )
+    distinct = words["word"].drop_nulls().unique().to_list()
+    split = pl.DataFrame(
+        {"word": distinct, "syllables": [split_syllables(w) for w in distinct]},
+        schema={"word": pl.String, "syllables": pl.List(pl.String)},
+    )
+    keys = (
+        words.join(split, on="word", how="left")
+        .group_by("n", maintain_order=True)
+        .agg(
+            pl.col("name").first(),
+            pl.col("syllables").is_not_null().all().alias("pinyin"),
+            pl.col("syllables").list.len().sum().alias("count"),
+            pl.col("syllables").explode().sort().str.join(" ").alias("key"),
+        )
+        .filter(pl.col("pinyin") & (pl.col("count") >= 2))
+    )
+    return pinyin.replace_strict(keys["name"], keys["key"], default=None, return_dtype=pl.String).alias("_sylkey")
 
 
 def _street_expr(df: pl.DataFrame) -> pl.Expr:
