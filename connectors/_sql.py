@@ -26,10 +26,12 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import URL
 
+from connectors._encoding import decode
 from connectors._errors import SourceError
 from connectors._frame import BLANK_PATTERN, column_names, finish_batch, joined_values
 from connectors._keys import POSITION_PREFIX, KeyedParams, compose_key
 from connectors.lineage import (
+    BAD_ENCODING,
     EMPTY_ROW,
     ERROR_CODE_COL,
     ERROR_DETAIL_COL,
@@ -182,11 +184,14 @@ class SqlParams(KeyedParams):
 def value_text(value: object) -> str | None:
     """A database value as text: numbers as written (``Decimal("13800138000")`` -> ``13800138000``, integral
     floats without ``.0``), dates and times in ISO form, bytes decoded as UTF-8 (else ``0x`` + hex), JSON
-    values compact. NULL is ``None``."""
+    values compact, SQLite text that is not valid UTF-8 with U+FFFD for each undecodable sequence (its row is
+    quarantined: see `read_sql`). NULL is ``None``."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, _Undecodable):
+        return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -215,10 +220,88 @@ def value_text(value: object) -> str | None:
     return str(value)
 
 
-def _column_text(values: Sequence[object]) -> list[str | None]:
+class _Undecodable:
+    """A text value whose bytes are not UTF-8: SQLite stores whatever bytes it is given (a BLOB cast to TEXT), and
+    so does a PostgreSQL database in ``SQL_ASCII``. Read by `_decoded` instead of failing the whole read, shown
+    with U+FFFD for each undecodable sequence (`text`), its row quarantined as ``bad_encoding`` with `describe`
+    in the detail."""
+
+    __slots__ = ("_bad", "data", "text")
+
+    def __init__(self, data: bytes) -> None:
+        decoded = decode(data, "utf-8")
+        self.data = data
+        self.text = decoded.text
+        self._bad = decoded.bad
+
+    def describe(self) -> str:
+        """The undecodable bytes and where they are in the value (the first sequence, and how many more)."""
+        first = self._bad[0] if self._bad else None
+        text = f"undecodable bytes {first.data!r} at byte offset {first.offset}" if first else "undecodable bytes"
+        return text + (f" and {len(self._bad) - 1} more" if len(self._bad) > 1 else "")
+
+
+def _decoded(data: bytes) -> str | _Undecodable:
+    """Text as the database stored it: `str` when it is UTF-8, else `_Undecodable`, where the driver's own
+    decoding would stop the whole read (SQLite: ``Could not decode to UTF-8 column …``)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Undecodable(data)
+
+
+def _replaced(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _lenient_text(conn: sa.Connection) -> None:
+    """Make the connection read text that is not UTF-8 as `_Undecodable` values, for the data read (the schema
+    was read before, as the driver reads it). Only SQLite and PostgreSQL's ``SQL_ASCII`` databases keep such
+    text: every other server checks the encoding of what it stores, and converts it to the connection's."""
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and hasattr(dbapi, "text_factory"):  # the standard library's sqlite3
+        dbapi.text_factory = _decoded  # type: ignore[union-attr]
+    elif _psycopg_sql_ascii(dbapi):
+        _psycopg_text(dbapi, _decoded)
+
+
+def _psycopg_sql_ascii(dbapi: object) -> bool:
+    """Whether ``dbapi`` is a psycopg connection to a ``SQL_ASCII`` database, whose text it hands over as bytes."""
+    info = getattr(dbapi, "info", None)
+    return type(dbapi).__module__.startswith("psycopg") and getattr(info, "encoding", None) == "ascii"
+
+
+def _psycopg_text(dbapi: Any, load: Callable[[bytes], object]) -> None:
+    """Make psycopg read the text types of the connection's later queries with ``load`` (from their bytes)."""
+    from psycopg.adapt import Buffer, Loader
+    from psycopg.pq import Format
+
+    class Text(Loader):
+        def load(self, data: Buffer) -> object:
+            return load(bytes(data))
+
+    class BinaryText(Text):
+        format = Format.BINARY
+
+    for name in (0, "text", "varchar", "bpchar", "name", '"char"'):  # 0: a literal of unknown type
+        dbapi.adapters.register_loader(name, Text)
+        if name:
+            dbapi.adapters.register_loader(name, BinaryText)
+
+
+def _on_connect(dbapi: Any, _record: object) -> None:
+    """Before SQLAlchemy's own first queries on a new connection: a psycopg connection to a ``SQL_ASCII``
+    PostgreSQL database reads text as `str` (U+FFFD for undecodable bytes) instead of bytes, which SQLAlchemy
+    cannot read (``select version()``); `_lenient_text` marks undecodable text in the data read."""
+    if _psycopg_sql_ascii(dbapi):
+        _psycopg_text(dbapi, _replaced)
+
+
+def _column_text(values: Sequence[object]) -> tuple[list[str | None], dict[int, _Undecodable]]:
+    """A column's values as text, and the undecodable ones by their place in the column."""
     if all(type(v) is str or v is None for v in values):
-        return list(values)  # type: ignore[arg-type]
-    return [value_text(v) for v in values]
+        return list(values), {}  # type: ignore[arg-type]
+    return [value_text(v) for v in values], {i: v for i, v in enumerate(values) if type(v) is _Undecodable}
 
 
 def _cursor_value(text: object, column: sa.ColumnElement[Any] | None) -> object:
@@ -276,8 +359,9 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
     what = f"table {params.table!r}" if params.table is not None else "the query"
     logger.info("%s: reading %s from %s (cursor %s)", source, what, where, "none" if cursor is None else "set")
     try:
-        with read_only_connection(engine, source) as conn:
+        with read_only_connection(engine, source, where) as conn:
             stmt, key_cols = _statement(conn, params, cursor, source, where)
+            _lenient_text(conn)  # after reflection, which reads the schema as the driver does
             stream = conn.execution_options(stream_results=True, yield_per=params.chunk_size)
             bound = params.query is not None and params.cursor_column is not None and cursor is not None
             with stream.execute(stmt, {"crmkit_cursor": cursor} if bound else None) as result:
@@ -286,6 +370,9 @@ def read_sql(params: SqlParams, *, source: str, cursor: object | None = None) ->
         raise
     except sa.exc.SQLAlchemyError as exc:
         raise SourceError(source, where, None, _scrub(f"{what}: {_db_message(exc)}", url)) from None
+    except UnicodeError as exc:  # a driver that decodes text itself, and fails on a value the server kept
+        problem = f"{what}: a value is not valid in the connection's encoding ({type(exc).__name__}: {exc})"
+        raise SourceError(source, where, None, problem + "; set the URL's charset/client_encoding") from None
     finally:
         engine.dispose()
 
@@ -304,7 +391,7 @@ def read_sql_columns(params: SqlParams, *, source: str) -> tuple[list[str], list
     where = params.safe_url
     engine, url = _engine(params, source)
     try:
-        with read_only_connection(engine, source) as conn:
+        with read_only_connection(engine, source, where) as conn:
             if params.table is not None:
                 table = _reflect(conn, params.table, source, where)
                 return column_names(table.c.keys()), params.key or [c.name for c in table.primary_key.columns]
@@ -338,10 +425,12 @@ def _engine(params: SqlParams, source: str) -> tuple[sa.Engine, URL]:
     _check_query(params.query, url, source, where)
     _check_sqlite_file(url, source, where)
     try:
-        return sa.create_engine(read_only_url(url), poolclass=sa.pool.NullPool), url
+        engine = sa.create_engine(read_only_url(url), poolclass=sa.pool.NullPool)
     except Exception as exc:  # unknown dialect, missing driver, bad options
         problem = _scrub(f"cannot use this URL: {type(exc).__name__}: {exc}", url)
         raise SourceError(source, where, None, problem) from None
+    sa.event.listen(engine, "connect", _on_connect, insert=True)  # before SQLAlchemy's own first queries
+    return engine, url
 
 
 def query_refusal(query: str, dialect: str) -> str | None:
@@ -380,10 +469,23 @@ def read_only_url(url: URL) -> URL:
 
 
 @contextmanager
-def read_only_connection(engine: sa.Engine, source: str) -> Iterator[sa.Connection]:
+def read_only_connection(engine: sa.Engine, source: str, where: str | None = None) -> Iterator[sa.Connection]:
     """A connection that cannot write (`READ_ONLY_STATEMENTS`), rolled back when the block ends: a source
-    is never changed by reading it, whatever the query or a function it calls tries."""
-    with engine.connect() as conn:
+    is never changed by reading it, whatever the query or a function it calls tries.
+
+    Raises:
+        SourceError: The driver or the dialect fails to start the connection with an error that is not the
+            database's (an option the driver does not know, such as ``charset=binary``); ``where`` (default: the
+            engine's URL, password hidden) names the source in the message.
+    """
+    try:
+        connection = engine.connect()
+    except sa.exc.SQLAlchemyError:
+        raise
+    except Exception as exc:  # not a database error: the driver's or the dialect's, on this URL's options
+        problem = f"cannot connect: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise SourceError(source, where or safe_url(engine.url), None, _scrub(problem, engine.url)) from None
+    with connection as conn:
         statements = READ_ONLY_STATEMENTS.get(conn.dialect.name)
         if statements is None:
             logger.warning(
@@ -524,7 +626,8 @@ def _statement(
 class _Lenient(sa.types.TypeDecorator[Any]):
     """A reflected column's own conversion of the values read, keeping the driver's value where it fails: SQLite
     keeps any value in any column, and converting one odd value ('0000-00-00' in a DATE, 'abc' in a NUMERIC)
-    would otherwise stop the whole read. Every value becomes text afterwards (`value_text`)."""
+    would otherwise stop the whole read. Text that is not UTF-8 (`_Undecodable`) is not converted: its row is
+    quarantined. Every value becomes text afterwards (`value_text`)."""
 
     impl = sa.types.NullType
     cache_ok = False  # holds the column's type: a statement is built once per read
@@ -539,6 +642,8 @@ class _Lenient(sa.types.TypeDecorator[Any]):
             return None
 
         def process(value: Any) -> Any:
+            if type(value) is _Undecodable:
+                return value
             try:
                 return convert(value)
             except (ValueError, TypeError, ArithmeticError):
@@ -580,10 +685,21 @@ def _batches(
     key_names = [names[raw_names.index(k)] for k in key_cols]
     read = 0
     while rows := result.fetchmany(params.chunk_size):
-        columns = [_column_text(col) for col in zip(*rows, strict=True)]
+        columns, undecodable = zip(*(_column_text(col) for col in zip(*rows, strict=True)), strict=True)
         values = pl.DataFrame([pl.Series(n, c, dtype=pl.String) for n, c in zip(names, columns, strict=True)])
         joined = joined_values(values)
-        lineage = _row_lineage(values, joined, list(zip(key_names, key_cols, strict=True)), read + 1)
+        bad = _encoding_problems(dict(zip(names, undecodable, strict=True)), key_names, len(rows))
+        if bad is not None:
+            logger.warning(
+                "%s: %s rows of rows %s-%s hold text that is not UTF-8 (columns %s): quarantined as %s",
+                source,
+                bad.height - bad[_UNDECODABLE].null_count(),
+                read + 1,
+                read + len(rows),
+                ", ".join(n for n, found in zip(names, undecodable, strict=True) if found),
+                BAD_ENCODING,
+            )
+        lineage = _row_lineage(values, joined, list(zip(key_names, key_cols, strict=True)), read + 1, bad)
         read += len(rows)
         yield finish_batch(
             values,
@@ -597,12 +713,54 @@ def _batches(
     logger.info("%s: read %s rows from %s", source, read, where)
 
 
-def _row_lineage(values: pl.DataFrame, joined: pl.Series, keys: list[tuple[str, str]], first_row: int) -> pl.DataFrame:
+#: Columns of `_encoding_problems`: the row's undecodable values described, and whether its key is one of them.
+_UNDECODABLE: Final = "__undecodable"
+_KEY_UNDECODABLE: Final = "__key_undecodable"
+
+
+def _encoding_problems(
+    undecodable: Mapping[str, Mapping[int, _Undecodable]], key_columns: Sequence[str], height: int
+) -> pl.DataFrame | None:
+    """Per row of a batch: its values that are not UTF-8 described (``column 'x' is not valid UTF-8: …``, null
+    when it has none), and whether a key column is one (null when none is); ``None`` when no row has one.
+
+    Args:
+        undecodable: Per column of the batch, its `_Undecodable` values by row.
+        key_columns: The key columns (names in the batch).
+        height: Rows in the batch.
+    """
+    if not any(undecodable.values()):
+        return None
+    described: list[list[str]] = [[] for _ in range(height)]
+    in_key: list[bool | None] = [None] * height
+    for column, found in undecodable.items():
+        for row, value in found.items():
+            is_key = column in key_columns
+            what = "key column" if is_key else "column"
+            described[row].append(f"{what} {column!r} is not valid UTF-8: {value.describe()}")
+            in_key[row] = True if is_key else in_key[row]
+    return pl.DataFrame(
+        [
+            pl.Series(_UNDECODABLE, ["; ".join(d) if d else None for d in described], dtype=pl.String),
+            pl.Series(_KEY_UNDECODABLE, in_key, dtype=pl.Boolean),
+        ]
+    )
+
+
+def _row_lineage(
+    values: pl.DataFrame,
+    joined: pl.Series,
+    keys: list[tuple[str, str]],
+    first_row: int,
+    undecodable: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Each row's key, skip reason, error code and detail.
 
     The key is `compose_key` of the key values (``keys``: pairs of column in ``values``, name in the result).
     A row with a NULL key value is ``malformed_row``, keyed ``row:<n>`` by its place in the read
-    (``first_row`` is the first row's); a row whose values are all blank is ``empty_row``.
+    (``first_row`` is the first row's); a row holding text that is not UTF-8 (``undecodable``: see
+    `_encoding_problems`) is ``bad_encoding``, keyed ``row:<n>`` too when that text is a key value (its U+FFFD
+    could make it another row's key); a row whose values are all blank is ``empty_row``.
     """
     is_null = [pl.col(column).is_null() for column, _ in keys]
     broken = pl.any_horizontal(is_null)
@@ -613,11 +771,23 @@ def _row_lineage(values: pl.DataFrame, joined: pl.Series, keys: list[tuple[str, 
     )
     position = pl.format(POSITION_PREFIX + "{}", pl.int_range(first_row, first_row + values.height))
     blank = pl.lit(joined).str.contains(BLANK_PATTERN)
+    null_key = pl.format("key column {} is NULL", null_names)
+    detail: pl.Expr
+    if undecodable is None:
+        bad, bad_key, detail = pl.lit(False), pl.lit(False), pl.when(broken).then(null_key)
+    else:
+        described = pl.lit(undecodable[_UNDECODABLE])
+        bad, bad_key = described.is_not_null(), pl.lit(undecodable[_KEY_UNDECODABLE]).fill_null(False)
+        both = pl.concat_str([null_key, described], separator="; ", ignore_nulls=True)
+        detail = pl.when(broken).then(both).otherwise(described)
     return values.select(
-        pl.when(broken).then(position).otherwise(_key_values(values, [c for c, _ in keys])).alias(SOURCE_KEY_COL),
-        pl.when(~broken & blank).then(pl.lit(EMPTY_ROW)).alias(SKIP_REASON_COL),
-        pl.when(broken).then(pl.lit(MALFORMED_ROW)).alias(ERROR_CODE_COL),
-        pl.when(broken).then(pl.format("key column {} is NULL", null_names)).alias(ERROR_DETAIL_COL),
+        pl.when(broken | bad_key)
+        .then(position)
+        .otherwise(_key_values(values, [c for c, _ in keys]))
+        .alias(SOURCE_KEY_COL),
+        pl.when(~broken & ~bad & blank).then(pl.lit(EMPTY_ROW)).alias(SKIP_REASON_COL),
+        pl.when(broken).then(pl.lit(MALFORMED_ROW)).when(bad).then(pl.lit(BAD_ENCODING)).alias(ERROR_CODE_COL),
+        detail.alias(ERROR_DETAIL_COL),
     )
 
 

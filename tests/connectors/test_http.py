@@ -201,7 +201,9 @@ def test_bad_pages(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unreachable_server_is_retried_then_fails(waits: list[float]) -> None:
-    with pytest.raises(SourceError, match=r"http://127.0.0.1:1/x\?api_key=\*\*\*: page 1: no answer \(ConnectError\)"):
+    with pytest.raises(
+        SourceError, match=r"http://127.0.0.1:1/x\?api_key=\*\*\*: page 1: no answer \(ConnectError: .+\) after 2"
+    ):
         read(url="http://127.0.0.1:1/x?api_key=abc123", retries=1, timeout=2)
     assert waits == [0.5]
 

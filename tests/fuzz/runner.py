@@ -7,6 +7,10 @@ child writes ``{"event": "start", "ids": [...]}``, so that when the child dies (
 timeout) the parent knows which files it was on. A group whose run does not end cleanly is run again one file
 at a time, so every result names one file.
 
+``http`` cases (site specs, see ``http_site``) are answered by a local HTTP server the child starts on 127.0.0.1
+(a free port) when its plan holds one; each source reads its case's folder there, and the plan's ``env`` (the
+token of the cases that send one) is set in the child's environment.
+
 Result line per file: ``id``, ``outcome`` (``ok``: its rows were read and placed; ``source_failed``: it failed
 its own source, ``message`` says why; ``run_failed``: the run stopped, ``message`` is the run's error;
 ``crashed``: an exception escaped ``run_steps``; ``config_refused``: the project file was refused, which only a
@@ -38,6 +42,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from http_site import Site
+
+#: The child's HTTP server, when its plan holds ``http`` cases.
+_SITE: Site | None = None
 
 
 def cap_memory(limit: int) -> None:
@@ -90,8 +99,14 @@ def _project(plan: dict[str, Any], group: list[dict[str, Any]], folder: Path, st
     ]
     for case in group:
         file = Path(plan["corpus"]) / case["file"]
-        # a SQLite database (kind sql) is read by URL, every other file by path
-        where = {"url": f"sqlite:///{file}"} if case["kind"] == "sql" else {"path": str(file)}
+        # a SQLite database (kind sql) is read by URL, an API (kind http) at the child's server, a file by path
+        if case["kind"] == "sql":
+            where = {"url": f"sqlite:///{file}"}
+        elif case["kind"] == "http":
+            assert _SITE is not None
+            where = {"url": _SITE.url(case["file"])}
+        else:
+            where = {"path": str(file)}
         params = {**where, **case["params"]}
         sources.append({"name": _source_name(case), "kind": case["kind"], "params": params, "mapping": plan["mapping"]})
     data = {
@@ -110,8 +125,12 @@ def _source_name(case: dict[str, Any]) -> str:
 
 
 def _expected_read(plan: dict[str, Any], case: dict[str, Any]) -> int | None:
-    """The records a JSON array or JSON Lines file holds, when that can be known without the connector."""
+    """The records a JSON array or JSON Lines file holds, when that can be known without the connector; an API's,
+    when its site spec says (its pages readable, its records counted by the generator)."""
     params = case["params"]
+    if case["kind"] == "http":
+        expected: int | None = json.loads((Path(plan["corpus"]) / case["file"]).read_text("utf-8"))["expected_read"]
+        return expected
     if case["kind"] not in ("json", "jsonl"):
         return None
     if params.get("encoding", "utf-8") not in ("utf-8", "utf8") or "key" in params:
@@ -156,6 +175,8 @@ def run_group(
 
     folder = Path(plan["work"]) / f"l{plan.get('launch', 1)}-g{index:05d}"  # a relaunched child: a new launch
     folder.mkdir(parents=True, exist_ok=True)
+    if _SITE is not None:  # a case run again (alone, after its group) is answered as the first time
+        _SITE.reset([c["file"] for c in group if c["kind"] == "http"])
     capture = _Capture()
     root = logging.getLogger()
     root.addHandler(capture)
@@ -202,7 +223,7 @@ def run_group(
                 "source": _source_name(case),
                 "kind": case["kind"],
                 "family": case["family"],
-                "file": str(Path(plan["corpus"]) / case["file"]),
+                "file": _where(plan, case),
                 "outcome": outcome,
                 "message": message,
                 "trace": trace,
@@ -222,6 +243,13 @@ def run_group(
     return clean, results
 
 
+def _where(plan: dict[str, Any], case: dict[str, Any]) -> str:
+    """What a message about the case's source names: its file, or its folder on the child's HTTP server."""
+    if case["kind"] == "http" and _SITE is not None:
+        return f"{_SITE.base}/{case['file']}"
+    return str(Path(plan["corpus"]) / case["file"])
+
+
 def _misbehave(plan: dict[str, Any], group: list[dict[str, Any]]) -> None:
     """For the harness's own test: a case in the plan's ``abort_on`` aborts the child, one in ``hang_on`` hangs it."""
     ids = {c["id"] for c in group}
@@ -232,8 +260,12 @@ def _misbehave(plan: dict[str, Any], group: list[dict[str, Any]]) -> None:
 
 
 def main(plan_path: str, out_path: str) -> None:
+    global _SITE
     plan = json.loads(Path(plan_path).read_text("utf-8"))
     cap_memory(plan["memory_bytes"])
+    os.environ.update(plan.get("env", {}))
+    if any(case["kind"] == "http" for group in plan["groups"] for case in group):
+        _SITE = Site(Path(plan["corpus"]))
     with open(out_path, "a", encoding="utf-8") as out:
 
         def write(line: dict[str, Any]) -> None:
@@ -257,6 +289,8 @@ def main(plan_path: str, out_path: str) -> None:
                     results += run_group(plan, [case], (index + 1) * 1000 + k, store, charts)[1]
             for result in results:
                 write({"event": "result", **result})
+        if _SITE is not None:
+            _SITE.close()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         write({"event": "done", "max_rss_mb": usage.ru_maxrss // 1024})
 

@@ -2,8 +2,12 @@
 good source, in child processes with a memory cap and a timeout.
 
 No file may crash or kill the process, stop the run, lose a row (its source's ledger balances and a JSON or JSON
-Lines file yields every record it holds), or cost the good source a row; a file that cannot be read fails only
-its own source, with a message naming the file and no traceback.
+Lines file, or an API whose pages are readable, yields every record it holds), or cost the good source a row; a file
+that cannot be read fails only its own source, with a message naming the file and no traceback.
+
+The ``http`` cases are APIs, not files: each is a site spec (`corpus.http_cases`: bodies, statuses, redirects and
+pagination an API gets wrong) that the child serves itself on 127.0.0.1 (``http_site``), its source reading it
+through the ``http`` connector as a configured API would be read.
 
 Speed (the budget is 60 s on 2 cores): two children run side by side, each importing the project once and
 running its share of the corpus; each run is one project holding `GROUP_SIZE` bad files as separate sources plus
@@ -48,6 +52,8 @@ import crm_store
 
 from .conftest import Servers
 from .corpus import (
+    HTTP_TOKEN,
+    HTTP_TOKEN_ENV,
     LOAD_FAMILY,
     MAPPING,
     MAX_BYTES,
@@ -255,6 +261,7 @@ def run_corpus(
         "memory_bytes": MEMORY_BYTES,
         "store_every": STORE_EVERY,
         "charts_every": CHARTS_EVERY,
+        "env": {HTTP_TOKEN_ENV: HTTP_TOKEN},  # the bearer token of the http cases that send one
         **plan,
     }
     children = []
@@ -406,7 +413,7 @@ def _listing(rows: list[dict[str, Any]], what: str) -> str:
 
 def test_the_corpus_holds_over_a_thousand_small_bad_files(fuzz: FuzzRun) -> None:
     kinds = Counter(c.kind for c in fuzz.cases)
-    assert len(fuzz.cases) >= 1000 and set(kinds) == {"csv", "xlsx", "json", "jsonl", "sql"}, kinds
+    assert len(fuzz.cases) >= 1000 and set(kinds) == {"csv", "xlsx", "json", "jsonl", "sql", "http"}, kinds
     assert len({c.id for c in fuzz.cases}) == len(fuzz.cases)
     assert fuzz.corpus is not None
     sizes = {c.id: (fuzz.corpus / c.file).stat().st_size for c in fuzz.cases}
@@ -435,7 +442,8 @@ def test_every_readable_file_balances_its_ledger(fuzz: FuzzRun) -> None:
     assert not unbalanced, _listing(unbalanced, "lost or duplicated rows")
 
 
-def test_json_files_yield_every_record_they_hold(fuzz: FuzzRun) -> None:
+def test_json_files_and_apis_yield_every_record_they_hold(fuzz: FuzzRun) -> None:
+    """A JSON array or JSON Lines file, and an API whose pages all parse, read whole: no record, no page lost."""
     short = [
         {**r, "message": f"holds {r['expected_read']} records, read {r['ledger'].get('read')}"}
         for r in fuzz.with_outcome("ok")
@@ -480,6 +488,42 @@ def test_a_failed_source_says_which_file_and_why_without_a_traceback(fuzz: FuzzR
 def test_no_warning_carries_a_traceback(fuzz: FuzzRun) -> None:
     noisy = [{**r, "message": "; ".join(r["log_problems"])} for r in fuzz.results.values() if r.get("log_problems")]
     assert not noisy, _listing(noisy, "logged a traceback")
+
+
+#: ``http`` cases whose API never stops answering (an endless or trickled body, a gzip bomb, a page number the server
+#: ignores, a next link back): each must fail its source soon, saying why, not be read until memory or patience ends.
+CUT_SHORT = {
+    "http-special-stream_endless": "is over max_page_bytes=100,000,000 bytes",
+    "http-special-stream_endless_chunked": "is over max_page_bytes=5,000,000 bytes",
+    "http-special-stream_huge_value": "is over max_page_bytes=100,000,000 bytes",
+    "http-special-gzip_bomb": "is over max_page_bytes=100,000,000 bytes",
+    "http-special-stream_trickle": "the body took over timeout=0.5 s to arrive",
+    "http-special-pages_ignored": "page 2 is the same as page 1",
+    "http-special-pages_ignored_object": "page 2 is the same as page 1",
+    "http-special-links_loop": "is the same as page 1",
+}
+
+
+def test_an_api_that_never_stops_answering_is_cut_short(fuzz: FuzzRun) -> None:
+    wrong = []
+    for case_id, words in CUT_SHORT.items():
+        r = fuzz.results.get(case_id, {"id": case_id, "outcome": "missing", "message": None})
+        if r["outcome"] != "source_failed" or words not in (r["message"] or ""):
+            wrong.append({**r, "message": f"{r['outcome']}, {r['message']!r}; expected a failed source: {words}"})
+    assert not wrong, _listing(wrong, "were not cut short")
+
+
+def test_a_sqlite_text_value_that_is_not_utf8_quarantines_only_its_row(fuzz: FuzzRun) -> None:
+    """`corpus.sql_specials` ``values_invalid_utf8``: TEXT values that are not UTF-8 (a BLOB cast to TEXT) once failed
+    the whole source; on every store its two such rows are now quarantined and the third loads."""
+    runs = [r for r in fuzz.results.values() if r["id"].startswith(f"sql-{SQL_FAMILY}-values_invalid_utf8@")]
+    assert runs
+    wrong = [
+        {**r, "message": f"ledger {r['ledger']}"}
+        for r in runs
+        if r["outcome"] != "ok" or (r["ledger"].get("loaded"), r["ledger"].get("quarantined")) != (1, 2)
+    ]
+    assert not wrong, _listing(wrong, "did not keep every row of the database")
 
 
 def test_a_writing_query_is_refused_unsent_and_leaves_its_database_unchanged(fuzz: FuzzRun) -> None:
