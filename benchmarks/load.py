@@ -12,8 +12,8 @@ shape ``benchmarks/migrate.py`` runs) and cached as parquet under ``benchmarks/.
 Rows/s counts source rows (``source_record``); CPU s is this process's CPU time (a database server's is not in
 it); peak RSS is the worker's ``VmHWM``, and ``+load`` what the load added to the resident memory the tables
 already took; progress events are the ``load`` events the load sent. Prints a Markdown table; ``--profile``
-writes a cProfile of the first load per store (``.pstats`` beside the data). PostgreSQL and MariaDB are skipped
-when they do not answer.
+writes a cProfile of each load per store (``load-<store>-<checkout>-first|again.pstats`` under ``.data``).
+PostgreSQL and MariaDB are skipped when they do not answer.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def worker(root: Path, store: str, folder: Path, profile: bool) -> dict[str, Any
             with Session(engine) as session, session.begin():
                 crm_store.start_run(session, run_id, "bench", "0" * 64, False, None)
             profiler = None
-            if profile and attempt == "first":
+            if profile:
                 import cProfile
 
                 profiler = cProfile.Profile()
@@ -198,9 +198,9 @@ def worker(root: Path, store: str, folder: Path, profile: bool) -> dict[str, Any
             figures[attempt + "_cpu"] = time.process_time() - cpu
             if profiler is not None:
                 profiler.disable()
-                out = DATA / f"load-{store}-{root.name}.pstats"
+                out = DATA / f"load-{store}-{root.name}-{attempt}.pstats"
                 profiler.dump_stats(out)
-                figures["profile"] = str(out)
+                figures[f"profile_{attempt}"] = str(out)
         figures["counts"] = {k: v for k, v in crm_store_counts(engine).items() if v}
         figures["peak_mib"] = _status("VmHWM") / 1024
         figures["load_mib"] = (_status("VmHWM") - rss_before) / 1024
@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,postgresql,mariadb")
     parser.add_argument("--compare", type=Path, help="another crmkit checkout, loaded side by side")
-    parser.add_argument("--profile", action="store_true", help="write a cProfile of each first load")
+    parser.add_argument("--profile", action="store_true", help="write a cProfile of each load")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)

@@ -31,7 +31,7 @@ from crm_store._frames import (
 from crm_store.access import Principal, scoped
 from crm_store.audit import append_event, os_user
 from crm_store.models import Customer, ExtractCursor, MergeEvent, PipelineRun, SourceSchema
-from crm_store.upsert import UpsertCounts, checked_frame, select_where_in, write_columns
+from crm_store.upsert import ROW_INDEX, UpsertCounts, checked_frame, select_where_in, write_columns, write_rows
 
 __all__ = [
     "ERROR_CHARS",
@@ -384,8 +384,17 @@ def record_merge_events(
     keep = [k not in existing for k in zip(columns["customer_id"], columns["members_hash"], strict=True)]
     new = {name: [v for v, k in zip(values, keep, strict=True) if k] for name, values in columns.items()}
     inserted = sum(keep)
-    created = now or utcnow()
-    write_columns(session, table, new | {"run_id": [run_id] * inserted, "created_at": [created] * inserted}, None)
+    rows = pl.DataFrame(
+        {c: pl.Series(c, new[c], dtype=pl.String) for c in ("customer_id", "members_hash")}
+    ).with_row_index(ROW_INDEX)
+    write_rows(
+        session,
+        table,
+        rows,
+        ("customer_id", "members", "evidence", "members_hash"),
+        parsed={"members": new["members"], "evidence": new["evidence"]},
+        constants={"run_id": run_id, "created_at": now or utcnow()},
+    )
     return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
 
 

@@ -1,12 +1,14 @@
 """Writing the store: polars DataFrames in, bulk, batched and idempotent.
 
 Every writer takes a ``Session`` and never commits: the caller owns the transaction (one for a whole load).
-A writer first reads the current rows of the incoming keys (compact, as a polars frame; nothing at all when the
-table holds none of the keys' candidates, as on a first load), then goes through the input in batches of
-``BATCH_ROWS``: compare (a polars join), insert the new rows (``COPY`` on PostgreSQL, one prepared ``executemany``
-elsewhere) and update the changed ones (a dialect-aware upsert: ``ON CONFLICT DO UPDATE`` on SQLite/PostgreSQL,
-``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB), then tell ``progress`` how many input rows it handled. A re-run
-of the same input changes no row at all, and the memory a writer adds is bounded by its batch.
+A writer goes through its input in key order, in batches of ``BATCH_ROWS`` (a child table's cut between
+customers): it looks up the stored rows of the batch's keys only (``_lookup``: ``IN`` lists, or one array on
+PostgreSQL, through the primary key's index, read by the driver straight into polars; nothing at all when the
+table was empty, as on a first load), compares (a polars join), inserts the new rows (``COPY`` on PostgreSQL, one
+prepared ``executemany`` elsewhere) and updates the changed ones (a dialect-aware upsert: ``ON CONFLICT DO
+UPDATE`` on SQLite/PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB), then tells ``progress`` how many
+input rows it handled. A re-run of the same input changes no row at all, and the memory a writer adds is bounded
+by its batch, not by the rows stored.
 
 Values always go through their column types' bind processors, so encrypted columns (``crm_store.crypto``) are
 encrypted whichever way they are written. ``COPY`` is used only where row-level security does not apply to the
@@ -43,7 +45,7 @@ from crm_store._frames import (
     read_frame,
     table_of,
 )
-from crm_store.crypto import EncryptedText, keyring_for
+from crm_store.crypto import PREFIX, EncryptedText, keyring_for
 from crm_store.models import (
     Activity,
     Address,
@@ -82,10 +84,13 @@ GOLDEN_COLUMNS: tuple[str, ...] = ("kind", *(STORE_NAMES.get(f, f) for f in GOLD
 
 #: Input rows a writer compares and writes at a time (its memory is bounded by one batch).
 BATCH_ROWS = 25_000
+#: Keys per ``IN (...)`` of a batch's lookup of stored rows: far below every backend's bind-parameter limit.
+LOOKUP_CHUNK = 5_000
 #: Told, after each batch of a writer, how many more of its input rows are handled.
 Progress = Callable[[int], None]
 
-_ROW = "_row"  # position of a row in a batch, to find its parsed JSON values
+#: Position of a row in a batch, to find its parsed JSON values (``write_rows``' ``parsed``).
+ROW_INDEX = _ROW = "_row"
 _STORED = "__stored"  # suffix of the stored values joined onto the input frame
 _FOUND = "__found"  # true where the input row's key is stored
 
@@ -243,47 +248,147 @@ def _compared(column: str) -> str:
     return f"_cmp_{column}" if column in JSON_COLS else column
 
 
-def _stored_frame(
-    rows: Iterable[Sequence[Any]], key_cols: Sequence[str], cols: Sequence[str], schema: Mapping[str, pl.DataType]
-) -> pl.DataFrame:
-    """Stored ``(*key_cols, *cols)`` rows as a frame: compared columns named ``<col>__stored``, JSON as text.
-
-    ``schema`` gives the dtype of each key column and compared column (``_compared`` names). The rows are
-    taken in chunks, each turned into a compact frame at once.
-    """
-    names = [*key_cols, *(_compared(c) + _STORED for c in cols)]
-    dtypes = [*(schema[k] for k in key_cols), *(schema[_compared(c)] for c in cols)]
-    json_at = [i for i, c in enumerate(cols, start=len(key_cols)) if c in JSON_COLS]
-    frames = []
-    iterator = iter(rows)
-    while part := list(itertools.islice(iterator, READ_CHUNK)):
-        columns = [list(values) for values in zip(*part, strict=True)]
-        for i in json_at:
-            columns[i] = [json_text(v) for v in columns[i]]
-        frames.append(pl.DataFrame([pl.Series(n, c, dtype=t) for n, c, t in zip(names, columns, dtypes, strict=True)]))
-    if not frames:
-        return pl.DataFrame([pl.Series(n, [], dtype=t) for n, t in zip(names, dtypes, strict=True)])
-    return pl.concat(frames)
-
-
 def _compare_schema(df: pl.DataFrame, key_cols: Sequence[str], cols: Sequence[str]) -> dict[str, pl.DataType]:
     schema = {k: df.schema[k] for k in key_cols}
     return schema | {_compared(c): pl.String() if c in JSON_COLS else df.schema[c] for c in cols}
 
 
-def _stored(
-    session: Session, table: sa.Table, key_cols: Sequence[str], cols: Sequence[str], df: pl.DataFrame
+def _has_rows(session: Session, table: sa.Table) -> bool:
+    """Whether ``table`` holds any row (a first load looks nothing up)."""
+    return session.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None
+
+
+def _processor(session: Session, table: sa.Table, name: str, coltype: Any) -> Callable[[Any], Any] | None:
+    """What turns a raw stored value of ``name`` into its Python value (``None``: the raw value is it; encrypted
+    columns are decrypted by ``_decrypted`` instead)."""
+    dialect = session.get_bind().dialect
+    kind = table.c[name].type
+    if isinstance(kind, EncryptedText):
+        return None
+    return cast(Callable[[Any], Any] | None, kind.dialect_impl(dialect).result_processor(dialect, coltype))
+
+
+def _decrypted(session: Session, table: sa.Table, series: pl.Series) -> pl.Series:
+    """A stored column as plain text: the values of an encrypted column that are encrypted decrypted (only those:
+    no call per value), through the column type (a missing key raises as a read would)."""
+    kind = table.c[series.name].type
+    if not isinstance(kind, EncryptedText) or series.dtype != pl.String:
+        return series
+    encrypted = series.str.starts_with(PREFIX).fill_null(False)
+    if not encrypted.any():
+        return series
+    dialect = session.get_bind().dialect
+    plain = [kind.process_result_value(v, dialect) for v in series.filter(encrypted).to_list()]
+    return series.scatter(encrypted.arg_true(), pl.Series(plain, dtype=pl.String))
+
+
+def _stored_frame(
+    session: Session,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: list[Sequence[Any]],
+    coltypes: Sequence[Any],
+    dtypes: Sequence[pl.DataType],
 ) -> pl.DataFrame:
-    """The stored ``cols`` of the rows whose keys are in ``df`` (looked up per value of the leading keys)."""
-    lead, last = list(key_cols[:-1]), key_cols[-1]
-    groups = df.group_by(lead, maintain_order=True).agg(pl.col(last).unique()).rows() if lead else [(df[last],)]
+    """Raw stored rows (as the driver returns them) as a comparable frame: what each column type's result
+    processor makes of them, encrypted values decrypted, JSON as canonical text. Rows of plain values (text,
+    numbers: no processor) go to polars as they are, without a Python list per column."""
+    processors = [_processor(session, table, n, t) for n, t in zip(names, coltypes, strict=True)]
+    if rows and all(p is None and n not in JSON_COLS for n, p in zip(names, processors, strict=True)):
+        frame = pl.DataFrame(rows, schema=dict(zip(names, dtypes, strict=True)), orient="row")
+        return frame.with_columns(_decrypted(session, table, frame[n]) for n in names)
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    series = []
+    for name, values, processor, dtype in zip(names, columns, processors, dtypes, strict=True):
+        if processor is not None:
+            values = [processor(v) for v in values]
+        if name in JSON_COLS:
+            series.append(pl.Series(name, [json_text(v) for v in values], dtype=pl.String))
+        else:
+            series.append(_decrypted(session, table, pl.Series(name, values, dtype=dtype)))
+    return pl.DataFrame(series)
 
-    def rows() -> Iterator[sa.Row[Any]]:
+
+#: Around a batch's lookup on PostgreSQL: no sequential scan (unless nothing else answers), as ``SET LOCAL`` does,
+#: then back to the setting the transaction had. Right after a bulk load a table has no statistics yet, and the
+#: planner answers a lookup of thousands of keys with a scan of the whole table; by the primary key's index a
+#: lookup reads only the rows of its keys.
+_INDEX_ONLY = (
+    "SELECT set_config('crmkit.enable_seqscan', current_setting('enable_seqscan'), true), "
+    "set_config('enable_seqscan', 'off', true)",
+    "SELECT set_config('enable_seqscan', current_setting('crmkit.enable_seqscan'), true)",
+)
+
+
+def _lookup(
+    session: Session,
+    table: sa.Table,
+    by: Sequence[str],
+    cols: Sequence[str],
+    keys: pl.DataFrame,
+    schema: Mapping[str, pl.DataType],
+    *,
+    extra: Sequence[str] = (),
+) -> pl.DataFrame:
+    """The stored ``(*by, *extra, *cols)`` rows of ``table`` whose leading ``by`` columns equal a row of ``keys``
+    and whose last ``by`` column is among that row's values, as a frame: compared ``cols`` named
+    ``<col>__stored`` (JSON as canonical text), encrypted values decrypted.
+
+    The rows are looked up in ``IN`` chunks of ``LOOKUP_CHUNK`` keys (on PostgreSQL one ``= ANY`` array)
+    through the primary key's index, by the driver's ``execute`` and ``fetchall`` (SQLAlchemy's row objects and
+    per-value processing cost more than the database's lookup). ``keys`` holds the distinct key values (columns
+    ``by``); ``schema`` the dtype of each key column and compared column (``_compared`` names). What is read is
+    bounded by the keys given: a writer looks up one batch at a time, so its memory does not grow with the rows
+    stored.
+    """
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):  # pragma: no cover - sqlite3, psycopg, pymysql
+        raise NotImplementedError(f"crm_store has no lookup for the {dialect.paramstyle!r} parameter style")
+    lead, last = list(by[:-1]), by[-1]
+    plain = [*lead, last, *extra]
+    names = [*plain, *cols]
+    postgres = dialect.name == "postgresql"
+    head = (
+        f"SELECT {', '.join(quote(c) for c in names)} FROM {quote(table.name)} WHERE "
+        + "".join(f"{quote(k)} = {mark} AND " for k in lead)
+        + quote(last)
+    )
+    groups = keys.group_by(lead, maintain_order=True).agg(pl.col(last)).rows() if lead else [(keys[last],)]
+    rows: list[Sequence[Any]] = []
+    coltypes: list[Any] = [None] * len(names)
+    driver = session.connection().connection.dbapi_connection
+    if driver is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("no driver connection to look up through")
+    dbapi_error = dialect.loaded_dbapi.Error
+    cursor = driver.cursor()
+    sql = head
+    try:
+        if postgres:  # the keys' index, even where the table has no statistics yet (see ``_INDEX_ONLY``)
+            cursor.execute(_INDEX_ONLY[0])
         for *prefix, values in groups:
-            equal = dict(zip(lead, prefix, strict=True))
-            yield from select_where_in(session, table, (*key_cols, *cols), last, set(values), equal)
-
-    return _stored_frame(rows(), key_cols, cols, _compare_schema(df, key_cols, cols))
+            if postgres:  # one array of all the keys, sent in binary (no quoting of each key as text)
+                parts: Iterable[Sequence[Any]] = [[list(values)]]
+                sql = f"{head} = ANY(%b)"
+            else:
+                parts = [list(chunk) for chunk in chunks(list(values), LOOKUP_CHUNK)]
+            for part in parts:
+                if not postgres:
+                    sql = f"{head} IN ({', '.join([mark] * len(part))})"
+                try:
+                    cursor.execute(sql, (*prefix, *part))
+                    rows.extend(cursor.fetchall())
+                except dbapi_error as exc:  # raised as SQLAlchemy would
+                    raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=dialect) from exc
+                coltypes = [d[1] for d in cursor.description or ()] or coltypes
+        if postgres:
+            cursor.execute(_INDEX_ONLY[1])
+    finally:
+        cursor.close()
+    dtypes = [schema[_compared(c)] for c in names]
+    frame = _stored_frame(session, table, names, rows, coltypes, dtypes)
+    return frame.rename({c: _compared(c) + _STORED for c in cols})
 
 
 def _split(batch: pl.DataFrame, compare: Sequence[str], found: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
@@ -424,8 +529,60 @@ def write_rows(
         return
     if session.get_bind().dialect.name == "postgresql" and not _row_security(session, table):
         _copy(session, table, df, columns, parsed or {}, constants or {})
-    else:
+    elif parsed or not _insert_frame(session, table, df, columns, constants or {}):
         write_columns(session, table, _values(df, columns, parsed, constants), None)
+
+
+#: Python types of bound values that polars holds as they are (``str``, ``int``, ``float``: not ``bool``,
+#: which is an ``int``; ``None`` anywhere).
+_PLAIN_DTYPES: dict[type, pl.DataType] = {str: pl.String(), int: pl.Int64(), float: pl.Float64()}
+
+
+def _plain_series(name: str, values: list[Any]) -> pl.Series | None:
+    """Bound values as a series that gives them back unchanged, or ``None`` when polars would change them."""
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) > 1 or (kinds and next(iter(kinds)) not in _PLAIN_DTYPES):
+        return None
+    return pl.Series(name, values, dtype=_PLAIN_DTYPES[next(iter(kinds))] if kinds else pl.Null())
+
+
+def _insert_frame(
+    session: Session, table: sa.Table, df: pl.DataFrame, columns: Sequence[str], constants: Mapping[str, Any]
+) -> bool:
+    """Insert the rows of ``df`` (its ``columns`` plus ``constants``) by one ``executemany`` whose parameter rows
+    polars makes (``DataFrame.rows``), each value through its column type's bind processor as ``write_columns``
+    does; ``False`` (nothing written) when a bound value is not plain text or a number (the caller then uses
+    ``write_columns``)."""
+    dialect = session.get_bind().dialect
+    names = [*columns, *constants]
+    compiled = _write_statement(dialect.name, table, None, None, None).compile(dialect=dialect, column_keys=names)
+    binds = list(compiled.positiontup or ()) if compiled.positional else list(compiled.bind_names.values())
+    if sorted(binds) != sorted(names):
+        raise RuntimeError(f"{table.name}: statement binds {binds}, rows give {names}")
+    plain = keyring_for(session) is None  # encrypted columns then keep their values as they are
+    bound: list[pl.Series] = []
+    for name in binds:
+        kind = table.c[name].type
+        processor = (
+            None if plain and isinstance(kind, EncryptedText) else kind.dialect_impl(dialect).bind_processor(dialect)
+        )
+        if name in constants:
+            value = constants[name] if processor is None else processor(constants[name])
+            series = _plain_series(name, [value])
+            if series is None:
+                return False
+            bound.append(series.extend_constant(value, df.height - 1) if df.height > 1 else series)
+        elif processor is None:
+            bound.append(df[name])
+        else:
+            series = _plain_series(name, [processor(v) for v in df[name].to_list()])
+            if series is None:
+                return False
+            bound.append(series)
+    frame = pl.DataFrame(bound)
+    params: list[Any] = frame.rows() if compiled.positional else frame.rows(named=True)
+    session.connection().exec_driver_sql(compiled.string, params)
+    return True
 
 
 def _row_security(session: Session, table: sa.Table) -> bool:
@@ -566,48 +723,83 @@ class _Target:
     conflict: tuple[str, ...] | None = None
 
 
-def _upsert(
+def _write_batch(
     session: Session,
     target: _Target,
-    df: pl.DataFrame,
+    batch: pl.DataFrame,
     stored: pl.DataFrame,
-    *,
-    prepare: Callable[[pl.DataFrame, bool], tuple[pl.DataFrame, dict[str, list[Any]]]] | None = None,
-    batch_size: int,
-    progress: Progress | None,
+    prepare: Callable[[pl.DataFrame, bool], tuple[pl.DataFrame, dict[str, list[Any]]]] | None,
 ) -> UpsertCounts:
-    """Write ``df`` (sorted by its keys) batch by batch against the ``stored`` rows of its keys: new rows
-    inserted, changed rows upserted, unchanged rows left alone; ``progress`` told after each batch.
+    """Write one batch against the ``stored`` rows of its keys: new rows inserted, changed rows upserted,
+    unchanged rows left alone.
 
     ``prepare(batch, compared)`` parses a batch's JSON columns: their Python values to write (by ``_row``) and,
     when ``compared``, their canonical text to compare.
     """
+    found = not stored.is_empty()
+    if found:
+        batch = _with_stored(batch, stored, target.key_cols)
+    parsed: dict[str, list[Any]] = {}
+    if prepare is not None:
+        batch, parsed = prepare(batch, found)
+    new, changed, unchanged = _split(batch, target.compare, found)
+    write_rows(session, target.table, new, target.columns, parsed=parsed, constants=target.constants)
+    if changed.height:
+        write_columns(
+            session,
+            target.table,
+            _values(changed, target.columns, parsed, target.constants),
+            target.update_cols,
+            extra_set=target.extra_set,
+            conflict=target.conflict,
+        )
+    return UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged)
+
+
+def _upsert(
+    session: Session,
+    target: _Target,
+    df: pl.DataFrame,
+    schema: Mapping[str, pl.DataType],
+    *,
+    prepare: Callable[[pl.DataFrame, bool], tuple[pl.DataFrame, dict[str, list[Any]]]] | None = None,
+    before: Callable[[pl.DataFrame], None] | None = None,
+    batch_size: int,
+    progress: Progress | None,
+) -> UpsertCounts:
+    """Write ``df`` batch by batch in key order: look up the stored rows of the batch's keys (none when
+    the table was empty), then ``_write_batch``; ``before(batch)`` runs first; ``progress`` is told after each
+    batch. ``schema``: dtypes of the key and compared columns (``_compared`` names)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     counts = UpsertCounts()
-    found = not stored.is_empty()
-    if found:
-        df = _with_stored(df, stored, target.key_cols)
+    order = _key_order(df, target.key_cols)
+    stored_any = df.height > 0 and _has_rows(session, target.table)
+    empty = _empty_stored(target.key_cols, target.compare, schema)
     for start in range(0, df.height, batch_size):
-        batch = df.slice(start, batch_size)
-        parsed: dict[str, list[Any]] = {}
-        if prepare is not None:
-            batch, parsed = prepare(batch, found)
-        new, changed, unchanged = _split(batch, target.compare, found)
-        write_rows(session, target.table, new, target.columns, parsed=parsed, constants=target.constants)
-        if changed.height:
-            write_columns(
-                session,
-                target.table,
-                _values(changed, target.columns, parsed, target.constants),
-                target.update_cols,
-                extra_set=target.extra_set,
-                conflict=target.conflict,
-            )
-        counts += UpsertCounts(inserted=new.height, updated=changed.height, unchanged=unchanged)
+        batch = df[order.slice(start, batch_size)]
+        if before is not None:
+            before(batch)
+        stored = (
+            _lookup(session, target.table, target.key_cols, target.compare, batch.select(target.key_cols), schema)
+            if stored_any
+            else empty
+        )
+        counts += _write_batch(session, target, batch, stored, prepare)
         if progress is not None:
             progress(batch.height)
     return counts
+
+
+def _key_order(df: pl.DataFrame, key_cols: Sequence[str]) -> pl.Series:
+    """The positions of ``df``'s rows in key order: a writer takes its batches in that order (each batch a copy of
+    its rows, the input never copied whole)."""
+    return df.select(pl.arg_sort_by(list(key_cols))).to_series() if df.height else pl.Series([], dtype=pl.UInt32)
+
+
+def _empty_stored(key_cols: Sequence[str], cols: Sequence[str], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    names = {k: schema[k] for k in key_cols} | {_compared(c) + _STORED: schema[_compared(c)] for c in cols}
+    return pl.DataFrame(schema=names)
 
 
 def _parse_json(columns: Sequence[str]) -> Callable[[pl.DataFrame, bool], tuple[pl.DataFrame, dict[str, list[Any]]]]:
@@ -654,10 +846,9 @@ def upsert_source_records(
     _check_lengths(table, df, "source_key")
     key_cols = ("source", "source_key")
     compare = ("row_hash", "payload", "status", "reason")
-    df = df.sort(key_cols)
     target = _Target(table, key_cols, compare, tuple(df.columns), compare)
-    stored = _stored(session, table, key_cols, compare, df)
-    counts = _upsert(session, target, df, stored, batch_size=batch_size, progress=progress)
+    schema = _compare_schema(df, key_cols, compare)
+    counts = _upsert(session, target, df, schema, batch_size=batch_size, progress=progress)
     logger.debug("source_record: %s", counts)
     return counts
 
@@ -750,8 +941,7 @@ def upsert_customers(
     df = _with_stored_contacts(session, apply_overrides(session, _prepare_customers(customers)))
     _check_lengths(table, df.drop("attributes"), "customer_id")
     key_cols, compare = ("customer_id",), ("content_hash",)
-    df = df.sort(key_cols)
-    stored = _stored(session, table, key_cols, compare, df.with_columns(content_hash=pl.lit(None, pl.String)))
+    schema = _compare_schema(df.with_columns(content_hash=pl.lit(None, pl.String)), key_cols, compare)
     target = _Target(
         table,
         key_cols,
@@ -761,7 +951,7 @@ def upsert_customers(
         constants={"created_at": now, "updated_at": now, "version": 1},
         extra_set={"version": table.c.version + sa.literal_column("1")},
     )
-    counts = _upsert(session, target, df, stored, prepare=_hash_customers, batch_size=batch_size, progress=progress)
+    counts = _upsert(session, target, df, schema, prepare=_hash_customers, batch_size=batch_size, progress=progress)
     logger.debug("customer: %s", counts)
     return counts
 
@@ -811,16 +1001,46 @@ def _sync_children(
         _check_values(df, "kind", ("phone", "email", "wechat"), what)
         df = df.with_columns(pl.col("valid").cast(pl.Boolean))
     text_cols = [c for c in (*child.key, *child.values) if c != "valid"]
-    df = df.with_columns(pl.col(text_cols).cast(pl.String)).select(*child.key, *child.values).sort(child.key)
+    df = df.with_columns(pl.col(text_cols).cast(pl.String)).select(*child.key, *child.values)
     _check_lengths(table, df, "customer_id")
-    cols = (*child.key, *child.values)
-    rows_read = select_where_in(session, table, cols, "customer_id", customer_ids, expected=df.height)
-    stored = _stored_frame(rows_read, child.key, child.values, _compare_schema(df, child.key, child.values))
-    stale = stored.join(df.select(child.key), on=child.key, how="anti").select(child.key).rows()
-    _delete_keys(session, table, child.key, stale)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    schema = _compare_schema(df, child.key, child.values)
     target = _Target(table, child.key, child.values, tuple(df.columns), child.values)
-    counts = _upsert(session, target, df, stored, batch_size=batch_size, progress=progress)
-    return counts + UpsertCounts(deleted=len(stale))
+    stored_any = _has_rows(session, table)
+    empty = _empty_stored(child.key, child.values, schema)
+    ids = pl.DataFrame({"customer_id": pl.Series(customer_ids, dtype=pl.String)})
+    counts, deleted = UpsertCounts(), 0
+    order = _key_order(df, child.key)
+    for id_lo, id_hi, row_lo, row_hi in _customer_batches(ids["customer_id"], df["customer_id"][order], batch_size):
+        rows = df[order.slice(row_lo, row_hi - row_lo)]
+        if stored_any:
+            part = ids.slice(id_lo, id_hi - id_lo)
+            stored = _lookup(session, table, ("customer_id",), child.values, part, schema, extra=child.key[1:])
+            stale = stored.join(rows.select(child.key), on=child.key, how="anti").select(child.key).rows()
+            _delete_keys(session, table, child.key, stale)
+            deleted += len(stale)
+        else:
+            stored = empty
+        counts += _write_batch(session, target, rows, stored, None)
+        if progress is not None and rows.height:
+            progress(rows.height)
+    return counts + UpsertCounts(deleted=deleted)
+
+
+def _customer_batches(ids: pl.Series, rows: pl.Series, batch_size: int) -> Iterator[tuple[int, int, int, int]]:
+    """Batches of a child table's write, cut between customers: ``(id_lo, id_hi, row_lo, row_hi)`` slices of the
+    sorted distinct ``ids`` and of the ``rows``' customer ids (sorted), about ``batch_size`` rows and at most
+    ``batch_size`` customers each, every customer's rows in one batch."""
+    if ids.is_empty():
+        return
+    # where each customer's rows end in ``rows``: both are sorted alike (by code point)
+    ends = rows.search_sorted(ids, side="right").to_list()
+    id_lo, row_lo = 0, 0
+    for i, end in enumerate(ends):
+        if end - row_lo >= batch_size or i + 1 - id_lo >= batch_size or i + 1 == len(ends):
+            yield id_lo, i + 1, row_lo, end
+            id_lo, row_lo = i + 1, end
 
 
 def replace_customer_details(
@@ -886,19 +1106,30 @@ def _place(
     _check_lengths(table, df, "source_key")
     if "run_id" in df.columns:
         df = df.rename({"run_id": "first_run_id"})
-    df = df.sort(key_cols)
     columns = tuple(df.columns)
     json_cols = [c for c in compare if c in JSON_COLS]
-    stored = _stored(session, table, key_cols, compare, df)
+    schema = _compare_schema(df, key_cols, compare)
+    others = [table_of(other) for other in _LEAVES[table.name]]
+    others = [other for other in others if df.height and _has_rows(session, other)]
     deleted = 0
-    for other in _LEAVES[table.name]:
-        other_table = table_of(other)
-        elsewhere = _stored(session, other_table, key_cols, (), df).rows()
-        _delete_keys(session, other_table, key_cols, elsewhere)
-        deleted += len(elsewhere)
+
+    def leave_elsewhere(batch: pl.DataFrame) -> None:
+        nonlocal deleted
+        for other in others:
+            elsewhere = _lookup(session, other, key_cols, (), batch.select(key_cols), schema).rows()
+            _delete_keys(session, other, key_cols, elsewhere)
+            deleted += len(elsewhere)
+
     target = _Target(table, key_cols, compare, columns, compare, conflict=conflict)
     counts = _upsert(
-        session, target, df, stored, prepare=_parse_json(json_cols), batch_size=batch_size, progress=progress
+        session,
+        target,
+        df,
+        schema,
+        prepare=_parse_json(json_cols),
+        before=leave_elsewhere,
+        batch_size=batch_size,
+        progress=progress,
     )
     counts += UpsertCounts(deleted=deleted)
     logger.debug("%s: %s", table.name, counts)
