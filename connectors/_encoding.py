@@ -134,7 +134,8 @@ def nothing_sensible(decoded: Decoded, line_count: int, bom: int = 0) -> str | N
     )
 
 
-def _bom(data: bytes) -> tuple[str, int] | None:
+def byte_order_mark(data: bytes) -> tuple[str, int] | None:
+    """The encoding a byte-order mark at the start of ``data`` names, and the mark's length (longest first)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return encoding, len(bom)
@@ -219,7 +220,7 @@ def _charset_normalizer_guess(sample: bytes) -> str | None:
 
 def detect(data: bytes) -> tuple[str, int]:
     """Guess the encoding of ``data``: returns the Python codec name and the length of a BOM to skip."""
-    bom = _bom(data)
+    bom = byte_order_mark(data)
     if bom is not None:
         return bom
     sample = _sample(data)

@@ -27,6 +27,7 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors._encoding import byte_order_mark
 from connectors._errors import SourceError
 from connectors._frame import BATCH_ROWS
 from connectors._json import RecordFrames, find_records, kind_of
@@ -36,14 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: Status codes that are retried (with backoff, honouring ``Retry-After``).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Byte-order marks a JSON body may start with (RFC 8259 lets a reader ignore them), longest first.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 _SECRET_QUERY = re.compile(r"(?i)([?&;#][^=&;#]*(?:token|key|secret|pass|pwd|sig|auth)[^=&;#]*=)[^&;#]*")
 # Seam for tests: how the connector waits between attempts.
 _sleep = time.sleep
@@ -309,9 +302,10 @@ def _document(answer: _Answer, page: str, source: str, where: str) -> Any:
                 declared,
             )
             declared = None
-    bom = next(((mark, name) for mark, name in _BOMS if body.startswith(mark)), None)
+    bom = byte_order_mark(body)  # RFC 8259 lets a reader of JSON ignore one
     if bom is not None:
-        body, encoding, how = body[len(bom[0]) :], bom[1], "its byte-order mark"
+        encoding, size = bom
+        body, how = body[size:], "its byte-order mark"
     else:
         encoding, how = (declared, "its Content-Type") if declared else ("utf-8", "JSON's encoding")
     try:
