@@ -90,7 +90,7 @@ LOOKUP_CHUNK = 5_000
 Progress = Callable[[int], None]
 
 #: Position of a row in a batch, to find its parsed JSON values (``write_rows``' ``parsed``).
-ROW_INDEX = _ROW = "_row"
+ROW_INDEX = "_row"
 _STORED = "__stored"  # suffix of the stored values joined onto the input frame
 _FOUND = "__found"  # true where the input row's key is stored
 
@@ -632,7 +632,7 @@ def _copy_column(
         if simple and dtype.is_numeric():
             return series.cast(pl.String)
     if parsed is not None:
-        rows = df[_ROW].to_list()
+        rows = df[ROW_INDEX].to_list()
         values: Sequence[Any] = [parsed[i] for i in rows]
     else:
         values = df[name].to_list()
@@ -689,7 +689,7 @@ def _values(
     constants: Mapping[str, Any] | None = None,
 ) -> dict[str, Sequence[Any]]:
     """The ``columns`` of ``df`` as Python lists (JSON columns from ``parsed``, by ``_row``), plus ``constants``."""
-    rows = df[_ROW].to_list() if parsed else []
+    rows = df[ROW_INDEX].to_list() if parsed else []
     values: dict[str, Sequence[Any]] = {}
     for c in columns:
         if parsed and c in parsed:
@@ -812,7 +812,7 @@ def _parse_json(columns: Sequence[str]) -> Callable[[pl.DataFrame, bool], tuple[
             for c, values in parsed.items()
             if compared
         ]
-        return batch.with_row_index(_ROW).with_columns(texts), parsed
+        return batch.with_row_index(ROW_INDEX).with_columns(texts), parsed
 
     return prepare
 
@@ -910,7 +910,7 @@ def _with_stored_contacts(session: Session, df: pl.DataFrame) -> pl.DataFrame:
 
 def _hash_customers(batch: pl.DataFrame, compared: bool) -> tuple[pl.DataFrame, dict[str, list[Any]]]:
     parsed = {"attributes": json_values(batch["attributes"])}
-    batch = batch.with_row_index(_ROW)
+    batch = batch.with_row_index(ROW_INDEX)
     return batch.with_columns(_content_hash(batch, parsed["attributes"])), parsed
 
 

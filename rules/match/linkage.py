@@ -136,28 +136,23 @@ def _relink(
     if missing.any():
         weights[missing] = weight_of(pairs["left"].to_numpy()[missing], pairs["right"].to_numpy()[missing])
     distance = np.where(np.isneginf(weights), _VETO_DISTANCE, _CLIP - np.clip(weights, -_CLIP, _CLIP))
-    out = labels.copy()
-    position = pl.DataFrame({"rid": frame["rid"], "at": np.arange(frame.height)})
-    starts = pairs.with_row_index("i").group_by("comp", maintain_order=True).agg(pl.col("i").first(), pl.len())
-    groups = members.group_by("comp", maintain_order=True).agg(pl.col("rid"))
+    sizes = members.group_by("comp", maintain_order=True).len()["len"].to_numpy().astype(np.int64)
+    starts = pairs.with_row_index("i").group_by("comp", maintain_order=True).agg(pl.col("i").first())
+    first = starts["i"].to_numpy().astype(np.int64)  # each group's first pair in ``distance``
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # each group's first member
     flat = np.empty(members.height, dtype=np.int64)  # a group number per member, unique across components
-    sizes = groups["rid"].list.len().to_numpy().astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    first = starts["i"].to_numpy().astype(np.int64)
     triangle = sizes == 3
     if triangle.any():
-        flat_three = _triangles(distance, first[triangle], _CLIP - cut)
-        at = offsets[triangle][:, None] + np.arange(3)
-        flat[at.ravel()] = (offsets[triangle][:, None] + flat_three).ravel()
+        at = offsets[triangle][:, None]
+        flat[(at + np.arange(3)).ravel()] = (at + _triangles(distance, first[triangle], _CLIP - cut)).ravel()
     for offset, size, start in zip(offsets[~triangle], sizes[~triangle], first[~triangle], strict=True):
-        count = size * (size - 1) // 2
-        tree = linkage(distance[start : start + count], method="average")
+        tree = linkage(distance[start : start + size * (size - 1) // 2], method="average")
         flat[offset : offset + size] = offset + _cut(tree, _CLIP - cut)
-    rids = members["rid"].to_numpy()
-    chosen = pl.DataFrame({"rid": rids, "group": flat}).with_columns(pl.col("rid").min().over("group").alias("label"))
-    at = chosen.join(position, on="rid", maintain_order="left")
-    out[at["at"].to_numpy()] = at["label"].to_numpy()
-    logger.debug("average linkage re-clustered %s groups (%s pairs scored)", len(groups), int(missing.sum()))
+    # each member's label: the smallest rid of its group (``frame`` holds the sorted unique rids, in order)
+    label = members.select(pl.col("rid").min().over(pl.Series(flat))).to_series().to_numpy()
+    out = labels.copy()
+    out[np.searchsorted(frame["rid"].to_numpy(), members["rid"].to_numpy())] = label
+    logger.debug("average linkage re-clustered %s groups (%s pairs scored)", len(sizes), int(missing.sum()))
     return out
 
 
