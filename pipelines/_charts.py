@@ -17,19 +17,24 @@ No JavaScript, no image file, no font file: each chart is vector paths plus ``<t
 - **Math text off** (``text.parse_math``): a ``$`` in a source name is a dollar sign.
 
 Every function takes plain report data (``report.json`` is enough to redraw) and returns SVG markup or ``""``
-when there is nothing to draw.
+when there is nothing to draw. A chart is a pure function of that data, so the last `_KEPT` charts drawn in the
+process are kept by their data: a run whose figures equal an earlier run's (a re-run that changed nothing, the
+scheduled run of an unchanged source) does not draw them again (matplotlib: ~0.1 s a chart, half a small run).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import math
 import re
 import unicodedata
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,6 +86,31 @@ _ID = re.compile(r'\sid="([^"]*)"')
 _REFERENCE = re.compile(r'(?:url\(#|href="#)([^)"]+)')
 
 
+#: How many drawn charts the process keeps (an SVG is 5-200 kB).
+_KEPT = 64
+_P = ParamSpec("_P")
+_DRAWN: OrderedDict[str, str] = OrderedDict()
+
+
+def _kept(chart: Callable[_P, str]) -> Callable[_P, str]:
+    """``chart`` drawn once per distinct data: the last `_KEPT` results are kept, keyed by the chart and its
+    arguments as canonical JSON."""
+
+    @functools.wraps(chart)
+    def drawn(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        key = json.dumps([chart.__name__, args, kwargs], sort_keys=True, ensure_ascii=False, default=str)
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+        svg = chart(*args, **kwargs)
+        _DRAWN[key] = svg
+        if len(_DRAWN) > _KEPT:
+            _DRAWN.popitem(last=False)
+        return svg
+
+    return drawn
+
+
 def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
     """Every chart of a report as SVG markup: ``funnel``, ``quarantine``, ``completeness``, ``histogram``,
     ``weights`` and ``waterfalls`` (one per explained pair, in the order of ``matching.explanations``)."""
@@ -104,6 +134,7 @@ def report_charts(report: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------------ the charts
 
 
+@_kept
 def reconciliation_funnel(funnel: Sequence[Mapping[str, Any]]) -> str:
     """Per source (one panel each): rows read, taken away by skipping, parsing and rules, what is left (loaded) and
     the golden customers those rows became. The removed parts float where they leave the bar, so the panel proves
@@ -141,6 +172,7 @@ def reconciliation_funnel(funnel: Sequence[Mapping[str, Any]]) -> str:
     return _render("funnel", "Reconciliation funnel per source", (WIDTH, height), margins, draw)
 
 
+@_kept
 def quarantine_reasons(quarantine: Sequence[Mapping[str, Any]], rows: int | None) -> str:
     """Quarantined rows per reason code, largest first (a row with several reasons counts under each)."""
     if not quarantine:
@@ -169,6 +201,7 @@ def quarantine_reasons(quarantine: Sequence[Mapping[str, Any]], rows: int | None
     return _render("quarantine", "Quarantine reasons", (WIDTH, height), margins, draw)
 
 
+@_kept
 def completeness_heatmap(completeness: Mapping[str, Any]) -> str:
     """Share of candidate rows with a value (in %), per source (rows) and field (columns); a field a source does not
     map is left blank (a dash)."""
@@ -209,6 +242,7 @@ def completeness_heatmap(completeness: Mapping[str, Any]) -> str:
     return _render("completeness", "Completeness per source and field", (WIDTH, height), margins, draw)
 
 
+@_kept
 def match_histogram(histogram: Mapping[str, Any], thresholds: Mapping[str, Any]) -> str:
     """How many scored pairs fell in each match-probability bin (log scale), with the merge and review lines."""
     counts = histogram.get("counts") or []
@@ -268,6 +302,7 @@ def match_histogram(histogram: Mapping[str, Any], thresholds: Mapping[str, Any])
     return _render("histogram", "Match probability of the scored pairs", (WIDTH, 2.6), (0.75, 0.15, 0.45, 0.3), draw)
 
 
+@_kept
 def match_weights(model: Sequence[Mapping[str, Any]], prior: float | None) -> str:
     """The trained model as Splink draws it: one bar per comparison level, its match weight log2(m/u); the prior
     on top. Positive weights (evidence for a match) point right, negative ones left."""
@@ -319,6 +354,7 @@ def match_weights(model: Sequence[Mapping[str, Any]], prior: float | None) -> st
     return _render("weights", "Match weights per comparison level", (WIDTH, height), margins, draw)
 
 
+@_kept
 def waterfall(steps: Sequence[Mapping[str, Any]], thresholds: Mapping[str, Any], name: str = "waterfall") -> str:
     """One pair's match weight built up step by step: each comparison's bar floats from the weight so far to the
     weight after it; the last bar is the total. The right axis reads the same heights as probabilities; the dashed

@@ -4,16 +4,20 @@ CI sets ``CRMKIT_REQUIRE_SERVICES=1``: a server that does not answer is then a f
 ``HYPOTHESIS_PROFILE=ci``: property tests then draw the same examples on every run (a red CI run is a change's
 fault, not a lucky draw); local runs keep drawing new ones and remember what failed in ``.hypothesis/``.
 
-``make test`` runs the suite in pytest-xdist workers (``-n auto --dist loadscope``: a module's tests stay in one
-worker, so module-scoped fixtures are built once). Everything a test shares with others is per worker: database
-schemas, databases and roles have random names, files live under ``tmp_path``, servers take a free port, and each
-worker has its own Prefect home (below). Notebooks are marked ``slow`` here, as the few end-to-end tests that go
-through Prefect or a browser are in their modules: ``-m "not slow"`` leaves them out.
+``make test`` runs the suite in pytest-xdist workers (one per core plus one, ``--dist loadscope``: a module's tests
+stay in one worker, so module-scoped fixtures are built once). Everything a test shares with others is per worker:
+database schemas, databases and roles have random names, files live under ``tmp_path``, servers take a free port,
+and each worker has its own Prefect home (below). Notebooks are marked ``slow`` here, as the few end-to-end tests
+that go through Prefect or a browser are in their modules: ``-m "not slow"`` leaves them out.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +34,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # and write one SQLite database at once. It is kept between runs, as the default one is (a fresh database costs
 # its migrations at the first flow run). An explicit PREFECT_HOME wins.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crmkit"
 if _WORKER and "PREFECT_HOME" not in os.environ:
-    _cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ["PREFECT_HOME"] = str(_cache / "crmkit" / f"prefect-{_WORKER}")
+    os.environ["PREFECT_HOME"] = str(_CACHE / f"prefect-{_WORKER}")
 # The CLI's rich consoles are created at import: a COLUMNS present then fixes their width for good. pytest imports
 # readline before it loads this file, and GNU readline exports LINES=24 and COLUMNS=80 into the C environment
 # (os.environ does not see them), which xdist workers inherit: there the consoles kept 80 columns whatever a test
@@ -54,10 +58,61 @@ def _terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Notebooks (run by nbmake) each start a kernel and a temporary Prefect server: they are ``slow``."""
+    """Notebooks (run by nbmake) each start a kernel and a temporary Prefect server: they are ``slow``. The modules
+    with a ``slow`` or ``fuzz`` test go first (in their own order, each module's tests in theirs): xdist hands a
+    worker one module at a time in collection order, so the long ones start at once and the short ones fill in
+    around them instead of one long module running alone at the end."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+    long = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("fuzz")}
+    items.sort(key=lambda item: item.path not in long)
+
+
+def _prefect_template() -> Path:
+    """A Prefect database with every migration applied, made once per machine and Prefect version (``prefect server
+    database upgrade`` in a process of its own, ~10 s; two workers wait for one another on a lock)."""
+    from importlib.metadata import version
+
+    template = _CACHE / f"prefect-template-{version('prefect')}" / "prefect.db"
+    if template.exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with (template.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            home = template.parent / f"making-{os.getpid()}"
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir()
+            env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            env.pop("PREFECT_API_URL", None)
+            subprocess.run(
+                [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            (home / "prefect.db").replace(template)
+            shutil.rmtree(home, ignore_errors=True)
+    return template
+
+
+def migrated_prefect_home(home: Path) -> Path:
+    """``home`` (created) holding a copy of a fully migrated Prefect database: a server or a temporary server
+    started there skips the ~7 s of migrations a new database costs, and still writes a database of its own (a
+    test scans it, or starts from it empty)."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "prefect.db").exists():
+        shutil.copyfile(_prefect_template(), home / "prefect.db")
+    return home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _worker_prefect_home() -> None:
+    """This worker's Prefect home starts from the migrated template on a new machine (CI's clean clone) too."""
+    if _WORKER and os.environ["PREFECT_HOME"] == str(_CACHE / f"prefect-{_WORKER}"):
+        migrated_prefect_home(Path(os.environ["PREFECT_HOME"]))
 
 
 def _require_services() -> bool:

@@ -9,19 +9,19 @@ The ``http`` cases are APIs, not files: each is a site spec (`corpus.http_cases`
 pagination an API gets wrong) that the child serves itself on 127.0.0.1 (``http_site``), its source reading it
 through the ``http`` connector as a configured API would be read.
 
-Speed (the budget is 60 s on 2 cores): two children run side by side, each importing the project once and
-running its share of the corpus; each run is one project holding `GROUP_SIZE` bad files as separate sources plus
-the good source. A run that does not end cleanly is run again one file at a time, and a child that dies is
-restarted after the file it was on, so every finding names one file. Every `STORE_EVERY`-th run loads a store
-instead of a dry run, so the load step sees bad data too: a SQLite store (shared by the child's runs) and, every
-other time, a PostgreSQL or a MariaDB store (each server's runs in one child: PostgreSQL in the first, MariaDB in
-the second, each in a schema or database of its own, see ``conftest.py``). The load-edge files (`corpus.load_specials`:
-keys that differ only by case, accents or trailing space, values at and past each column's length, NUL bytes,
-lone surrogates, huge numbers, dates out of range, emoji, bidi) are loaded into all three stores, as extra runs;
-after the runs, every store must hold exactly the rows the ledgers of its runs placed (what catches a collation
-that merges keys). Every run writes its report; the report's charts (matplotlib: more than half of a run's time)
-are drawn in every `CHARTS_EVERY`-th run (the same runs by default, not the load-edge runs), so they see bad data
-too.
+Speed (the budget is 60 s on 2 cores): two children run side by side, each importing the project once and running
+its share of the corpus; each run is one project holding `GROUP_SIZE` bad files as separate sources plus the good
+source. A run that does not end cleanly is run again in halves down to the file that causes it, and a child that
+dies is restarted after the file it was on, so every finding names one file. Every `STORE_EVERY`-th run loads a
+store instead of a dry run, so the load step sees bad data too: a SQLite store (shared by the child's runs) and,
+every other time, a PostgreSQL or a MariaDB store (each server's runs in one child: PostgreSQL in the first, MariaDB
+in the second, each in a schema or database of its own, see ``conftest.py``). The load-edge files
+(`corpus.load_specials`: keys that differ only by case, accents or trailing space, values at and past each column's
+length, NUL bytes, lone surrogates, huge numbers, dates out of range, emoji, bidi) are loaded into all three stores,
+as extra runs; after the runs, every store must hold exactly the rows the ledgers of its runs placed (what catches a
+collation that merges keys). Every run writes its report; the report's charts (matplotlib: a panel per source, more
+than half of a run's time) are drawn in every `CHARTS_EVERY`-th run (every other store run by default, not the
+load-edge runs), so they see bad data too.
 
 Knobs (environment): ``CRMKIT_FUZZ_SEED`` (another corpus), ``CRMKIT_FUZZ_JOBS``, ``CRMKIT_FUZZ_GROUP``,
 ``CRMKIT_FUZZ_MEMORY_MB``, ``CRMKIT_FUZZ_CHARTS_EVERY`` (1: charts in every run). To look at one case:
@@ -70,12 +70,12 @@ pytestmark = pytest.mark.fuzz
 HERE = Path(__file__).resolve().parent
 SEED = int(os.environ.get("CRMKIT_FUZZ_SEED", "11"))
 JOBS = int(os.environ.get("CRMKIT_FUZZ_JOBS", "2"))
-GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "24"))
+GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "48"))
 MEMORY_BYTES = int(os.environ.get("CRMKIT_FUZZ_MEMORY_MB", "2048")) << 20
 STORE_EVERY = 4
 #: The stores the load step is run on: SQLite, and the servers of ``conftest.py`` that answer.
 STORES = ("sqlite", "postgresql", "mariadb")
-CHARTS_EVERY = int(os.environ.get("CRMKIT_FUZZ_CHARTS_EVERY", str(STORE_EVERY)))
+CHARTS_EVERY = int(os.environ.get("CRMKIT_FUZZ_CHARTS_EVERY", str(2 * STORE_EVERY)))
 #: A child that writes nothing for this long is stuck: it is killed, and its file reported (a run of several files
 #: is first tried again one file at a time, so a slow machine does not make a file look stuck).
 STALL_SECONDS = 60.0

@@ -108,7 +108,17 @@ def test_the_funnel_is_one_panel_per_source_with_its_counts_as_text() -> None:
     assert texts.count("golden customers") == 2  # the labels on the first panel of each row (3 per row)
     assert {"118", "112", "86", "66", "57"} <= set(texts)
     assert "font-family" not in svg  # the page's CSS chooses the font (CJK fallbacks)
-    assert svg == reconciliation_funnel(json.loads(json.dumps(FUNNEL)))  # the same data, the same bytes
+    # the same data, the same bytes: drawn again (past the charts the process keeps) and kept
+    assert svg == reconciliation_funnel.__wrapped__(json.loads(json.dumps(FUNNEL)))  # type: ignore[attr-defined]
+    assert reconciliation_funnel(json.loads(json.dumps(FUNNEL))) is svg
+
+
+def test_a_chart_is_drawn_once_per_distinct_data() -> None:
+    """A run whose figures equal an earlier run's reuses its charts; any change to the data draws anew."""
+    first = quarantine_reasons([{"reason": "invalid_phone", "count": 3}], 3)
+    assert quarantine_reasons([{"count": 3, "reason": "invalid_phone"}], 3) is first  # key order does not matter
+    changed = quarantine_reasons([{"reason": "invalid_phone", "count": 4}], 4)
+    assert changed is not first and ">4<" in changed and ">4<" not in first
 
 
 def test_charts_of_one_page_have_distinct_ids_and_only_those_referred_to() -> None:

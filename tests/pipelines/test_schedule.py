@@ -32,6 +32,7 @@ from pipelines.cli import app
 from pipelines.runs import schedules
 from pipelines.settings import load_settings
 
+from ..conftest import migrated_prefect_home
 from .conftest import ROOT
 
 runner = CliRunner()
@@ -95,8 +96,7 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``prefect server start`` on a free port with a home of its own: (its API URL, the environment that
     talks to it, without ``PREFECT_API_URL``). Skipped, or failed under CRMKIT_REQUIRE_SERVICES, when it does not
     answer within 60 s."""
-    home = tmp_path / "prefect-home"
-    home.mkdir()
+    home = migrated_prefect_home(tmp_path / "prefect-home")
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {

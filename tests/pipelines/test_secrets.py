@@ -46,7 +46,7 @@ from pipelines.report import redact_report
 from pipelines.settings import SettingsError, expand_url, load_settings
 from pipelines.stages import Extracted
 
-from ..conftest import PG_URL
+from ..conftest import PG_URL, migrated_prefect_home
 from .conftest import ROOT
 
 runner = CliRunner()
@@ -326,8 +326,7 @@ pipelines.migrate.resolve = crash
 
 def run_cli(config: Path, tmp_path: Path, driver: str, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``crmkit migrate CONFIG --debug`` in its own process with its own Prefect database: (process, Prefect home)."""
-    prefect_home = tmp_path / "prefect"
-    prefect_home.mkdir()
+    prefect_home = migrated_prefect_home(tmp_path / "prefect")
     environ = {
         **os.environ,
         "PREFECT_HOME": str(prefect_home),
