@@ -44,7 +44,9 @@ two records of one person is personal; one on five names is not.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,9 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from .prepare import RID
 from .settings import ComparisonSettings, MatchSettings
+
+#: Chunks of pairs compared at once, in threads: numpy, polars and rapidfuzz release the GIL for most of the work.
+COMPARE_THREADS = 2
 
 __all__ = ["MATCHING_COLUMNS", "Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
 
@@ -802,6 +807,7 @@ class Comparer:
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
         self._coded: dict[tuple[str, bool], Coded] = {}
+        self._coding = threading.Lock()  # chunks compared in threads code a column once
 
     def coded(self, col: str, sort_tokens: bool = False) -> Coded:
         """A text column of the side table as a code per record position (-1 where null) and the distinct values
@@ -810,17 +816,21 @@ class Comparer:
         key = (col, sort_tokens)
         if key in self._coded:
             return self._coded[key]
+        with self._coding:
+            if key not in self._coded:
+                self._coded[key] = self._code(col, sort_tokens)
+        return self._coded[key]
+
+    def _code(self, col: str, sort_tokens: bool) -> Coded:
         if sort_tokens:
-            codes, values = self.coded(col)
+            codes, values = self._coded.get((col, False)) or self._code(col, False)
             words = pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-            self._coded[key] = (codes, words.list.sort().list.join(" ").to_numpy())
-            return self._coded[key]
+            return codes, words.list.sort().list.join(" ").to_numpy()
         column = self.side.get_column(col)
         distinct = column.drop_nulls().unique()
         number = pl.DataFrame({"v": distinct, "c": pl.int_range(distinct.len(), dtype=pl.Int32, eager=True)})
         positions = column.to_frame("v").join(number, on="v", how="left", maintain_order="left")["c"].fill_null(-1)
-        self._coded[key] = (positions.to_numpy(), distinct.to_numpy())
-        return self._coded[key]
+        return positions.to_numpy(), distinct.to_numpy()
 
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""
@@ -840,7 +850,8 @@ class Comparer:
     ) -> Compared:
         """Level of every comparison for the aligned pairs ``(left[i], right[i])`` of ``_rid`` values.
 
-        Pairs are compared ``chunk`` at a time, so memory stays bounded however many pairs there are. ``sample``
+        Pairs are compared ``chunk`` at a time (`COMPARE_THREADS` chunks at once), so memory stays bounded however
+        many pairs there are; the levels come out in the order of the pairs whatever the threads do. ``sample``
         (bool per pair) limits the costly levels to those pairs (:data:`SKIPPED` elsewhere; see
         :meth:`Comparison.evaluate`).
         """
@@ -850,7 +861,8 @@ class Comparer:
         use_tf = self.n >= self.settings.training.tf_min_records
         parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons}
         tf_parts: dict[str, list[np.ndarray]] = {c.name: [] for c in self.comparisons if c.tf_levels and use_tf}
-        for start in range(0, max(len(left), 1), chunk):
+
+        def one(start: int) -> list[tuple[np.ndarray, np.ndarray]]:
             lpos, rpos = li[start : start + chunk], ri[start : start + chunk]
             view = PairView(
                 Rows(self.side, lpos),
@@ -861,12 +873,15 @@ class Comparer:
                 (self.coded, lpos, rpos),
             )
             part = None if sample is None else sample[start : start + chunk]
-            for comparison in self.comparisons:
-                levels, tf = comparison.evaluate(view, part)
-                parts[comparison.name].append(levels)
-                if comparison.name in tf_parts:
-                    tf_parts[comparison.name].append(tf)
-            del view
+            return [comparison.evaluate(view, part) for comparison in self.comparisons]
+
+        starts = range(0, max(len(left), 1), chunk)
+        with ThreadPoolExecutor(max_workers=COMPARE_THREADS) as pool:
+            for done in pool.map(one, starts) if len(starts) > 1 else [one(0)]:
+                for comparison, (levels, tf) in zip(self.comparisons, done, strict=True):
+                    parts[comparison.name].append(levels)
+                    if comparison.name in tf_parts:
+                        tf_parts[comparison.name].append(tf)
         out = Compared(left, right, {k: np.concatenate(v) for k, v in parts.items()})
         out.tf = {k: np.concatenate(v) for k, v in tf_parts.items()}
         veto = np.zeros(len(left), dtype=bool)

@@ -157,3 +157,32 @@ def test_pairs_must_reference_known_records(rids: list[int]) -> None:
     assert name.labels[comparer.compare(np.array([rids[0]]), np.array([rids[1]])).levels["name"][0] - 1] == "exact"
     with pytest.raises(ValueError, match="not among the records"):
         comparer.compare(np.array([rids[0]]), np.array([100]))
+
+
+def test_pairs_compared_in_threaded_chunks_get_the_levels_of_one_pass() -> None:
+    """Chunks are compared two at a time in threads: whatever the chunk size, every pair keeps its own levels and
+    term frequencies, in the order of the pairs (and a column's value codes are made once, under a lock)."""
+    names = ["张伟", "張偉", "张 伟", "Zhang Wei", "王芳", "王方", "李娜", "Li Na", "John Smith", "Jon Smith", None]
+    phones = ["13800138000", "138-0013-8000", "0635-8211111", "13900139000", None]
+    streets = ["东昌路1号", "东昌路 1 号", "Main St 5", None]
+    rows = [
+        {
+            "key": str(i),
+            "full_name": names[i % len(names)],
+            "phone": phones[i % len(phones)],
+            "address": streets[i % len(streets)],
+            "birth_date": f"1980-0{1 + i % 9}-1{i % 10}" if i % 3 else None,
+        }
+        for i in range(60)
+    ]
+    df = prepare_records(records(rows))
+    left, right = np.triu_indices(df.height, k=1)
+    whole = Comparer(df, MatchSettings()).compare(left, right, chunk=len(left))
+    chunked = Comparer(df, MatchSettings()).compare(left, right, chunk=7)
+    assert whole.levels.keys() == chunked.levels.keys() and whole.tf.keys() == chunked.tf.keys()
+    for name in whole.levels:
+        np.testing.assert_array_equal(whole.levels[name], chunked.levels[name])
+    for name in whole.tf:
+        np.testing.assert_array_equal(whole.tf[name], chunked.tf[name])
+    np.testing.assert_array_equal(whole.veto, chunked.veto)
+    assert len({int(v) for v in whole.levels["name"]}) > 3  # the pairs reach several levels
