@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,14 +60,15 @@ def _terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Notebooks (run by nbmake) each start a kernel and a temporary Prefect server: they are ``slow``. The modules
-    with a ``slow`` or ``fuzz`` test go first (in their own order, each module's tests in theirs): xdist hands a
-    worker one module at a time in collection order, so the long ones start at once and the short ones fill in
-    around them instead of one long module running alone at the end."""
+    with a ``slow`` or ``fuzz`` test go first, then the others by their number of tests, most first (each module's
+    tests in their own order): xdist hands a worker one module at a time in collection order, so the long ones start
+    at once and the short ones fill in at the end instead of one long module running alone there."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
     long = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("fuzz")}
-    items.sort(key=lambda item: item.path not in long)
+    size = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.path not in long, -size[item.path]))
 
 
 def _prefect_template() -> Path:
