@@ -846,7 +846,7 @@ class Comparer:
         return pos
 
     def compare(
-        self, left: np.ndarray, right: np.ndarray, chunk: int = 100_000, sample: np.ndarray | None = None
+        self, left: np.ndarray, right: np.ndarray, chunk: int = 50_000, sample: np.ndarray | None = None
     ) -> Compared:
         """Level of every comparison for the aligned pairs ``(left[i], right[i])`` of ``_rid`` values.
 
