@@ -814,18 +814,14 @@ class Comparer:
         the codes index (Python strings): fuzzy scores are computed per distinct pair of values. With
         ``sort_tokens`` each value's words are sorted (what ``token_sort_ratio`` compares), once per value."""
         key = (col, sort_tokens)
-        if key in self._coded:
-            return self._coded[key]
-        with self._coding:
-            if key not in self._coded:
-                self._coded[key] = self._code(col, sort_tokens)
+        if key not in self._coded:
+            plain = self.coded(col) if sort_tokens else None
+            with self._coding:
+                if key not in self._coded:
+                    self._coded[key] = self._code(col) if plain is None else _sorted_words(plain)
         return self._coded[key]
 
-    def _code(self, col: str, sort_tokens: bool) -> Coded:
-        if sort_tokens:
-            codes, values = self._coded.get((col, False)) or self._code(col, False)
-            words = pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-            return codes, words.list.sort().list.join(" ").to_numpy()
+    def _code(self, col: str) -> Coded:
         column = self.side.get_column(col)
         distinct = column.drop_nulls().unique()
         number = pl.DataFrame({"v": distinct, "c": pl.int_range(distinct.len(), dtype=pl.Int32, eager=True)})
@@ -890,6 +886,13 @@ class Comparer:
                 veto |= out.levels[comparison.name] == len(comparison.levels)
         out.veto = veto
         return out
+
+
+def _sorted_words(coded: Coded) -> Coded:
+    """The same codes, each distinct value's words sorted (what ``token_sort_ratio`` compares)."""
+    codes, values = coded
+    words = pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+    return codes, words.list.sort().list.join(" ").to_numpy()
 
 
 #: Columns whose value frequency (records holding it) replaces u on agreement.
