@@ -253,6 +253,16 @@ class PairView:
     def has(self, col: str) -> bool:
         return col in self.L.columns
 
+    def _codes(self, col: str) -> np.ndarray | None:
+        """The left (row 0) and right (row 1) codes of a text column (-1 where null; see :meth:`Comparer.coded`),
+        or None when the column is not coded: equality and presence then compare integers, and the column's
+        strings are never gathered for the chunk."""
+        if self._texts is None or self.L.schema[col] != pl.String:
+            return None
+        coded, left_pos, right_pos = self._texts
+        codes = coded(col, False)[0]
+        return self._cached(("codes", col), lambda: np.stack((codes[left_pos], codes[right_pos])))
+
     def reads_any(self, cols: frozenset[str]) -> bool:
         return any(c in self.L.columns for c in cols)
 
@@ -289,6 +299,9 @@ class PairView:
         def compute() -> np.ndarray:
             if not self.has(col):
                 return np.zeros(self.n, dtype=bool)
+            codes = self._codes(col)
+            if codes is not None:
+                return np.asarray((codes[0] >= 0) & (codes[1] >= 0))
             a, b = self.L[col], self.R[col]
             if isinstance(a.dtype, pl.List):
                 return ((a.list.len() > 0) & (b.list.len() > 0)).fill_null(False).to_numpy()
@@ -307,6 +320,9 @@ class PairView:
         other = other or col
         if not (self.has(col) and self.has(other)):
             return np.zeros(self.n, dtype=bool)
+        codes = self._codes(col) if other == col else None
+        if codes is not None:
+            return self._cached(("eq", col, other), lambda: np.asarray((codes[0] == codes[1]) & (codes[0] >= 0)))
         return self._cached(("eq", col, other), lambda: (self.L[col] == self.R[other]).fill_null(False).to_numpy())
 
     def length(self, col: str, right: bool = False) -> npt.NDArray[np.int64]:
@@ -329,8 +345,12 @@ class PairView:
         if out is None or done is None:
             out = np.full(self.n, np.inf if distance else 0.0)
             done = np.zeros(self.n, dtype=bool)
-        a, b = self.L[col], self.R[other]
-        need = mask & ~done & (a.is_not_null() & b.is_not_null()).to_numpy()
+        codes = self._codes(col) if other == col else None
+        if codes is not None:
+            known = (codes[0] >= 0) & (codes[1] >= 0)
+        else:
+            known = (self.L[col].is_not_null() & self.R[other].is_not_null()).to_numpy()
+        need = mask & ~done & known
         idx = np.flatnonzero(need)
         if len(idx):
             sims = self._similarities(col, other, idx, scorer)

@@ -26,7 +26,7 @@ from .constraints import (
     resolve_constraints,
     with_constraints,
 )
-from .linkage import WeightFn, average_linkage, components
+from .linkage import WeightFn, average_linkage, components, sorted_unique
 from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
 from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
@@ -185,7 +185,7 @@ def _cluster(
     max_size: int,
     linkage_threshold: float = 0.5,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    nodes = np.unique(np.asarray(pl.Series(rids).to_numpy(), dtype=np.int64))
+    nodes = sorted_unique(pl.Series(rids).to_numpy())
     edges = scored.filter(pl.col("match_probability") >= threshold)
     refused = edges.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
     if "cannot_link" in edges.columns:
@@ -476,7 +476,7 @@ def match_incremental(
     fresh_set = set(fresh)
     fresh_ids = pl.Series(fresh, dtype=accepted.schema["left"]).implode()
     inner = accepted.filter(pl.col("left").is_in(fresh_ids) & pl.col("right").is_in(fresh_ids))
-    nodes = np.unique(np.asarray(fresh, dtype=np.int64))
+    nodes = sorted_unique(fresh)
     if settings.cluster_check == "average_linkage" and inner.height:
         fresh_labels, kept = average_linkage(
             nodes,

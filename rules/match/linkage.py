@@ -16,12 +16,13 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from scipy.cluster.hierarchy import linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["average_linkage", "components"]
+__all__ = ["average_linkage", "components", "sorted_unique"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,13 @@ WeightFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 _CLIP = 60.0  # weights are clipped to ±60 bits: one certain pair must not outweigh a group by itself
 _VETO_DISTANCE = 1e9
+
+
+def sorted_unique(values: npt.ArrayLike) -> np.ndarray:
+    """The distinct values of an integer array, sorted: by sorting (``np.unique`` alone takes a hashing path in
+    numpy 2.4 that was 20 times slower on a million record ids)."""
+    a = np.sort(np.asarray(values, dtype=np.int64))
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
 
 
 def components(nodes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
