@@ -911,8 +911,9 @@ class Comparer:
 def _sorted_words(coded: Coded) -> Coded:
     """The same codes, each distinct value's words sorted (what ``token_sort_ratio`` compares)."""
     codes, values = coded
-    words = pl.Series(values, dtype=pl.String).str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
-    return codes, words.list.sort().list.join(" ").to_numpy()
+    # sorted inside list.eval: polars 2.1's list.sort() of text took 10 s on 600k names, this takes 0.1 s
+    words = pl.Series(values, dtype=pl.String).str.split(" ")
+    return codes, words.list.eval(pl.element().filter(pl.element() != "").sort()).list.join(" ").to_numpy()
 
 
 #: Columns whose value frequency (records holding it) replaces u on agreement.
