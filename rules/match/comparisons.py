@@ -104,6 +104,27 @@ Scores = npt.NDArray[np.float64]
 #: A text column as codes by record position (-1: null) and the distinct values they index.
 Coded = tuple[np.ndarray, np.ndarray]
 
+
+@dataclass(frozen=True)
+class Listed:
+    """The phone numbers of a list column of the side table as integer codes: record ``p``'s codes are
+    ``codes[offsets[p]:offsets[p + 1]]``; per code, the distinct ``names`` and the records (``count``) holding
+    the number (``inf`` where the statistics do not know it)."""
+
+    offsets: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.int64]
+    names: npt.NDArray[np.float64]
+    count: npt.NDArray[np.float64]
+
+    def of(self, positions: np.ndarray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(pair index, code) of every number the records at ``positions`` hold (pair ``i`` at ``positions[i]``)."""
+        starts, ends = self.offsets[positions], self.offsets[positions + 1]
+        sizes = ends - starts
+        pair = np.repeat(np.arange(len(positions), dtype=np.int64), sizes)
+        first = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+        return pair, self.codes[first + np.arange(len(pair), dtype=np.int64)]
+
+
 #: Level code of a pair left out of the costly levels' subsample (see :meth:`Comparison.evaluate`).
 SKIPPED = -1
 
@@ -188,6 +209,7 @@ class Rows:
     the prepared frame's many columns, so gathering all of them for every chunk cost time and most of the memory."""
 
     def __init__(self, frame: pl.DataFrame, positions: np.ndarray) -> None:
+        self.positions = positions
         self._frame, self._positions = frame, pl.Series(positions)
         self._gathered: dict[str, pl.Series] = {}
         self.columns, self.schema, self.height = frame.columns, frame.schema, len(positions)
@@ -203,38 +225,39 @@ class PairView:
 
     Args:
         left, right: the prepared records of the pairs' left and right sides, row-aligned.
-        numbers: per phone number, ``names`` (distinct names holding it) and ``count`` (records).
         n: the number of records behind the term frequencies.
         levels: the comparison thresholds.
+        coded: a text column of the side table as codes by record position and its distinct values
+            (:meth:`Comparer.coded`): fuzzy scores take their strings from there instead of converting each
+            chunk's column again, and equality compares integers.
+        listed: a list column of phone numbers as codes by record position, with each number's statistics
+            (:meth:`Comparer.listed`): shared numbers are found by intersecting integers.
     """
 
     def __init__(
         self,
         left: Rows,
         right: Rows,
-        numbers: pl.DataFrame,
         n: int,
         levels: ComparisonSettings,
-        texts: tuple[Callable[[str, bool], Coded], np.ndarray, np.ndarray] | None = None,
+        coded: Callable[[str, bool], Coded],
+        listed: Callable[[str], Listed],
     ) -> None:
         self.L, self.R = left, right
-        self.numbers = numbers
         self.records = max(n, 2)
         self.levels = levels
         self.n = left.height
-        # (a column's values as Python strings, by record position; left and right positions of the pairs):
-        # fuzzy scores take their strings from there instead of converting each chunk's column again
-        self._texts = texts
+        self._coded, self._listed = coded, listed
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
 
     def _similarities(self, col: str, other: str, idx: np.ndarray, scorer: Any) -> Scores:
         """``scorer`` of left ``col`` and right ``other`` for the pairs ``idx`` (both known), each distinct pair of
         values scored once: blocking pairs records that share one value, so the other values repeat (two given
         names compared under one family name) and one value pair is often met many times."""
-        if self._texts is None or self.L.schema[col] != pl.String or self.R.schema[other] != pl.String:
+        if self.L.schema[col] != pl.String or self.R.schema[other] != pl.String:
             a, b = self.L[col].gather(idx).to_list(), self.R[other].gather(idx).to_list()
             return np.asarray(process.cpdist(a, b, scorer=scorer, dtype=np.float32, workers=-1), dtype=np.float64)
-        coded, left_pos, right_pos = self._texts
+        coded, left_pos, right_pos = self._coded, self.L.positions, self.R.positions
         sort_tokens = scorer is fuzz.token_sort_ratio  # the same as fuzz.ratio of the token-sorted values
         if sort_tokens:
             scorer = fuzz.ratio
@@ -257,11 +280,10 @@ class PairView:
         """The left (row 0) and right (row 1) codes of a text column (-1 where null; see :meth:`Comparer.coded`),
         or None when the column is not coded: equality and presence then compare integers, and the column's
         strings are never gathered for the chunk."""
-        if self._texts is None or self.L.schema[col] != pl.String:
+        if self.L.schema[col] != pl.String:
             return None
-        coded, left_pos, right_pos = self._texts
-        codes = coded(col, False)[0]
-        return self._cached(("codes", col), lambda: np.stack((codes[left_pos], codes[right_pos])))
+        codes = self._coded(col, False)[0]
+        return self._cached(("codes", col), lambda: np.stack((codes[self.L.positions], codes[self.R.positions])))
 
     def reads_any(self, cols: frozenset[str]) -> bool:
         return any(c in self.L.columns for c in cols)
@@ -378,46 +400,34 @@ class PairView:
             return np.ones(self.n)
         return self._cached(("holders", col), lambda: self.L[name].fill_null(1).to_numpy())
 
-    def shared_numbers(self, col: str) -> pl.DataFrame:
-        """Per pair index ``i`` with a number of list ``col`` on both sides: fewest holders among the shared
-        numbers (``names``) and their fewest records (``count``)."""
-
-        def compute() -> pl.DataFrame:
-            prefix = "n:" if col == "phone_national" else ""
-            sides = [
-                frame[col].alias("number").to_frame().with_row_index("i").explode("number").drop_nulls("number")
-                for frame in (self.L, self.R)
-            ]
-            return (
-                sides[0]
-                .join(sides[1], on=["i", "number"])
-                .unique()
-                .with_columns((pl.lit(prefix) + pl.col("number")).alias("number"))
-                .join(self.numbers, on="number", how="left")
-                .group_by("i")
-                .agg(pl.col("names").min(), pl.col("count").min())
-            )
-
-        key = ("numbers", col)
-        if key not in self._memo:
-            self._memo[key] = compute()  # type: ignore[assignment]
-        return self._memo[key]  # type: ignore[return-value]
-
     def number_level(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         """(fewest holders, fewest records) of the numbers of ``col`` both sides share (0 where none)."""
-
-        def compute() -> np.ndarray:
-            shared = self.shared_numbers(col) if self.has(col) else None
-            names = np.zeros(self.n)
-            count = np.zeros(self.n)
-            if shared is not None and shared.height:
-                idx = shared["i"].to_numpy()
-                names[idx] = shared["names"].fill_null(1).to_numpy()
-                count[idx] = shared["count"].fill_null(1).to_numpy()
-            return np.stack([names, count])
-
-        both = self._cached(("number_level", col), compute)
+        if not self.has(col):
+            return np.zeros(self.n), np.zeros(self.n)
+        both = self._cached(("number_level", col), lambda: self._shared_numbers(self._listed(col)))
         return both[0], both[1]
+
+    def _shared_numbers(self, listed: Listed) -> np.ndarray:
+        """Fewest holders (row 0) and fewest records (row 1) of the numbers both sides share: the (pair, number)
+        keys of each side, sorted and intersected, the statistics' minimum per pair (a number the statistics do not
+        know counts 1)."""
+        out = np.zeros((2, self.n))
+        width = len(listed.names)
+        if not width:
+            return out
+        keys = []
+        for positions in (self.L.positions, self.R.positions):
+            pair, code = listed.of(positions)
+            keys.append(np.unique(pair * width + code, return_counts=True)[0])  # the sorting path (see linkage)
+        both = np.intersect1d(keys[0], keys[1], assume_unique=True)
+        if not len(both):
+            return out
+        pair, code = both // width, both % width
+        starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        for row, stat in enumerate((listed.names, listed.count)):
+            least = np.minimum.reduceat(stat[code], starts)
+            out[row, pair[starts]] = np.where(np.isinf(least), 1.0, least)
+        return out
 
     def tf_of_count(self, count: np.ndarray) -> Scores:
         """(count − 1)/(N − 1), floored at a tenth of one record: the chance another record holds the value."""
@@ -827,6 +837,7 @@ class Comparer:
         side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
         self.side, self.numbers = _side_table(side, settings, population)
         self._coded: dict[tuple[str, bool], Coded] = {}
+        self._listed: dict[tuple[str, str], Listed] = {}
         self._coding = threading.Lock()  # chunks compared in threads code a column once
 
     def coded(self, col: str, sort_tokens: bool = False) -> Coded:
@@ -840,6 +851,36 @@ class Comparer:
                 if key not in self._coded:
                     self._coded[key] = self._code(col) if plain is None else _sorted_words(plain)
         return self._coded[key]
+
+    def listed(self, col: str) -> Listed:
+        """The numbers of list column ``col`` as codes with their statistics (see :class:`Listed`), made once."""
+        key = (col, "listed")
+        if key not in self._listed:
+            with self._coding:
+                if key not in self._listed:
+                    self._listed[key] = self._list_codes(col)
+        return self._listed[key]
+
+    def _list_codes(self, col: str) -> Listed:
+        exploded = (
+            self.side.select(pl.col(col).alias("number")).with_row_index("pos").explode("number").drop_nulls("number")
+        )
+        distinct = exploded.get_column("number").unique()
+        prefix = "n:" if col == "phone_national" else ""
+        table = (
+            pl.DataFrame({"number": distinct})
+            .with_row_index("code")
+            .with_columns((pl.lit(prefix) + pl.col("number")).alias("key"))
+            .join(self.numbers.rename({"number": "key"}), on="key", how="left", maintain_order="left")
+        )
+        coded = exploded.join(table.select("number", "code"), on="number", how="left", maintain_order="left")
+        positions = coded.get_column("pos").to_numpy()
+        return Listed(
+            offsets=np.searchsorted(positions, np.arange(self.side.height + 1)).astype(np.int64),
+            codes=coded.get_column("code").to_numpy().astype(np.int64),
+            names=table.get_column("names").cast(pl.Float64).fill_null(np.inf).to_numpy(),
+            count=table.get_column("count").cast(pl.Float64).fill_null(np.inf).to_numpy(),
+        )
 
     def _code(self, col: str) -> Coded:
         column = self.side.get_column(col)
@@ -883,10 +924,10 @@ class Comparer:
             view = PairView(
                 Rows(self.side, lpos),
                 Rows(self.side, rpos),
-                self.numbers,
                 self.n,
                 self.settings.levels,
-                (self.coded, lpos, rpos),
+                self.coded,
+                self.listed,
             )
             part = None if sample is None else sample[start : start + chunk]
             return [comparison.evaluate(view, part) for comparison in self.comparisons]

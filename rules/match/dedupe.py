@@ -146,12 +146,16 @@ def _strongest_links(result: MatchResult) -> pl.DataFrame:
     (li, lfound), (ri, rfound) = ends
     inside = lfound & rfound
     inside[inside] = label[li[inside]] == label[ri[inside]]
-    best = np.full(len(rid), -1.0)
-    np.maximum.at(best, li[inside], probability[inside])
-    np.maximum.at(best, ri[inside], probability[inside])
-    linked = best >= 0
+    # the best per record by a grouping (np.maximum.at took a second on five million pairs)
+    ends_inside = np.concatenate([li[inside], ri[inside]])
+    best = (
+        pl.DataFrame({"at": ends_inside, "match_probability": np.tile(probability[inside], 2)})
+        .group_by("at")
+        .agg(pl.col("match_probability").max())
+        .sort("at")
+    )
     return pl.DataFrame(
-        {RID: rid[linked], "match_probability": best[linked]},
+        {RID: rid[best["at"].to_numpy()], "match_probability": best["match_probability"]},
         schema={RID: clusters.schema[RID], "match_probability": pl.Float64},
     )
 
