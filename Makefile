@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install demo test format bench clean
+.PHONY: install demo test format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP)
 	@# mypy --strict on the packages ([tool.mypy] in pyproject.toml): ~40 s of CPU cold, 1-3 s with its cache in .venv
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope
+
+## The README's pictures (docs/img/), taken by the browser tests; a plain test run saves them in a temporary folder.
+screenshots: $(STAMP)
+	CRMKIT_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:randomly -k "browser or readme_picture" \
+		tests/pipelines/web/test_browser.py tests/pipelines/test_report.py tests/analytics/test_store.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -135,6 +135,22 @@ def _server_or_skip(url: str, what: str) -> sa.Engine:
     return engine
 
 
+#: Set to 1 (``make screenshots``), the browser tests save the README's pictures into ``docs/img/``.
+SCREENSHOTS_ENV = "CRMKIT_UPDATE_SCREENSHOTS"
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a test saves the pictures it takes: ``docs/img/`` when ``CRMKIT_UPDATE_SCREENSHOTS=1``, else a
+    temporary folder, so that a test run leaves the checkout as it found it."""
+    if os.environ.get(SCREENSHOTS_ENV, "") not in ("", "0"):
+        folder = Path(__file__).resolve().parents[1] / "docs" / "img"
+    else:
+        folder = tmp_path / "img"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL schema, dropped after the test."""

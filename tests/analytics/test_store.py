@@ -17,7 +17,7 @@ from pipelines.migrate import run_steps
 from pipelines.settings import load_settings
 
 from ..pipelines.web.test_browser import chromium  # noqa: F401  (the fixture: Debian's chromium, never downloaded)
-from .conftest import ROOT, demo_project
+from .conftest import demo_project
 
 D = dt.date
 AS_OF = D(2024, 4, 1)
@@ -195,9 +195,14 @@ def test_analytics_over_frames_without_activities() -> None:
     assert set(a.tables()) == {"customers", "dimensions", "events", "segments", "churn_risk", "attribute_values"}
 
 
-def test_the_readme_picture_of_an_analysts_notebook(store: analytics.Analytics, chromium: str) -> None:  # noqa: F811
+def test_the_readme_picture_of_an_analysts_notebook(
+    store: analytics.Analytics,
+    chromium: str,  # noqa: F811
+    screenshots: Path,
+) -> None:
     """The frames an analyst looks at first, as a notebook shows them (polars' HTML): customers per province, the
-    聊城 drill-down by district and the monthly KPIs; saved as ``docs/img/analytics-regions.png``."""
+    聊城 drill-down by district and the monthly KPIs; saved as ``docs/img/analytics-regions.png`` by
+    ``make screenshots``."""
     from playwright.sync_api import sync_playwright
 
     provinces = store.regions("province").head(6)
@@ -215,7 +220,7 @@ def test_the_readme_picture_of_an_analysts_notebook(store: analytics.Analytics, 
         "td,th{padding:2px 8px;border-bottom:1px solid #eceff3;text-align:right}"
     )
     body = "".join(f"<code>In: {title}</code>{frame._repr_html_()}" for title, frame in cells)
-    picture = ROOT / "docs" / "img" / "analytics-regions.png"
+    picture = screenshots / "analytics-regions.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True)
         try:

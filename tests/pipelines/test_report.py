@@ -1,7 +1,8 @@
 """The quality report of the demo: inline SVG charts and nothing fetched, the same bytes from the same data, a run
 index with what changed between runs, and no raw personal value (e-mail, phone, name) of the demo's input. A
 headless chromium opens the report offline and shows the funnel and every chart (its screenshot is kept in
-``out/`` for CI and in ``docs/img/`` for the README), and the report of a 50k-row run stays under 3 MB."""
+``out/`` for CI and, with ``make screenshots``, in ``docs/img/`` for the README), and the report of a 50k-row run
+stays under 3 MB."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ from .web.test_browser import chromium  # noqa: F401  (the fixture: Debian's chr
 CHARTS = ("funnel", "quarantine", "completeness", "histogram", "weights", "waterfall-0")
 #: Where the browser test leaves the report's screenshot (CI keeps ``out/`` as an artifact) and the README's pictures.
 SCREENSHOT = ROOT / "out" / "report-screenshot.png"
-PICTURES = ROOT / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +201,7 @@ def test_a_run_id_cannot_break_out_of_the_print_footer(demo: Path) -> None:
     assert "<script" not in html and '@bottom-left{content:"crmkit quality report · run x\\22 }\\3c /style' in html
 
 
-def test_a_browser_shows_the_funnel_and_every_chart_offline(demo: Path, chromium: str) -> None:  # noqa: F811
+def test_a_browser_shows_the_funnel_and_every_chart_offline(demo: Path, chromium: str, screenshots: Path) -> None:  # noqa: F811
     """Debian's headless chromium opens report.html from disk with the network cut off: every chart is drawn
     (an SVG box of real size with its bars), the funnel first; the full page is saved as ``out/``'s screenshot."""
     from playwright.sync_api import sync_playwright
@@ -246,7 +246,7 @@ def test_a_browser_shows_the_funnel_and_every_chart_offline(demo: Path, chromium
             heading = page.locator("#funnel").evaluate("e => e.getBoundingClientRect().y + scrollY")
             funnel = boxes["funnel"]
             page.screenshot(
-                path=PICTURES / "report-funnel.png",
+                path=screenshots / "report-funnel.png",
                 full_page=True,
                 clip={
                     "x": 0,
@@ -255,14 +255,14 @@ def test_a_browser_shows_the_funnel_and_every_chart_offline(demo: Path, chromium
                     "height": funnel["y"] + funnel["height"] - heading + 20,
                 },
             )
-            page.locator("svg.chart-histogram").screenshot(path=PICTURES / "report-histogram.png")
+            page.locator("svg.chart-histogram").screenshot(path=screenshots / "report-histogram.png")
         finally:
             browser.close()
     assert requests == [page_url], "the report fetched something besides itself"
     assert problems == [], "\n".join(problems)
     assert 50_000 < SCREENSHOT.stat().st_size < 8_000_000
     for name in ("report-funnel.png", "report-histogram.png"):
-        assert 5_000 < (PICTURES / name).stat().st_size < 150_000, name
+        assert 5_000 < (screenshots / name).stat().st_size < 150_000, name
 
 
 # ------------------------------------------------------------------------------------------- a 50k-row run's report

@@ -5,7 +5,7 @@ clean finding, opens a merged customer, ticks a row and clicks unmerge, and read
 page. Then the next scheduled run runs (the two steps the ``migrate-and-clean`` deployment runs: the migrate, then
 the clean flow) and the pages must show all four honoured: the accepted pair in one customer, the rejected pair and
 the unmerged rows apart, the dismissed finding still decided. The test also takes the README's screenshots
-(``docs/img/``).
+(``docs/img/`` with ``make screenshots``).
 
 Skipped when chromium (``apt-get install -y chromium``) or the ``playwright`` package is missing, unless
 ``CRMKIT_REQUIRE_SERVICES=1`` (CI), where that is a failure. Browsers are never downloaded (no ``playwright
@@ -35,7 +35,6 @@ from pipelines.settings import load_settings
 from pipelines.web import create_app
 
 ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = ROOT / "docs" / "img"
 MAX_PNG = 150_000
 ACTOR = "wang.steward"
 ZONE = "Asia/Shanghai"
@@ -104,6 +103,7 @@ def test_a_steward_reviews_in_a_browser_and_the_next_scheduled_run_honours_it(
     cleaned: list[str],
     web_project: Path,
     store_session: Callable[[], Session],
+    screenshots: Path,
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -121,7 +121,6 @@ def test_a_steward_reviews_in_a_browser_and_the_next_scheduled_run_honours_it(
         )
     open_items = 4 + len(cleaned)
     problems: list[str] = []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True)
         try:
@@ -141,14 +140,14 @@ def test_a_steward_reviews_in_a_browser_and_the_next_scheduled_run_honours_it(
                 for i in page.locator("table.queue tbody tr").evaluate_all("rs => rs.map(r => r.id)")
             ]
             page.screenshot(
-                path=SCREENSHOTS / "review-queue.png", caret="initial"
+                path=screenshots / "review-queue.png", caret="initial"
             )  # "hide" injects a style the CSP refuses
 
             # n opens the first item; a decides "match", and the next item loads in its place
             page.keyboard.press("n")
             page.wait_for_url(f"**/items/{ids[0]}")
             expect(page.locator("table.waterfall")).to_be_visible()
-            page.screenshot(path=SCREENSHOTS / "review-item.png", caret="initial", full_page=True)
+            page.screenshot(path=screenshots / "review-item.png", caret="initial", full_page=True)
             page.keyboard.press("a")
             expect(page.locator("main .message.ok")).to_contain_text(f"Item {ids[0]}: match, recorded for {ACTOR}.")
             page.wait_for_url(f"**/items/{ids[1]}")
@@ -176,7 +175,7 @@ def test_a_steward_reviews_in_a_browser_and_the_next_scheduled_run_honours_it(
             page.goto(f"{server}/items/{finding}")
             expect(page.locator("h1")).to_contain_text(f"Finding {finding}: incomplete_record")
             expect(page.locator("table.record tr.differs th")).to_have_text("company")
-            page.screenshot(path=SCREENSHOTS / "review-finding.png", caret="initial", full_page=True)
+            page.screenshot(path=screenshots / "review-finding.png", caret="initial", full_page=True)
             page.keyboard.press("r")
             expect(page.locator("main .message.ok")).to_contain_text(
                 f"Item {finding}: dismissed, recorded for {ACTOR}."
@@ -242,5 +241,5 @@ def test_a_steward_reviews_in_a_browser_and_the_next_scheduled_run_honours_it(
     assert cleaned_again.review["decided"] == 1  # the dismissed finding, found again and not asked again
     assert problems == [], "\n".join(problems)
     for name in ("review-queue.png", "review-item.png", "review-finding.png"):
-        size = (SCREENSHOTS / name).stat().st_size
+        size = (screenshots / name).stat().st_size
         assert 0 < size < MAX_PNG, f"{name}: {size:,} bytes"
