@@ -138,9 +138,13 @@ def _strongest_links(result: MatchResult) -> pl.DataFrame:
     clusters = result.clusters.sort(RID)
     rid, label = clusters[RID].to_numpy(), clusters["cluster"].to_numpy()
     probability = result.pairs["match_probability"].to_numpy()
+    dense = bool(len(rid)) and rid[0] == 0 and rid[-1] == len(rid) - 1  # _rid 0 … n−1: a rid is its position
     ends = []
     for side in ("left", "right"):
         values = result.pairs[side].to_numpy()
+        if dense:
+            ends.append((values, np.ones(len(values), dtype=bool)))
+            continue
         at = np.minimum(np.searchsorted(rid, values), max(len(rid) - 1, 0))
         ends.append((at, rid[at] == values if len(rid) else np.zeros(len(values), dtype=bool)))
     (li, lfound), (ri, rfound) = ends

@@ -17,6 +17,7 @@ from .blocking import (
     derive_rules,
     estimate_recall,
     fit_to_budget,
+    rule_bits,
 )
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison
 from .constraints import (
@@ -259,9 +260,9 @@ def _training_pairs(
 
 
 def _blocking_table(plan: BlockingPlan, pairs: pl.DataFrame, recall: dict[str, float | None]) -> pl.DataFrame:
-    counts = pairs.select(pl.col("rules").explode()).to_series().value_counts() if pairs.height else None
-    per_rule = dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True)) if counts is not None else {}
     names = [r.name for r in plan.rules]
+    bits = rule_bits(pairs["rules"], names) if pairs.height else np.zeros(0, dtype=np.int64)
+    per_rule = {name: int(((bits >> i) & 1).sum()) for i, name in enumerate(names)}
     return pl.DataFrame(
         {
             "rule": names,
