@@ -33,6 +33,8 @@ column              meaning
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from rules.normalise import formal_given_name, is_mobile_number, soundex, split_syllables
@@ -185,16 +187,26 @@ def _syllable_keys(pinyin: pl.Series) -> pl.Series:
     return pinyin.replace_strict(keys["name"], keys["key"], default=None, return_dtype=pl.String).alias("_sylkey")
 
 
-def _street_expr(df: pl.DataFrame) -> pl.Expr:
+def _street_text(df: pl.DataFrame) -> pl.Expr:
     street = _str(df, "street")
     address = _str(df, "address")
     # Chinese addresses: the text after the district; Western ones: the normaliser's street part
     after_district = address.str.replace(r"^.*?(区|县|旗)", "")
-    text = pl.coalesce(street, pl.when(address.str.contains(_CJK)).then(after_district), address)
+    return pl.coalesce(street, pl.when(address.str.contains(_CJK)).then(after_district), address)
+
+
+def _street_folded(text: pl.Expr) -> pl.Expr:
     words = text.str.to_lowercase().str.replace_all(r"[.,#'\-]+", " ").str.split(" ")
     spelled = words.list.eval(pl.element().replace(STREET_TYPES)).list.join(" ")
     folded = spelled.str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(folded.str.len_chars() > 0).then(folded)
+
+
+def _per_distinct(values: pl.Series, transform: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``transform`` of a text column computed once per distinct value (a million streets hold about 64k)."""
+    distinct = values.unique().to_frame("v").with_columns(transform(pl.col("v")).alias("out"))
+    mapped = values.to_frame("v").join(distinct, on="v", how="left", nulls_equal=True, maintain_order="left")
+    return mapped.get_column("out").alias(values.name)
 
 
 #: Columns every prepared frame has (their presence says a frame was prepared already).
@@ -223,7 +235,6 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         "postcode": _str(out, "postcode").str.to_uppercase().str.replace_all(r"\s+", ""),
         "_dob": pl.when(dob.str.len_chars() == 8).then(dob),
         "_brand": _str(out, "company_key_pinyin").str.slice(0, 4),
-        "_street": _street_expr(out),
     }
     keep_input = {"email", "email_local", "email_domain", "city_key", "postcode"}
     out = out.with_columns(
@@ -231,6 +242,7 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         for name, expr in derived.items()
         if name not in out.columns or name not in keep_input or name in ("email", "postcode")
     )
+    out = out.with_columns(_per_distinct(out.select(_street_text(out).alias("_street")).to_series(), _street_folded))
     return (
         out.with_columns(
             pl.col("_dob").str.slice(0, 4).alias("_byear"),
