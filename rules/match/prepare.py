@@ -242,7 +242,8 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         for name, expr in derived.items()
         if name not in out.columns or name not in keep_input or name in ("email", "postcode")
     )
-    out = out.with_columns(_per_distinct(out.select(_street_text(out).alias("_street")).to_series(), _street_folded))
+    text = out.with_columns(_street_text(out).alias("_street")).get_column("_street")  # a literal null broadcast
+    out = out.with_columns(_per_distinct(text, _street_folded))
     return (
         out.with_columns(
             pl.col("_dob").str.slice(0, 4).alias("_byear"),
