@@ -219,6 +219,12 @@ class Rows:
             self._gathered[col] = self._frame.get_column(col).gather(self._positions)
         return self._gathered[col]
 
+    def at(self, col: str, idx: np.ndarray) -> pl.Series:
+        """Column ``col`` of the rows ``idx`` only (from the chunk's column when it was gathered already)."""
+        if col in self._gathered:
+            return self._gathered[col].gather(idx)
+        return self._frame.get_column(col).gather(self.positions[idx])
+
 
 class PairView:
     """Two aligned sides of a chunk of pairs with memoised helpers (equal, both known, fuzzy scores).
@@ -232,6 +238,8 @@ class PairView:
             chunk's column again, and equality compares integers.
         listed: a list column of phone numbers as codes by record position, with each number's statistics
             (:meth:`Comparer.listed`): shared numbers are found by intersecting integers.
+        lengths: the characters of each distinct value of a coded column, 0 last (for code -1: null)
+            (:meth:`Comparer.lengths`).
     """
 
     def __init__(
@@ -242,12 +250,13 @@ class PairView:
         levels: ComparisonSettings,
         coded: Callable[[str, bool], Coded],
         listed: Callable[[str], Listed],
+        lengths: Callable[[str], npt.NDArray[np.int64]],
     ) -> None:
         self.L, self.R = left, right
         self.records = max(n, 2)
         self.levels = levels
         self.n = left.height
-        self._coded, self._listed = coded, listed
+        self._coded, self._listed, self._lengths = coded, listed, lengths
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
 
     def _similarities(self, col: str, other: str, idx: np.ndarray, scorer: Any) -> Scores:
@@ -303,8 +312,7 @@ class PairView:
     def sides(self, col: str, mask: np.ndarray) -> pl.DataFrame:
         """``i`` (pair index), ``a`` (left value) and ``b`` (right value) of ``col`` for the pairs in ``mask``."""
         idx = np.flatnonzero(mask)
-        pos = pl.Series(idx)
-        return pl.DataFrame({"i": idx, "a": self.L[col].gather(pos), "b": self.R[col].gather(pos)})
+        return pl.DataFrame({"i": idx, "a": self.L.at(col, idx), "b": self.R.at(col, idx)})
 
     def holds(self, col: str, mask: np.ndarray, condition: pl.Expr) -> Mask:
         """``condition`` over ``a`` and ``b`` (the two sides of ``col``, see :meth:`sides`) for the pairs in
@@ -351,6 +359,10 @@ class PairView:
         frame = self.R if right else self.L
         if col not in frame.columns:
             return np.zeros(self.n, dtype=np.int64)
+        codes = self._codes(col)
+        if codes is not None:  # from each distinct value's length
+            lengths = self._lengths(col)
+            return self._cached(("len", col, right), lambda: lengths[codes[1 if right else 0]])
         return self._cached(("len", col, right), lambda: frame[col].str.len_chars().fill_null(0).to_numpy())
 
     def score(self, col: str, scorer: Any, mask: np.ndarray, other: str | None = None) -> Scores:
@@ -838,6 +850,7 @@ class Comparer:
         self.side, self.numbers = _side_table(side, settings, population)
         self._coded: dict[tuple[str, bool], Coded] = {}
         self._listed: dict[tuple[str, str], Listed] = {}
+        self._lengths: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
         # chunks compared in threads code a column once: a lock per column, so that two columns are coded at once
         self._coding = threading.Lock()
         self._column_locks: dict[tuple[str, bool | str], threading.Lock] = {}
@@ -862,6 +875,17 @@ class Comparer:
                 if key not in self._listed:
                     self._listed[key] = self._list_codes(col)
         return self._listed[key]
+
+    def lengths(self, col: str) -> npt.NDArray[np.int64]:
+        """Characters of each distinct value of the coded text column ``col``, and a last 0 (code -1: null)."""
+        key = (col, "lengths")
+        if key not in self._lengths:
+            values = self.coded(col)[1]
+            with self._lock(key):
+                if key not in self._lengths:
+                    counted = pl.Series(values, dtype=pl.String).str.len_chars().fill_null(0).to_numpy()
+                    self._lengths[key] = np.append(counted, 0).astype(np.int64)
+        return self._lengths[key]
 
     def _lock(self, key: tuple[str, bool | str]) -> threading.Lock:
         with self._coding:
@@ -941,6 +965,7 @@ class Comparer:
                 self.settings.levels,
                 self.coded,
                 self.listed,
+                self.lengths,
             )
             part = None if sample is None else sample[start : start + chunk]
             return [comparison.evaluate(view, part) for comparison in self.comparisons]
