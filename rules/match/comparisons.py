@@ -56,6 +56,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
+from .linkage import sorted_unique
 from .prepare import RID
 from .settings import ComparisonSettings, MatchSettings
 
@@ -430,7 +431,7 @@ class PairView:
         keys = []
         for positions in (self.L.positions, self.R.positions):
             pair, code = listed.of(positions)
-            keys.append(np.unique(pair * width + code, return_counts=True)[0])  # the sorting path (see linkage)
+            keys.append(sorted_unique(pair * width + code))
         both = np.intersect1d(keys[0], keys[1], assume_unique=True)
         if not len(both):
             return out
