@@ -181,6 +181,15 @@ def migrate(
         bool, typer.Option("--full-refresh", help="Ignore the cursors of incremental sources; read everything.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Prefect's logs and full tracebacks.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Match on a local Dask cluster of N worker processes (same result; default: the file's engine).",
+        ),
+    ] = None,
 ) -> None:
     """Migrate every source of a project file into the canonical store and write the quality report.
 
@@ -188,7 +197,7 @@ def migrate(
     run.max_quarantine_share); 1: failed (or another run holds the store); 2: invalid project file.
     """
     _preflight(config)  # fail fast, before the flow starts, on an invalid file or a mapping the data contradicts
-    result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh)
+    result = _run(config, dry_run=dry_run, debug=debug, full_refresh=full_refresh, workers=workers)
     _summary(result)
     raise typer.Exit(EXIT_CODES[result.status])
 
@@ -701,6 +710,22 @@ def _print_blocking(result: Any) -> None:
         console.print(f"{unused} automatic rules not used: their columns are empty in this table")
 
 
+def _engine_settings(workers: int | None, scheduler: str | None) -> Any:
+    """The engine ``--workers`` / ``--scheduler`` ask for (local when neither is given)."""
+    from pydantic import ValidationError
+
+    from pipelines.settings import EngineSettings
+
+    if workers is not None and scheduler is not None:
+        raise _fail("--workers starts a local cluster, --scheduler uses a running one: give one of them", 2)
+    try:
+        if scheduler is not None:
+            return EngineSettings(kind="dask", address=scheduler)
+        return EngineSettings(kind="dask", workers=workers) if workers is not None else EngineSettings()
+    except ValidationError:
+        raise _fail(f"--scheduler {scheduler}: expected an address such as tcp://host:8786", 2) from None
+
+
 @app.command()
 def dedupe(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="A table of people: .csv or .parquet.")],
@@ -725,15 +750,25 @@ def dedupe(
             "against these clusters (needs --model).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=256, help="Match on a local Dask cluster of N worker processes."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Match on the Dask cluster at this address (tcp://host:8786)."),
+    ] = None,
 ) -> None:
     """Find the rows that are the same person in any table of people; write one cluster id per row."""
     import polars as pl
     import yaml
     from pydantic import ValidationError
 
+    from pipelines.dask_engine import open_engine
     from pipelines.preflight import check_dedupe
     from rules.match import DedupeConfig, MatchModel, dedupe_table
 
+    engine_settings = _engine_settings(workers, scheduler)
     problems = check_dedupe(input_path, config, out)
     if problems:
         _print_problems(f"cannot deduplicate {input_path.name} with {config}", problems)
@@ -763,9 +798,12 @@ def dedupe(
     frame = _read_table(input_path)
     frame = frame.select(pl.all().cast(pl.String))
     try:
-        found = dedupe_table(frame, settings, model=model, against=existing)
+        with open_engine(engine_settings) as engine:
+            found = dedupe_table(frame, settings, model=model, against=existing, engine=engine)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
+    except OSError as exc:  # the scheduler does not answer
+        raise _fail(f"cannot reach the Dask scheduler {scheduler}: {exc}", 1) from None
     _print_blocking(found.result)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
@@ -823,7 +861,9 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False) -> MigrateResult:
+def _run(
+    config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False, workers: int | None = None
+) -> MigrateResult:
     from pipelines._prefect import launch_server, wait_until_ready
     from pipelines.progress import StepDisplay, listening, starting
 
@@ -846,7 +886,7 @@ def _run(config: Path, *, dry_run: bool, debug: bool, full_refresh: bool = False
     display = StepDisplay(console, STEPS, skipped={"load": "dry run: skipped"} if dry_run else None)
     try:
         with _sigterm_interrupts(), display, listening(display):
-            return migrate(config, dry_run=dry_run, full_refresh=full_refresh)
+            return migrate(config, dry_run=dry_run, full_refresh=full_refresh, workers=workers)
     except RunLockedError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

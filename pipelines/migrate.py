@@ -33,7 +33,7 @@ from pipelines.errors import PipelineError
 from pipelines.ledger import LedgerRow, RunStatus, build_ledger, ledger_totals, run_status, unplaced_ledger
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, build_stopped_report, write_report
-from pipelines.settings import ProjectSettings, load_settings
+from pipelines.settings import EngineSettings, ProjectSettings, load_settings
 from pipelines.stages import Extracted, Stored
 from pipelines.steps import (
     SchemaDriftError,
@@ -408,7 +408,11 @@ class RunFailedError(PipelineError, RuntimeError):
 
 @flow(name="migrate", validate_parameters=False)
 def migrate_flow(
-    config_path: str, dry_run: bool = False, run_id: str | None = None, full_refresh: bool = False
+    config_path: str,
+    dry_run: bool = False,
+    run_id: str | None = None,
+    full_refresh: bool = False,
+    workers: int | None = None,
 ) -> MigrateResult:
     """Prefect flow: migrate every source of a project file into the canonical store and write the report.
 
@@ -416,6 +420,8 @@ def migrate_flow(
         RunFailedError: the run failed (its ledger and report are written; ``migrate`` returns its result).
     """
     settings = load_settings(config_path)
+    if workers is not None:  # a local Dask cluster of that many processes, whatever the file's engine says
+        settings.engine = EngineSettings(kind="dask", workers=workers)
     result = run_steps(settings, run_id or new_run_id(), dry_run, full_refresh)
     if result.status == "failed":
         raise RunFailedError(result)
@@ -423,7 +429,12 @@ def migrate_flow(
 
 
 def migrate(
-    config_path: str | Path, *, dry_run: bool = False, run_id: str | None = None, full_refresh: bool = False
+    config_path: str | Path,
+    *,
+    dry_run: bool = False,
+    run_id: str | None = None,
+    full_refresh: bool = False,
+    workers: int | None = None,
 ) -> MigrateResult:
     """Run the ``migrate`` flow (the Python API behind ``crmkit migrate``).
 
@@ -432,6 +443,8 @@ def migrate(
         dry_run: run every step and write the report, but not the store.
         run_id: an explicit run id (default: UTC time plus a random suffix).
         full_refresh: ignore the saved cursors of incremental sources and read everything again.
+        workers: match on a local Dask cluster of this many worker processes (the same result; see
+            ``pipelines.dask_engine``); default: the project file's ``engine``.
 
     Returns:
         The run's result, whatever its status (``succeeded``, ``partial`` or ``failed``).
@@ -440,7 +453,9 @@ def migrate(
         crm_store.RunLockedError: another run holds the store.
     """
     try:
-        return migrate_flow(str(config_path), dry_run=dry_run, run_id=run_id, full_refresh=full_refresh)
+        return migrate_flow(
+            str(config_path), dry_run=dry_run, run_id=run_id, full_refresh=full_refresh, workers=workers
+        )
     except RunFailedError as exc:
         return exc.result
 

@@ -34,6 +34,7 @@ from rules.validate import ValidationSettings
 
 __all__ = [
     "Defaults",
+    "EngineSettings",
     "ProjectSettings",
     "RunSettings",
     "SecuritySettings",
@@ -100,6 +101,16 @@ class RunSettings(_Strict):
     stale_lock_seconds: float = Field(900.0, gt=0)
 
 
+class EngineSettings(_Strict):
+    """Where matching runs: in this process (``kind: local``, the default) or on a Dask cluster (``kind: dask``):
+    the one at ``address`` (``tcp://scheduler:8786``), or a local cluster of ``workers`` processes started for the
+    run (``crmkit migrate --workers N``). The answer is the same either way."""
+
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
+    workers: int | None = Field(None, ge=1, le=256)
+
+
 class SourceDefaults(_Strict):
     """A source's own normaliser defaults, where they differ from the project's (a US branch's export)."""
 
@@ -148,6 +159,8 @@ class ProjectSettings(_Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     reports_dir: Path = Path("reports")
     run: RunSettings = Field(default_factory=RunSettings)
+    #: Where matching runs (``engine: {kind: dask, address: tcp://scheduler:8786}``; default: this process).
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceSettings] = Field(min_length=1)
     rules: ValidationSettings = Field(default_factory=ValidationSettings)

@@ -36,6 +36,7 @@ from crm_store.schema import (
 )
 from crm_store.subject import ERASED_PAYLOAD, ERASED_REASON, read_erased_keys
 from pipelines._review import decided_pairs, unsatisfied
+from pipelines.dask_engine import open_engine
 from pipelines.errors import PipelineError
 from pipelines.ledger import REHYDRATED_COL
 from pipelines.progress import advance
@@ -439,10 +440,13 @@ def resolve(
     result = _match_incremental(settings, records, existing, model_json, decided)
     incremental = result is not None
     if result is None:
-        if decided is None:
-            result = match(records, settings.match)
-        else:
-            result = match(records, settings.match, labels=decided.labels, constraints=decided.constraints)
+        with open_engine(settings.engine) as engine:
+            if decided is None:
+                result = match(records, settings.match, engine=engine)
+            else:
+                result = match(
+                    records, settings.match, labels=decided.labels, constraints=decided.constraints, engine=engine
+                )
     survived = survivors(settings, records, result.clusters)
     ids = customer_ids(result.clusters, records, existing)
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")

@@ -20,15 +20,23 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "AUTO_RULES",
         "BlockingError",
         "BlockingPlan",
+        "block_pairs",
         "candidate_pairs",
         "derive_rules",
         "estimate_pairs",
+        "rule_keys",
+        "union_pairs",
+        "usable_rules",
     ),
     "comparisons": (
+        "Compared",
         "Comparer",
         "Comparison",
         "Level",
+        "PairComparer",
+        "SideTable",
         "build_comparisons",
+        "side_table",
     ),
     "dedupe": (
         "DedupeConfig",
@@ -37,6 +45,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "normalise_people",
     ),
     "engine": (
+        "Engine",
+        "LocalEngine",
         "MatchResult",
         "cluster",
         "match",
@@ -69,10 +79,30 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .blocking import AUTO_RULES, BlockingError, BlockingPlan, candidate_pairs, derive_rules, estimate_pairs
-    from .comparisons import Comparer, Comparison, Level, build_comparisons
+    from .blocking import (
+        AUTO_RULES,
+        BlockingError,
+        BlockingPlan,
+        block_pairs,
+        candidate_pairs,
+        derive_rules,
+        estimate_pairs,
+        rule_keys,
+        union_pairs,
+        usable_rules,
+    )
+    from .comparisons import (
+        Compared,
+        Comparer,
+        Comparison,
+        Level,
+        PairComparer,
+        SideTable,
+        build_comparisons,
+        side_table,
+    )
     from .dedupe import DedupeConfig, Deduped, dedupe_table, normalise_people
-    from .engine import MatchResult, cluster, match, match_incremental, score_pairs
+    from .engine import Engine, LocalEngine, MatchResult, cluster, match, match_incremental, score_pairs
     from .explanation import explain, explain_frame
     from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
     from .prepare import RID, prepare_records
@@ -85,17 +115,23 @@ __all__ = [
     "BlockingError",
     "BlockingPlan",
     "BlockingRule",
+    "Compared",
     "Comparer",
     "Comparison",
     "ComparisonModel",
     "ComparisonSettings",
     "DedupeConfig",
     "Deduped",
+    "Engine",
     "Level",
+    "LocalEngine",
     "MatchModel",
     "MatchResult",
     "MatchSettings",
+    "PairComparer",
+    "SideTable",
     "TrainingSettings",
+    "block_pairs",
     "build_comparisons",
     "candidate_pairs",
     "cluster",
@@ -110,6 +146,10 @@ __all__ = [
     "normalise_people",
     "prepare_records",
     "prob_to_weight",
+    "rule_keys",
     "score_pairs",
+    "side_table",
+    "union_pairs",
+    "usable_rules",
     "weight_to_prob",
 ]

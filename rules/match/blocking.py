@@ -33,12 +33,16 @@ __all__ = [
     "AUTO_RULES",
     "BlockingError",
     "BlockingPlan",
+    "block_pairs",
     "candidate_pairs",
     "concept_of",
     "derive_rules",
     "estimate_pairs",
     "estimate_recall",
     "fit_to_budget",
+    "rule_keys",
+    "union_pairs",
+    "usable_rules",
 ]
 
 logger = logging.getLogger(__name__)
@@ -331,24 +335,65 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
         ``left``, ``right`` (``_rid`` values, ``left < right``, sorted) and ``rules`` (the names of the rules
         that proposed the pair, in rule order).
     """
+    usable = usable_rules(prepared, rules)
+    parts: dict[int, list[pl.DataFrame]] = {}
+    for order, rule in usable:
+        if new is None:
+            pairs = block_pairs(rule_keys(prepared, rule), rule.max_block)
+        else:
+            pairs = _new_rule_pairs(prepared, rule, new)
+        parts[order] = [pairs]
+        logger.debug("blocking rule %s: %s pairs", rule.name, pairs.height)
+    return union_pairs(parts, rules, prepared.schema[RID])
+
+
+def usable_rules(prepared: pl.DataFrame, rules: list[BlockingRule]) -> list[tuple[int, BlockingRule]]:
+    """The rules whose columns ``prepared`` has, with their place in ``rules`` (their bit in a pair's set)."""
     check_rid(prepared)
     if len(rules) > MAX_BLOCKING_RULES:
         raise ValueError(f"at most {MAX_BLOCKING_RULES} blocking rules can be used together, not {len(rules)}")
-    parts: list[pl.DataFrame] = []
-    for order, rule in enumerate(rules):
-        if any(c not in prepared.columns for c in rule.on):
-            continue
-        pairs = _rule_pairs(prepared, rule) if new is None else _new_rule_pairs(prepared, rule, new)
-        if any(isinstance(prepared.schema[c], pl.List) for c in rule.on):
-            pairs = pairs.unique()  # two records sharing two numbers meet in two blocks
-        parts.append(pairs.with_columns(pl.lit(1 << order, pl.Int64).alias("_rules")))
-        logger.debug("blocking rule %s: %s pairs", rule.name, pairs.height)
-    dtype = prepared.schema[RID]
-    if not parts:
+    return [(order, rule) for order, rule in enumerate(rules) if all(c in prepared.columns for c in rule.on)]
+
+
+def rule_keys(prepared: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+    """``_rid`` and ``_key`` (one 64-bit hash of the rule's key columns) per (record, key): what
+    :func:`block_pairs` joins. A block is the records of one ``_key``, so records split by ``_key`` (e.g.
+    ``_key % parts``, one part per worker of a cluster) give every block whole to one part."""
+    cols = list(rule.on)
+    return _raw_keys(prepared, cols).select(RID, _key(cols))
+
+
+def block_pairs(keys: pl.DataFrame, max_block: int | None) -> pl.DataFrame:
+    """``left < right``: the pairs of records sharing a ``_key`` of ``keys`` (see :func:`rule_keys`), blocks over
+    ``max_block`` records left out.
+
+    The records are grouped by the key once and the pairs joined on a block number: joining on the key columns
+    themselves (text, often two or three) cost three times as much."""
+    size = pl.col(RID).list.len()
+    kept = size >= 2 if max_block is None else size.is_between(2, max_block)
+    members = keys.group_by("_key").agg(RID).filter(kept).select(RID).with_row_index("_block").explode(RID)
+    return (
+        members.join(members, on="_block", suffix="_r")
+        .filter(pl.col(RID) < pl.col(f"{RID}_r"))
+        .select(pl.col(RID).alias("left"), pl.col(f"{RID}_r").alias("right"))
+    )
+
+
+def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule], dtype: pl.DataType) -> pl.DataFrame:
+    """Each pair of ``parts`` (``left``, ``right`` per rule's place in ``rules``, in any number of pieces) once,
+    with the rules that proposed it (see :func:`candidate_pairs`)."""
+    frames = [
+        piece.select("left", "right").with_columns(pl.lit(1 << order, pl.Int64).alias("_rules"))
+        for order, pieces in parts.items()
+        for piece in pieces
+        if piece.height
+    ]
+    if not frames:
         return pl.DataFrame(schema={"left": dtype, "right": dtype, "rules": pl.List(pl.String)})
     # each pair once, with the rules that proposed it as a bit set, turned into names through the few distinct sets
-    # (a list per pair built in polars cost more than all the joins)
-    left, right, bits = _union(pl.concat(parts))
+    # (a list per pair built in polars cost more than all the joins); two records sharing two numbers meet in two
+    # blocks of one rule: the union takes them once
+    left, right, bits = _union(pl.concat(frames))
     sets = np.unique(bits).tolist()
     names = pl.DataFrame(
         {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits_ >> i & 1] for bits_ in sets]},
@@ -386,31 +431,6 @@ def _union(pairs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     left = (pair >> np.uint64(32)).astype(np.int64) + lowest
     right = (pair & np.uint64(0xFFFFFFFF)).astype(np.int64) + lowest
     return left, right, np.bitwise_or.reduceat(bits, first)
-
-
-def _rule_pairs(prepared: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
-    """``left < right``: the pairs of records that share a block of ``rule`` (blocks over ``max_block`` left out).
-
-    The records are grouped by the rule's key once and the pairs joined on a block number: joining on the key
-    columns themselves (text, often two or three) cost three times as much."""
-    size = pl.col(RID).list.len()
-    kept = size >= 2 if rule.max_block is None else size.is_between(2, rule.max_block)
-    cols = list(rule.on)
-    members = (
-        _raw_keys(prepared, cols)
-        .select(RID, _key(cols))
-        .group_by("_key")
-        .agg(RID)
-        .filter(kept)
-        .select(RID)
-        .with_row_index("_block")
-        .explode(RID)
-    )
-    return (
-        members.join(members, on="_block", suffix="_r")
-        .filter(pl.col(RID) < pl.col(f"{RID}_r"))
-        .select(pl.col(RID).alias("left"), pl.col(f"{RID}_r").alias("right"))
-    )
 
 
 def _new_rule_pairs(prepared: pl.DataFrame, rule: BlockingRule, new: pl.Series) -> pl.DataFrame:

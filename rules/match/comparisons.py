@@ -48,7 +48,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +63,18 @@ from .settings import ComparisonSettings, MatchSettings
 #: Chunks of pairs compared at once, in threads: numpy, polars and rapidfuzz release the GIL for most of the work.
 COMPARE_THREADS = 2
 
-__all__ = ["MATCHING_COLUMNS", "Compared", "Comparer", "Comparison", "Level", "PairView", "build_comparisons"]
+__all__ = [
+    "MATCHING_COLUMNS",
+    "Compared",
+    "Comparer",
+    "Comparison",
+    "Level",
+    "PairComparer",
+    "PairView",
+    "SideTable",
+    "build_comparisons",
+    "side_table",
+]
 
 Condition = Callable[["PairView", "Mask"], "Mask"]
 Frequency = Callable[["PairView"], "Scores"]
@@ -780,6 +791,21 @@ class Compared:
     def __len__(self) -> int:
         return len(self.left)
 
+    @classmethod
+    def concat(cls, parts: list[Compared]) -> Compared:
+        """The pairs of ``parts``, one after the other (chunks compared apart, e.g. on the workers of a cluster)."""
+        if not parts:
+            raise ValueError("no compared pairs to concatenate")
+        first = parts[0]
+        vetoes = [p.veto for p in parts]
+        return Compared(
+            np.concatenate([p.left for p in parts]),
+            np.concatenate([p.right for p in parts]),
+            {k: np.concatenate([p.levels[k] for p in parts]) for k in first.levels},
+            {k: np.concatenate([p.tf[k] for p in parts]) for k in first.tf},
+            None if any(v is None for v in vetoes) else np.concatenate([v for v in vetoes if v is not None]),
+        )
+
     def subset(self, mask: np.ndarray) -> Compared:
         """The pairs where ``mask`` holds."""
         return Compared(
@@ -789,6 +815,20 @@ class Compared:
             {k: v[mask] for k, v in self.tf.items()},
             None if self.veto is None else self.veto[mask],
         )
+
+
+class PairComparer(Protocol):
+    """What the matcher asks of a comparer: :class:`Comparer` in one process; an engine may compare elsewhere
+    (``pipelines.engine``'s Dask comparer sends chunks of pairs to the workers of a cluster)."""
+
+    settings: MatchSettings
+    comparisons: list[Comparison]
+    n: int
+    rids: npt.NDArray[np.int64]
+
+    def compare(
+        self, left: np.ndarray, right: np.ndarray, chunk: int = 50_000, sample: np.ndarray | None = None
+    ) -> Compared: ...
 
 
 #: Prepared columns the comparisons read (the side table keeps only these).
@@ -828,6 +868,29 @@ _SIDE = (
 MATCHING_COLUMNS: tuple[str, ...] = _SIDE
 
 
+@dataclass(frozen=True)
+class SideTable:
+    """What comparing needs of a set of records: the columns comparisons read, one row per record in ``_rid``
+    order (``rids``), with frequencies and holders counted over a population of ``n`` records, and the phone-number
+    statistics (``numbers``). Built once per run (:func:`side_table`); a comparer, or a worker of a cluster, codes
+    and compares from it."""
+
+    rids: npt.NDArray[np.int64]
+    side: pl.DataFrame
+    numbers: pl.DataFrame
+    n: int
+
+
+def side_table(prepared: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None) -> SideTable:
+    """The side table of prepared records (``population``: the records frequencies describe, default ``prepared``;
+    see :class:`Comparer`)."""
+    order = prepared[RID].arg_sort()
+    side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
+    side, numbers = _side_table(side, settings, population)
+    rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
+    return SideTable(rids, side, numbers, prepared.height if population is None else population.height)
+
+
 class Comparer:
     """Compares pairs of prepared records; holds the frequency tables of the population they come from.
 
@@ -841,14 +904,22 @@ class Comparer:
     """
 
     def __init__(self, prepared: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None) -> None:
+        self._start(side_table(prepared, settings, population), settings)
+
+    @classmethod
+    def of(cls, table: SideTable, settings: MatchSettings) -> Comparer:
+        """A comparer over a side table built before (a worker of a cluster receives the table, not the records)."""
+        comparer = cls.__new__(cls)
+        comparer._start(table, settings)
+        return comparer
+
+    def _start(self, table: SideTable, settings: MatchSettings) -> None:
         self.settings = settings
         self.comparisons = build_comparisons(settings)
-        self.n = prepared.height if population is None else population.height
-        order = prepared[RID].arg_sort()
-        self.rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
+        self.n = table.n
+        self.rids = table.rids
         self._dense = bool(len(self.rids)) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1
-        side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
-        self.side, self.numbers = _side_table(side, settings, population)
+        self.side, self.numbers = table.side, table.numbers
         self._coded: dict[tuple[str, bool], Coded] = {}
         self._listed: dict[tuple[str, str], Listed] = {}
         self._lengths: dict[tuple[str, str], npt.NDArray[np.int64]] = {}

@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from .comparisons import MATCHING_COLUMNS
-from .engine import MatchResult, match, match_incremental
+from .engine import Engine, MatchResult, match, match_incremental
 from .model import MatchModel
 from .prepare import RID, prepare_records
 from .settings import MatchSettings
@@ -170,6 +170,7 @@ def dedupe_table(
     *,
     model: MatchModel | None = None,
     against: pl.DataFrame | None = None,
+    engine: Engine | None = None,
 ) -> Deduped:
     """Cluster the rows of one table of people, or match new rows against records clustered before.
 
@@ -180,6 +181,8 @@ def dedupe_table(
         against: the ``records`` of an earlier :class:`Deduped` with its ``cluster_id`` column (e.g. read back
             from the Parquet file ``crmkit dedupe --out X.parquet`` writes): ``df`` then holds only new records,
             only pairs involving one are scored, existing clusters keep their members and ids. Needs ``model``.
+        engine: where a full run finds and compares its pairs (see :class:`rules.match.engine.Engine`; default
+            this process). An incremental run (``against``) runs here.
 
     Raises:
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
@@ -187,7 +190,7 @@ def dedupe_table(
     """
     records = prepare_records(normalise_people(df, config))
     if against is None:
-        result = match(records.drop("record_id"), config.match, model)
+        result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")
         clusters = result.clusters
     else:  # only the new records are matched, against the earlier run's prepared records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,7 @@ from .blocking import (
     fit_to_budget,
     rule_bits,
 )
-from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison
+from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison, PairComparer
 from .constraints import (
     apply_constraints,
     constrained_review,
@@ -32,7 +33,16 @@ from .model import MatchModel, fit, prob_to_weight, score, session_comparisons
 from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
 
-__all__ = ["MatchResult", "cluster", "generations_apart", "match", "match_incremental", "score_pairs"]
+__all__ = [
+    "Engine",
+    "LocalEngine",
+    "MatchResult",
+    "cluster",
+    "generations_apart",
+    "match",
+    "match_incremental",
+    "score_pairs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +81,30 @@ class MatchResult:
     dropped_rules: dict[str, str] = field(default_factory=dict)
 
 
+class Engine(Protocol):
+    """Where a full run's heavy steps run: finding the candidate pairs and comparing pairs.
+
+    :class:`LocalEngine` (the default) runs them in this process; ``pipelines.engine.DaskEngine`` on the workers
+    of a Dask cluster. Every engine gives the same pairs and the same comparison levels, so the same answer: the
+    rest of the run (training, scoring, clustering) is the same code either way."""
+
+    def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame: ...
+
+    def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer: ...
+
+
+class LocalEngine:
+    """This process: :func:`rules.match.blocking.candidate_pairs` and a :class:`Comparer`."""
+
+    def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+        return candidate_pairs(prepared, rules)
+
+    def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
+        return Comparer(prepared, settings)
+
+
 def score_pairs(
-    comparer: Comparer, pairs: pl.DataFrame, model: MatchModel, compared: Compared | None = None
+    comparer: PairComparer, pairs: pl.DataFrame, model: MatchModel, compared: Compared | None = None
 ) -> pl.DataFrame:
     """The pairs with their comparison levels and weights, match weight and probability."""
     if compared is None:
@@ -134,7 +166,7 @@ def never_linked(compared: Compared, comparisons: list[Comparison], model: Match
     return out
 
 
-def _weight_fn(comparer: Comparer, model: MatchModel) -> WeightFn:
+def _weight_fn(comparer: PairComparer, model: MatchModel) -> WeightFn:
     """Match weight of any pair for the average-linkage clustering, ``-inf`` for a pair never linked."""
 
     def weight_of(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -227,7 +259,7 @@ _TRAINING_RULES: tuple[BlockingRule, ...] = (
 
 
 def _training_pairs(
-    prepared: pl.DataFrame, comparer: Comparer, settings: MatchSettings
+    prepared: pl.DataFrame, comparer: PairComparer, settings: MatchSettings
 ) -> Callable[[Comparison], tuple[str, BlockingRule, Compared] | None]:
     """For a comparison no session estimated: the pairs of the first training rule whose session may estimate it,
     preferring rules on one concept (they leave the most comparisons as evidence)."""
@@ -281,6 +313,7 @@ def match(
     *,
     labels: pl.DataFrame | None = None,
     constraints: pl.DataFrame | None = None,
+    engine: Engine | None = None,
 ) -> MatchResult:
     """Block, compare, score and cluster the rows of a normalised frame.
 
@@ -293,6 +326,8 @@ def match(
         constraints: optional ``left, right, must_link`` (steward decisions, first rows first): every kept
             must-link pair ends in one cluster, no kept cannot-link pair does (see
             :mod:`rules.match.constraints`); decided pairs leave ``review``.
+        engine: where candidate pairs are found and compared (default :class:`LocalEngine`: this process); the
+            result does not depend on it.
 
     Raises:
         BlockingError: no listed blocking rule can be used.
@@ -300,10 +335,11 @@ def match(
     """
     settings = settings or MatchSettings()
     prepared = df if is_prepared(df) else prepare_records(df)
-    comparer = Comparer(prepared, settings)
+    engine = engine or LocalEngine()
+    comparer = engine.comparer(prepared, settings)
     plan = derive_rules(prepared, settings)
     rules = list(plan.rules)
-    pairs = candidate_pairs(prepared, rules)
+    pairs = engine.candidate_pairs(prepared, rules)
     compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     if model is None:
         extra = _training_pairs(prepared, comparer, settings)

@@ -52,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from .blocking import concept_of, rule_bits
-from .comparisons import SKIPPED, Compared, Comparer, Comparison
+from .comparisons import SKIPPED, Compared, Comparison, PairComparer
 from .settings import BlockingRule, MatchSettings, TrainingSettings
 
 __all__ = [
@@ -198,7 +198,7 @@ def _default_u(k: int) -> np.ndarray:
     return np.append(head, 1.0 - head.sum())
 
 
-def _u_probabilities(comparer: Comparer, settings: MatchSettings) -> dict[str, np.ndarray]:
+def _u_probabilities(comparer: PairComparer, settings: MatchSettings) -> dict[str, np.ndarray]:
     """u per comparison from random pairs (none when there are fewer than two records: the default alone)."""
     n = comparer.n
     total = n * (n - 1) // 2
@@ -431,7 +431,7 @@ def _session(
 
 
 def fit(
-    comparer: Comparer,
+    comparer: PairComparer,
     pairs: pl.DataFrame,
     compared: Compared,
     settings: MatchSettings,

@@ -1,0 +1,175 @@
+"""Matching on a Dask cluster: a run's candidate pairs and comparisons computed by the workers, the same answer as
+one process.
+
+- **Blocking**: each rule's keys (one 64-bit hash per record and key, :func:`rules.match.rule_keys`) are split by
+  ``key % parts``, so every block lands whole in one part; a task joins the blocks of one part
+  (:func:`rules.match.block_pairs`) and the driver takes the union of every rule's pairs.
+- **Comparing**: the side table (what comparing reads of every record, with the population's frequencies) goes to
+  every worker once; a task compares a chunk of pairs with a comparer its worker builds from the table once (coding
+  the text columns), so a task carries only the pairs' ``_rid`` values and brings back their levels.
+- **Training, scoring, clustering** stay on the driver, as in one process: they ask the workers for every
+  comparison they need (random pairs for u, training sessions, the pairs the average-linkage check scores).
+
+A worker that dies mid-run loses its tasks; the scheduler runs them again on another worker (a worker plugin gives
+the side table to every worker, a restarted one too), so the result is unchanged.
+
+Where it ends: the driver holds the prepared records, the side table, the candidate pairs and their levels
+(about 3 GiB per million records, see the README's "Scaling out"); each worker holds one side table.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from rules.match import (
+    RID,
+    BlockingRule,
+    Compared,
+    Engine,
+    MatchSettings,
+    PairComparer,
+    block_pairs,
+    build_comparisons,
+    rule_keys,
+    side_table,
+    union_pairs,
+    usable_rules,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from pipelines.settings import EngineSettings
+
+__all__ = ["DaskComparer", "DaskEngine", "open_engine"]
+
+log = logging.getLogger(__name__)
+
+#: Pairs per comparing task: big enough that a task's overhead (a few ms) is noise, small enough that the tasks
+#: spread over the workers and a lost one costs little.
+CHUNK_PAIRS = 250_000
+#: Each task may run again this often when it fails.
+RETRIES = 3
+
+
+class DaskComparer:
+    """A :class:`rules.match.PairComparer` whose pairs are compared on the workers of a Dask cluster."""
+
+    def __init__(self, client: Client, prepared: pl.DataFrame, settings: MatchSettings) -> None:
+        from pipelines._dask_worker import SideTablePlugin
+
+        table = side_table(prepared, settings)
+        self.settings = settings
+        self.comparisons = build_comparisons(settings)
+        self.n = table.n
+        self.rids = table.rids
+        self._client = client
+        self._token = f"crmkit-side-{uuid.uuid4().hex}"
+        client.register_plugin(SideTablePlugin(self._token, table, settings), name=self._token)
+
+    def compare(
+        self, left: np.ndarray, right: np.ndarray, chunk: int = 50_000, sample: np.ndarray | None = None
+    ) -> Compared:
+        """Levels of the aligned pairs of ``_rid`` values, in their order (``chunk`` is the comparer's own chunk
+        on the worker; a task takes :data:`CHUNK_PAIRS`)."""
+        from pipelines._dask_worker import compare_chunk
+
+        left = np.asarray(left, dtype=np.int64)
+        right = np.asarray(right, dtype=np.int64)
+        starts = range(0, max(len(left), 1), CHUNK_PAIRS)
+        futures = [
+            self._client.submit(
+                compare_chunk,
+                self._token,
+                left[s : s + CHUNK_PAIRS],
+                right[s : s + CHUNK_PAIRS],
+                None if sample is None else sample[s : s + CHUNK_PAIRS],
+                pure=False,
+                retries=RETRIES,
+            )
+            for s in starts
+        ]
+        parts: list[Compared] = self._client.gather(futures)
+        return Compared.concat(parts)
+
+    def close(self) -> None:
+        """Free the workers' comparers and their side table."""
+        self._client.unregister_worker_plugin(self._token)
+
+
+class DaskEngine:
+    """An :class:`rules.match.Engine` on a Dask cluster (see the module's notes).
+
+    Args:
+        client: a connected ``distributed.Client``.
+        parts: key parts per blocking rule (default: four per worker thread, so a big block seldom holds one
+            task up alone).
+    """
+
+    def __init__(self, client: Client, parts: int | None = None) -> None:
+        self.client = client
+        threads = sum(client.nthreads().values()) or 1
+        self.parts = parts or 4 * threads
+        self._comparers: list[DaskComparer] = []
+
+    def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+        futures: dict[int, list[Any]] = {}
+        for order, rule in usable_rules(prepared, rules):
+            keys = rule_keys(prepared, rule)
+            split = keys.with_columns((pl.col("_key") % self.parts).alias("_part")).partition_by(
+                "_part", include_key=False
+            )
+            futures[order] = [
+                self.client.submit(block_pairs, part, rule.max_block, pure=False, retries=RETRIES) for part in split
+            ]
+        parts = {order: self.client.gather(f) for order, f in futures.items()}
+        return union_pairs(parts, rules, prepared.schema[RID])
+
+    def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
+        comparer = DaskComparer(self.client, prepared, settings)
+        self._comparers.append(comparer)
+        return comparer
+
+    def close(self) -> None:
+        """Free what the runs left on the workers."""
+        for comparer in self._comparers:
+            comparer.close()
+        self._comparers.clear()
+
+
+@contextmanager
+def open_engine(settings: EngineSettings) -> Iterator[Engine | None]:
+    """The engine a project file asks for: None for ``kind: local`` (the matcher's own), else a
+    :class:`DaskEngine` on the cluster at ``address`` or on a local cluster of ``workers`` processes started for
+    the run (and closed after it)."""
+    if settings.kind == "local":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if settings.address:
+        client = Client(settings.address)
+        cluster = None
+    else:
+        workers = settings.workers or len(os.sched_getaffinity(0))
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        # ":0": the scheduler's HTTP endpoints on a free port (two runs at once must not both want 8787)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=":0")
+        client = Client(cluster)
+    log.info("matching on Dask: %s", client)
+    engine = DaskEngine(client)
+    try:
+        yield engine
+    finally:
+        engine.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,157 @@
+"""Matching on a local two-worker Dask cluster gives exactly the single-process answer (issue #16)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from distributed import get_task_stream
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.dask_engine import DaskEngine, open_engine
+from pipelines.migrate import migrate
+from pipelines.settings import EngineSettings, SettingsError, load_settings
+from rules.match import DedupeConfig, MatchResult, dedupe_table, match, normalise_people
+from synthetic.people import generate_people
+
+from .conftest import retarget
+
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+
+PEOPLE = DedupeConfig(
+    columns={
+        "given_name": "first_name",
+        "surname": "last_name",
+        "date_of_birth": "birth_date",
+        "street_number": "street",
+        "street": "street",
+        "suburb": "city",
+        "postcode": "postcode",
+    },
+    id_column="id",
+    region="AU",
+    date_order="dmy",
+)
+
+
+@pytest.fixture(scope="module")
+def dask() -> Iterator[DaskEngine]:
+    """One local cluster of two worker processes for the module (starting one takes a few seconds)."""
+    with open_engine(EngineSettings(kind="dask", workers=2)) as engine:
+        assert isinstance(engine, DaskEngine)
+        yield engine
+
+
+def assert_same(one: MatchResult, other: MatchResult) -> None:
+    assert_frame_equal(one.pairs, other.pairs)
+    assert_frame_equal(one.clusters, other.clusters)
+    assert_frame_equal(one.review, other.review)
+    assert_frame_equal(one.blocking, other.blocking)
+    assert one.model.to_json() == other.model.to_json()
+
+
+def _stored(db: Path) -> dict[str, pl.DataFrame]:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    queries = {
+        "customer": "SELECT customer_id, kind, full_name, primary_phone, primary_email, company, city FROM customer",
+        "crosswalk": "SELECT source, source_key, customer_id, match_probability, evidence FROM crosswalk",
+        "field_provenance": "SELECT customer_id, field, source, source_key, value, rule FROM field_provenance",
+    }
+    with engine.connect() as connection:
+        tables = {name: pl.read_database(q, connection).sort(pl.all()) for name, q in queries.items()}
+    engine.dispose()
+    return tables
+
+
+def test_migrating_the_demo_on_a_cluster_stores_the_same_customers_and_golden_records(
+    dask: DaskEngine, tmp_path: Path
+) -> None:
+    """``engine: {kind: dask, address: …}`` in the project file: the run matches on that cluster; the store holds
+    the same customers (same ids), crosswalk and provenance as a run in one process."""
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "dask").mkdir()
+    alone = retarget(DEMO, tmp_path / "alone")
+    on_dask = retarget(DEMO, tmp_path / "dask")
+    address = dask.client.scheduler.address
+    on_dask.write_text(on_dask.read_text("utf-8") + f"engine: {{kind: dask, address: '{address}'}}\n", "utf-8")
+    assert migrate(alone, run_id="same-run").status == "succeeded"
+    with get_task_stream(dask.client) as tasks:
+        assert migrate(on_dask, run_id="same-run").status == "succeeded"
+    assert any("compare_chunk" in str(task["key"]) for task in tasks.data)  # it did compare on the cluster
+    one, other = _stored(tmp_path / "alone" / "crm.db"), _stored(tmp_path / "dask" / "crm.db")
+    assert one["customer"].height < one["crosswalk"].height  # the demo has duplicates to merge
+    for name, table in one.items():
+        assert_frame_equal(table, other[name])
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_200k_records_cluster_as_in_one_process(dask: DaskEngine) -> None:
+    """200,000 generated people: the same pairs, model and clusters with two workers as in one process, although
+    one worker process is killed while it compares."""
+    records = normalise_people(generate_people(200_000, seed=3).records, PEOPLE).drop("record_id")
+    alone = match(records, PEOPLE.match)
+    client = dask.client
+    killed: list[int] = []
+
+    def kill_a_comparing_worker() -> None:
+        pids = client.run(os.getpid)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for worker, keys in client.processing().items():
+                if any("compare_chunk" in str(k) for k in keys):
+                    os.kill(pids[worker], signal.SIGKILL)
+                    killed.append(pids[worker])
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_comparing_worker)
+    killer.start()
+    on_dask = match(records, PEOPLE.match, engine=dask)
+    killer.join()
+    assert killed, "no worker was caught comparing"
+    assert_same(alone, on_dask)
+    assert alone.clusters["cluster"].n_unique() < records.height
+
+
+def test_crmkit_dedupe_with_workers_writes_the_same_clusters(tmp_path: Path) -> None:
+    table = generate_people(1500, seed=8).records
+    table.write_csv(tmp_path / "people.csv")
+    (tmp_path / "match.yaml").write_text(PEOPLE.model_dump_json(), encoding="utf-8")  # JSON is YAML
+    runner = CliRunner()
+    outs = []
+    for extra in ([], ["--workers", "2"]):
+        out = tmp_path / f"out{len(extra)}.csv"
+        args = ["dedupe", str(tmp_path / "people.csv"), "--config", str(tmp_path / "match.yaml"), "--out", str(out)]
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        outs.append(pl.read_csv(out, infer_schema=False))
+    assert_frame_equal(outs[0], outs[1])
+    assert outs[0]["cluster_id"].n_unique() < table.height
+    direct = dedupe_table(table.select(pl.all().cast(pl.String)), PEOPLE).clusters
+    assert outs[0]["cluster_id"].to_list() == direct["cluster_id"].to_list()
+
+
+def test_workers_and_scheduler_are_one_or_the_other(tmp_path: Path) -> None:
+    args = ["dedupe", "x.csv", "--config", "m.yaml", "--out", "o.csv", "--workers", "2", "--scheduler", "tcp://h:1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "give one of them" in result.output
+
+
+def test_the_project_file_names_the_engine(tmp_path: Path) -> None:
+    file = retarget(DEMO, tmp_path)
+    file.write_text(file.read_text("utf-8") + "engine: {kind: dask, address: 'tcp://10.0.0.5:8786'}\n", "utf-8")
+    engine = load_settings(file).engine
+    assert (engine.kind, engine.address, engine.workers) == ("dask", "tcp://10.0.0.5:8786", None)
+    assert load_settings(DEMO).engine.kind == "local"
+    file.write_text(file.read_text("utf-8").replace("tcp://10.0.0.5:8786", "10.0.0.5"), "utf-8")
+    with pytest.raises(SettingsError, match=r"engine\.address"):
+        load_settings(file)
