@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -110,26 +110,53 @@ class DaskEngine:
 
     Args:
         client: a connected ``distributed.Client``.
-        parts: key parts per blocking rule (default: four per worker thread, so a big block seldom holds one
-            task up alone).
+        parts: key parts per blocking rule, and row slices per row-by-row step (default: four per worker thread).
+        big_block: a block of more records than this (one phone number on thousands of records, in a rule with no
+            ``max_block``) is not one task: its records are cut into slices of half as many and every two slices
+            are paired by a task of their own, so no task holds the others up.
     """
 
-    def __init__(self, client: Client, parts: int | None = None) -> None:
+    def __init__(self, client: Client, parts: int | None = None, big_block: int = 2_000) -> None:
         self.client = client
         threads = sum(client.nthreads().values()) or 1
         self.parts = parts or 4 * threads
+        self.big_block = big_block
         self._comparers: list[DaskComparer] = []
 
+    def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
+        size = -(-frame.height // self.parts) or 1
+        futures = [
+            self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
+            for start in range(0, max(frame.height, 1), size)
+        ]
+        done: list[pl.DataFrame] = self.client.gather(futures)
+        return pl.concat(done, how="vertical_relaxed")
+
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+        from pipelines._dask_worker import slice_pairs
+
         futures: dict[int, list[Any]] = {}
         for order, rule in usable_rules(prepared, rules):
             keys = rule_keys(prepared, rule)
-            split = keys.with_columns((pl.col("_key") % self.parts).alias("_part")).partition_by(
+            size = pl.len().over("_key")
+            big = (size > self.big_block) & (size <= rule.max_block if rule.max_block is not None else True)
+            keys = keys.with_columns(big.alias("_big"))
+            small = keys.filter(~pl.col("_big")).drop("_big")
+            split = small.with_columns((pl.col("_key") % self.parts).alias("_part")).partition_by(
                 "_part", include_key=False
             )
             futures[order] = [
                 self.client.submit(block_pairs, part, rule.max_block, pure=False, retries=RETRIES) for part in split
             ]
+            piece = max(self.big_block // 2, 1)
+            for members in keys.filter(pl.col("_big")).group_by("_key").agg(RID)[RID]:
+                rids = np.sort(members.to_numpy())
+                slices = [rids[i : i + piece] for i in range(0, len(rids), piece)]
+                futures[order] += [
+                    self.client.submit(slice_pairs, slices[i], slices[j], i == j, pure=False, retries=RETRIES)
+                    for i in range(len(slices))
+                    for j in range(i, len(slices))
+                ]
         parts = {order: self.client.gather(f) for order, f in futures.items()}
         return union_pairs(parts, rules, prepared.schema[RID])
 

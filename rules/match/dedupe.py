@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -10,7 +11,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from .comparisons import MATCHING_COLUMNS
-from .engine import Engine, MatchResult, match, match_incremental
+from .engine import Engine, LocalEngine, MatchResult, match, match_incremental
 from .model import MatchModel
 from .prepare import RID, prepare_records
 from .settings import MatchSettings
@@ -88,17 +89,16 @@ def _mapped(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     return df.select(_joined(df, cols).alias(fld) for fld, cols in by_field.items())
 
 
-def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+def normalise_people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | None = None) -> pl.DataFrame:
     """The input's mapped columns normalised for matching, with ``record_id`` and ``_rid`` (0, 1, …).
 
     A name given as first and last name is normalised from its two parts (no guessing which word is the family
-    name; hanzi names family first); a full name is parsed.
+    name; hanzi names family first); a full name is parsed. ``engine`` may normalise slices of rows apart (see
+    :meth:`rules.match.engine.Engine.by_rows`).
 
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
     """
-    from rules.normalise import normalise_frame, normalise_name_parts
-
     missing = [c for c in [*config.columns, *([config.id_column] if config.id_column else [])] if c not in df.columns]
     if missing:
         raise ValueError(f"input has no column {', '.join(map(repr, missing))}; it has {df.columns}")
@@ -109,7 +109,14 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     )
     if ids.is_duplicated().any() or ids.null_count():
         raise ValueError(f"record ids in {config.id_column!r} must be unique and non-null")
-    mapped = _mapped(df, config)
+    normalised = (engine or LocalEngine()).by_rows(partial(_normalised, config=config), _mapped(df, config))
+    return normalised.with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+
+
+def _normalised(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The mapped columns normalised, row by row."""
+    from rules.normalise import normalise_frame, normalise_name_parts
+
     parts = {"given_name", "family_name"} & set(mapped.columns)
     names = None
     if parts and "full_name" not in mapped.columns:
@@ -129,7 +136,7 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
                 "_issues", pl.col("_name_issues").list.eval("full_name." + pl.element()).fill_null([])
             ).alias("_issues")
         ).drop("_name_issues")
-    return normalised.with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+    return normalised
 
 
 def _strongest_links(result: MatchResult) -> pl.DataFrame:
@@ -188,7 +195,8 @@ def dedupe_table(
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
             or ``against`` is given without a model.
     """
-    records = prepare_records(normalise_people(df, config))
+    local = engine or LocalEngine()
+    records = local.by_rows(prepare_records, normalise_people(df, config, local))
     if against is None:
         result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")

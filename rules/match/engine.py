@@ -82,11 +82,17 @@ class MatchResult:
 
 
 class Engine(Protocol):
-    """Where a full run's heavy steps run: finding the candidate pairs and comparing pairs.
+    """Where a run's heavy steps run: work on each row (normalising, preparing), finding the candidate pairs and
+    comparing pairs.
 
-    :class:`LocalEngine` (the default) runs them in this process; ``pipelines.engine.DaskEngine`` on the workers
-    of a Dask cluster. Every engine gives the same pairs and the same comparison levels, so the same answer: the
-    rest of the run (training, scoring, clustering) is the same code either way."""
+    :class:`LocalEngine` (the default) runs them in this process; ``pipelines.dask_engine.DaskEngine`` on the
+    workers of a Dask cluster. Every engine gives the same rows, pairs and comparison levels, so the same answer:
+    the rest of the run (training, scoring, clustering) is the same code either way."""
+
+    def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
+        """``fn`` applied to ``frame``; ``fn`` works row by row (its rows depend on that row alone), so an engine
+        may apply it to slices of rows and stack the results in order."""
+        ...
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame: ...
 
@@ -94,7 +100,10 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """This process: :func:`rules.match.blocking.candidate_pairs` and a :class:`Comparer`."""
+    """This process: ``fn(frame)``, :func:`rules.match.blocking.candidate_pairs` and a :class:`Comparer`."""
+
+    def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
+        return fn(frame)
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
         return candidate_pairs(prepared, rules)

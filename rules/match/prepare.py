@@ -150,7 +150,8 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
     )
     return out.with_columns(
         pl.col("_fam").replace_strict(codes, default=None, return_dtype=pl.String).alias("_fam_sx"),
-        pl.col("_giv").replace_strict(codes, default=None, return_dtype=pl.String).alias("_giv_sx"),
+        # from the raw word (its code is the formal name's): the formal name need not occur as a word itself
+        pl.col("_giv_raw").replace_strict(codes, default=None, return_dtype=pl.String).alias("_giv_sx"),
     )
 
 

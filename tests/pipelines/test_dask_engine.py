@@ -20,7 +20,17 @@ from pipelines.cli import app
 from pipelines.dask_engine import DaskEngine, open_engine
 from pipelines.migrate import migrate
 from pipelines.settings import EngineSettings, SettingsError, load_settings
-from rules.match import DedupeConfig, MatchResult, dedupe_table, match, normalise_people
+from rules.match import (
+    BlockingRule,
+    DedupeConfig,
+    MatchResult,
+    candidate_pairs,
+    dedupe_table,
+    derive_rules,
+    match,
+    normalise_people,
+    prepare_records,
+)
 from synthetic.people import generate_people
 
 from .conftest import retarget
@@ -119,6 +129,15 @@ def test_a_worker_killed_mid_run_is_replaced_and_200k_records_cluster_as_in_one_
     assert killed, "no worker was caught comparing"
     assert_same(alone, on_dask)
     assert alone.clusters["cluster"].n_unique() < records.height
+
+
+def test_big_blocks_are_cut_into_slices_and_give_the_same_candidate_pairs(dask: DaskEngine) -> None:
+    records = prepare_records(normalise_people(generate_people(3000, seed=2).records, PEOPLE))
+    rules = [*derive_rules(records, PEOPLE.match).rules, BlockingRule(on=("postcode",))]  # postcodes: big blocks
+    alone = candidate_pairs(records, rules)
+    sliced = DaskEngine(dask.client, parts=3, big_block=40)
+    assert records.group_by("postcode").len()["len"].max() > 3 * 40  # a block cut into six slices or more
+    assert_frame_equal(sliced.candidate_pairs(records, rules), alone)
 
 
 def test_crmkit_dedupe_with_workers_writes_the_same_clusters(tmp_path: Path) -> None:
