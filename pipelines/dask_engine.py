@@ -110,7 +110,9 @@ class DaskEngine:
 
     Args:
         client: a connected ``distributed.Client``.
-        parts: key parts per blocking rule, and row slices per row-by-row step (default: four per worker thread).
+        parts: key parts per blocking rule (default: four per worker thread). A row-by-row step takes one slice
+            per worker thread: a normaliser works once per distinct value of its slice, so more slices would
+            repeat the work of the common values.
         big_block: a block of more records than this (one phone number on thousands of records, in a rule with no
             ``max_block``) is not one task: its records are cut into slices of half as many and every two slices
             are paired by a task of their own, so no task holds the others up.
@@ -119,12 +121,13 @@ class DaskEngine:
     def __init__(self, client: Client, parts: int | None = None, big_block: int = 2_000) -> None:
         self.client = client
         threads = sum(client.nthreads().values()) or 1
+        self.threads = threads
         self.parts = parts or 4 * threads
         self.big_block = big_block
         self._comparers: list[DaskComparer] = []
 
     def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
-        size = -(-frame.height // self.parts) or 1
+        size = -(-frame.height // self.threads) or 1
         futures = [
             self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
             for start in range(0, max(frame.height, 1), size)
