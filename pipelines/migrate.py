@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 import crm_store
 from pipelines._logging import redacting
+from pipelines.dask_engine import open_engine
 from pipelines.errors import PipelineError
 from pipelines.ledger import LedgerRow, RunStatus, build_ledger, ledger_totals, run_status, unplaced_ledger
 from pipelines.progress import StepEvent, emit
@@ -51,6 +52,7 @@ from pipelines.steps import (
 )
 from pipelines.tables import store_frames
 from rules.mask import mask_text, redact_secrets
+from rules.match import Engine
 
 __all__ = [
     "MigrateResult",
@@ -181,6 +183,8 @@ class _Run:
     dry_run: bool
     engine: sa.Engine | None
     lock: crm_store.HeldLock | None
+    #: Where normalising and matching run (None: this process; see ``pipelines.dask_engine``).
+    cluster: Engine | None = None
     steps: _Steps = field(default_factory=_Steps)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     recorded: bool = False  # its pipeline_run row exists
@@ -250,7 +254,8 @@ def run_steps(settings: ProjectSettings, run_id: str, dry_run: bool, full_refres
                 crm_store.start_run(session, run_id, settings.project, settings.config_hash, dry_run, _versions())
             run.recorded = True
         try:
-            _run_all(run, full_refresh)
+            with open_engine(settings.engine) as run.cluster:
+                _run_all(run, full_refresh)
         except Exception as exc:
             log.debug("run %s failed", run_id, exc_info=True)
             _stop(run, _failure(run.steps.failed, exc))
@@ -292,8 +297,8 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
     extracted = check_drift(settings, extracted, stored.columns)
     stage = step("map", map_rows, settings, extracted, stored.erased, rows=lambda s: s.candidates.height)
     rebuilt = rehydrate(settings, extracted, stored.loaded)
-    normalised = step("normalise", normalise, settings, stage.candidates, rows=len)
-    previous = normalise(settings, rebuilt) if rebuilt.height else None
+    normalised = step("normalise", normalise, settings, stage.candidates, run.cluster, rows=len)
+    previous = normalise(settings, rebuilt, run.cluster) if rebuilt.height else None
     validated = step("validate", check, settings, stage, normalised, previous, rows=lambda v: v.records.height)
     existing = stored.existing
     golden = step(
@@ -304,6 +309,7 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
         existing,
         stored.model_json,
         stored.decisions,
+        run.cluster,
         rows=lambda g: g.customers.height,
     )
     activities, validated = step("link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height)

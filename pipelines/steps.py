@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -36,7 +37,6 @@ from crm_store.schema import (
 )
 from crm_store.subject import ERASED_PAYLOAD, ERASED_REASON, read_erased_keys
 from pipelines._review import decided_pairs, unsatisfied
-from pipelines.dask_engine import open_engine
 from pipelines.errors import PipelineError
 from pipelines.ledger import REHYDRATED_COL
 from pipelines.progress import advance
@@ -46,7 +46,7 @@ from rules.activity import link_activities, prepare_activities, skip_children_of
 from rules.custom_fields import CustomFieldResult, apply_custom_fields
 from rules.drift import detect_drift
 from rules.mapping import apply_codes, apply_mapping, mark_skipped
-from rules.match import MatchModel, MatchResult, match, match_incremental
+from rules.match import Engine, LocalEngine, MatchModel, MatchResult, match, match_incremental
 from rules.normalise import landline_of, normalise_frame, wall_time_to_utc
 from rules.survive import SurvivorResult, customer_ids, survive
 from rules.validate import LengthBetweenExpectation, ValidationSettings, connector_failures, validate_in_chunks
@@ -315,10 +315,12 @@ def remap(settings: ProjectSettings, rows: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------------- normalise
 
 
-def normalise(settings: ProjectSettings, candidates: pl.DataFrame) -> pl.DataFrame:
-    """Normalise every canonical field of the candidate rows, each source with its own defaults; with a key
-    configured, ``id_hash`` becomes a keyed HMAC (see :func:`keyed_id_hash`)."""
-    return keyed_id_hash(settings, _normalise(settings, candidates))
+def normalise(settings: ProjectSettings, candidates: pl.DataFrame, engine: Engine | None = None) -> pl.DataFrame:
+    """Normalise every canonical field of the candidate rows, each source with its own defaults (by slices of rows
+    on ``engine``'s workers when given); with a key configured, ``id_hash`` becomes a keyed HMAC (see
+    :func:`keyed_id_hash`)."""
+    normalised = (engine or LocalEngine()).by_rows(partial(_normalise, settings), candidates)
+    return keyed_id_hash(settings, normalised)
 
 
 def keyed_id_hash(settings: ProjectSettings, frame: pl.DataFrame) -> pl.DataFrame:
@@ -426,12 +428,16 @@ def resolve(
     existing: pl.DataFrame | None,
     model_json: str | None = None,
     decisions: pl.DataFrame | None = None,
+    engine: Engine | None = None,
 ) -> Golden:
     """Match the records into clusters and build one golden record per cluster.
 
     In an incremental run (records rebuilt from the store are present) with the model of an earlier run, only
     pairs involving a new record are scored and the stored customers keep their members; otherwise every record
     is matched and a model is trained on them.
+
+    ``engine``: where a full run's pairs are found and compared (default this process; see
+    ``pipelines.dask_engine``).
 
     ``decisions`` (the store's, ``crm_store.read_decisions``) that still bind are honoured as must-link /
     cannot-link constraints and, in a full run, used as labelled pairs when training.
@@ -440,13 +446,12 @@ def resolve(
     result = _match_incremental(settings, records, existing, model_json, decided)
     incremental = result is not None
     if result is None:
-        with open_engine(settings.engine) as engine:
-            if decided is None:
-                result = match(records, settings.match, engine=engine)
-            else:
-                result = match(
-                    records, settings.match, labels=decided.labels, constraints=decided.constraints, engine=engine
-                )
+        if decided is None:
+            result = match(records, settings.match, engine=engine)
+        else:
+            result = match(
+                records, settings.match, labels=decided.labels, constraints=decided.constraints, engine=engine
+            )
     survived = survivors(settings, records, result.clusters)
     ids = customer_ids(result.clusters, records, existing)
     records = records.join(result.clusters, on="_rid").join(ids, on="cluster")
