@@ -58,6 +58,19 @@ log = logging.getLogger(__name__)
 CHUNK_PAIRS = 250_000
 #: Each task may run again this often when it fails.
 RETRIES = 3
+#: Rows per slice of a row-by-row step at most (a worker's memory stays bounded however big the table).
+SLICE_ROWS = 500_000
+
+
+@contextmanager
+def _carrying_data() -> Iterator[None]:
+    """Tasks here carry their data (slices of rows, keys, pairs) in the task itself, on purpose: the scheduler can
+    run a task again after its worker died, which data scattered to that worker alone would not allow. Dask warns
+    about such graphs from 10 MB; not here."""
+    import dask
+
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TiB"}):
+        yield
 
 
 class DaskComparer:
@@ -85,18 +98,19 @@ class DaskComparer:
         left = np.asarray(left, dtype=np.int64)
         right = np.asarray(right, dtype=np.int64)
         starts = range(0, max(len(left), 1), CHUNK_PAIRS)
-        futures = [
-            self._client.submit(
-                compare_chunk,
-                self._token,
-                left[s : s + CHUNK_PAIRS],
-                right[s : s + CHUNK_PAIRS],
-                None if sample is None else sample[s : s + CHUNK_PAIRS],
-                pure=False,
-                retries=RETRIES,
-            )
-            for s in starts
-        ]
+        with _carrying_data():
+            futures = [
+                self._client.submit(
+                    compare_chunk,
+                    self._token,
+                    left[s : s + CHUNK_PAIRS],
+                    right[s : s + CHUNK_PAIRS],
+                    None if sample is None else sample[s : s + CHUNK_PAIRS],
+                    pure=False,
+                    retries=RETRIES,
+                )
+                for s in starts
+            ]
         parts: list[Compared] = self._client.gather(futures)
         return Compared.concat(parts)
 
@@ -127,18 +141,27 @@ class DaskEngine:
         self._comparers: list[DaskComparer] = []
 
     def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
-        size = -(-frame.height // self.threads) or 1
-        futures = [
-            self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
-            for start in range(0, max(frame.height, 1), size)
-        ]
+        slices = max(self.threads, -(-frame.height // SLICE_ROWS))
+        size = -(-frame.height // slices) or 1
+        with _carrying_data():
+            futures = [
+                self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
+                for start in range(0, max(frame.height, 1), size)
+            ]
         done: list[pl.DataFrame] = self.client.gather(futures)
         return pl.concat(done, how="vertical_relaxed")
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+        futures: dict[int, list[Any]] = {}
+        with _carrying_data():
+            self._submit_blocks(prepared, rules, futures)
+        parts = {order: self.client.gather(f) for order, f in futures.items()}
+        return union_pairs(parts, rules, prepared.schema[RID])
+
+    def _submit_blocks(self, prepared: pl.DataFrame, rules: list[BlockingRule], futures: dict[int, list[Any]]) -> None:
+        """One task per key part of every rule, and one per two slices of every big block."""
         from pipelines._dask_worker import slice_pairs
 
-        futures: dict[int, list[Any]] = {}
         for order, rule in usable_rules(prepared, rules):
             keys = rule_keys(prepared, rule)
             size = pl.len().over("_key")
@@ -160,8 +183,6 @@ class DaskEngine:
                     for i in range(len(slices))
                     for j in range(i, len(slices))
                 ]
-        parts = {order: self.client.gather(f) for order, f in futures.items()}
-        return union_pairs(parts, rules, prepared.schema[RID])
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
         comparer = DaskComparer(self.client, prepared, settings)
