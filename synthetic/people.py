@@ -124,7 +124,7 @@ import polars as pl
 
 from . import _western_names as W
 
-__all__ = ["RECORD_COLUMNS", "PeopleTable", "generate_people"]
+__all__ = ["DEDUPE_CONFIG", "RECORD_COLUMNS", "PeopleTable", "generate_people"]
 
 logger = logging.getLogger(__name__)
 

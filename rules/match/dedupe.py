@@ -99,6 +99,15 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | No
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
     """
+    return _people(df, config, engine, _record_ids(df, config), prepare=False)
+
+
+def _record_ids(df: pl.DataFrame, config: DedupeConfig) -> pl.Series:
+    """The record ids (the id column, else the row numbers), once the mapped columns are known to be there.
+
+    Raises:
+        ValueError: a mapped column or the id column is absent, or record ids are not unique.
+    """
     missing = [c for c in [*config.columns, *([config.id_column] if config.id_column else [])] if c not in df.columns]
     if missing:
         raise ValueError(f"input has no column {', '.join(map(repr, missing))}; it has {df.columns}")
@@ -109,13 +118,30 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | No
     )
     if ids.is_duplicated().any() or ids.null_count():
         raise ValueError(f"record ids in {config.id_column!r} must be unique and non-null")
-    normalised = (engine or LocalEngine()).by_rows(partial(_normalised, config=config), _mapped(df, config))
-    return normalised.with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+    return ids
+
+
+def _people(
+    df: pl.DataFrame, config: DedupeConfig, engine: Engine | None, ids: pl.Series, *, prepare: bool
+) -> pl.DataFrame:
+    """The mapped columns with ``record_id`` and ``_rid``, normalised (and prepared for matching) by slices of
+    rows: one round trip per slice on a cluster."""
+    mapped = _mapped(df, config).with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+    step = partial(_prepared if prepare else _normalised, config=config)
+    return (engine or LocalEngine()).by_rows(step, mapped)
+
+
+def _prepared(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The mapped rows normalised and prepared for matching, row by row."""
+    return prepare_records(_normalised(mapped, config))
 
 
 def _normalised(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
-    """The mapped columns normalised, row by row."""
+    """The mapped rows normalised, row by row (``record_id`` and ``_rid`` last, as they came)."""
     from rules.normalise import normalise_frame, normalise_name_parts
+
+    kept = mapped.select("record_id", RID)
+    mapped = mapped.drop("record_id", RID)
 
     parts = {"given_name", "family_name"} & set(mapped.columns)
     names = None
@@ -136,7 +162,7 @@ def _normalised(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
                 "_issues", pl.col("_name_issues").list.eval("full_name." + pl.element()).fill_null([])
             ).alias("_issues")
         ).drop("_name_issues")
-    return normalised
+    return pl.concat([normalised, kept], how="horizontal")
 
 
 def _strongest_links(result: MatchResult) -> pl.DataFrame:
@@ -195,8 +221,7 @@ def dedupe_table(
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
             or ``against`` is given without a model.
     """
-    local = engine or LocalEngine()
-    records = local.by_rows(prepare_records, normalise_people(df, config, local))
+    records = _people(df, config, engine, _record_ids(df, config), prepare=True)
     if against is None:
         result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")
