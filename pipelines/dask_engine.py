@@ -1,6 +1,7 @@
-"""Matching on a Dask cluster: a run's candidate pairs and comparisons computed by the workers, the same answer as
-one process.
+"""Normalising and matching on a Dask cluster: the same answer as one process.
 
+- **Row by row** (normalising a migrate run's rows, each source with its own defaults; normalising and preparing
+  ``crmkit dedupe``'s table in one task): one slice of at most :data:`SLICE_ROWS` rows per task, stacked in order.
 - **Blocking**: each rule's keys (one 64-bit hash per record and key, :func:`rules.match.rule_keys`) are split by
   ``key % parts``, so every block lands whole in one part; a task joins the blocks of one part
   (:func:`rules.match.block_pairs`) and the driver takes the union of every rule's pairs.
@@ -13,8 +14,8 @@ one process.
 A worker that dies mid-run loses its tasks; the scheduler runs them again on another worker (a worker plugin gives
 the side table to every worker, a restarted one too), so the result is unchanged.
 
-Where it ends: the driver holds the prepared records, the side table, the candidate pairs and their levels
-(about 3 GiB per million records, see the README's "Scaling out"); each worker holds one side table.
+Where it ends: the driver holds the prepared records, the side table, the candidate pairs with their levels and
+weights (about 3 GiB per million records, see the README's "Scaling out"); each worker holds one side table.
 """
 
 from __future__ import annotations
@@ -212,8 +213,15 @@ def open_engine(settings: EngineSettings) -> Iterator[Engine | None]:
     else:
         workers = settings.workers or len(os.sched_getaffinity(0))
         threads = max(1, len(os.sched_getaffinity(0)) // workers)
-        # ":0": the scheduler's HTTP endpoints on a free port (two runs at once must not both want 8787)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=":0")
+        # ":0": the scheduler's HTTP endpoints on a free port (two runs at once must not both want 8787); polars in
+        # each worker gets the worker's share of the cores (its own pool would take them all, in every worker)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address=":0",
+            env={"POLARS_MAX_THREADS": str(threads)},
+        )
         client = Client(cluster)
     log.info("matching on Dask: %s", client)
     engine = DaskEngine(client)

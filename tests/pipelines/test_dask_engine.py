@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.dask_engine import DaskEngine, open_engine
-from pipelines.migrate import run_steps
+from pipelines.migrate import migrate_flow, run_steps
 from pipelines.settings import EngineSettings, SettingsError, load_settings
 from rules.match import (
     BlockingRule,
@@ -96,6 +97,17 @@ def test_migrating_the_demo_on_a_cluster_stores_the_same_customers_and_golden_re
         assert_frame_equal(table, other[name])
 
 
+def test_migrate_with_workers_starts_a_local_cluster_for_the_run(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``crmkit migrate --workers 2`` (the flow's ``workers``; the flow's own code, without Prefect's engine)."""
+    caplog.set_level(logging.INFO, logger="pipelines.dask_engine")
+    result = migrate_flow.fn(str(project), dry_run=True, workers=2)
+    assert result.status == "succeeded"
+    assert any("matching on Dask" in r.getMessage() for r in caplog.records)
+    assert all(row["balanced"] for row in result.ledger or [])
+
+
 def test_a_worker_killed_mid_run_is_replaced_and_200k_records_cluster_as_in_one_process(dask: DaskEngine) -> None:
     """200,000 generated people (``crmkit dedupe``'s work: normalised and prepared by slices on the workers): the
     same records, pairs, model and clusters with two workers as in one process, although one worker process is
@@ -136,13 +148,13 @@ def test_big_blocks_are_cut_into_slices_and_give_the_same_candidate_pairs(dask: 
     assert_frame_equal(sliced.candidate_pairs(records, rules), alone)
 
 
-def test_crmkit_dedupe_with_workers_writes_the_same_clusters(tmp_path: Path) -> None:
+def test_crmkit_dedupe_on_a_cluster_writes_the_same_clusters(dask: DaskEngine, tmp_path: Path) -> None:
     table = generate_people(1500, seed=8).records
     table.write_csv(tmp_path / "people.csv")
     (tmp_path / "match.yaml").write_text(PEOPLE.model_dump_json(), encoding="utf-8")  # JSON is YAML
     runner = CliRunner()
     outs = []
-    for extra in ([], ["--workers", "2"]):
+    for extra in ([], ["--scheduler", dask.client.scheduler.address]):
         out = tmp_path / f"out{len(extra)}.csv"
         args = ["dedupe", str(tmp_path / "people.csv"), "--config", str(tmp_path / "match.yaml"), "--out", str(out)]
         result = runner.invoke(app, [*args, *extra])
