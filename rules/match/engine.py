@@ -356,7 +356,11 @@ def match(
     else:
         model.check_specs(comparer.comparisons)
     scored = score_pairs(comparer, pairs, model, compared)
+    # what is not needed any more goes now, not at the return: the run's memory peak is its end, where the clusters,
+    # review and recall estimate are made beside everything else (1M people: 3.06 -> 2.90 GiB)
+    del compared  # the levels live on in `scored` (5M pairs: 0.2 GiB)
     check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
+    del comparer  # `check` keeps it for the clustering, then it goes (its coded text columns)
     edges = scored
     if constraints is not None:
         kept, _ = resolve_constraints(constraints, rids=df[RID])
@@ -365,6 +369,7 @@ def match(
     clusters, refused = _cluster(
         df[RID], edges, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
     )
+    del check
     clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
     review = _review(scored, settings, refused)
     if constraints is not None:
