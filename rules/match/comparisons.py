@@ -819,7 +819,7 @@ class Compared:
 
 class PairComparer(Protocol):
     """What the matcher asks of a comparer: :class:`Comparer` in one process; an engine may compare elsewhere
-    (``pipelines.engine``'s Dask comparer sends chunks of pairs to the workers of a cluster)."""
+    (``pipelines.dask_engine``'s comparer sends chunks of pairs to the workers of a Dask cluster)."""
 
     settings: MatchSettings
     comparisons: list[Comparison]
