@@ -4,8 +4,8 @@ and 10M records, in one process and on a local Dask cluster of two workers, side
 Each run is a fresh process (its own memory peak); the cluster's workers report their own peak (``VmHWM``). The
 two runs of a size must give the same clusters (checked here: the digest of the cluster column).
 
-    python benchmarks/scale.py                      # 1M, 5M, 10M
-    python benchmarks/scale.py --sizes 1000000 --workers 2
+    python benchmarks/scale.py                      # 1M, 5M, 10M (10M needs 30+ GiB: see README, Scaling out)
+    python benchmarks/scale.py --sizes 1000000,2000000,5000000 --workers 2
 
 Prints a Markdown table. The person tables come from ``synthetic.people`` (seed 1), cached in benchmarks/.data.
 """
