@@ -4,12 +4,11 @@ uses one: ``distributed`` costs about 2 s to import)."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 from distributed import Worker, WorkerPlugin
 
 from rules.match import Compared, Comparer, MatchSettings, SideTable
 
-__all__ = ["SideTablePlugin", "compare_chunk", "slice_pairs"]
+__all__ = ["SideTablePlugin", "compare_chunk"]
 
 #: The comparer of each run this worker process compares for (by the run's token).
 _COMPARERS: dict[str, Comparer] = {}
@@ -34,12 +33,3 @@ class SideTablePlugin(WorkerPlugin):
 def compare_chunk(token: str, left: np.ndarray, right: np.ndarray, sample: np.ndarray | None) -> Compared:
     """The levels of one chunk of pairs, by this worker's comparer of the run."""
     return _COMPARERS[token].compare(left, right, sample=sample)
-
-
-def slice_pairs(one: np.ndarray, other: np.ndarray, same: bool) -> pl.DataFrame:
-    """``left < right``: the pairs of a big block between two slices of its (distinct, sorted) ``_rid`` values, or
-    within one slice when ``same``."""
-    left, right = np.repeat(one, len(other)), np.tile(other, len(one))
-    keep = left < right if same else np.ones(len(left), dtype=bool)
-    low, high = np.minimum(left, right)[keep], np.maximum(left, right)[keep]
-    return pl.DataFrame({"left": low, "right": high})

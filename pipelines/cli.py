@@ -35,7 +35,7 @@ from rules.errors import RuleError
 if TYPE_CHECKING:
     from pipelines.export import ExportKind
     from pipelines.migrate import MigrateResult
-    from pipelines.settings import ProjectSettings
+    from pipelines.settings import EngineSettings, ProjectSettings
 
 
 #: The error families of the packages: what crmkit raises on purpose, each with a message a user can act on.
@@ -710,7 +710,7 @@ def _print_blocking(result: Any) -> None:
         console.print(f"{unused} automatic rules not used: their columns are empty in this table")
 
 
-def _engine_settings(workers: int | None, scheduler: str | None) -> Any:
+def _engine_settings(workers: int | None, scheduler: str | None) -> EngineSettings:
     """The engine ``--workers`` / ``--scheduler`` ask for (local when neither is given)."""
     from pydantic import ValidationError
 
@@ -802,8 +802,9 @@ def dedupe(
             found = dedupe_table(frame, settings, model=model, against=existing, engine=engine)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    except OSError as exc:  # the scheduler does not answer
-        raise _fail(f"cannot reach the Dask scheduler {scheduler}: {exc}", 1) from None
+    except OSError as exc:  # the scheduler does not answer, or a local cluster could not start
+        what = f"reach the Dask scheduler {scheduler}" if scheduler else "start a local Dask cluster"
+        raise _fail(f"cannot {what}: {exc}", 1) from None
     _print_blocking(found.result)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":

@@ -41,6 +41,8 @@ from rules.match import (
     build_comparisons,
     rule_keys,
     side_table,
+    slice_pairs,
+    split_blocks,
     union_pairs,
     usable_rules,
 )
@@ -161,23 +163,13 @@ class DaskEngine:
 
     def _submit_blocks(self, prepared: pl.DataFrame, rules: list[BlockingRule], futures: dict[int, list[Any]]) -> None:
         """One task per key part of every rule, and one per two slices of every big block."""
-        from pipelines._dask_worker import slice_pairs
-
+        piece = max(self.big_block // 2, 1)
         for order, rule in usable_rules(prepared, rules):
-            keys = rule_keys(prepared, rule)
-            size = pl.len().over("_key")
-            big = (size > self.big_block) & (size <= rule.max_block if rule.max_block is not None else True)
-            keys = keys.with_columns(big.alias("_big"))
-            small = keys.filter(~pl.col("_big")).drop("_big")
-            split = small.with_columns((pl.col("_key") % self.parts).alias("_part")).partition_by(
-                "_part", include_key=False
-            )
+            parts, big = split_blocks(rule_keys(prepared, rule), rule.max_block, self.parts, self.big_block)
             futures[order] = [
-                self.client.submit(block_pairs, part, rule.max_block, pure=False, retries=RETRIES) for part in split
+                self.client.submit(block_pairs, part, rule.max_block, pure=False, retries=RETRIES) for part in parts
             ]
-            piece = max(self.big_block // 2, 1)
-            for members in keys.filter(pl.col("_big")).group_by("_key").agg(RID)[RID]:
-                rids = np.sort(members.to_numpy())
+            for rids in big:
                 slices = [rids[i : i + piece] for i in range(0, len(rids), piece)]
                 futures[order] += [
                     self.client.submit(slice_pairs, slices[i], slices[j], i == j, pure=False, retries=RETRIES)

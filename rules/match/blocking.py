@@ -41,6 +41,8 @@ __all__ = [
     "estimate_recall",
     "fit_to_budget",
     "rule_keys",
+    "slice_pairs",
+    "split_blocks",
     "union_pairs",
     "usable_rules",
 ]
@@ -377,6 +379,30 @@ def block_pairs(keys: pl.DataFrame, max_block: int | None) -> pl.DataFrame:
         .filter(pl.col(RID) < pl.col(f"{RID}_r"))
         .select(pl.col(RID).alias("left"), pl.col(f"{RID}_r").alias("right"))
     )
+
+
+def split_blocks(
+    keys: pl.DataFrame, max_block: int | None, parts: int, big: int
+) -> tuple[list[pl.DataFrame], list[np.ndarray]]:
+    """A rule's keys (see :func:`rule_keys`) cut for work in parallel: up to ``parts`` frames split by
+    ``_key % parts`` (every block whole in one; each for :func:`block_pairs`), the blocks of more than ``big``
+    records left out of them, and those big blocks (up to ``max_block``) as sorted ``_rid`` arrays, whose pairs
+    :func:`slice_pairs` makes a slice against a slice."""
+    size = pl.len().over("_key")
+    is_big = (size > big) & (size <= max_block if max_block is not None else pl.lit(True))
+    keys = keys.with_columns(is_big.alias("_big"))
+    small = keys.filter(~pl.col("_big")).drop("_big")
+    split = small.with_columns((pl.col("_key") % parts).alias("_part")).partition_by("_part", include_key=False)
+    blocks = keys.filter(pl.col("_big")).group_by("_key").agg(RID)[RID]
+    return split, [np.sort(members.to_numpy()) for members in blocks]
+
+
+def slice_pairs(one: np.ndarray, other: np.ndarray, same: bool) -> pl.DataFrame:
+    """``left < right``: the pairs of a big block between two slices of its (distinct, sorted) ``_rid`` values, or
+    within one slice when ``same``."""
+    left, right = np.repeat(one, len(other)), np.tile(other, len(one))
+    keep = left < right if same else np.ones(len(left), dtype=bool)
+    return pl.DataFrame({"left": np.minimum(left, right)[keep], "right": np.maximum(left, right)[keep]})
 
 
 def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule], dtype: pl.DataType) -> pl.DataFrame:

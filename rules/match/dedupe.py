@@ -99,7 +99,7 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | No
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
     """
-    return _people(df, config, engine, _record_ids(df, config), prepare=False)
+    return _people(df, config, engine, prepare=False)
 
 
 def _record_ids(df: pl.DataFrame, config: DedupeConfig) -> pl.Series:
@@ -121,11 +121,10 @@ def _record_ids(df: pl.DataFrame, config: DedupeConfig) -> pl.Series:
     return ids
 
 
-def _people(
-    df: pl.DataFrame, config: DedupeConfig, engine: Engine | None, ids: pl.Series, *, prepare: bool
-) -> pl.DataFrame:
+def _people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | None, *, prepare: bool) -> pl.DataFrame:
     """The mapped columns with ``record_id`` and ``_rid``, normalised (and prepared for matching) by slices of
     rows: one round trip per slice on a cluster."""
+    ids = _record_ids(df, config)
     mapped = _mapped(df, config).with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
     step = partial(_prepared if prepare else _normalised, config=config)
     return (engine or LocalEngine()).by_rows(step, mapped)
@@ -221,7 +220,7 @@ def dedupe_table(
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
             or ``against`` is given without a model.
     """
-    records = _people(df, config, engine, _record_ids(df, config), prepare=True)
+    records = _people(df, config, engine, prepare=True)
     if against is None:
         result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")
