@@ -4,8 +4,12 @@ and 10M records, in one process and on a local Dask cluster of two workers, side
 Each run is a fresh process (its own memory peak); the cluster's workers report their own peak (``VmHWM``). The
 two runs of a size must give the same clusters (checked here: the digest of the cluster column).
 
-    python benchmarks/scale.py                      # 1M, 5M, 10M (10M needs 30+ GiB: see README, Scaling out)
-    python benchmarks/scale.py --sizes 1000000,2000000,5000000 --workers 2
+    python benchmarks/scale.py                      # 1M, 5M, 10M
+    python benchmarks/scale.py --sizes 1000000,2000000,5000000 --workers 2 --keep-pairs-above 0
+
+The runs keep only the scored pairs of match probability 0.01 or more (``match.keep_pairs_above``, as Splink's
+``predict(threshold_match_probability=…)``); ``--keep-pairs-above 0`` keeps every candidate pair, as the default
+settings do (10M then needs more memory than 24 GiB: see README, Scaling out).
 
 Prints a Markdown table. The person tables come from ``synthetic.people`` (seed 1), cached in benchmarks/.data.
 """
@@ -76,7 +80,7 @@ def table_for(size: int) -> Path:
     return path
 
 
-def run_one(size: int, workers: int, out: Path) -> None:
+def run_one(size: int, workers: int, keep: float, out: Path) -> None:
     """One timed run in this process: normalise + match (``dedupe_table``), alone or on a local cluster."""
     import polars as pl
     from distributed import get_task_stream
@@ -86,7 +90,7 @@ def run_one(size: int, workers: int, out: Path) -> None:
     from rules.match import DedupeConfig, dedupe_table
 
     table = pl.read_parquet(table_for(size))
-    config = DedupeConfig.model_validate(CONFIG)
+    config = DedupeConfig.model_validate({**CONFIG, "match": {"keep_pairs_above": keep}})
     settings = EngineSettings(kind="dask", workers=workers) if workers else EngineSettings()
     tasks: dict[str, list[float]] = {}
     with open_engine(settings) as engine:
@@ -107,7 +111,8 @@ def run_one(size: int, workers: int, out: Path) -> None:
                 "size": size,
                 "workers": workers,
                 "seconds": seconds,
-                "pairs": found.result.pairs.height,
+                "pairs": found.result.candidates,
+                "kept": found.result.pairs.height,
                 "clusters": clusters.n_unique(),
                 "digest": int(clusters.hash().sum()),
                 "driver_peak": vm_hwm(),
@@ -123,11 +128,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,5000000,10000000")
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default 2)")
+    parser.add_argument(
+        "--keep-pairs-above", type=float, default=0.01, help="match.keep_pairs_above (default 0.01; 0: every pair)"
+    )
     parser.add_argument("--one", nargs=2, type=int, metavar=("SIZE", "WORKERS"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.one[0], args.one[1], args.out)
+        run_one(args.one[0], args.one[1], args.keep_pairs_above, args.out)
         return
     rows: list[dict[str, Any]] = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -136,6 +144,7 @@ def main() -> None:
             out = DATA / f"result_{size}_{workers}.json"
             out.unlink(missing_ok=True)
             cmd = [sys.executable, __file__, "--one", str(size), str(workers), "--out", str(out)]
+            cmd += ["--keep-pairs-above", str(args.keep_pairs_above)]
             done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
             if done.returncode or not out.exists():
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -144,13 +153,17 @@ def main() -> None:
                 rows.append(json.loads(out.read_text()))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     gib = 2**30
-    print("| records | engine | wall s | pairs | pairs/s | driver peak GiB | peak per worker GiB | same clusters |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(f"match.keep_pairs_above: {args.keep_pairs_above}\n")
+    print(
+        "| records | engine | wall s | candidate pairs | pairs kept | pairs/s | driver peak GiB | peak per worker GiB "
+        "| same clusters |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     alone: dict[int, dict[str, Any]] = {}
     for r in rows:
         engine = "one process" if not r["workers"] else f"Dask, {r['workers']} workers"
         if "error" in r:
-            print(f"| {r['size']:,} | {engine} | failed: {r['error']} | | | | | |")
+            print(f"| {r['size']:,} | {engine} | failed: {r['error']} | | | | | | |")
             continue
         if not r["workers"]:
             alone[r["size"]] = r
@@ -159,7 +172,8 @@ def main() -> None:
         for kind, (count, total, longest) in sorted(r.get("tasks", {}).items()):
             print(f"<!-- {r['size']:,} {kind}: {count} tasks, {total:.1f} s of compute, longest {longest:.2f} s -->")
         print(
-            f"| {r['size']:,} | {engine} | {r['seconds']:.1f} | {r['pairs']:,} | {r['pairs'] / r['seconds']:,.0f} | "
+            f"| {r['size']:,} | {engine} | {r['seconds']:.1f} | {r['pairs']:,} | {r['kept']:,} | "
+            f"{r['pairs'] / r['seconds']:,.0f} | "
             f"{r['driver_peak'] / gib:.2f} | {workers} | {same} |"
         )
 

@@ -692,7 +692,7 @@ def _print_blocking(result: Any) -> None:
     """The blocking rules a match used, their pairs and estimated recall, and the rules that could not be used."""
     console.print(_blocking_table(list(result.blocking.iter_rows(named=True))))
     total = result.blocking_recall
-    pairs = result.pairs.height
+    pairs = result.candidates
     if total is None:
         console.print(f"{pairs:,} candidate pairs; blocking recall: too few certain matches to estimate")
     else:
@@ -795,11 +795,16 @@ def dedupe(
         if against.suffix.lower() != ".parquet":
             raise _fail(f"--against {against.name}: expected the .parquet an earlier crmkit dedupe wrote", 2)
         existing = _read_table(against)
-    frame = _read_table(input_path)
-    frame = frame.select(pl.all().cast(pl.String))
     try:
         with open_engine(engine_settings) as engine:
-            found = dedupe_table(frame, settings, model=model, against=existing, engine=engine)
+            found = dedupe_table(
+                # read here and not kept: dedupe_table lets the table go once normalised (10M rows: gigabytes)
+                _read_table(input_path).select(pl.all().cast(pl.String)),
+                settings,
+                model=model,
+                against=existing,
+                engine=engine,
+            )
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     except OSError as exc:  # the scheduler does not answer, or a local cluster could not start

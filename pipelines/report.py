@@ -522,12 +522,15 @@ def _matching(golden: Golden, thresholds: dict[str, float]) -> dict[str, Any]:
         *(("merged", r) for r in merged.head(EXPLAINED_PAIRS).iter_rows(named=True)),
         *(("not merged", r) for r in review.head(EXPLAINED_PAIRS).iter_rows(named=True)),
     ]
+    scored = golden.pairs.height if golden.candidates is None else golden.candidates
     return {
         "incremental": golden.incremental,
-        "pairs_scored": golden.pairs.height,
+        "pairs_scored": scored,
+        # below match.keep_pairs_above: scored and counted, not kept (so not in the histogram's bins)
+        "pairs_left_out": scored - golden.pairs.height,
         "prior": model.prior,
         "thresholds": thresholds,
-        "histogram": _histogram(golden.pairs, thresholds),
+        "histogram": _histogram(golden.pairs, thresholds, scored),
         "blocking": [
             {**row, "recall": None if row["recall"] is None else round(row["recall"], 4)}
             for row in golden.blocking.iter_rows(named=True)
@@ -576,9 +579,9 @@ def _matching(golden: Golden, thresholds: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def _histogram(pairs: pl.DataFrame, thresholds: dict[str, float]) -> dict[str, Any]:
-    """Scored pairs per match-probability bin, and how many are at or above the merge threshold, between the
-    review threshold and it, and below."""
+def _histogram(pairs: pl.DataFrame, thresholds: dict[str, float], scored: int) -> dict[str, Any]:
+    """Scored pairs per match-probability bin, and how many of the ``scored`` (``pairs`` and those left out below
+    ``keep_pairs_above``) are at or above the merge threshold, between the review threshold and it, and below."""
     if not pairs.height or "match_probability" not in pairs.columns:
         return {}
     p = pl.col("match_probability")
@@ -593,7 +596,7 @@ def _histogram(pairs: pl.DataFrame, thresholds: dict[str, float]) -> dict[str, A
     if threshold is not None and review is not None:
         merge = int(pairs.filter(p >= threshold).height)
         band = int(pairs.filter((p >= review) & (p < threshold)).height)
-        out.update(merge=merge, review=band, below=pairs.height - merge - band)
+        out.update(merge=merge, review=band, below=scored - merge - band)
     return out
 
 

@@ -126,3 +126,5 @@ class Golden:
     blocking_recall: float | None = None
     #: stewards' decisions on this run's pairs
     decided: Decided | None = None
+    #: candidate pairs scored; None: as many as ``pairs`` (more with ``match.keep_pairs_above``)
+    candidates: int | None = None

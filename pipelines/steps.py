@@ -468,6 +468,7 @@ def resolve(
         result.blocking,
         result.blocking_recall,
         decided,
+        result.candidates,
     )
 
 

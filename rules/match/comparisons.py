@@ -199,7 +199,7 @@ class Comparison:
         """
         n = view.n
         out = np.zeros(n, dtype=np.int8)
-        tf = np.full(n, np.nan)
+        tf = np.full(n, np.nan, dtype=np.float32)  # 4 bytes a pair: every compared pair carries one per comparison
         pending = self.known(view) if view.reads_any(self.reads) else np.zeros(n, dtype=bool)
         last = len(self.levels)
         for i, level in enumerate(self.levels, start=1):
@@ -211,7 +211,7 @@ class Comparison:
             hit = pending.copy() if i == last else level.when(view, pending) & pending
             out[hit] = i
             if level.tf is not None and hit.any():
-                tf = np.where(hit, level.tf(view), tf)
+                tf[hit] = np.asarray(level.tf(view))[hit]
             pending &= ~hit
         return out, tf
 
@@ -806,8 +806,8 @@ class Compared:
             None if any(v is None for v in vetoes) else np.concatenate([v for v in vetoes if v is not None]),
         )
 
-    def subset(self, mask: np.ndarray) -> Compared:
-        """The pairs where ``mask`` holds."""
+    def subset(self, mask: np.ndarray | slice) -> Compared:
+        """The pairs where ``mask`` holds (or in the slice, as views)."""
         return Compared(
             self.left[mask],
             self.right[mask],

@@ -221,6 +221,7 @@ def dedupe_table(
             or ``against`` is given without a model.
     """
     records = _people(df, config, engine, prepare=True)
+    del df  # freed here when the caller did not keep it (crmkit dedupe does not): 10M rows of text, gigabytes
     if against is None:
         result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")

@@ -52,9 +52,10 @@ class MatchResult:
     """What the matcher decided, with its evidence.
 
     Attributes:
-        pairs: every scored candidate pair: ``left``, ``right`` (``_rid``, left < right), ``rules`` (blocking
-            rules that proposed it), ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and
-            ``<comparison>_weight`` (log2 Bayes factor, tf-adjusted) per comparison, ``related_weight`` (how much
+        pairs: every scored candidate pair (with ``keep_pairs_above``, those at least that probable): ``left``,
+            ``right`` (``_rid``, left < right), ``rules`` (blocking rules that proposed it, ``pl.Enum`` names),
+            ``<comparison>_level`` (label, ``pl.Enum`` of ``null`` + the levels) and ``<comparison>_weight``
+            (log2 Bayes factor, tf-adjusted, float32) per comparison, ``related_weight`` (how much
             of the agreement related people would explain, ≤ 0; see :mod:`rules.match.model`), ``match_weight``,
             ``match_probability`` and ``cannot_link`` (never merged: see :func:`never_linked`).
         clusters: ``_rid``, ``cluster`` for every record, sorted by ``_rid``; a cluster's label is its smallest
@@ -70,6 +71,7 @@ class MatchResult:
             are certain to tell); see :func:`rules.match.blocking.estimate_recall`.
         dropped_rules: rules that could not be used, with the reason (automatic rules whose columns are empty,
             listed rules naming an absent column).
+        candidates: how many candidate pairs were scored (more than ``pairs`` holds with ``keep_pairs_above``).
     """
 
     pairs: pl.DataFrame
@@ -79,6 +81,7 @@ class MatchResult:
     blocking: pl.DataFrame = field(default_factory=pl.DataFrame)
     blocking_recall: float | None = None
     dropped_rules: dict[str, str] = field(default_factory=dict)
+    candidates: int = 0
 
 
 class Engine(Protocol):
@@ -120,12 +123,14 @@ def score_pairs(
         compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     weights, total, prob = score(model, compared)
     cols: list[pl.Series] = []
+    # a comparison's weight in 4 bytes (it explains a pair; the match weight, which decides, keeps 8): a third less
+    # memory for the scored pairs, whose weights were half of it; each float64 array goes once copied
     for c in model.comparisons:
         enum = pl.Enum(["null", *c.levels])
         codes = pl.Series(f"{c.name}_level", compared.levels[c.name], dtype=pl.UInt8)
         cols.append(codes.replace_strict(dict(enumerate(["null", *c.levels])), return_dtype=enum))
-        cols.append(pl.Series(f"{c.name}_weight", weights[c.name], dtype=pl.Float64))
-    cols.append(pl.Series("related_weight", weights["related"], dtype=pl.Float64))
+        cols.append(pl.Series(f"{c.name}_weight", weights.pop(c.name).astype(np.float32)))
+    cols.append(pl.Series("related_weight", weights.pop("related").astype(np.float32)))
     veto = never_linked(compared, comparer.comparisons, model)
     out = pairs.with_columns(
         *cols,
@@ -134,6 +139,36 @@ def score_pairs(
         pl.Series("cannot_link", veto, dtype=pl.Boolean),
     )
     return out
+
+
+#: Pairs scored at once when only the pairs above ``keep_pairs_above`` are kept (the weights of one chunk in memory).
+SCORE_CHUNK = 2_000_000
+#: More candidate pairs than this, all kept, and the run says how to keep fewer.
+MANY_PAIRS = 20_000_000
+
+
+def _scored(
+    comparer: PairComparer, pairs: pl.DataFrame, model: MatchModel, compared: Compared, floor: float
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """The scored pairs with a match probability of at least ``floor`` (every pair at 0), and every pair's
+    probability. Above 0 the pairs are scored a chunk at a time, so the left-out ones never all hold weights."""
+    if floor <= 0:
+        if pairs.height > MANY_PAIRS:
+            logger.warning(
+                "keeping all %s scored pairs in memory (about %.1f GiB); match.keep_pairs_above: 0.01 keeps only "
+                "the pairs anyone looks at",
+                f"{pairs.height:,}",
+                pairs.height * 80 / 2**30,
+            )
+        scored = score_pairs(comparer, pairs, model, compared)
+        return scored, scored["match_probability"].to_numpy()
+    kept, probability = [], []
+    for start in range(0, max(pairs.height, 1), SCORE_CHUNK):
+        part = slice(start, start + SCORE_CHUNK)
+        chunk = score_pairs(comparer, pairs[part], model, compared.subset(part))
+        probability.append(chunk["match_probability"].to_numpy())
+        kept.append(chunk.filter(pl.col("match_probability") >= floor))
+    return pl.concat(kept), np.concatenate(probability)
 
 
 def generations_apart(model: MatchModel) -> bool:
@@ -355,10 +390,14 @@ def match(
         model = fit(comparer, pairs, compared, settings, rules, labels, extra_sessions=extra)
     else:
         model.check_specs(comparer.comparisons)
-    scored = score_pairs(comparer, pairs, model, compared)
-    # what is not needed any more goes now, not at the return: the run's memory peak is its end, where the clusters,
-    # review and recall estimate are made beside everything else (1M people: 3.06 -> 2.90 GiB)
+    scored, probability = _scored(comparer, pairs, model, compared, settings.keep_pairs_above)
+    # what is not needed any more goes now, not at the return: the run's memory peak is its end, where the clusters
+    # and review are made beside everything else (1M people: 3.06 -> 2.90 GiB)
     del compared  # the levels live on in `scored` (5M pairs: 0.2 GiB)
+    recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
+    blocking = _blocking_table(plan, pairs, recall)
+    candidates = pairs.height
+    del pairs, probability  # `scored` holds the pairs kept
     check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None
     del comparer  # `check` keeps it for the clustering, then it goes (its coded text columns)
     edges = scored
@@ -375,12 +414,10 @@ def match(
     if constraints is not None:
         constrained = apply_constraints(clusters, scored, constraints)
         clusters, review = constrained.clusters, constrained_review(review, scored, constrained, settings.threshold)
-    probability = scored["match_probability"].to_numpy()
-    recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
     logger.info(
         "matched %s records: %s candidate pairs, %s clusters, blocking recall %s",
         df.height,
-        scored.height,
+        candidates,
         clusters["cluster"].n_unique(),
         "unknown" if recall["total"] is None else f"{recall['total']:.3f}",
     )
@@ -389,9 +426,10 @@ def match(
         clusters,
         review,
         model,
-        _blocking_table(plan, pairs, recall),
+        blocking,
         recall["total"],
         plan.dropped,
+        candidates,
     )
 
 
@@ -555,4 +593,4 @@ def match_incremental(
     if constraints is not None:
         constrained = apply_constraints(clusters, scored, constraints, groups=old)
         clusters, review = constrained.clusters, constrained_review(review, scored, constrained, settings.threshold)
-    return MatchResult(scored, clusters, review, model)
+    return MatchResult(scored, clusters, review, model, candidates=scored.height)

@@ -6,6 +6,7 @@ stays under 3 MB."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import stat
@@ -92,7 +93,7 @@ def test_the_page_has_contents_ids_and_says_what_it_cut(demo: Path) -> None:
     assert matching["thresholds"] == {"threshold": 0.9, "review_threshold": 0.5}
     assert any(e["outcome"] == "merged" and e["probability"] < 1 for e in matching["explanations"])
     assert all(e["steps"][-1]["cumulative"] == e["steps"][-2]["cumulative"] for e in matching["explanations"])
-    assert sum(matching["histogram"]["counts"]) == matching["pairs_scored"]
+    assert sum(matching["histogram"]["counts"]) == matching["pairs_scored"] and matching["pairs_left_out"] == 0
 
 
 def test_first_run_schema_drift_says_no_baseline(demo: Path) -> None:
@@ -420,6 +421,22 @@ def _synthetic_run(model: MatchModel, run: dict) -> dict:
         "mappings": mappings,
         "match_settings": MatchSettings(threshold=0.9, review_threshold=0.5),
     }
+
+
+def test_pairs_left_out_below_keep_pairs_above_still_count(demo: Path) -> None:
+    """A run with ``match.keep_pairs_above`` keeps only the probable pairs: the report still counts every scored
+    pair, says how many were left out, and its merge / review / below split adds up to all of them."""
+    model = MatchModel.from_json((demo / "reports" / "second" / "match_model.json").read_text("utf-8"))
+    parts = _synthetic_run(model, json_of(demo, "second")["run"])
+    every = parts["golden"].pairs
+    kept = every.filter(pl.col("match_probability") >= 0.02)
+    parts["golden"] = dataclasses.replace(parts["golden"], pairs=kept, candidates=every.height)
+    report = build_report(**parts)
+    matching, histogram = report["matching"], report["matching"]["histogram"]
+    assert matching["pairs_scored"] == every.height and matching["pairs_left_out"] == every.height - kept.height > 0
+    assert sum(histogram["counts"]) == kept.height
+    assert histogram["merge"] + histogram["review"] + histogram["below"] == every.height
+    assert f"{every.height - kept.height:,} below" in render_html(report)
 
 
 def test_the_report_of_a_50k_row_run_stays_under_3_mb(demo: Path, tmp_path: Path) -> None:

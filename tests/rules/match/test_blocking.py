@@ -111,7 +111,12 @@ def test_candidate_pairs_do_not_depend_on_the_rid_values(base: int, spread: int)
         (r[1], r[3], ["email"]),
     ]
     alone = candidate_pairs(df.with_columns(pl.Series("email", ["a", "b", "c", "d"])), [BlockingRule(on=("email",))])
-    assert alone.height == 0 and alone.schema == pairs.schema
+    assert alone.height == 0
+    assert alone.schema == {
+        "left": pairs.schema["left"],
+        "right": pairs.schema["right"],
+        "rules": pl.List(pl.Enum(["email"])),
+    }
 
 
 def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once() -> None:

@@ -6,7 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rules.match import cluster
+from rules.match import MatchResult, MatchSettings, cluster, match
+
+from .conftest import PEOPLE_CONFIG
 
 
 def _weights(table: dict[tuple[int, int], float], default: float = -20.0) -> Any:
@@ -111,3 +113,24 @@ def test_the_average_linkage_check_equals_scipys_fcluster_on_every_group(seed: i
     confident = scored.filter(pl.col("match_probability") >= 0.9)
     expected = _reference_clusters(list(range(n)), confident, weight_of, float(np.log2(0.8 / 0.2)))
     assert dict(out.rows()) == expected
+
+
+def test_keeping_only_probable_pairs_changes_nothing_else(
+    people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], people_trained: MatchResult, monkeypatch: Any
+) -> None:
+    """``keep_pairs_above`` leaves the improbable pairs out of ``pairs`` as they are scored (a chunk at a time,
+    here 5,000 pairs): clusters, review, blocking table and recall are those of a run keeping every pair."""
+    monkeypatch.setattr("rules.match.engine.SCORE_CHUNK", 5_000)
+    settings = PEOPLE_CONFIG.match.model_copy(update={"keep_pairs_above": 0.01})
+    every, kept = people_trained, match(people[0], settings, people_trained.model)
+    assert people_trained.pairs.height > 3 * 5_000
+    assert kept.pairs.equals(every.pairs.filter(pl.col("match_probability") >= 0.01))
+    assert 0 < kept.pairs.height < every.pairs.height / 2
+    assert kept.candidates == every.candidates == every.pairs.height
+    assert kept.clusters.equals(every.clusters) and kept.review.equals(every.review)
+    assert kept.blocking.equals(every.blocking) and kept.blocking_recall == every.blocking_recall
+
+
+def test_keeping_fewer_pairs_than_the_review_needs_is_refused() -> None:
+    with pytest.raises(ValueError, match="keep_pairs_above"):
+        MatchSettings(keep_pairs_above=0.6)
