@@ -89,7 +89,6 @@ def run_one(size: int, workers: int, keep: float, out: Path) -> None:
     from pipelines.settings import EngineSettings
     from rules.match import DedupeConfig, dedupe_table
 
-    table = pl.read_parquet(table_for(size))
     config = DedupeConfig.model_validate({**CONFIG, "match": {"keep_pairs_above": keep}})
     settings = EngineSettings(kind="dask", workers=workers) if workers else EngineSettings()
     tasks: dict[str, list[float]] = {}
@@ -97,7 +96,8 @@ def run_one(size: int, workers: int, keep: float, out: Path) -> None:
         stream = get_task_stream(engine.client) if engine is not None else nullcontext()
         with stream as seen:
             start = time.perf_counter()
-            found = dedupe_table(table, config, engine=engine)
+            # the table read inside the call, as crmkit dedupe does: dedupe_table lets it go once mapped
+            found = dedupe_table(pl.read_parquet(table_for(size)), config, engine=engine)
             seconds = time.perf_counter() - start
         worker_peaks = list(engine.client.run(_worker_peak).values()) if engine is not None else []
     for task in getattr(seen, "data", []):

@@ -99,7 +99,7 @@ def normalise_people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | No
     Raises:
         ValueError: a mapped column or the id column is absent, or record ids are not unique.
     """
-    return _people(df, config, engine, prepare=False)
+    return _people(_mapped_rows(df, config), config, engine, prepare=False)
 
 
 def _record_ids(df: pl.DataFrame, config: DedupeConfig) -> pl.Series:
@@ -121,11 +121,15 @@ def _record_ids(df: pl.DataFrame, config: DedupeConfig) -> pl.Series:
     return ids
 
 
-def _people(df: pl.DataFrame, config: DedupeConfig, engine: Engine | None, *, prepare: bool) -> pl.DataFrame:
-    """The mapped columns with ``record_id`` and ``_rid``, normalised (and prepared for matching) by slices of
-    rows: one round trip per slice on a cluster."""
+def _mapped_rows(df: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The mapped columns as text, with ``record_id`` and ``_rid`` (0, 1, …)."""
     ids = _record_ids(df, config)
-    mapped = _mapped(df, config).with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+    return _mapped(df, config).with_columns(ids.alias("record_id"), pl.Series(RID, range(df.height), dtype=pl.Int64))
+
+
+def _people(mapped: pl.DataFrame, config: DedupeConfig, engine: Engine | None, *, prepare: bool) -> pl.DataFrame:
+    """The mapped rows (:func:`_mapped_rows`) normalised (and prepared for matching) by slices of rows: one round
+    trip per slice on a cluster."""
     step = partial(_prepared if prepare else _normalised, config=config)
     return (engine or LocalEngine()).by_rows(step, mapped)
 
@@ -220,8 +224,10 @@ def dedupe_table(
         ValueError: a mapped column or the id column is absent, record ids are not unique or reuse existing ids,
             or ``against`` is given without a model.
     """
-    records = _people(df, config, engine, prepare=True)
+    mapped = _mapped_rows(df, config)
     del df  # freed here when the caller did not keep it (crmkit dedupe does not): 10M rows of text, gigabytes
+    records = _people(mapped, config, engine, prepare=True)
+    del mapped
     if against is None:
         result = match(records.drop("record_id"), config.match, model, engine=engine)
         ids = records.select(RID, "record_id")
