@@ -165,7 +165,8 @@ class DaskEngine:
                 self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
                 for start in range(0, max(frame.height, 1), size)
             ]
-        return pl.concat(_results(futures), how="vertical_relaxed")
+        done: list[pl.DataFrame] = _results(futures)
+        return pl.concat(done, how="vertical_relaxed")
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
         futures: dict[int, list[Any]] = {}
