@@ -14,9 +14,9 @@
 A worker that dies mid-run loses its tasks; the scheduler runs them again on another worker (a worker plugin gives
 the side table to every worker, a restarted one too), so the result is unchanged.
 
-Where it ends: the driver holds the prepared records, the side table, the candidate pairs with their levels and
-weights (about 3 GiB per million records, see the README's "Scaling out"); each worker holds one side table.
-"""
+Where it ends: the driver holds the prepared records, the side table and the candidate pairs with their levels
+while the model is trained (1M records: 3.0 GiB; see the README's "Scaling out"); each worker holds one side table.
+Results are taken from the workers as they finish, each let go once here (:func:`_results`)."""
 
 from __future__ import annotations
 
