@@ -171,7 +171,8 @@ INTERNAL_UNITS: dict[str, frozenset[str]] = {
     "connectors._xlsx": frozenset({"BATCH_ROWS", "CELL_BUDGET", "MAX_CELLS", "MAX_STRAY_CELLS"}),
     "connectors._http": frozenset({"_sleep"}),
     "rules.mapping": frozenset({"WIDE_COLUMNS"}),  # the column slices of very wide sources
-    "rules.match.engine": frozenset({"SCORE_CHUNK"}),  # pairs scored at once when only the probable ones are kept
+    # pairs scored at once when only the probable ones are kept; pairs kept before a run says how to keep fewer
+    "rules.match.engine": frozenset({"MANY_PAIRS", "SCORE_CHUNK"}),
     # The report's charts, drawn from given data (deterministic bytes, lazily imported matplotlib).
     "pipelines._charts": frozenset(
         {

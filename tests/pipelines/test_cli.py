@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -238,6 +239,13 @@ def test_dedupe_clusters_a_plain_person_table(tmp_path: Path) -> None:
     # the blocking rules chosen for the columns this table has, with their pairs and estimated recall
     assert "Blocking rules" in result.output and "name_key+_dob" in result.output
     assert "candidate pairs" in result.output
+    # keeping only the probable pairs: the same clusters, and still every candidate pair counted
+    config.write_text(config.read_text("utf-8") + "match: {keep_pairs_above: 0.01}\n", "utf-8")
+    kept = runner.invoke(app, ["dedupe", str(table), "--config", str(config), "--out", str(out)])
+    assert kept.exit_code == 0, kept.output
+    assert pl.read_csv(out, infer_schema=False).equals(clusters)
+    counted = [re.search(r"([\d,]+) candidate pairs", r.output) for r in (result, kept)]
+    assert counted[0] and counted[1] and counted[0][1] == counted[1][1]
 
 
 def test_dedupe_saves_a_model_and_matches_new_records_against_earlier_clusters(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -134,3 +135,15 @@ def test_keeping_only_probable_pairs_changes_nothing_else(
 def test_keeping_fewer_pairs_than_the_review_needs_is_refused() -> None:
     with pytest.raises(ValueError, match="keep_pairs_above"):
         MatchSettings(keep_pairs_above=0.6)
+
+
+def test_keeping_every_pair_of_a_big_match_says_how_to_keep_fewer(
+    people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    people_trained: MatchResult,
+    monkeypatch: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr("rules.match.engine.MANY_PAIRS", 1_000)
+    with caplog.at_level(logging.WARNING, logger="rules.match.engine"):
+        match(people[0], PEOPLE_CONFIG.match, people_trained.model)
+    assert "match.keep_pairs_above: 0.01" in caplog.text
