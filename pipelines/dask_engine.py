@@ -87,7 +87,6 @@ def _results(futures: list[Any]) -> list[Any]:
     for future, result in as_completed(futures, with_results=True):
         out[at[future.key]] = result
         future.release()
-    futures.clear()
     return out
 
 

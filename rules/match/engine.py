@@ -152,22 +152,20 @@ def _scored(
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """The scored pairs with a match probability of at least ``floor`` (every pair at 0), and every pair's
     probability. Above 0 the pairs are scored a chunk at a time, so the left-out ones never all hold weights."""
-    if floor <= 0:
-        if pairs.height > MANY_PAIRS:
-            logger.warning(
-                "keeping all %s scored pairs in memory (about %.1f GiB); match.keep_pairs_above: 0.01 keeps only "
-                "the pairs anyone looks at",
-                f"{pairs.height:,}",
-                pairs.height * 80 / 2**30,
-            )
-        scored = score_pairs(comparer, pairs, model, compared)
-        return scored, scored["match_probability"].to_numpy()
+    if floor <= 0 and pairs.height > MANY_PAIRS:
+        logger.warning(
+            "keeping all %s scored pairs in memory (about %.1f GiB); match.keep_pairs_above: 0.01 keeps only the "
+            "pairs anyone looks at",
+            f"{pairs.height:,}",
+            pairs.height * 80 / 2**30,
+        )
+    step = SCORE_CHUNK if floor > 0 else max(pairs.height, 1)  # at 0 one chunk: slices are views, nothing copied
     kept, probability = [], []
-    for start in range(0, max(pairs.height, 1), SCORE_CHUNK):
-        part = slice(start, start + SCORE_CHUNK)
+    for start in range(0, max(pairs.height, 1), step):
+        part = slice(start, start + step)
         chunk = score_pairs(comparer, pairs[part], model, compared.subset(part))
         probability.append(chunk["match_probability"].to_numpy())
-        kept.append(chunk.filter(pl.col("match_probability") >= floor))
+        kept.append(chunk.filter(pl.col("match_probability") >= floor) if floor > 0 else chunk)
     return pl.concat(kept), np.concatenate(probability)
 
 
@@ -391,8 +389,8 @@ def match(
     else:
         model.check_specs(comparer.comparisons)
     scored, probability = _scored(comparer, pairs, model, compared, settings.keep_pairs_above)
-    # what is not needed any more goes now, not at the return: the run's memory peak is its end, where the clusters
-    # and review are made beside everything else (1M people: 3.06 -> 2.90 GiB)
+    # what is not needed any more goes now, not at the return: the clusters and review are made beside whatever is
+    # still held (1M people: 3.06 -> 2.90 GiB)
     del compared  # the levels live on in `scored` (5M pairs: 0.2 GiB)
     recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
     blocking = _blocking_table(plan, pairs, recall)
