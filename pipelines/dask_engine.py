@@ -106,7 +106,7 @@ class DaskComparer:
         client.register_plugin(SideTablePlugin(self._token, table, settings), name=self._token)
 
     def compare(
-        self, left: np.ndarray, right: np.ndarray, chunk: int = 50_000, sample: np.ndarray | None = None
+        self, left: np.ndarray, right: np.ndarray, chunk: int | None = None, sample: np.ndarray | None = None
     ) -> Compared:
         """Levels of the aligned pairs of ``_rid`` values, in their order (``chunk`` is the comparer's own chunk
         on the worker; a task takes :data:`CHUNK_PAIRS`)."""

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from rules.normalise import formal_given_name, is_mobile_number, soundex, split_syllables
+from rules.normalise import formal_given_name, is_mobile_number, soundex, split_syllables_of
 
 __all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
@@ -166,11 +166,8 @@ def _syllable_keys(pinyin: pl.Series) -> pl.Series:
         .with_columns(pl.col("name").str.to_lowercase().str.extract_all(r"\S+").alias("word"))
         .explode("word")
     )
-    distinct = words["word"].drop_nulls().unique().to_list()
-    split = pl.DataFrame(
-        {"word": distinct, "syllables": [split_syllables(w) for w in distinct]},
-        schema={"word": pl.String, "syllables": pl.List(pl.String)},
-    )
+    distinct = words["word"].drop_nulls().unique()
+    split = pl.DataFrame({"word": distinct, "syllables": split_syllables_of(distinct)})
     joined = words.join(split, on="word", how="left")
     # a name with a word that is not pinyin has no key: dropped before the (costly) sorting of syllables, which
     # leaves little to sort in a table of Western names

@@ -55,7 +55,7 @@ from ._name import (
     soundex,
 )
 from ._phone import PhoneParams, is_mobile_number, is_placeholder_digits, landline_of, normalise_phone
-from ._pinyin import split_syllables
+from ._pinyin import split_syllables, split_syllables_of
 from ._registry import (
     NORMALISERS,
     PART_COLUMNS,
@@ -114,6 +114,7 @@ __all__ = [
     "register_normaliser",
     "soundex",
     "split_syllables",
+    "split_syllables_of",
     "to_halfwidth",
     "to_simplified",
     "wall_time_to_utc",

@@ -594,7 +594,11 @@ def person_name_in_company(values: pl.Series) -> pl.DataFrame:
     )
 
 
-def _latin_part(text: str | None, *, given: bool) -> tuple[str | None, str | None, str | None, str | None]:
+#: One Latin name part: display, folded key, first folded word, title.
+_Part = tuple[str | None, str | None, str | None, str | None]
+
+
+def _latin_part(text: str | None, *, given: bool) -> _Part:
     """One Latin name part as written in its own column: (display, folded key, first folded word, title).
 
     The display is re-cased when all upper or all lower; a title (Mr, Dr) is taken off the front of a given name; a
@@ -653,9 +657,29 @@ def normalise_name_parts(family: pl.Series, given: pl.Series) -> pl.DataFrame:
     return out.sort("_i").drop("_i")
 
 
+def _latin_table(values: pl.Series, *, given: bool) -> dict[str, _Part]:
+    """:func:`_latin_part` of each distinct value. One ASCII word (``Smith``, ``MCDONALD``: most of a person
+    table's names) is answered in polars exactly as :func:`_latin_part` would; the rest one value at a time."""
+    distinct = values.drop_nulls().unique()
+    one_word = distinct.str.contains(r"^[A-Za-z]+$") & ~distinct.str.to_lowercase().is_in(list(NULL_MARKERS))
+    words = distinct.filter(one_word).to_frame("v")
+    lower = pl.col("v").str.to_lowercase()
+    titled = lower.str.slice(0, 1).str.to_uppercase() + lower.str.slice(1)
+    mc = pl.when(lower.str.starts_with("mc") & (lower.str.len_chars() > 2))
+    titled = mc.then("Mc" + lower.str.slice(2, 1).str.to_uppercase() + lower.str.slice(3)).otherwise(titled)
+    uniform = (pl.col("v") == lower) | (pl.col("v") == pl.col("v").str.to_uppercase())
+    fast = words.select("v", pl.when(uniform).then(titled).otherwise("v").alias("display"), lower.alias("key"))
+    table: dict[str, _Part] = {
+        v: (display, key, key, None)
+        for v, display, key in zip(fast["v"].to_list(), fast["display"].to_list(), fast["key"].to_list(), strict=True)
+    }
+    table.update((v, _latin_part(v, given=given)) for v in distinct.filter(~one_word).to_list())
+    return table
+
+
 def _latin_parts(frame: pl.DataFrame) -> pl.DataFrame:
-    fam = {v: _latin_part(v, given=False) for v in frame["f"].drop_nulls().unique().to_list()}
-    giv = {v: _latin_part(v, given=True) for v in frame["g"].drop_nulls().unique().to_list()}
+    fam = _latin_table(frame["f"], given=False)
+    giv = _latin_table(frame["g"], given=True)
     firsts = {p[2] for p in giv.values() if p[2]}
     formal = {w: NICKNAMES.get(w, w) for w in firsts}
     keys = {p[1] for p in fam.values() if p[1]}

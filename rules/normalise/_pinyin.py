@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
+import polars as pl
 from pypinyin.phrases_dict import phrases_dict
 from pypinyin.pinyin_dict import pinyin_dict
 
@@ -108,6 +109,21 @@ def syllables() -> frozenset[str]:
     readings = set(",".join(pinyin_dict.values()).split(","))
     found = {strip_tones(reading) for reading in readings}
     return frozenset(s for s in found if s.isascii() and s.isalpha() and re.search("[aeiouv]", s))
+
+
+@functools.cache
+def _pinyin_word() -> str:
+    """A regular expression matching the words :func:`split_syllables` can split (apostrophes taken out)."""
+    return "^(?:" + "|".join(sorted(syllables(), key=len, reverse=True)) + ")+$"
+
+
+def split_syllables_of(words: pl.Series) -> pl.Series:
+    """:func:`split_syllables` of each word (``List(String)``, null where not pinyin). The words that cannot be
+    pinyin (most of a Western table's) are told apart in polars first; only the others are split in Python."""
+    plain = words.cast(pl.String).str.replace_all("'", "", literal=True)
+    maybe = (plain.str.contains(_pinyin_word()) & (plain.str.len_chars() <= 30)).fill_null(False)
+    split = [split_syllables(w) if m else None for w, m in zip(words.to_list(), maybe.to_list(), strict=True)]
+    return pl.Series(words.name, split, dtype=pl.List(pl.String))
 
 
 @functools.lru_cache(maxsize=65536)

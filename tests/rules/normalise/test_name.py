@@ -187,3 +187,56 @@ def test_names_in_other_alphabets_are_names(raw: str, value: str, family: str, g
     row = run_one(normalise_name, raw)
     assert (row["value"], row["family_name"], row["given_name"]) == (value, family, given)
     assert row["issues"] == [] and row["name_key"]
+
+
+def _name_parts() -> list[str]:
+    """Name parts as person tables hold them in their own columns, with those that only look like one word."""
+    from synthetic.people import generate_people
+
+    people = generate_people(3_000, seed=5).records
+    return [
+        *people["given_name"].drop_nulls().to_list(),
+        *people["surname"].drop_nulls().to_list(),
+        *["MCDONALD", "mcdonald", "McDonald", "MC", "mc", "Mcx", "mCDonald", "jOHN", "NA", "n/a", "None", "Unknown"],
+        *["O'Brien", "van der Berg", "Mr John", "Smith Jr", "Müller", "Иван", "J.", "  Anna ", "Ann-Marie", "x"],
+    ]
+
+
+@pytest.mark.parametrize("given_part", [True, False])
+def test_the_vectorised_name_parts_agree_with_the_python_path(given_part: bool) -> None:
+    from rules.normalise._name import _latin_part, _latin_table
+
+    values = list(dict.fromkeys(_name_parts()))
+    table = _latin_table(pl.Series(values, dtype=pl.String), given=given_part)
+    assert set(table) == set(values)
+    for value in values:
+        assert table[value] == _latin_part(value, given=given_part), value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aAmMcCzZ '-.", max_size=6), st.booleans())
+def test_the_vectorised_name_parts_agree_on_any_text(raw: str, given_part: bool) -> None:
+    from rules.normalise._name import _latin_part, _latin_table
+
+    assert _latin_table(pl.Series([raw], dtype=pl.String), given=given_part)[raw] == _latin_part(raw, given=given_part)
+
+
+def test_syllables_of_a_column_agree_with_one_word_at_a_time() -> None:
+    from rules.normalise import split_syllables, split_syllables_of
+
+    words = [*_name_parts(), "zhangwei", "xi'an", "xian", "Zhang", "lvxiaoming", "liu", "smith", "ng", "a" * 31]
+    words = [w.lower() if i % 2 else w for i, w in enumerate(words)] + [""]
+    split = split_syllables_of(pl.Series(words, dtype=pl.String)).to_list()
+    assert split[words.index("zhangwei")] == ["zhang", "wei"]
+    for word, syllables in zip(words, split, strict=True):
+        expected = split_syllables(word)
+        assert syllables == (list(expected) if expected is not None else None), word
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aeginouhzx'", max_size=12))
+def test_syllables_of_a_column_agree_on_any_text(word: str) -> None:
+    from rules.normalise import split_syllables, split_syllables_of
+
+    expected = split_syllables(word)
+    assert split_syllables_of(pl.Series([word])).to_list() == [list(expected) if expected is not None else None]
