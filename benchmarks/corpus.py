@@ -67,6 +67,7 @@ FEBRL_DEDUPE = {
         "given_name": "first_name",
         "surname": "last_name",
         "date_of_birth": "birth_date",
+        "street_number": "street",  # house number + street, as Splink's config compares street_number
         "address_1": "street",
         "address_2": "street",  # a property or building name; the two lines are sometimes swapped
         "suburb": "city",

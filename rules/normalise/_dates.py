@@ -320,6 +320,7 @@ def normalise_date(values: pl.Series, **params: object) -> pl.DataFrame:
             [
                 _fast_iso(keys, earliest or dt.date(1901, 1, 1), latest, with_time=False),
                 _fast_year_last(keys, checked.order, earliest or dt.date(1901, 1, 1), latest),
+                _fast_month_name(keys, earliest or dt.date(1901, 1, 1), latest),
             ]
         ),
         memo=memo_for("date", checked.model_dump_json(), today),
@@ -451,6 +452,25 @@ def _fast_year_last(keys: pl.Series, order: Order, earliest: dt.date, latest: dt
     )
     return frame.filter(ok).select(
         "__key", pl.col("__d").dt.strftime("%Y-%m-%d").alias("value"), issues.alias("issues")
+    )
+
+
+# A day, an English month name or its abbreviation (any case), a four-digit year: ``5 Mar 1985``, ``05-MAR-1985``.
+_MONTH_NAMED = rf"^([0-9]{{1,2}})[- ]({_MONTH_RE})\.?[- ]([0-9]{{4}})$"
+
+
+def _fast_month_name(keys: pl.Series, earliest: dt.date, latest: dt.date | None) -> pl.DataFrame:
+    """Distinct date cells written ``5 Mar 1985`` or ``05-MAR-1985``, parsed in polars as the Python path reads
+    them; answered only strictly inside ``earliest``..``latest``, like :func:`_fast_iso`."""
+    parts = pl.col("__key").str.to_lowercase().str.extract_groups(_MONTH_NAMED)
+    month = parts.struct.field("2").replace_strict({k: f"{v:02d}" for k, v in _MONTHS.items()}, default=None)
+    text = pl.concat_str(parts.struct.field("3"), pl.lit("-"), month, pl.lit("-"), parts.struct.field("1").str.zfill(2))
+    frame = keys.to_frame("__key").with_columns(text.str.strptime(pl.Date, "%Y-%m-%d", strict=False).alias("__d"))
+    ok = pl.col("__d").is_not_null() & (pl.col("__d") > earliest)
+    if latest is not None:
+        ok = ok & (pl.col("__d") < latest)
+    return frame.filter(ok).select(
+        "__key", pl.col("__d").dt.strftime("%Y-%m-%d").alias("value"), pl.lit([], dtype=ISSUES_DTYPE).alias("issues")
     )
 
 

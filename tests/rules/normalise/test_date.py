@@ -113,3 +113,20 @@ def test_vectorised_year_last_path_agrees_with_python_path(order: str, max_age: 
         "1985-03-02" if order == "dmy" else "1985-02-03",
         ["ambiguous"],
     )
+
+
+@pytest.mark.parametrize("max_age", [120, None])
+def test_vectorised_month_name_path_agrees_with_python_path(max_age: int | None) -> None:
+    """``5 Mar 1985`` and ``05-MAR-1985`` answered in polars give what the Python path gives."""
+    days = ("0", "1", "01", "5", "29", "30", "31", "32")
+    months = ("jan", "Feb", "MAR", "sept", "Sep.", "June", "DECEMBER", "mai", "ma")
+    years = ("0000", "1899", "1900", "1901", "1985", "2000", "2026", "2027")
+    values = [f"{d}{sep}{m}{sep}{y}" for d in days for m in months for y in years for sep in (" ", "-")]
+    values += ["5 Mar85", "5-Mar 1985", "5  Mar 1985", "5th Mar 1985", "Mar 5 1985"]
+    padded = [f" {raw} " for raw in values]  # the pattern is anchored: a padded cell takes the Python path
+    params = {"today": TODAY, "max_age": max_age}
+    together = normalise_date(pl.Series(values), **params).rows()
+    one_by_one = normalise_date(pl.Series(padded), **params).rows()
+    wrong = [(raw, a, b) for raw, a, b in zip(values, together, one_by_one, strict=True) if a != b]
+    assert not wrong, f"{len(wrong)} values differ (raw, polars path, Python path): {wrong[:20]}"
+    assert normalise_date(pl.Series(["29-FEB-2000"]), **params).row(0) == ("2000-02-29", [])
