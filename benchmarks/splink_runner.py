@@ -99,6 +99,8 @@ def standardise_people(table: pl.DataFrame, columns: dict[str, str]) -> pl.DataF
     """
     exprs: list[pl.Expr] = []
     by_role: dict[str, list[str]] = {}
+    # a column the demos compare on its own (street_number) stays its own column, whatever crmkit's config joins it to
+    columns = {col: role for col, role in columns.items() if col not in EXTRA_COLUMNS}
     for col, role in columns.items():
         by_role.setdefault(role, []).append(col)
     for role, cols in by_role.items():
@@ -113,7 +115,7 @@ def standardise_people(table: pl.DataFrame, columns: dict[str, str]) -> pl.DataF
                 (parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ", ignore_nulls=True)).alias(target)
             )
     for col in EXTRA_COLUMNS:
-        if col in table.columns and col not in columns:
+        if col in table.columns:
             exprs.append(_text(col).alias(col))
     out = table.select(exprs)
     return out.with_columns(pl.Series("_rid", range(table.height), dtype=pl.Int64)).select("_rid", *out.columns)
