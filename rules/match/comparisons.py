@@ -395,12 +395,17 @@ class PairView:
             out = np.full(self.n, np.inf if distance else 0.0)
             done = np.zeros(self.n, dtype=bool)
         codes = self._codes(col) if other == col else None
+        need = mask & ~done
         if codes is not None:
-            known = (codes[0] >= 0) & (codes[1] >= 0)
+            need &= (codes[0] >= 0) & (codes[1] >= 0)
+            # one value on both sides scores as equal (every scorer here gives it 1, or distance 0), unscored: most
+            # pairs blocking proposed share the family name, the street or the birth date scored
+            same = need & (codes[0] == codes[1])
+            out[same] = 0.0 if distance else 1.0
+            idx = np.flatnonzero(need & ~same)
         else:
-            known = (self.L[col].is_not_null() & self.R[other].is_not_null()).to_numpy()
-        need = mask & ~done & known
-        idx = np.flatnonzero(need)
+            need &= (self.L[col].is_not_null() & self.R[other].is_not_null()).to_numpy()
+            idx = np.flatnonzero(need)
         if len(idx):
             sims = self._similarities(col, other, idx, scorer)
             if scorer in (fuzz.ratio, fuzz.partial_ratio, fuzz.token_sort_ratio):
