@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from rules.normalise import formal_given_name, is_mobile_number, soundex, split_syllables_of
+from rules.normalise import all_words_pinyin, formal_given_name, is_mobile_number, soundex, split_syllables_of
 
 __all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
@@ -160,6 +160,7 @@ def _syllable_keys(pinyin: pl.Series) -> pl.Series:
     tang yan"); null unless every word is pinyin and there are two syllables or more. Each distinct word is split
     once, the names assembled in polars."""
     names = pinyin.unique().drop_nulls()
+    names = names.filter(all_words_pinyin(names))  # a Western name has a word no syllables make up: no key
     words = (
         pl.DataFrame({"name": names})
         .with_row_index("n")

@@ -55,7 +55,7 @@ from ._name import (
     soundex,
 )
 from ._phone import PhoneParams, is_mobile_number, is_placeholder_digits, landline_of, normalise_phone
-from ._pinyin import split_syllables, split_syllables_of
+from ._pinyin import all_words_pinyin, split_syllables, split_syllables_of
 from ._registry import (
     NORMALISERS,
     PART_COLUMNS,
@@ -82,6 +82,7 @@ __all__ = [
     "Memo",
     "PhoneParams",
     "UnknownNormaliserError",
+    "all_words_pinyin",
     "clean_text",
     "collapse_whitespace",
     "fold_ascii",

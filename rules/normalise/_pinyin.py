@@ -117,6 +117,15 @@ def _pinyin_word() -> str:
     return "^(?:" + "|".join(sorted(syllables(), key=len, reverse=True)) + ")+$"
 
 
+def all_words_pinyin(texts: pl.Series) -> pl.Series:
+    """Per text: whether every one of its words (at least one) is made of pinyin syllables, told in polars: a
+    quick filter before :func:`split_syllables` (which also refuses words of more than 30 letters), so that a
+    table of Western names leaves few texts to split."""
+    word = f"(?:{_pinyin_word()[4:-3]})+"  # the syllables' alternation, without the anchors
+    plain = texts.cast(pl.String).str.to_lowercase().str.replace_all("'", "", literal=True)
+    return plain.str.contains(rf"^\s*{word}(?:\s+{word})*\s*$").fill_null(False)
+
+
 def split_syllables_of(words: pl.Series) -> pl.Series:
     """:func:`split_syllables` of each word (``List(String)``, null where not pinyin). The words that cannot be
     pinyin (most of a Western table's) are told apart in polars first; only the others are split in Python."""

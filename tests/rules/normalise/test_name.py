@@ -240,3 +240,17 @@ def test_syllables_of_a_column_agree_on_any_text(word: str) -> None:
 
     expected = split_syllables(word)
     assert split_syllables_of(pl.Series([word])).to_list() == [list(expected) if expected is not None else None]
+
+
+PINYIN_PIECES = ["zhang", "wei", "xi'an", "Li", "smith", "ng", "a", "", " ", "lü", "x" * 31]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PINYIN_PIECES), max_size=4))
+def test_a_text_is_all_pinyin_when_each_word_splits(words: list[str]) -> None:
+    from rules.normalise import all_words_pinyin, split_syllables
+
+    text = " ".join(words)
+    each = text.lower().split()
+    expected = bool(each) and all(split_syllables(w) is not None for w in each)
+    assert all_words_pinyin(pl.Series([text])).to_list() == [expected], text
