@@ -45,6 +45,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -602,9 +603,35 @@ def _global_priors(
 # ----------------------------------------------------------------------------------------------- scoring
 
 
+#: Pairs from which scoring runs in two threads, each on its half (numpy releases the GIL: 5M pairs 1.7 -> 0.9 s).
+SCORE_IN_THREADS = 500_000
+
+
 def score(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per-comparison weights (tf-adjusted log2 m/u, plus ``related``: the related adjustment), match weight and
     match probability of compared pairs."""
+    n = len(compared)
+    if n < SCORE_IN_THREADS:
+        weights, total = _score_part(model, compared)
+        return weights, total, weight_to_prob(total)
+    names = [c.name for c in model.comparisons] + ["related"]
+    weights = {name: np.empty(n) for name in names}
+    total = np.empty(n)
+
+    def part(rows: slice) -> None:
+        found, found_total = _score_part(model, compared.subset(rows))
+        for name in names:
+            weights[name][rows] = found[name]
+        total[rows] = found_total
+
+    half = (n + 1) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(part, [slice(0, half), slice(half, n)]))
+    return weights, total, weight_to_prob(total)
+
+
+def _score_part(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`score`'s weights and match weight of the pairs of ``compared``."""
     weights: dict[str, np.ndarray] = {}
     n = len(compared)
     log_u = np.zeros(n)
@@ -640,4 +667,4 @@ def score(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray],
         adjustment = np.zeros(n)
     weights["related"] = adjustment
     total = total + adjustment
-    return weights, total, weight_to_prob(total)
+    return weights, total
