@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -191,7 +192,7 @@ def _fetch(
                 return answer
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
+            for chunk in _pieces(response):
                 size += len(chunk)
                 if size > params.max_page_bytes:
                     raise _Failed(
@@ -213,6 +214,40 @@ def _fetch(
         raise _Failed(f"a redirect leads out of HTTP ({_short(exc)})", retry=False) from None
     except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:  # a redirect to a URL that is not one
         raise _Failed(f"the request failed ({_short(exc)})", retry=False) from None
+
+
+#: Bytes a gzip body is unpacked by at a time: httpx unpacks each chunk read whole (a bomb's 64 KB chunk becomes
+#: 64 MB in one allocation, before ``max_page_bytes`` can be checked).
+_INFLATE_STEP = 1 << 20
+
+
+def _pieces(response: httpx.Response) -> Iterator[bytes]:
+    """The body as decoded, a gzip body unpacked ``_INFLATE_STEP`` bytes at a time (other encodings, and a body a
+    transport read already, as httpx decodes them).
+
+    Raises:
+        httpx.DecodingError: the body is not the gzip its ``Content-Encoding`` says.
+    """
+    gzip = response.headers.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip")
+    if not gzip or response.is_stream_consumed:
+        yield from response.iter_bytes()
+        return
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)  # a gzip header and trailer, as httpx reads it
+    try:
+        for raw in response.iter_raw():
+            data = raw
+            while True:
+                piece = inflater.decompress(data, _INFLATE_STEP)
+                data = inflater.unconsumed_tail
+                if piece:
+                    yield piece
+                if not data and len(piece) < _INFLATE_STEP:
+                    break
+        rest = inflater.flush()
+    except zlib.error as exc:
+        raise httpx.DecodingError(str(exc)) from None
+    if rest:
+        yield rest
 
 
 def _short(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -118,6 +119,29 @@ def test_an_endless_body_or_a_gzip_bomb_stops_at_max_page_bytes() -> None:
     with pytest.raises(SourceError, match=r"over max_page_bytes=1,000,000 bytes"):
         read(body(bomb, **{"Content-Encoding": "gzip"}), max_page_bytes=1_000_000)
     assert HttpParams(url=URL).max_page_bytes == 100_000_000
+
+
+def test_a_streamed_gzip_body_is_unpacked_a_megabyte_at_a_time() -> None:
+    """httpx unpacked each chunk it read whole: a bomb's chunk became tens of megabytes in one allocation before
+    max_page_bytes was checked (a fuzz child capped at 2 GiB of address space failed there with a MemoryError)."""
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+    def streamed(*pieces: bytes) -> Callable[[httpx.Request], httpx.Response]:
+        return lambda request: httpx.Response(200, headers=headers, content=iter(pieces))
+
+    bomb = gzip.compress(b"[" + b" " * 60_000_000 + b"]")
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=r"over max_page_bytes=5,000,000 bytes \(decompressed\)"):
+            read(streamed(bomb), max_page_bytes=5_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, peak
+    packed = gzip.compress(json.dumps(GOOD).encode())
+    assert read(streamed(packed[:10], packed[10:]))["name"].to_list() == ["张伟", "李娜"]
+    with pytest.raises(SourceError, match=r"page 1: the body does not decode as its Content-Encoding says"):
+        read(streamed(b"not gzip at all"))
 
 
 def test_a_body_that_trickles_in_counts_as_no_answer() -> None:
