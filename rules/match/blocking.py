@@ -358,13 +358,11 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
         that proposed the pair, in rule order).
     """
     usable = usable_rules(prepared, rules)
-
     keys = _key_frame(prepared, [rule for _, rule in usable]) if new is None else prepared
 
     def pairs_of(rule: BlockingRule) -> pl.DataFrame:
         if new is None:
-            cols = list(rule.on)
-            pairs = block_pairs(_raw_keys(keys, cols, clean=True).select(RID, _key(cols)), rule.max_block)
+            pairs = block_pairs(rule_keys(keys, rule, clean=True), rule.max_block)
         else:
             pairs = _new_rule_pairs(prepared, rule, new)
         logger.debug("blocking rule %s: %s pairs", rule.name, pairs.height)
@@ -386,12 +384,13 @@ def usable_rules(prepared: pl.DataFrame, rules: list[BlockingRule]) -> list[tupl
     return [(order, rule) for order, rule in enumerate(rules) if all(c in prepared.columns for c in rule.on)]
 
 
-def rule_keys(prepared: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+def rule_keys(prepared: pl.DataFrame, rule: BlockingRule, *, clean: bool = False) -> pl.DataFrame:
     """``_rid`` and ``_key`` (one 64-bit hash of the rule's key columns) per (record, key): what
     :func:`block_pairs` joins. A block is the records of one ``_key``, so records split by ``_key`` (e.g.
-    ``_key % parts``, one part per worker of a cluster) give every block whole to one part."""
+    ``_key % parts``, one part per worker of a cluster) give every block whole to one part. ``clean``: the text
+    columns of ``prepared`` are stripped already (empty text null), as :func:`candidate_pairs` makes them once."""
     cols = list(rule.on)
-    return _raw_keys(prepared, cols).select(RID, _key(cols))
+    return _raw_keys(prepared, cols, clean=clean).select(RID, _key(cols))
 
 
 def block_pairs(keys: pl.DataFrame, max_block: int | None) -> pl.DataFrame:

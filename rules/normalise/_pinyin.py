@@ -113,15 +113,16 @@ def syllables() -> frozenset[str]:
 
 @functools.cache
 def _pinyin_word() -> str:
-    """A regular expression matching the words :func:`split_syllables` can split (apostrophes taken out)."""
-    return "^(?:" + "|".join(sorted(syllables(), key=len, reverse=True)) + ")+$"
+    """A regular expression (unanchored) matching a word :func:`split_syllables` can split, apostrophes taken out:
+    one syllable or more."""
+    return "(?:" + "|".join(sorted(syllables(), key=len, reverse=True)) + ")+"
 
 
 def all_words_pinyin(texts: pl.Series) -> pl.Series:
     """Per text: whether every one of its words (at least one) is made of pinyin syllables, told in polars: a
     quick filter before :func:`split_syllables` (which also refuses words of more than 30 letters), so that a
     table of Western names leaves few texts to split."""
-    word = f"(?:{_pinyin_word()[4:-3]})+"  # the syllables' alternation, without the anchors
+    word = _pinyin_word()
     plain = texts.cast(pl.String).str.to_lowercase().str.replace_all("'", "", literal=True)
     return plain.str.contains(rf"^\s*{word}(?:\s+{word})*\s*$").fill_null(False)
 
@@ -130,7 +131,7 @@ def split_syllables_of(words: pl.Series) -> pl.Series:
     """:func:`split_syllables` of each word (``List(String)``, null where not pinyin). The words that cannot be
     pinyin (most of a Western table's) are told apart in polars first; only the others are split in Python."""
     plain = words.cast(pl.String).str.replace_all("'", "", literal=True)
-    maybe = (plain.str.contains(_pinyin_word()) & (plain.str.len_chars() <= 30)).fill_null(False)
+    maybe = (plain.str.contains(f"^{_pinyin_word()}$") & (plain.str.len_chars() <= 30)).fill_null(False)
     split = [split_syllables(w) if m else None for w, m in zip(words.to_list(), maybe.to_list(), strict=True)]
     return pl.Series(words.name, split, dtype=pl.List(pl.String))
 
