@@ -162,6 +162,8 @@ INTERNAL_UNITS: dict[str, frozenset[str]] = {
     "rules.normalise._id_number": frozenset({"_fast", "_one", "check_character"}),
     "rules.normalise._phone": frozenset({"_check", "_one", "cn_number_type"}),  # and phonenumbers' number types
     "rules.normalise._address": frozenset({"_SCHEMA", "_fast", "_one"}),
+    # The pinyin syllable list is a constant (Western names never load pypinyin), checked against pypinyin's readings.
+    "rules.normalise._pinyin": frozenset({"SYLLABLES", "strip_tones"}),
     # The bundled GB/T 2260 division table, checked whole (its completeness shows in no single address).
     "rules.normalise._divisions": frozenset({"CITY", "COUNTY", "PROVINCE", "divisions", "name_index"}),
     # The SQL connector's read-only query check and its value-to-text rules, per dialect, without a server.

@@ -199,6 +199,12 @@ def _default_u(k: int) -> np.ndarray:
     return np.append(head, 1.0 - head.sum())
 
 
+#: Random pairs for u compared at once (:data:`U_CHUNK` per thread): their values rarely repeat, so, unlike candidate
+#: pairs, bigger chunks share no work and only hold memory; each slice is reduced to level counts at once.
+U_CHUNK = 50_000
+U_SLICE = 200_000
+
+
 def _u_probabilities(comparer: PairComparer, settings: MatchSettings) -> dict[str, np.ndarray]:
     """u per comparison from random pairs (none when there are fewer than two records: the default alone)."""
     n = comparer.n
@@ -213,23 +219,28 @@ def _u_probabilities(comparer: PairComparer, settings: MatchSettings) -> dict[st
     # random, is what most of the time went on
     order = np.argsort(i, kind="stable")
     i, j, sample = i[order], j[order], sample[order]
-    compared = comparer.compare(comparer.rids[i], comparer.rids[j], sample=sample) if k else None
+    tallies = {c.name: np.zeros(len(c.levels) + 2, dtype=np.int64) for c in comparer.comparisons}
+    for start in range(0, k, U_SLICE):
+        part = slice(start, start + U_SLICE)
+        compared = comparer.compare(comparer.rids[i[part]], comparer.rids[j[part]], U_CHUNK, sample[part])
+        for name, tally in tallies.items():
+            tally += np.bincount(compared.levels[name].astype(np.int64) + 1, minlength=len(tally))
     out = {}
     for comparison in comparer.comparisons:
-        levels = compared.levels[comparison.name] if compared is not None else np.zeros(0, dtype=np.int8)
-        counts = _level_counts(levels, len(comparison.levels), comparison.first_costly)
+        counts = _level_counts(tallies[comparison.name], comparison.first_costly)
         out[comparison.name] = (counts + U_PRIOR_PAIRS * _default_u(len(counts))) / (counts.sum() + U_PRIOR_PAIRS)
     return out
 
 
-def _level_counts(levels: np.ndarray, k: int, first_costly: int | None) -> np.ndarray:
-    """Pairs per level (1..k); the pairs :data:`SKIPPED` before the costly levels are shared out among those
-    levels as the subsample found them (a ratio estimate: every pair that reached them, in the sampled shares)."""
-    skipped = levels == SKIPPED
-    counts = np.bincount(levels[~skipped], minlength=k + 1)[1:].astype(np.float64)
-    if first_costly is not None and skipped.any():
+def _level_counts(tally: np.ndarray, first_costly: int | None) -> np.ndarray:
+    """Pairs per level (1..k) from ``tally`` (pairs per level code + 1: :data:`SKIPPED`, null, then the levels);
+    the skipped pairs are shared out among the costly levels as the subsample found them (a ratio estimate: every
+    pair that reached them, in the sampled shares)."""
+    skipped = tally[SKIPPED + 1]
+    counts = tally[2:].astype(np.float64)
+    if first_costly is not None and skipped:
         tail = counts[first_costly - 1 :]
-        reached = tail.sum() + skipped.sum()
+        reached = tail.sum() + skipped
         counts[first_costly - 1 :] = tail * reached / max(tail.sum(), 1.0)
     return counts
 

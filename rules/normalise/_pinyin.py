@@ -12,8 +12,6 @@ import functools
 import re
 
 import polars as pl
-from pypinyin.phrases_dict import phrases_dict
-from pypinyin.pinyin_dict import pinyin_dict
 
 from ._name_tables import SURNAME_PINYIN
 
@@ -39,6 +37,41 @@ _HAN = re.compile(HAN_CLASS)
 _RUNS = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+")
 _MAX_PHRASE = 4
 
+#: Every tone-less pinyin syllable that has a vowel (``m``, ``ng``, ``hm`` interjections left out), ü written ``v``: a
+#: constant, so that telling pinyin from other Latin words never loads pypinyin's dictionaries (55 MB); a test checks
+#: it against them.
+_SYLLABLE_TEXT = (
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biang biao bie bin bing bo bong bu ca cai can "
+    "cang cao ce cei cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua chuai chuan "
+    "chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de dei den deng di dia dian "
+    "diao die din ding diu dong dou du duan dui dun duo e ei en eng er fa fan fang fei fen feng fiao fo fou "
+    "fu ga gai gan gang gao ge gei gen geng gong gou gu gua guai guan guang gui gun guo ha hai han hang hao "
+    "he hei hen heng hong hou hu hua huai huan huang hui hun huo ji jia jian jiang jiao jie jin jing jiong "
+    "jiu ju juan jue jun ka kai kan kang kao ke kei ken keng kong kou ku kua kuai kuan kuang kui kun kuo la "
+    "lai lan lang lao le lei len leng li lia lian liang liao lie lin ling liu lo long lou lu luan lun luo lv "
+    "lve ma mai man mang mao me mei men meng mi mian miao mie min ming miu mo mou mu na nai nan nang nao ne "
+    "nei nen neng ni nia nian niang niao nie nin ning niu nong nou nu nuan nun nuo nv nve o ou pa pai pan "
+    "pang pao pei pen peng pi pian piao pie pin ping po pou pu qi qia qian qiang qiao qie qin qing qiong qiu "
+    "qu quan que qun ran rang rao re ren reng ri rong rou ru rua ruan rui run ruo sa sai san sang sao se sen "
+    "seng sha shai shan shang shao she shei shen sheng shi shou shu shua shuai shuan shuang shui shun shuo si "
+    "song sou su suan sui sun suo ta tai tan tang tao te tei teng ti tian tiao tie ting tong tou tu tuan tui "
+    "tun tuo wa wai wan wang wei wen weng wo wong wu xi xia xian xiang xiao xie xin xing xiong xiu xu xuan "
+    "xue xun ya yan yang yao ye yi yin ying yo yong you yu yuan yue yun za zai zan zang zao ze zei zen zeng "
+    "zha zhai zhan zhang zhao zhe zhei zhen zheng zhi zhong zhou zhu zhua zhuai zhuan zhuang zhui zhun zhuo "
+    "zi zong zou zu zuan zui zun zuo"
+)
+SYLLABLES = frozenset(_SYLLABLE_TEXT.split())
+
+
+@functools.cache
+def _dictionaries() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
+    """pypinyin's character and phrase dictionaries, loaded at the first Han text (a table of Western names never
+    needs them)."""
+    from pypinyin.phrases_dict import phrases_dict
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return pinyin_dict, phrases_dict
+
 
 def is_han(char: str) -> bool:
     """Whether ``char`` is a CJK ideograph."""
@@ -58,7 +91,7 @@ def strip_tones(syllable: str) -> str:
 @functools.cache
 def char_pinyin(char: str) -> str | None:
     """The most common tone-less reading of one Han character, or ``None`` when pypinyin does not know it."""
-    readings = pinyin_dict.get(ord(char))
+    readings = _dictionaries()[0].get(ord(char))
     return strip_tones(readings.split(",", 1)[0]) if readings else None
 
 
@@ -69,6 +102,7 @@ def han_syllables(text: str) -> list[str]:
     most common reading of each character: close to ``lazy_pinyin`` (``银行`` → yin hang, ``朝阳`` → zhao
     yang) at a fraction of its cost. Characters pypinyin does not know, and non-Han characters, are dropped.
     """
+    phrases_dict = _dictionaries()[1]
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -104,18 +138,10 @@ def text_pinyin(text: str) -> str:
 
 
 @functools.cache
-def syllables() -> frozenset[str]:
-    """Every tone-less pinyin syllable that has a vowel (``m``, ``ng``, ``hm`` interjections left out)."""
-    readings = set(",".join(pinyin_dict.values()).split(","))
-    found = {strip_tones(reading) for reading in readings}
-    return frozenset(s for s in found if s.isascii() and s.isalpha() and re.search("[aeiouv]", s))
-
-
-@functools.cache
 def _pinyin_word() -> str:
     """A regular expression (unanchored) matching a word :func:`split_syllables` can split, apostrophes taken out:
     one syllable or more."""
-    return "(?:" + "|".join(sorted(syllables(), key=len, reverse=True)) + ")+"
+    return "(?:" + "|".join(sorted(SYLLABLES, key=len, reverse=True)) + ")+"
 
 
 def all_words_pinyin(texts: pl.Series) -> pl.Series:
@@ -143,7 +169,6 @@ def split_syllables(word: str) -> tuple[str, ...] | None:
     ``zhangwei`` → ``("zhang", "wei")``, ``xian`` → ``("xian",)``, ``smith`` → ``None``. An apostrophe marks a
     syllable boundary (``xi'an``).
     """
-    known = syllables()
     word = word.replace("'", "")
     if not word or len(word) > 30:
         return None
@@ -152,7 +177,7 @@ def split_syllables(word: str) -> tuple[str, ...] | None:
     for end in range(1, len(word) + 1):
         for start in range(max(0, end - 6), end):
             head = best[start]
-            if head is not None and word[start:end] in known:
+            if head is not None and word[start:end] in SYLLABLES:
                 candidate = (*head, word[start:end])
                 current = best[end]
                 if current is None or len(candidate) < len(current):

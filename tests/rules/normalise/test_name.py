@@ -254,3 +254,36 @@ def test_a_text_is_all_pinyin_when_each_word_splits(words: list[str]) -> None:
     each = text.lower().split()
     expected = bool(each) and all(split_syllables(w) is not None for w in each)
     assert all_words_pinyin(pl.Series([text])).to_list() == [expected], text
+
+
+def test_the_syllable_list_is_every_reading_pypinyin_knows() -> None:
+    """``SYLLABLES`` is a constant so that Western names never load pypinyin; it must stay what pypinyin reads."""
+    import re
+
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from rules.normalise._pinyin import SYLLABLES, strip_tones
+
+    readings = {strip_tones(r) for r in ",".join(pinyin_dict.values()).split(",")}
+    assert {r for r in readings if r.isascii() and r.isalpha() and re.search("[aeiouv]", r)} == SYLLABLES
+
+
+def test_western_names_are_normalised_without_loading_pypinyin() -> None:
+    """pypinyin's dictionaries take 55 MB: a table of Western names (Febrl) must not pay for them; a Chinese name
+    loads them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, polars as pl\n"
+        "from rules.match import DedupeConfig, dedupe_table\n"
+        "config = DedupeConfig(columns={'given': 'first_name', 'surname': 'last_name', 'dob': 'birth_date'})\n"
+        "def run(given, surname):\n"
+        "    table = pl.DataFrame({'given': given, 'surname': surname, 'dob': ['1980-01-02'] * len(given)})\n"
+        "    dedupe_table(table, config)\n"
+        "    print('pypinyin' in sys.modules)\n"
+        "run(['John', 'Jon', 'Wei', 'Mary'], ['Smith', 'Smith', 'Zhang', \"O'Brien\"])\n"
+        "run(['伟', '伟'], ['张', '张'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
