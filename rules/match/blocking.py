@@ -444,21 +444,16 @@ def slice_pairs(one: np.ndarray, other: np.ndarray, same: bool) -> pl.DataFrame:
 def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule], dtype: pl.DataType) -> pl.DataFrame:
     """Each pair of ``parts`` (``left``, ``right`` per rule's place in ``rules``, in any number of pieces) once,
     with the rules that proposed it (see :func:`candidate_pairs`)."""
-    frames = [
-        piece.select("left", "right").with_columns(pl.lit(1 << order, pl.Int64).alias("_rules"))
-        for order, pieces in parts.items()
-        for piece in pieces
-        if piece.height
-    ]
+    pieces = [(order, piece) for order, found in parts.items() for piece in found if piece.height]
     # the rule names as an Enum: a byte per name in each pair's list (strings took 40 bytes a pair, a quarter of
     # the scored pairs' memory)
     proposed = pl.List(pl.Enum(list(dict.fromkeys(r.name for r in rules))))
-    if not frames:
+    if not pieces:
         return pl.DataFrame(schema={"left": dtype, "right": dtype, "rules": proposed})
     # each pair once, with the rules that proposed it as a bit set, turned into names through the few distinct sets
     # (a list per pair built in polars cost more than all the joins); two records sharing two numbers meet in two
     # blocks of one rule: the union takes them once
-    left, right, bits = _union(pl.concat(frames))
+    left, right, bits = _union(pieces)
     sets = np.unique(bits).tolist()
     names = pl.DataFrame(
         {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits_ >> i & 1] for bits_ in sets]},
@@ -472,30 +467,38 @@ def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule],
     )
 
 
-def _union(pairs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``left``, ``right`` (sorted) and the or-ed ``_rules`` bits of each distinct pair of ``pairs``.
+#: Bits of a packed pair that hold the rule's place (:data:`~rules.match.settings.MAX_BLOCKING_RULES` fit).
+_RULE_BITS = 6
 
-    The pairs are sorted as one 64-bit number (both ``_rid`` values less the smallest) and each run of equal
-    numbers or-ed together: grouping on the two columns cost five times as much. Should the ``_rid`` values span
-    more than 2^32 the two columns are grouped after all."""
-    if not pairs.height:
-        return (np.zeros(0, dtype=np.int64),) * 3
-    ends = pairs.select(
-        pl.min_horizontal(pl.col("left", "right").min()).alias("lowest"),
-        pl.max_horizontal(pl.col("left", "right").max()).alias("highest"),
-    )
-    lowest, highest = (int(v) if v is not None else 0 for v in ends.row(0))
-    if highest - lowest >= 2**32:
-        grouped = pairs.group_by("left", "right").agg(pl.col("_rules").sum()).sort("left", "right")
+
+def _union(pieces: list[tuple[int, pl.DataFrame]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``left``, ``right`` (sorted) and the or-ed rule bits of each distinct pair of ``pieces`` (rule place, pairs).
+
+    Each pair is packed with its rule's place into one 64-bit number (``(left, right)`` as one number below
+    span², the place in the low bits), the numbers sorted in place and each run of one pair or-ed together: 8 bytes
+    a pair, where grouping on the two columns cost five times the time and sorting frames three times the memory.
+    Should the ``_rid`` values span more than 2^28 the two columns are grouped after all."""
+    lowest = min(min(int(p["left"].min()), int(p["right"].min())) for _, p in pieces)  # type: ignore[arg-type]
+    highest = max(max(int(p["left"].max()), int(p["right"].max())) for _, p in pieces)  # type: ignore[arg-type]
+    span = highest - lowest + 1
+    if span > 2**28:
+        frames = [p.select("left", "right").with_columns(pl.lit(1 << o, pl.Int64).alias("_rules")) for o, p in pieces]
+        grouped = pl.concat(frames).group_by("left", "right").agg(pl.col("_rules").sum()).sort("left", "right")
         return grouped["left"].to_numpy(), grouped["right"].to_numpy(), grouped["_rules"].to_numpy()
-    shifted = [(pl.col(c).cast(pl.Int64) - lowest).cast(pl.UInt64) for c in ("left", "right")]
-    packed = pairs.select((shifted[0] * 2**32 + shifted[1]).alias("_pair"), "_rules").sort("_pair")
-    pair, bits = packed["_pair"].to_numpy(), packed["_rules"].to_numpy()
+    packed = np.concatenate(
+        [
+            (((p["left"].to_numpy().astype(np.int64) - lowest) * span + (p["right"].to_numpy() - lowest)) << _RULE_BITS)
+            | order
+            for order, p in pieces
+        ]
+    )
+    packed.sort()
+    pair = packed >> _RULE_BITS
     first = np.flatnonzero(np.concatenate([[True], pair[1:] != pair[:-1]]))
+    bits = np.bitwise_or.reduceat(np.left_shift(np.int64(1), packed & ((1 << _RULE_BITS) - 1)), first)
+    del packed
     pair = pair[first]
-    left = (pair >> np.uint64(32)).astype(np.int64) + lowest
-    right = (pair & np.uint64(0xFFFFFFFF)).astype(np.int64) + lowest
-    return left, right, np.bitwise_or.reduceat(bits, first)
+    return pair // span + lowest, pair % span + lowest, bits
 
 
 def _new_rule_pairs(prepared: pl.DataFrame, rule: BlockingRule, new: pl.Series) -> pl.DataFrame:

@@ -94,10 +94,11 @@ def test_candidate_pairs_are_unique_ordered_and_say_which_rules_proposed_them() 
 
 
 @pytest.mark.parametrize("base", [0, -(2**40), 2**33], ids=["small", "negative", "large"])
-@pytest.mark.parametrize("spread", [1, 2**33], ids=["near", "far apart"])
+@pytest.mark.parametrize("spread", [1, 2**26, 2**33], ids=["near", "just packed", "far apart"])
 def test_candidate_pairs_do_not_depend_on_the_rid_values(base: int, spread: int) -> None:
-    """Pairs are sorted as one 64-bit number when the ``_rid`` values span less than 2^32, else grouped on both
-    columns: either way the same pairs, sorted, each once, with their rules."""
+    """Pairs are sorted as one 64-bit number with their rule when the ``_rid`` values span at most 2^28 (3 * 2^26
+    uses nearly all 64 bits), else grouped on both columns: either way the same pairs, sorted, each once, with
+    their rules."""
     rids = [base + 3 * spread, base, base + spread, base + 2 * spread]
     df = pl.DataFrame(
         {"_rid": rids, "email": ["a@x.cn", "a@x.cn", "a@x.cn", "c@x.cn"], "name_key": ["w", "w", "q", "q"]}
