@@ -111,6 +111,10 @@ class Level:
             default (each level half the one before, ``else`` 5%).
         costly: the condition scores string similarity (rapidfuzz); estimating u, this level and the ones after
             it are evaluated on a subsample of the random pairs (see ``TrainingSettings.u_fuzzy_pairs``).
+        m_ceiling: the most m may be in a training session that pairs related people (one on contact details
+            alone: colleagues and relatives share numbers and addresses); None for no bound. Such a session cannot
+            tell a colleague who shares a number from the person, so without a bound it learns the colleagues'
+            different names as the person's own.
     """
 
     label: str
@@ -120,6 +124,7 @@ class Level:
     tf_people: bool = False
     m: float | None = None
     costly: bool = False
+    m_ceiling: float | None = None
 
 
 #: Boolean and float arrays, one value per pair: what the levels' conditions combine.
@@ -183,6 +188,14 @@ class Comparison:
             return np.ones(1)
         head = 0.5 ** np.arange(1, k)
         return np.append(head / head.sum() * 0.95, 0.05)
+
+    @property
+    def m_ceilings(self) -> np.ndarray | None:
+        """Per level, the most m may be in a session that pairs related people (``inf``: no bound); None when no
+        level has a :attr:`Level.m_ceiling`."""
+        if all(level.m_ceiling is None for level in self.levels):
+            return None
+        return np.array([np.inf if lv.m_ceiling is None else lv.m_ceiling for lv in self.levels], dtype=np.float64)
 
     @property
     def r_start(self) -> np.ndarray:
@@ -578,7 +591,9 @@ def _name(lv: ComparisonSettings) -> Comparison:
             Level("other_given", other_given, r=0.3, m=0.004),
             Level("same_family", same_family, r=0.3, m=0.01),
             Level("same_given", same_given, r=0.03, m=0.01),
-            Level("else", lambda v, m: m, r=0.55, m=0.05),
+            # two clearly different names: a person's own records rarely carry them (a typist's slip, a swapped
+            # row; 0.1% of the true pairs of a CRM hand-over), while colleagues and relatives sharing a number do
+            Level("else", lambda v, m: m, r=0.55, m=0.05, m_ceiling=0.005),
         ),
         identity=True,
     )

@@ -293,14 +293,17 @@ def _em(
     veto: np.ndarray,
     identity: list[bool],
     fixed: list[bool] | None = None,
+    ceilings: list[np.ndarray | None] | None = None,
 ) -> _Fit:
     """Maximum a posteriori EM of the three-class model on pattern counts (u fixed; m, r and the shares estimated).
 
     ``veto`` marks patterns that cannot be matches. Each m and r gets ``training.m_prior_matches`` pseudo-pairs
     spread as its starting values, so a level a session barely sees keeps a sensible probability; r of an
-    ``identity`` comparison gets ``training.related_prior_pairs``. The m of a ``fixed`` comparison stays as given.
+    ``identity`` comparison gets ``training.related_prior_pairs``. The m of a ``fixed`` comparison stays as given;
+    an m with ``ceilings`` (per level, ``inf``: none) is held at or under them, the other levels taking the rest.
     """
     fixed = fixed or [False] * len(starts[0])
+    ceilings = ceilings or [None] * len(starts[0])
     m = [x.copy() for x in starts[0]]
     r = [x.copy() for x in starts[1]]
     related = bool(r)
@@ -333,9 +336,11 @@ def _em(
         lam_m = float(np.clip(wm.sum() / total, 1e-6, 0.98))
         lam_r = float(np.clip(wr.sum() / total, 1e-6, 0.99 - lam_m)) if related else 0.0
         delta = 0.0
-        for probs, weights, prior, keep in ((m, wm, prior_m, fixed), (r, wr, prior_r, [False] * len(r)))[
-            : 2 if related else 1
-        ]:
+        no_ceiling: list[np.ndarray | None] = [None] * len(r)
+        for probs, weights, prior, keep, most in (
+            (m, wm, prior_m, fixed, ceilings),
+            (r, wr, prior_r, [False] * len(r), no_ceiling),
+        )[: 2 if related else 1]:
             for c in range(len(probs)):
                 if keep[c]:
                     continue
@@ -343,6 +348,9 @@ def _em(
                 num = np.bincount(pats[:, c], weights=weights, minlength=k + 1)[1:] + prior[c]
                 new = np.clip(num / num.sum(), 1e-9, None)
                 new /= new.sum()
+                bound = most[c]
+                if bound is not None:
+                    new = _under(new, bound)
                 delta = max(delta, float(np.abs(new - probs[c]).max()))
                 probs[c] = new
         if delta < training.em_tolerance:
@@ -350,6 +358,18 @@ def _em(
             break
     post_m, post_r = posteriors()
     return _Fit(m, r, lam_m, lam_r, post_m, post_r, it, converged)
+
+
+def _under(p: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """``p`` with each share over its ceiling lowered to it and the excess spread over the other levels in
+    proportion (a ceiling of ``inf`` is none)."""
+    over = p > ceiling
+    if not over.any():
+        return p
+    out = np.where(over, ceiling, p)
+    free = ~over
+    out[free] *= (1.0 - out[over].sum()) / max(out[free].sum(), 1e-300)
+    return out
 
 
 #: Concepts that say how to reach a person; related people (colleagues, relatives) agree on them.
@@ -421,7 +441,9 @@ def _session(
     u_idx = [u[comparisons[c].name] for c in idx]
     identity = [comparisons[c].identity for c in idx]
     fixed = [c in known_m for c in idx]
-    fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed)
+    # a session on contact details pairs colleagues and relatives: their bounded levels stay within bounds there
+    ceilings = [comparisons[c].m_ceilings for c in idx] if related else None
+    fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed, ceilings)
     scale = float(mask.sum()) / len(take)
     matches = float((fit_.post_m * counts).sum()) * scale
     relatives = float((fit_.post_r * counts).sum()) * scale

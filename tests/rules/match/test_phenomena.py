@@ -41,6 +41,15 @@ def test_an_assistants_mobile_on_the_bosss_record_does_not_merge_them(crm_model:
     ]
     df, result = _match(rows, crm_model)
     assert not together(df, result.clusters, "boss", "assistant")
+    # two clearly different names outweigh a shared mobile and company: more likely two people than one
+    assert result.pairs["match_probability"].max() < 0.5
+
+
+def test_contact_sessions_do_not_learn_colleagues_names_as_a_persons_own(crm_model: MatchModel) -> None:
+    """Sessions blocked on a number or a mailbox pair colleagues and relatives with the person's own records; the
+    share of a person's record pairs with two clearly different names stays at its ceiling there."""
+    name = crm_model.comparison("name")
+    assert name.m[name.levels.index("else")] <= 0.01
 
 
 def test_a_household_sharing_landline_and_address_stays_apart(crm_model: MatchModel) -> None:
