@@ -483,7 +483,7 @@ def _union(pieces: list[tuple[int, pl.DataFrame]]) -> tuple[np.ndarray, np.ndarr
     span = highest - lowest + 1
     if span > 2**28:
         frames = [p.select("left", "right").with_columns(pl.lit(1 << o, pl.Int64).alias("_rules")) for o, p in pieces]
-        grouped = pl.concat(frames).group_by("left", "right").agg(pl.col("_rules").sum()).sort("left", "right")
+        grouped = pl.concat(frames).group_by("left", "right").agg(pl.col("_rules").bitwise_or()).sort("left", "right")
         return grouped["left"].to_numpy(), grouped["right"].to_numpy(), grouped["_rules"].to_numpy()
     packed = np.concatenate(
         [

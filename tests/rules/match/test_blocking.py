@@ -120,11 +120,13 @@ def test_candidate_pairs_do_not_depend_on_the_rid_values(base: int, spread: int)
     }
 
 
-def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once() -> None:
-    """Two records sharing two numbers meet in two blocks of the number rule; rules keep their listed order."""
+@pytest.mark.parametrize("spread", [1, 2**33], ids=["packed", "grouped"])
+def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once(spread: int) -> None:
+    """Two records sharing two numbers meet in two blocks of the number rule; rules keep their listed order
+    (whether the pairs are packed into one number or, for ``_rid`` values far apart, grouped on both columns)."""
     df = pl.DataFrame(
         {
-            "_rid": [0, 1, 2],
+            "_rid": [0, spread, 2 * spread],
             "_mobiles": [["+8613800138000", "+8613911112222"], ["+8613911112222", "+8613800138000"], None],
             "email": ["a@x.cn", "a@x.cn", "a@x.cn"],
             "name_key": ["zhangwei", "zhangwei", "liqiang"],
@@ -132,7 +134,11 @@ def test_a_pair_met_in_several_blocks_of_a_rule_names_the_rule_once() -> None:
     )
     rules = [BlockingRule(on=("name_key",)), BlockingRule(on=("email",)), BlockingRule(on=("_mobiles",))]
     pairs = candidate_pairs(df, rules)
-    assert pairs.rows() == [(0, 1, ["name_key", "email", "_mobiles"]), (0, 2, ["email"]), (1, 2, ["email"])]
+    assert pairs.rows() == [
+        (0, spread, ["name_key", "email", "_mobiles"]),
+        (0, 2 * spread, ["email"]),
+        (spread, 2 * spread, ["email"]),
+    ]
     too_many = [BlockingRule(on=("email",), max_block=n) for n in range(2, 2 + MAX_BLOCKING_RULES + 1)]
     with pytest.raises(ValueError, match="at most 62"):
         candidate_pairs(df, too_many)
