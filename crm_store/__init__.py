@@ -119,6 +119,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "upsert": (
         "GOLDEN_COLUMNS",
         "UpsertCounts",
+        "foreign_keys_checked_once",
         "replace_customer_details",
         "retire_customers",
         "upsert_activities",
@@ -219,6 +220,7 @@ if TYPE_CHECKING:
     from crm_store.upsert import (
         GOLDEN_COLUMNS,
         UpsertCounts,
+        foreign_keys_checked_once,
         replace_customer_details,
         retire_customers,
         upsert_activities,
@@ -261,6 +263,7 @@ __all__ = [
     "decision_for",
     "find_customer_ids",
     "finish_run",
+    "foreign_keys_checked_once",
     "grant_database_role",
     "init_store",
     "keyring_for",

@@ -633,21 +633,23 @@ def load(
         done += rows
         advance("load", done, total, seconds=time.perf_counter() - started)
 
-    counts = {
-        "source_record": crm_store.upsert_source_records(session, tables["source_record"], progress=batch_done),
-        "customer": crm_store.upsert_customers(session, customers, now=now, progress=batch_done),
-    }
-    crm_store.replace_customer_details(
-        session,
-        customers["customer_id"].to_list(),
-        tables["contact_point"],
-        tables["address"],
-        tables["field_provenance"],
-        progress=batch_done,
-    )
-    crm_store.upsert_crosswalk(session, tables["crosswalk"], progress=batch_done)
-    crm_store.upsert_activities(session, tables["activity"], progress=batch_done)
-    crm_store.upsert_quarantine(session, tables["quarantine"], progress=batch_done)
+    children = ("contact_point", "address", "field_provenance", "crosswalk", "activity", "quarantine")
+    with crm_store.foreign_keys_checked_once(session, children):
+        counts = {
+            "source_record": crm_store.upsert_source_records(session, tables["source_record"], progress=batch_done),
+            "customer": crm_store.upsert_customers(session, customers, now=now, progress=batch_done),
+        }
+        crm_store.replace_customer_details(
+            session,
+            customers["customer_id"].to_list(),
+            tables["contact_point"],
+            tables["address"],
+            tables["field_provenance"],
+            progress=batch_done,
+        )
+        crm_store.upsert_crosswalk(session, tables["crosswalk"], progress=batch_done)
+        crm_store.upsert_activities(session, tables["activity"], progress=batch_done)
+        crm_store.upsert_quarantine(session, tables["quarantine"], progress=batch_done)
     lifecycle = crm_store.retire_customers(session, tables["lineage"], now=now)
     merges = crm_store.record_merge_events(session, run_id, tables["merge_event"])
     for source, columns in baselines.items():

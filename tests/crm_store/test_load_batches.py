@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -221,3 +222,64 @@ def test_a_reload_in_batches_writes_only_what_changed(engine: sa.Engine, snapsho
     assert stored["customer"].filter(pl.col("customer_id") == cid(17))["full_name"].to_list() == ["王芳"]
     assert stored["customer"].filter(pl.col("customer_id") == cid(17))["version"].to_list() == [2]
     assert stored["source_record"].filter(pl.col("source_key") == "c017")["row_hash"].to_list() == ["h17x"]
+
+
+CHILDREN = ("contact_point", "address", "field_provenance", "crosswalk", "activity", "quarantine")
+
+
+def foreign_keys(session: Session) -> dict[str, list[tuple[str, ...]]]:
+    """Each child table's foreign keys as the database holds them (name, columns, target), sorted."""
+    inspector = sa.inspect(session.connection())
+    return {
+        name: sorted(
+            (fk["name"] or "", *fk["constrained_columns"], fk["referred_table"], *fk["referred_columns"])
+            for fk in inspector.get_foreign_keys(name)
+        )
+        for name in CHILDREN
+    }
+
+
+def test_a_first_load_checks_foreign_keys_once_and_ends_with_them_all(engine: sa.Engine, tmp_path: Path) -> None:
+    """On PostgreSQL the empty child tables lose their foreign keys for the block (one check when they come back
+    instead of one per row); SQLite keeps them. Either way the store ends as a plain load leaves it."""
+    postgres = engine.dialect.name == "postgresql"
+    with Session(engine) as session:
+        before = foreign_keys(session)
+    assert all(before.values()), before
+    with Session(engine) as session, session.begin():
+        with crm_store.foreign_keys_checked_once(session, CHILDREN):
+            during = foreign_keys(session)
+            load(session, tables(), batch_size=BATCH)
+        assert foreign_keys(session) == before
+    assert during == ({name: [] for name in CHILDREN} if postgres else before)
+    one = init_store(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        with Session(one) as session, session.begin():
+            load(session, tables())
+        expected = contents(one)
+    finally:
+        one.dispose()
+    got = contents(engine)
+    for name, frame in expected.items():
+        assert got[name].equals(frame), name
+
+    # a re-load: the tables hold rows, so every row is checked as it is written and the keys stay
+    with Session(engine) as session, session.begin(), crm_store.foreign_keys_checked_once(session, CHILDREN):
+        assert foreign_keys(session) == before
+        load(session, tables("run-2"), batch_size=BATCH)
+
+
+def test_a_row_without_its_parent_fails_a_load_that_checks_foreign_keys_once(engine: sa.Engine) -> None:
+    frames = tables()
+    orphan = frames["field_provenance"].head(1).with_columns(customer_id=pl.lit(cid(999)))
+    with Session(engine) as session:
+        before = foreign_keys(session)
+    with Session(engine) as session:
+        checked_once = crm_store.foreign_keys_checked_once(session, CHILDREN)
+        with pytest.raises(sa.exc.IntegrityError), session.begin(), checked_once:
+            load(session, frames)
+            empty = frames["contact_point"].clear(), frames["address"].clear()
+            replace_customer_details(session, [cid(999)], *empty, orphan)
+    with Session(engine) as session:
+        assert foreign_keys(session) == before
+        assert session.execute(sa.text("select count(*) from customer")).scalar_one() == 0
