@@ -30,7 +30,10 @@ Within each class comparisons are independent, as in Fellegi-Sunter. A pair's ma
   (:func:`rules.match.engine.match`); one that still has none is listed in ``MatchModel.untrained``. Pairs vetoed
   by ``cannot_link`` are never matches. Labelled matching pairs, when given, add their level counts to m.
 - **λm and λr** (the chance that two random records are the same person, or related): a fixed point over all
-  N·(N−1)/2 pairs with m, r and u fixed, where pairs outside the candidates are unrelated.
+  N·(N−1)/2 pairs with m, r and u fixed, where pairs outside the candidates are unrelated, on the likelihoods the
+  scoring uses (u adjusted by term frequency). A first estimate by comparison-vector pattern, with one u per level,
+  sets the frequencies' own-duplicate correction; with one u per level a household's shared address weighs the same
+  in a suburb's register as in a country's, and at a million records the related class fell to nothing (10⁻²²).
 
 **Weights.** Each comparison's weight is log2(m/u) (the classic Fellegi-Sunter weight, tf-adjusted), and one more
 term, the *related adjustment* log2(λu·U / (λr·R + λu·U)) ≤ 0, says how much of the agreement relatives or
@@ -571,7 +574,7 @@ def fit(
     r_final = [_floored(x, settings.training.m_floor) for x in r_final]
     u_final = [u[c.name] for c in comparisons]
     lam_m, lam_r = _global_priors(compared, comparisons, m_final, r_final, u_final, comparer.n)
-    return MatchModel(
+    model = MatchModel(
         prior=lam_m,
         prior_related=lam_r,
         comparisons=[
@@ -593,6 +596,8 @@ def fit(
         untrained=untrained,
         blocking=[r.model_dump(mode="json") for r in all_rules],
     )
+    model.prior, model.prior_related = _priors_as_scored(model, compared)
+    return model
 
 
 def _floored(p: np.ndarray, floor: float) -> np.ndarray:
@@ -609,7 +614,8 @@ def _global_priors(
     u: list[np.ndarray],
     n: int,
 ) -> tuple[float, float]:
-    """λm and λr: a fixed point over all N·(N−1)/2 pairs, those outside the candidates being unrelated."""
+    """λm and λr, first estimate: a fixed point over all N·(N−1)/2 pairs, those outside the candidates being
+    unrelated, by comparison-vector pattern with one u per level (:func:`_priors_as_scored` refines it)."""
     total = max(n * (n - 1) / 2, 1.0)
     if not len(compared):
         return 1.0 / total, 0.0
@@ -620,7 +626,14 @@ def _global_priors(
     bf_m = np.where(pats[:, -1] == 1, 0.0, _likelihoods(pats, m) / lu)
     bf_r = _likelihoods(pats, r) / lu
     lam_m = min(max(counts.sum() * 0.25 / total, 1e-12), 0.3)
-    lam_r = lam_m
+    return _fixed_point(bf_m, bf_r, counts, total, lam_m, lam_m)
+
+
+def _fixed_point(
+    bf_m: np.ndarray, bf_r: np.ndarray, counts: np.ndarray, total: float, lam_m: float, lam_r: float
+) -> tuple[float, float]:
+    """λm and λr such that each is the expected share of its class over ``total`` pairs, given ``counts`` candidate
+    pairs of each likelihood ratio M/U (``bf_m``) and R/U (``bf_r``) and every other pair unrelated."""
     for _ in range(300):
         lam_u = 1.0 - lam_m - lam_r
         s = lam_m * bf_m + lam_r * bf_r + lam_u
@@ -633,6 +646,49 @@ def _global_priors(
     return lam_m, lam_r
 
 
+#: Steps per bit of the grid on which :func:`_priors_as_scored` groups the pairs' likelihood ratios.
+_PRIOR_GRID = 64.0
+#: The step of M/U :func:`_priors_as_scored` gives a vetoed pair (never a match): below every step of a log.
+_VETOED = np.iinfo(np.int32).min
+
+
+def _steps(log2: np.ndarray) -> np.ndarray:
+    """log2 values as whole steps of :data:`_PRIOR_GRID` (int32; ±2^30 steps for ±infinity)."""
+    return np.rint(np.clip(log2 * _PRIOR_GRID, -(2.0**30), 2.0**30)).astype(np.int32)
+
+
+def _priors_as_scored(model: MatchModel, compared: Compared) -> tuple[float, float]:
+    """λm and λr: the fixed point of :func:`_global_priors` on the likelihoods :func:`score` uses, each pair's u
+    adjusted by its values' frequency (``model.prior`` corrects the frequencies for a person's own duplicates).
+
+    The pairs are grouped by their likelihood ratios M/U and R/U, rounded to 1/64 of a bit, so each iteration
+    runs over the groups, not the pairs."""
+    total = max(model.n_records * (model.n_records - 1) / 2, 1.0)
+    if not len(compared):
+        return model.prior, model.prior_related
+
+    def ratios(part: Compared) -> dict[str, np.ndarray]:
+        weights, log_u, log_r = _pair_logs(model, part)
+        log_m = weights.pop(model.comparisons[0].name)
+        for w in weights.values():
+            log_m += w
+        log_r -= log_u
+        return {"m": _steps(log_m), "r": _steps(log_r)}
+
+    found = _in_halves(compared, ratios)
+    if compared.veto is not None:
+        found["m"][compared.veto] = _VETOED
+    # one 64-bit key per pair: M/U's step in the high half, R/U's in the low
+    key = (found["m"].astype(np.int64) << 32) | (found["r"].astype(np.int64) & 0xFFFFFFFF)
+    groups = pl.DataFrame({"key": key}).group_by("key").len()
+    keys, counts = groups["key"].to_numpy(), groups["len"].to_numpy().astype(np.float64)
+    steps_m, steps_r = keys >> 32, (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    bf_m = np.where(steps_m == _VETOED, 0.0, np.exp2(steps_m / _PRIOR_GRID))
+    bf_r = np.exp2(steps_r / _PRIOR_GRID) if model.prior_related > 0 else np.zeros(len(counts))
+    start_r = max(model.prior_related, model.prior) if model.prior_related > 0 else 0.0
+    return _fixed_point(bf_m, bf_r, counts, total, model.prior, start_r)
+
+
 # ----------------------------------------------------------------------------------------------- scoring
 
 
@@ -643,33 +699,57 @@ SCORE_IN_THREADS = 500_000
 def score(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per-comparison weights (tf-adjusted log2 m/u, plus ``related``: the related adjustment), match weight and
     match probability of compared pairs."""
+
+    def part(rows: Compared) -> dict[str, np.ndarray]:
+        weights, total = _score_part(model, rows)
+        return weights | {_TOTAL: total}
+
+    found = _in_halves(compared, part)
+    total = found.pop(_TOTAL)
+    return found, total, weight_to_prob(total)
+
+
+#: Key of the match weight among :func:`score`'s per-part arrays.
+_TOTAL = "\0total"
+
+
+def _in_halves(compared: Compared, part: Callable[[Compared], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``part(compared)``; from :data:`SCORE_IN_THREADS` pairs on, run on each half in a thread of its own (numpy
+    releases the GIL) and joined."""
     n = len(compared)
     if n < SCORE_IN_THREADS:
-        weights, total = _score_part(model, compared)
-        return weights, total, weight_to_prob(total)
-    names = [c.name for c in model.comparisons] + ["related"]
-    weights = {name: np.empty(n) for name in names}
-    total = np.empty(n)
-
-    def part(rows: slice) -> None:
-        found, found_total = _score_part(model, compared.subset(rows))
-        for name in names:
-            weights[name][rows] = found[name]
-        total[rows] = found_total
-
+        return part(compared)
     half = (n + 1) // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(part, [slice(0, half), slice(half, n)]))
-    return weights, total, weight_to_prob(total)
+        first, second = pool.map(part, [compared.subset(slice(0, half)), compared.subset(slice(half, n))])
+    return {name: np.concatenate([first[name], second[name]]) for name in first}
 
 
 def _score_part(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """:func:`score`'s weights and match weight of the pairs of ``compared``."""
+    weights, log_u, log_r = _pair_logs(model, compared)
+    total = np.full(len(compared), model.prior_weight)
+    for c in model.comparisons:
+        total = total + weights[c.name]
+    lam_u = max(1.0 - model.prior - model.prior_related, 1e-300)
+    if model.prior_related > 0:
+        a = math.log2(lam_u) + log_u
+        b = math.log2(model.prior_related) + log_r
+        adjustment = a - np.logaddexp2(a, b)
+    else:
+        adjustment = np.zeros(len(compared))
+    weights["related"] = adjustment
+    total = total + adjustment
+    return weights, total
+
+
+def _pair_logs(model: MatchModel, compared: Compared) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per comparison its weight log2(m/u) of each pair (u adjusted by term frequency), and per pair log2 of U and
+    of R (the products of u and of r over the comparisons)."""
     weights: dict[str, np.ndarray] = {}
     n = len(compared)
     log_u = np.zeros(n)
     log_r = np.zeros(n)
-    total = np.full(n, model.prior_weight)
     for c in model.comparisons:
         levels = compared.levels[c.name]
         # per level first (index 0: the null level), then gathered: a log of each pair's m/u cost seconds at 1M
@@ -688,16 +768,6 @@ def _score_part(model: MatchModel, compared: Compared) -> tuple[dict[str, np.nda
             w[use] = np.log2(m_level[levels[use]] / u_tf)
             pair_log_u[use] = np.log2(u_tf)
         weights[c.name] = w
-        total = total + w
         log_u += pair_log_u
         log_r += log_r_level[levels]
-    lam_u = max(1.0 - model.prior - model.prior_related, 1e-300)
-    if model.prior_related > 0:
-        a = math.log2(lam_u) + log_u
-        b = math.log2(model.prior_related) + log_r
-        adjustment = a - np.logaddexp2(a, b)
-    else:
-        adjustment = np.zeros(n)
-    weights["related"] = adjustment
-    total = total + adjustment
-    return weights, total
+    return weights, log_u, log_r

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["MAX_BLOCKING_RULES", "BlockingRule", "ComparisonSettings", "MatchSettings", "TrainingSettings"]
 
 ComparisonName = Literal["name", "phone", "email", "company", "address", "birth_date", "gender"]
-_TF_ADJUSTED: tuple[ComparisonName, ...] = ("name", "phone", "email", "company")
+_TF_ADJUSTED: tuple[ComparisonName, ...] = ("name", "phone", "email", "company", "address")
 ALL_COMPARISONS: tuple[ComparisonName, ...] = ("name", "phone", "email", "company", "address", "birth_date", "gender")
 
 

@@ -96,6 +96,24 @@ def test_term_frequency_makes_a_common_name_count_less(crm_trained: MatchResult,
     assert common < rare
 
 
+def test_term_frequency_makes_a_common_address_count_less(
+    people_trained: MatchResult, people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+) -> None:
+    """A household's shared address says more where few records give it: the same-street level is adjusted by
+    the address's frequency, as a name's is (with one u for every address it weighed the same in a suburb's
+    register as in a country's)."""
+    counts = people[0].group_by("street").len("count")
+    same = (
+        people_trained.pairs.filter(pl.col("address_level") == "same_street")
+        .join(people[0].select(pl.col("_rid").alias("left"), "street"), on="left")
+        .join(counts, on="street")
+    )
+    assert same["count"].n_unique() > 1
+    rare = same.filter(pl.col("count") == same["count"].min())["address_weight"].max()
+    common = same.filter(pl.col("count") == same["count"].max())["address_weight"].max()
+    assert common < rare
+
+
 def test_costly_levels_estimate_u_from_a_subsample(people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
     """The string-similarity levels (and those after them) see a subsample of the random pairs; the cheap levels
     before them see every pair, so their u do not move, and the subsample's u agree with the full sample's."""
@@ -132,3 +150,19 @@ def test_a_comparison_without_term_frequencies_keeps_its_costly_levels() -> None
         assert all(level.tf is None for level in levels)
         assert [level.costly for level in levels] == [level.costly for level in with_tf[comparison.name].levels]
     assert with_tf["address"].first_costly == 1
+
+
+def test_class_shares_are_what_the_scored_pairs_add_up_to(
+    crm_trained: MatchResult, people_trained: MatchResult
+) -> None:
+    """λm and λr are the expected shares of matches and of related pairs among all N·(N−1)/2 pairs, by the
+    likelihoods the scoring gives each candidate pair (u adjusted by term frequency). Shares estimated with one u
+    per level drift from them: at a million records the related class fell to 10⁻²² and twins merged."""
+    for result in (crm_trained, people_trained):
+        model, pairs = result.model, result.pairs
+        total = model.n_records * (model.n_records - 1) / 2
+        p = pairs["match_probability"].cast(pl.Float64)
+        related = (1 - p) * (1 - 2 ** pairs["related_weight"].cast(pl.Float64))
+        assert model.prior_related > 0
+        assert p.sum() / total == pytest.approx(model.prior, rel=0.01)
+        assert related.sum() / total == pytest.approx(model.prior_related, rel=0.01)
