@@ -103,6 +103,7 @@ class RunLockedError(StoreError, RuntimeError):
     retryable = True  # the other run ends; the lock is released
 
     def __init__(self, store: str, holder: LockHolder | None, waited: float) -> None:
+        """``waited``: the wait the caller asked for (``run.lock_wait_seconds``), not the time it took."""
         self.store = store
         self.holder = holder
         who = holder.describe() if holder is not None else "another run (it could not be read)"
@@ -330,7 +331,7 @@ def acquire_run_lock(
             continue  # whoever deleted the row, try to insert again
         waited = time.monotonic() - started
         if waited >= wait_seconds:
-            raise RunLockedError(shown_url(engine.url), holder, waited)
+            raise RunLockedError(shown_url(engine.url), holder, wait_seconds)
         time.sleep(min(poll_seconds, max(wait_seconds - waited, 0.01)))
     with Session(engine) as session, session.begin():
         reason = "abandoned: running without the store's run lock"
