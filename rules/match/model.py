@@ -680,7 +680,7 @@ def _priors_as_scored(model: MatchModel, compared: Compared) -> tuple[float, flo
         found["m"][compared.veto] = _VETOED
     # one 64-bit key per pair: M/U's step in the high half, R/U's in the low
     key = (found["m"].astype(np.int64) << 32) | (found["r"].astype(np.int64) & 0xFFFFFFFF)
-    groups = pl.DataFrame({"key": key}).group_by("key").len()
+    groups = pl.DataFrame({"key": key}).group_by("key").len().sort("key")  # sums in one order: the same λ every run
     keys, counts = groups["key"].to_numpy(), groups["len"].to_numpy().astype(np.float64)
     steps_m, steps_r = keys >> 32, (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
     bf_m = np.where(steps_m == _VETOED, 0.0, np.exp2(steps_m / _PRIOR_GRID))
