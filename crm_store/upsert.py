@@ -690,7 +690,7 @@ def foreign_keys_checked_once(session: Session, tables: Iterable[str]) -> Iterat
     block, instead of once per row written in it: their constraints are dropped for the block and added back after
     it (PostgreSQL's own advice for populating a database: adding a constraint checks every row in one join, where
     each row written fires a trigger that looks its parent up). A first load of 100k source rows writes the store in
-    7.8 s instead of 12.3; a re-load (tables not empty) is unchanged.
+    8.0 s instead of 13.8 (``benchmarks/load.py``); a re-load (tables not empty) is unchanged.
 
     Elsewhere, where row-level security applies (``INSERT`` then, not ``COPY``), or where the connected role may
     not alter a table (it keeps its constraints: the block runs as without this), nothing changes. The constraints
