@@ -695,7 +695,9 @@ def foreign_keys_checked_once(session: Session, tables: Iterable[str]) -> Iterat
     Elsewhere, where row-level security applies (``INSERT`` then, not ``COPY``), or where the connected role may
     not alter a table (it keeps its constraints: the block runs as without this), nothing changes. The constraints
     come back with their stored definitions (``pg_get_constraintdef``); a row of the block that breaks one fails
-    the adding, so the caller's transaction fails as it would have at that row.
+    the adding, so the caller's transaction fails as it would have at that row. Dropping a foreign key locks its
+    table and the table it references until the caller's transaction ends: on a first load nothing else is there to
+    read, and other runs wait for the run lock anyway.
     """
     if session.get_bind().dialect.name != "postgresql":
         yield
