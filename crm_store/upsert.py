@@ -696,23 +696,15 @@ def foreign_keys_checked_once(session: Session, tables: Iterable[str]) -> Iterat
     not alter a table (it keeps its constraints: the block runs as without this), nothing changes. The constraints
     come back with their stored definitions (``pg_get_constraintdef``); a row of the block that breaks one fails
     the adding, so the caller's transaction fails as it would have at that row. Dropping a foreign key locks its
-    table and the table it references until the caller's transaction ends: on a first load nothing else is there to
-    read, and other runs wait for the run lock anyway.
+    table and the table it references until the caller's transaction ends, so it is done only where both are
+    empty (a first load: nothing there to read yet); a table whose parent holds rows keeps its keys.
     """
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
     dropped: list[tuple[str, str, str]] = []
     for table in (Base.metadata.tables[name] for name in tables):
-        if _row_security(session, table) or _has_rows(session, table):
-            continue
-        found = session.execute(
-            sa.text(
-                "select conname, pg_get_constraintdef(oid) from pg_constraint"
-                " where conrelid = cast(:name as regclass) and contype = 'f' order by conname"
-            ),
-            {"name": table.name},
-        ).all()
+        found = _droppable_foreign_keys(session, table)
         try:
             with session.begin_nested():
                 for name, _ in found:
@@ -728,6 +720,23 @@ def foreign_keys_checked_once(session: Session, tables: Iterable[str]) -> Iterat
         session.execute(
             sa.text(f"ALTER TABLE {_quoted(session, table_name)} ADD CONSTRAINT {_quoted(session, name)} {definition}")
         )
+
+
+def _droppable_foreign_keys(session: Session, table: sa.Table) -> list[tuple[str, str]]:
+    """(name, definition) of the foreign keys of ``table`` that :func:`foreign_keys_checked_once` may drop: none
+    when row-level security applies or when the table or a table it references holds rows."""
+    if _row_security(session, table) or _has_rows(session, table):
+        return []
+    found = session.execute(
+        sa.text(
+            "select conname, pg_get_constraintdef(oid), cast(cast(confrelid as regclass) as text)"
+            " from pg_constraint where conrelid = cast(:name as regclass) and contype = 'f' order by conname"
+        ),
+        {"name": table.name},
+    ).all()
+    if any(session.execute(sa.text(f"select 1 from {parent} limit 1")).first() for _, _, parent in found):
+        return []
+    return [(name, definition) for name, definition, _ in found]
 
 
 def _quoted(session: Session, name: str) -> str:
