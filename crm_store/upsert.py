@@ -684,8 +684,12 @@ def _copy(
         raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error, dialect=dialect) from exc
 
 
+#: The tables a load writes whose rows reference a customer or a source row.
+LOAD_CHILDREN: tuple[str, ...] = ("contact_point", "address", "field_provenance", "crosswalk", "activity", "quarantine")
+
+
 @contextmanager
-def foreign_keys_checked_once(session: Session, tables: Iterable[str]) -> Iterator[None]:
+def foreign_keys_checked_once(session: Session, tables: Iterable[str] = LOAD_CHILDREN) -> Iterator[None]:
     """On PostgreSQL, check the foreign keys of those ``tables`` (names) that hold no row yet once, after the
     block, instead of once per row written in it: their constraints are dropped for the block and added back after
     it (PostgreSQL's own advice for populating a database: adding a constraint checks every row in one join, where

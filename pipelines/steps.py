@@ -633,8 +633,7 @@ def load(
         done += rows
         advance("load", done, total, seconds=time.perf_counter() - started)
 
-    children = ("contact_point", "address", "field_provenance", "crosswalk", "activity", "quarantine")
-    with crm_store.foreign_keys_checked_once(session, children):
+    with crm_store.foreign_keys_checked_once(session):
         counts = {
             "source_record": crm_store.upsert_source_records(session, tables["source_record"], progress=batch_done),
             "customer": crm_store.upsert_customers(session, customers, now=now, progress=batch_done),

@@ -247,7 +247,7 @@ def test_a_first_load_checks_foreign_keys_once_and_ends_with_them_all(engine: sa
         before = foreign_keys(session)
     assert all(before.values()), before
     with Session(engine) as session, session.begin():
-        with crm_store.foreign_keys_checked_once(session, CHILDREN):
+        with crm_store.foreign_keys_checked_once(session):
             during = foreign_keys(session)
             load(session, tables(), batch_size=BATCH)
         assert foreign_keys(session) == before
@@ -264,7 +264,7 @@ def test_a_first_load_checks_foreign_keys_once_and_ends_with_them_all(engine: sa
         assert got[name].equals(frame), name
 
     # a re-load: the tables hold rows, so every row is checked as it is written and the keys stay
-    with Session(engine) as session, session.begin(), crm_store.foreign_keys_checked_once(session, CHILDREN):
+    with Session(engine) as session, session.begin(), crm_store.foreign_keys_checked_once(session):
         assert foreign_keys(session) == before
         load(session, tables("run-2"), batch_size=BATCH)
 
@@ -275,7 +275,7 @@ def test_a_row_without_its_parent_fails_a_load_that_checks_foreign_keys_once(eng
     with Session(engine) as session:
         before = foreign_keys(session)
     with Session(engine) as session:
-        checked_once = crm_store.foreign_keys_checked_once(session, CHILDREN)
+        checked_once = crm_store.foreign_keys_checked_once(session)
         with pytest.raises(sa.exc.IntegrityError), session.begin(), checked_once:
             load(session, frames)
             empty = frames["contact_point"].clear(), frames["address"].clear()
@@ -293,7 +293,7 @@ def test_an_empty_table_whose_parent_holds_rows_keeps_its_foreign_keys(engine: s
         load(session, frames | {"activity": frames["activity"].clear()})
     with Session(engine) as session:
         before = foreign_keys(session)
-    with Session(engine) as session, session.begin(), crm_store.foreign_keys_checked_once(session, CHILDREN):
+    with Session(engine) as session, session.begin(), crm_store.foreign_keys_checked_once(session):
         assert session.execute(sa.text("select count(*) from activity")).scalar_one() == 0
         assert foreign_keys(session)["activity"] == before["activity"] != []
         load(session, tables("run-2"))
