@@ -475,8 +475,9 @@ def _union(pieces: list[tuple[int, pl.DataFrame]]) -> tuple[np.ndarray, np.ndarr
     """``left``, ``right`` (sorted) and the or-ed rule bits of each distinct pair of ``pieces`` (rule place, pairs).
 
     Each pair is packed with its rule's place into one 64-bit number (``(left, right)`` as one number below
-    span², the place in the low bits), the numbers sorted in place and each run of one pair or-ed together: 8 bytes
-    a pair, where grouping on the two columns cost five times the time and sorting frames three times the memory.
+    span², the place in the low bits), the numbers sorted and each run of one pair or-ed together: 16 bytes a pair
+    (the numbers and their sorted copy), where grouping on the two columns cost five times the time and sorting
+    frames three times the memory.
     Should the ``_rid`` values span more than 2^28 the two columns are grouped after all."""
     lowest = min(min(int(p["left"].min()), int(p["right"].min())) for _, p in pieces)  # type: ignore[arg-type]
     highest = max(max(int(p["left"].max()), int(p["right"].max())) for _, p in pieces)  # type: ignore[arg-type]
@@ -485,14 +486,14 @@ def _union(pieces: list[tuple[int, pl.DataFrame]]) -> tuple[np.ndarray, np.ndarr
         frames = [p.select("left", "right").with_columns(pl.lit(1 << o, pl.Int64).alias("_rules")) for o, p in pieces]
         grouped = pl.concat(frames).group_by("left", "right").agg(pl.col("_rules").bitwise_or()).sort("left", "right")
         return grouped["left"].to_numpy(), grouped["right"].to_numpy(), grouped["_rules"].to_numpy()
-    packed = np.concatenate(
-        [
-            (((p["left"].to_numpy().astype(np.int64) - lowest) * span + (p["right"].to_numpy() - lowest)) << _RULE_BITS)
-            | order
-            for order, p in pieces
-        ]
+    pair_of = (pl.col("left").cast(pl.Int64) - lowest) * span + (pl.col("right").cast(pl.Int64) - lowest)
+    # packed and sorted by polars: its sort runs on every core (numpy's on one: 1M people, 9.9M pairs 0.9 -> 0.4 s)
+    packed = (
+        pl.concat([p.select((pair_of * (1 << _RULE_BITS) + order).alias("k")) for order, p in pieces])
+        .get_column("k")
+        .sort()
+        .to_numpy()
     )
-    packed.sort()
     pair = packed >> _RULE_BITS
     first = np.flatnonzero(np.concatenate([[True], pair[1:] != pair[:-1]]))
     bits = np.bitwise_or.reduceat(np.left_shift(np.int64(1), packed & ((1 << _RULE_BITS) - 1)), first)

@@ -609,16 +609,34 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
     def days(v: PairView) -> Scores:
         return np.abs(v.side("_dob_days").astype(np.float64) - v.side("_dob_days", right=True).astype(np.float64))
 
+    def one_edit(v: PairView, m: Mask) -> Mask:
+        # the optimal string alignment distance of two YYYYMMDD dates is at most 1: one digit differs, or two
+        # neighbouring digits are swapped; on the dates as numbers, digit by digit (rapidfuzz on the text took 0.8 s
+        # of a million people's 3M pairs)
+        out = np.zeros(v.n, dtype=bool)
+        idx = np.flatnonzero(m & v.both("_dob"))
+        if not len(idx):
+            return out
+        power = 10 ** np.arange(8, dtype=np.int64)[:, None]
+        a = v.side("_dob_num")[idx].astype(np.int64) // power % 10
+        b = v.side("_dob_num", right=True)[idx].astype(np.int64) // power % 10
+        differ = a != b
+        swapped = (differ[:-1] & differ[1:] & (a[:-1] == b[1:]) & (a[1:] == b[:-1])).any(axis=0)
+        count = differ.sum(axis=0)
+        out[idx] = (count <= 1) | ((count == 2) & swapped)
+        return out
+
     return Comparison(
         "birth_date",
-        frozenset({"_dob", "_dob_days", "birth_date"}),
+        frozenset({"_dob", "_dob_days", "_dob_num", "birth_date"}),
         lambda v: v.both("_dob"),
         (
             # a birth date a generation apart is hardly ever a typo: the starting m says so, firmly (identity), and
             # only data with many such matches (dates replaced wholesale) moves it
             Level("exact", lambda v, m: v.eq("_dob"), r=0.02, m=0.88),
             Level("day_month_swapped", swapped, r=0.005, m=0.02),
-            Level("one_edit", lambda v, m: v.score("_dob", OSA.distance, m) <= 1, r=0.02, m=0.05, costly=True),
+            # costly as the other typo levels: u from the same subsample of random pairs
+            Level("one_edit", one_edit, r=0.02, m=0.05, costly=True),
             Level("within_1_year", lambda v, m: days(v) <= 366, r=0.03, m=0.03),
             Level("within_5_years", lambda v, m: days(v) <= 5 * 366, r=0.12, m=0.012),
             Level("within_15_years", lambda v, m: days(v) <= 15 * 366, r=0.25, m=0.004),
@@ -1171,7 +1189,7 @@ def _side_table(
     if "_dob_days" in side.columns:
         side = side.with_columns(
             pl.when(pl.col("_dob_days").is_null()).then(None).otherwise(pl.col("_dob")).alias("_dob")
-        )
+        ).with_columns(pl.col("_dob").cast(pl.Int32).alias("_dob_num"))
     if {"email_local", "_fam"} <= set(side.columns):
         side = side.with_columns(_local_is_name(side).alias("_local_is_name"))
     numbers = _number_stats(side if population is None else _holding_numbers(population, side))

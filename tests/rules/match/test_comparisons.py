@@ -86,6 +86,56 @@ def test_birth_date_levels(a: str, b: str, level: str) -> None:
     assert _levels({"birth_date": a}, {"birth_date": b}, "birth_date") == level
 
 
+def test_one_edit_is_the_optimal_string_alignment_distance_of_the_dates() -> None:
+    # one_edit is computed digit by digit on the dates as numbers: it must say what OSA distance 1 on the YYYYMMDD
+    # text says, for every kind of slip (a digit, two neighbours swapped, two digits, a date moved)
+    from datetime import date, timedelta
+
+    from rapidfuzz.distance import OSA
+
+    rng = np.random.default_rng(7)
+    left, right = [], []
+    while len(left) < 3000:
+        a = (date(1930, 1, 1) + timedelta(days=int(rng.integers(0, 30_000)))).strftime("%Y%m%d")
+        digits = list(a)
+        kind = rng.integers(0, 4)
+        k = int(rng.integers(0, 7))
+        if kind == 0:
+            digits[k] = str(rng.integers(0, 10))
+        elif kind == 1:
+            digits[k], digits[k + 1] = digits[k + 1], digits[k]
+        elif kind == 2:
+            for j in rng.choice(8, size=2, replace=False):
+                digits[j] = str(rng.integers(0, 10))
+        else:
+            digits = list(
+                (date.fromisoformat(f"{a[:4]}-{a[4:6]}-{a[6:]}") + timedelta(days=int(rng.integers(1, 900)))).strftime(
+                    "%Y%m%d"
+                )
+            )
+        b = "".join(digits)
+        try:
+            date(int(b[:4]), int(b[4:6]), int(b[6:]))
+        except ValueError:
+            continue
+        if not 1920 <= int(b[:4]) <= 2020:  # a birth date the normaliser would reject as implausible
+            continue
+        left.append(a)
+        right.append(b)
+    df = prepare_records(records([{"birth_date": d} for d in left + right]))
+    comparer = Comparer(df, MatchSettings())
+    labels = next(c for c in comparer.comparisons if c.name == "birth_date").labels
+    n = len(left)
+    found = [labels[i - 1] for i in comparer.compare(np.arange(n), np.arange(n) + n).levels["birth_date"]]
+    wrong = [
+        (a, b, level)
+        for a, b, level in zip(left, right, found, strict=True)
+        if level not in ("exact", "day_month_swapped") and (level == "one_edit") != (OSA.distance(a, b) == 1)
+    ]
+    assert not wrong, wrong[:10]
+    assert found.count("one_edit") > 500
+
+
 def test_phone_levels_tell_a_personal_mobile_from_a_shared_line() -> None:
     rows = [
         {"key": "a", "full_name": "王芳", "phone": "13812345678"},
