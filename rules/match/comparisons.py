@@ -502,6 +502,18 @@ def _starts_other(v: PairView, mask: Mask) -> Mask:
     )
 
 
+def _inside_other(v: PairView, mask: Mask) -> Mask:
+    """Where one side's first given name (3+ letters) lies inside the other's: a short form cut from the middle or
+    the end (``topher`` / ``christopher``, ``bec`` / ``rebecca``, ``jane`` / ``sarah-jane``)."""
+    a, b = pl.col("a"), pl.col("b")
+    return v.holds(
+        "_giv_raw",
+        mask,
+        ((a.str.len_chars() >= 3) & b.str.contains(a, literal=True))
+        | ((b.str.len_chars() >= 3) & a.str.contains(b, literal=True)),
+    )
+
+
 def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
     """Where the two first given names are a formal name and its nickname, or two nicknames of one name."""
     from rules.normalise import nickname_pairs
@@ -540,11 +552,14 @@ def _name(lv: ComparisonSettings) -> Comparison:
         return v.eq("_fam") | (latin(v) & (v.jw("_fam", m) >= t))
 
     def initial(v: PairView, m: Mask) -> Mask:
-        # an initial (J. Smith) or a short form (Chris / Christopher, Alex / Alexandra): one given name starts the other
+        # an initial (J. Smith) or a short form: one given name starts the other (Chris / Christopher, Alex /
+        # Alexandra) or lies inside it (Topher / Christopher, Lotte / Charlotte, Jane / Sarah-Jane)
         one: Mask = (v.length("_giv_raw") == 1) | (v.length("_giv_raw", right=True) == 1)
         first = v.eq("_ginit")
-        short = m & first & latin(v) & ~one & _starts_other(v, m & first & latin(v) & ~one)
-        return (one | short) & first & fam_agrees(v, m & (one | short) & first)
+        words = m & latin(v) & ~one
+        short = words & first & _starts_other(v, words & first)
+        short |= words & ~first & _inside_other(v, words & ~first)
+        return (one & first | short) & fam_agrees(v, m & (one & first | short))
 
     def family_only(v: PairView, m: Mask) -> Mask:
         return v.eq("_fam") & ~v.both("_giv_raw")

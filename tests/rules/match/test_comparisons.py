@@ -38,6 +38,9 @@ def _levels(left: dict[str, Any], right: dict[str, Any], comparison: str, **norm
         ("J. Smith", "John Smith", "initial"),
         ("Cass Evans", "Cassandra Evans", "initial"),  # a short form no nickname list has
         ("Sam Evans", "Samantha Evans", "same_key"),  # a nickname
+        ("Topher Evans", "Christopher Evans", "initial"),  # a short form cut from the end
+        ("Bec Evans", "Rebecca Evans", "initial"),  # … or from the middle
+        ("Jane Evans", "Sarah-Jane Evans", "initial"),  # one part of a double given name
         ("陈总", "陈芳", "family_only"),
         ("王芳", "王强", "same_family"),  # siblings, colleagues of one surname: not a typo
         ("Emma Brown", "Liam Brown", "other_given"),  # twins, siblings: given names start differently
