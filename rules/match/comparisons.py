@@ -748,6 +748,13 @@ def _email(lv: ComparisonSettings) -> Comparison:
     )
 
 
+#: A character in the CJK blocks (a company name written in hanzi).
+_HANZI = r"[\u3400-\u9fff]"
+#: Leading pinyin letters a hanzi and an English company name must share to be one brand (two syllables, most
+#: brands: huisheng, julong, tengtian).
+_BRAND_LETTERS = 6
+
+
 def _company(lv: ComparisonSettings) -> Comparison:
     def exact(v: PairView, m: Mask) -> Mask:
         return v.eq("company_key") | v.eq("company_key_pinyin")
@@ -764,6 +771,10 @@ def _company(lv: ComparisonSettings) -> Comparison:
                 (b.str.len_chars() >= shortest) & a.str.contains(b, literal=True)
             )
             out |= v.holds(col, m, one_in_other)
+        # one name in hanzi, the other in English: the brand is the hanzi name's first syllables and the English
+        # name's first word (汇盛商贸 / Huisheng Trading, 巨隆阀门 / Julong Valve): their pinyin starts alike
+        scripts = m & ~out & v.holds("company_key", m & ~out, a.str.contains(_HANZI) != b.str.contains(_HANZI))
+        out |= v.holds("company_key_pinyin", scripts, a.str.slice(0, _BRAND_LETTERS) == b.str.slice(0, _BRAND_LETTERS))
         return out
 
     return Comparison(

@@ -180,6 +180,14 @@ def test_company_levels_see_a_brand_inside_the_full_name() -> None:
     assert _levels(full, {"company": "华兴科技"}, "company") == "else"
 
 
+def test_a_company_in_hanzi_and_in_english_agree_on_the_brand() -> None:
+    hanzi = {"company": "聊城汇盛商贸有限公司"}
+    assert _levels(hanzi, {"company": "Huisheng Trading Company Limited"}, "company") == "contains"
+    assert _levels({"company": "济南巨隆阀门有限公司"}, {"company": "Julong Valve Co., Ltd"}, "company") == "contains"
+    assert _levels(hanzi, {"company": "Haizhong Technology Co., Ltd"}, "company") == "else"
+    assert _levels(hanzi, {"company": "Huiyuan Trading Ltd"}, "company") == "else"  # one syllable alike is not enough
+
+
 def test_address_levels() -> None:
     base = {"address": "12 High St", "city": "Bristol", "postcode": "BS1 4DJ"}
     assert _levels(base, {"address": "12 High Street", "city": "Bristol"}, "address", region="GB") == "same_street"
