@@ -503,14 +503,15 @@ def _starts_other(v: PairView, mask: Mask) -> Mask:
 
 
 def _inside_other(v: PairView, mask: Mask) -> Mask:
-    """Where one side's first given name (3+ letters) lies inside the other's: a short form cut from the middle or
-    the end (``topher`` / ``christopher``, ``bec`` / ``rebecca``, ``jane`` / ``sarah-jane``)."""
+    """Where one side's first given name (4+ letters) lies inside the other's: a short form cut from the middle or
+    the end (``topher`` / ``christopher``, ``lotte`` / ``charlotte``, ``jane`` / ``sarah-jane``). Three letters are
+    not enough there: ``ian`` / ``brian``, ``dan`` / ``jordan`` and ``eve`` / ``steve`` are siblings' names."""
     a, b = pl.col("a"), pl.col("b")
     return v.holds(
         "_giv_raw",
         mask,
-        ((a.str.len_chars() >= 3) & b.str.contains(a, literal=True))
-        | ((b.str.len_chars() >= 3) & a.str.contains(b, literal=True)),
+        ((a.str.len_chars() >= 4) & b.str.contains(a, literal=True))
+        | ((b.str.len_chars() >= 4) & a.str.contains(b, literal=True)),
     )
 
 

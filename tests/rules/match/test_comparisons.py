@@ -39,7 +39,8 @@ def _levels(left: dict[str, Any], right: dict[str, Any], comparison: str, **norm
         ("Cass Evans", "Cassandra Evans", "initial"),  # a short form no nickname list has
         ("Sam Evans", "Samantha Evans", "same_key"),  # a nickname
         ("Topher Evans", "Christopher Evans", "initial"),  # a short form cut from the end
-        ("Bec Evans", "Rebecca Evans", "initial"),  # … or from the middle
+        ("Lotte Evans", "Charlotte Evans", "initial"),  # … or from the middle
+        ("Ian Evans", "Brian Evans", "other_given"),  # three letters inside another name: siblings, not a short form
         ("Jane Evans", "Sarah-Jane Evans", "initial"),  # one part of a double given name
         ("陈总", "陈芳", "family_only"),
         ("王芳", "王强", "same_family"),  # siblings, colleagues of one surname: not a typo
