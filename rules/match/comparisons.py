@@ -630,7 +630,7 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
         # neighbouring digits are swapped; on the dates as numbers, digit by digit (rapidfuzz on the text took 0.8 s
         # of a million people's 3M pairs)
         out = np.zeros(v.n, dtype=bool)
-        idx = np.flatnonzero(m & v.both("_dob"))
+        idx = np.flatnonzero(m & v.both("_dob_num"))
         if not len(idx):
             return out
         power = 10 ** np.arange(8, dtype=np.int64)[:, None]
@@ -1216,7 +1216,7 @@ def _side_table(
     if "_dob_days" in side.columns:
         side = side.with_columns(
             pl.when(pl.col("_dob_days").is_null()).then(None).otherwise(pl.col("_dob")).alias("_dob")
-        ).with_columns(pl.col("_dob").cast(pl.Int32).alias("_dob_num"))
+        ).with_columns(pl.col("_dob").cast(pl.Int32, strict=False).alias("_dob_num"))
     if {"email_local", "_fam"} <= set(side.columns):
         side = side.with_columns(_local_is_name(side).alias("_local_is_name"))
     numbers = _number_stats(side if population is None else _holding_numbers(population, side))
