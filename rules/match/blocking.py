@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from rules.errors import RuleError
@@ -41,7 +42,9 @@ __all__ = [
     "estimate_pairs",
     "estimate_recall",
     "fit_to_budget",
+    "rule_bits",
     "rule_keys",
+    "sample_loose",
     "slice_pairs",
     "split_blocks",
     "union_pairs",
@@ -84,7 +87,7 @@ AUTO_RULES: tuple[BlockingRule, ...] = (
     _rule("_fam_sx", "_giv_sx", "postcode", max_block=60),
     _rule("name_key", max_block=25),
     _rule("_sylkey", max_block=25),
-    _rule("_fam_sx", "_giv_sx", max_block=25),
+    _rule("_fam_sx", "_giv_sx", max_block=10),
 )
 
 #: Looser rules, one column each, added after :data:`AUTO_RULES` while the pair budget lasts (a small table can
@@ -439,6 +442,39 @@ def slice_pairs(one: np.ndarray, other: np.ndarray, same: bool) -> pl.DataFrame:
     left, right = np.repeat(one, len(other)), np.tile(other, len(one))
     keep = left < right if same else np.ones(len(left), dtype=bool)
     return pl.DataFrame({"left": np.minimum(left, right)[keep], "right": np.maximum(left, right)[keep]})
+
+
+def sample_loose(
+    pairs: pl.DataFrame, rules: list[BlockingRule], limit: int, seed: int
+) -> tuple[pl.DataFrame, np.ndarray | None, pl.DataFrame | None]:
+    """The candidate pairs (see :func:`candidate_pairs`) with those that only untrained rules propose cut to a
+    random sample of ``limit`` when there are more; each kept pair's weight in the class priors (the number of
+    such pairs over ``limit`` for the sampled ones, 1 for the others); and the pairs left out. When nothing is cut:
+    ``pairs, None, None``. The sample is the ``limit`` pairs whose hash of ``(left, right, seed)`` is smallest:
+    the same pairs on every run and machine, in the order of ``pairs``."""
+    if not pairs.height or all(rule.train for rule in rules):
+        return pairs, None, None
+    bits = rule_bits(pairs["rules"], [rule.name for rule in rules])
+    trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
+    loose = np.flatnonzero((bits & trained) == 0)
+    if len(loose) <= limit:
+        return pairs, None, None
+    left = pairs["left"].to_numpy()[loose].astype(np.uint64)
+    right = pairs["right"].to_numpy()[loose].astype(np.uint64)
+    hashed = _mixed(_mixed(left ^ np.uint64(seed)) ^ right)
+    keep = np.ones(pairs.height, dtype=bool)
+    keep[loose[np.argpartition(hashed, limit)[limit:]]] = False
+    weight = np.where((bits & trained) == 0, len(loose) / limit, 1.0)[keep]
+    mask = pl.Series(keep)
+    return pairs.filter(mask), weight, pairs.filter(~mask)
+
+
+def _mixed(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finaliser: each 64-bit value mixed into one that looks random (wrapping arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.asarray(x ^ (x >> np.uint64(31)), dtype=np.uint64)
 
 
 def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule], dtype: pl.DataType) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from .blocking import (
     estimate_recall,
     fit_to_budget,
     rule_bits,
+    sample_loose,
 )
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison, PairComparer
 from .constraints import (
@@ -34,6 +35,8 @@ from .prepare import RID, check_rid, is_prepared, prepare_records
 from .settings import BlockingRule, MatchSettings
 
 __all__ = [
+    "LOOSE_MATCH_SHARE",
+    "LOOSE_SAMPLE_RECORDS",
     "Engine",
     "LocalEngine",
     "MatchResult",
@@ -167,6 +170,30 @@ def _scored(
         probability.append(chunk["match_probability"].to_numpy())
         kept.append(chunk.filter(pl.col("match_probability") >= floor) if floor > 0 else chunk)
     return pl.concat(kept), np.concatenate(probability)
+
+
+#: Records from which the pairs only loose rules propose are sampled past ``MatchSettings.loose_pairs``: a smaller
+#: table compares them all (a second of work at most, and its loose rules are much of its recall: Febrl4's 1%).
+LOOSE_SAMPLE_RECORDS = 100_000
+#: The loose rules' pairs left out of the sample are compared after all when, by the sample, they would add more
+#: than this share of the links (pairs at or above the match threshold), or as many.
+LOOSE_MATCH_SHARE = 0.001
+
+
+def _worth_comparing(left_out: pl.DataFrame, probability: np.ndarray, weight: np.ndarray, threshold: float) -> bool:
+    """Whether the loose rules' pairs left out of the sample hold links worth finding: the sample's links, each
+    standing for ``weight`` pairs, against :data:`LOOSE_MATCH_SHARE` of all links. (Links, not the sum of
+    probabilities: a quarter of a million strangers at 10⁻⁴ each would add up to matches nobody would link.)"""
+    links = probability >= threshold
+    expected = float((weight - 1.0)[links].sum())
+    if expected >= LOOSE_MATCH_SHARE * max(float(links.sum()), 1.0):
+        return True
+    logger.info(
+        "%s pairs only loose rules propose left uncompared: about %.0f links among them, by a sample",
+        f"{left_out.height:,}",
+        expected,
+    )
+    return False
 
 
 def generations_apart(model: MatchModel) -> bool:
@@ -382,16 +409,32 @@ def match(
     plan = derive_rules(prepared, settings)
     rules = list(plan.rules)
     pairs = engine.candidate_pairs(prepared, rules)
+    pair_weight = left_out = None
+    if prepared.height >= LOOSE_SAMPLE_RECORDS:
+        pairs, pair_weight, left_out = sample_loose(pairs, rules, settings.loose_pairs, settings.training.seed)
     compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     if model is None:
         extra = _training_pairs(prepared, comparer, settings)
-        model = fit(comparer, pairs, compared, settings, rules, labels, extra_sessions=extra)
+        model = fit(comparer, pairs, compared, settings, rules, labels, extra_sessions=extra, pair_weight=pair_weight)
     else:
         model.check_specs(comparer.comparisons)
     scored, probability = _scored(comparer, pairs, model, compared, settings.keep_pairs_above)
     # what is not needed any more goes now, not at the return: the clusters and review are made beside whatever is
     # still held (1M people: 3.06 -> 2.90 GiB)
     del compared  # the levels live on in `scored` (5M pairs: 0.2 GiB)
+    if (
+        left_out is not None
+        and pair_weight is not None
+        and _worth_comparing(left_out, probability, pair_weight, settings.threshold)
+    ):
+        # a small or messy table, whose loose rules are much of its recall: every pair is compared after all (the
+        # priors stay the sample's estimate), the sample's scores dropped first so that memory peaks as before
+        del scored, probability
+        pairs = pl.concat([pairs, left_out]).sort("left", "right")
+        del left_out
+        compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
+        scored, probability = _scored(comparer, pairs, model, compared, settings.keep_pairs_above)
+        del compared
     recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
     blocking = _blocking_table(plan, pairs, recall)
     candidates = pairs.height

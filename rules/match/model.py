@@ -248,13 +248,16 @@ def _level_counts(tally: np.ndarray, first_costly: int | None) -> np.ndarray:
     return counts
 
 
-def _patterns(level_arrays: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct comparison-vector patterns (rows of level indexes) and how many pairs have each."""
+def _patterns(
+    level_arrays: list[np.ndarray], sizes: list[int], weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct comparison-vector patterns (rows of level indexes) and how many pairs have each (the sum of their
+    ``weight`` when given)."""
     code = np.zeros(len(level_arrays[0]), dtype=np.int64)
     for arr, size in zip(level_arrays, sizes, strict=True):
         code = code * (size + 1) + arr.astype(np.int64)
     # counted by polars' hash grouping, then sorted: np.unique's sort took most of a million-pair session
-    found = pl.DataFrame({"code": code}).group_by("code").len().sort("code")
+    found = _counted(pl.DataFrame({"code": code}), "code", weight)
     uniq, counts = found["code"].to_numpy(), found["len"].to_numpy()
     pats = np.zeros((len(uniq), len(sizes)), dtype=np.int64)
     rest = uniq.copy()
@@ -262,6 +265,14 @@ def _patterns(level_arrays: list[np.ndarray], sizes: list[int]) -> tuple[np.ndar
         pats[:, c] = rest % (sizes[c] + 1)
         rest //= sizes[c] + 1
     return pats, counts.astype(np.float64)
+
+
+def _counted(frame: pl.DataFrame, key: str, weight: np.ndarray | None) -> pl.DataFrame:
+    """``key`` and ``len``: the rows per distinct key (the sum of their ``weight`` when given), in key order (the
+    sums in one order: the same result every run)."""
+    if weight is None:
+        return frame.group_by(key).len().sort(key)
+    return frame.with_columns(pl.Series("len", weight)).group_by(key).agg(pl.col("len").sum()).sort(key)
 
 
 def _likelihoods(pats: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
@@ -479,6 +490,7 @@ def fit(
     rules: list[BlockingRule],
     labels: pl.DataFrame | None = None,
     extra_sessions: Callable[[Comparison], tuple[str, BlockingRule, Compared] | None] | None = None,
+    pair_weight: np.ndarray | None = None,
 ) -> MatchModel:
     """Estimate a :class:`MatchModel` from the candidate pairs of a set of records.
 
@@ -491,6 +503,8 @@ def fit(
         labels: optional ``left, right, is_match`` (bool) of known pairs; their levels add to m (matches only).
         extra_sessions: for a comparison no session estimated, pairs to train it on (a training-only blocking
             rule's name, the rule and its compared pairs), or None.
+        pair_weight: how many candidate pairs each compared pair stands for in the class priors (a sample of the
+            loose rules' pairs: see :func:`rules.match.blocking.sample_loose`); None: one each.
     """
     comparisons = comparer.comparisons
     u = _u_probabilities(comparer, settings)
@@ -573,7 +587,7 @@ def fit(
     m_final = [_floored(x, settings.training.m_floor) for x in m_final]
     r_final = [_floored(x, settings.training.m_floor) for x in r_final]
     u_final = [u[c.name] for c in comparisons]
-    lam_m, lam_r = _global_priors(compared, comparisons, m_final, r_final, u_final, comparer.n)
+    lam_m, lam_r = _global_priors(compared, comparisons, m_final, r_final, u_final, comparer.n, pair_weight)
     model = MatchModel(
         prior=lam_m,
         prior_related=lam_r,
@@ -596,7 +610,7 @@ def fit(
         untrained=untrained,
         blocking=[r.model_dump(mode="json") for r in all_rules],
     )
-    model.prior, model.prior_related = _priors_as_scored(model, compared)
+    model.prior, model.prior_related = _priors_as_scored(model, compared, pair_weight)
     return model
 
 
@@ -613,6 +627,7 @@ def _global_priors(
     r: list[np.ndarray],
     u: list[np.ndarray],
     n: int,
+    weight: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """λm and λr, first estimate: a fixed point over all N·(N−1)/2 pairs, those outside the candidates being
     unrelated, by comparison-vector pattern with one u per level (:func:`_priors_as_scored` refines it)."""
@@ -621,7 +636,7 @@ def _global_priors(
         return 1.0 / total, 0.0
     veto = compared.veto if compared.veto is not None else np.zeros(len(compared), dtype=bool)
     arrays = [compared.levels[c.name] for c in comparisons] + [veto.astype(np.int8)]
-    pats, counts = _patterns(arrays, [len(c.levels) for c in comparisons] + [1])
+    pats, counts = _patterns(arrays, [len(c.levels) for c in comparisons] + [1], weight)
     lu = np.maximum(_likelihoods(pats, u), 1e-300)
     bf_m = np.where(pats[:, -1] == 1, 0.0, _likelihoods(pats, m) / lu)
     bf_r = _likelihoods(pats, r) / lu
@@ -657,12 +672,12 @@ def _steps(log2: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(log2 * _PRIOR_GRID, -(2.0**30), 2.0**30)).astype(np.int32)
 
 
-def _priors_as_scored(model: MatchModel, compared: Compared) -> tuple[float, float]:
+def _priors_as_scored(model: MatchModel, compared: Compared, weight: np.ndarray | None = None) -> tuple[float, float]:
     """λm and λr: the fixed point of :func:`_global_priors` on the likelihoods :func:`score` uses, each pair's u
     adjusted by its values' frequency (``model.prior`` corrects the frequencies for a person's own duplicates).
 
     The pairs are grouped by their likelihood ratios M/U and R/U, rounded to 1/64 of a bit, so each iteration
-    runs over the groups, not the pairs."""
+    runs over the groups, not the pairs; a pair counts ``weight`` pairs when given."""
     total = max(model.n_records * (model.n_records - 1) / 2, 1.0)
     if not len(compared):
         return model.prior, model.prior_related
@@ -680,7 +695,7 @@ def _priors_as_scored(model: MatchModel, compared: Compared) -> tuple[float, flo
         found["m"][compared.veto] = _VETOED
     # one 64-bit key per pair: M/U's step in the high half, R/U's in the low
     key = (found["m"].astype(np.int64) << 32) | (found["r"].astype(np.int64) & 0xFFFFFFFF)
-    groups = pl.DataFrame({"key": key}).group_by("key").len().sort("key")  # sums in one order: the same λ every run
+    groups = _counted(pl.DataFrame({"key": key}), "key", weight)
     keys, counts = groups["key"].to_numpy(), groups["len"].to_numpy().astype(np.float64)
     steps_m, steps_r = keys >> 32, (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
     bf_m = np.where(steps_m == _VETOED, 0.0, np.exp2(steps_m / _PRIOR_GRID))

@@ -15,9 +15,9 @@ from rules.match import (
     estimate_pairs,
     prepare_records,
 )
-from rules.match.blocking import estimate_recall
+from rules.match.blocking import estimate_recall, rule_bits, sample_loose
 
-from .conftest import records
+from .conftest import PEOPLE_CONFIG, records
 
 PEOPLE = [
     {"key": "a", "full_name": "John Smith", "birth_date": "1980-01-02", "address": "1 High St", "postcode": "2000"},
@@ -173,3 +173,26 @@ def test_recall_is_estimated_from_the_sure_pairs() -> None:
     assert recall["total"] == pytest.approx(1.0)
     assert recall["name_key"] == pytest.approx(1.0)
     assert recall["_dob≤1000"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_the_pairs_only_loose_rules_propose_are_sampled_beyond_a_limit(
+    people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+) -> None:
+    prepared = prepare_records(people[0])
+    rules = list(derive_rules(prepared, PEOPLE_CONFIG.match).rules)
+    pairs = candidate_pairs(prepared, rules)
+    names = [rule.name for rule in rules]
+    trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
+    loose = int(((rule_bits(pairs["rules"], names) & trained) == 0).sum())
+    assert loose > 4000, "the table's loose rules propose pairs of their own"
+    assert sample_loose(pairs, rules, loose, seed=7) == (pairs, None, None)  # within the limit: untouched
+
+    limit = loose // 4
+    kept, weight, left_out = sample_loose(pairs, rules, limit, seed=7)
+    assert weight is not None and left_out is not None
+    assert pl.concat([kept, left_out]).sort("left", "right").equals(pairs)  # nothing lost, nothing twice
+    sampled = (rule_bits(kept["rules"], names) & trained) == 0
+    assert sampled.sum() == limit and not ((rule_bits(left_out["rules"], names) & trained) != 0).any()
+    assert np.allclose(weight[sampled], loose / limit) and (weight[~sampled] == 1).all()
+    assert sample_loose(pairs, rules, limit, seed=7)[0].equals(kept)  # the same sample every run
+    assert not sample_loose(pairs, rules, limit, seed=8)[0].equals(kept)

@@ -166,3 +166,27 @@ def test_class_shares_are_what_the_scored_pairs_add_up_to(
         assert model.prior_related > 0
         assert p.sum() / total == pytest.approx(model.prior, rel=0.01)
         assert related.sum() / total == pytest.approx(model.prior_related, rel=0.01)
+
+
+def test_a_sample_of_the_loose_rules_pairs_gives_the_priors_all_of_them_give(
+    people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    people_trained: MatchResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a big table, the pairs only loose rules propose are sampled past ``loose_pairs``: each sampled pair stands
+    for the ones left out in the class priors, which barely move; the rest are compared only when the sample says
+    they hold links worth finding."""
+    full = people_trained
+    settings = PEOPLE_CONFIG.match.model_copy(update={"loose_pairs": 5_000})
+    assert match(people[0], settings).pairs.height == full.pairs.height  # a small table: every pair compared
+
+    monkeypatch.setattr("rules.match.engine.LOOSE_SAMPLE_RECORDS", 1_000)
+    thinned = match(people[0], settings)
+    assert thinned.model.prior == pytest.approx(full.model.prior, rel=0.02)
+    assert thinned.model.prior_related == pytest.approx(full.model.prior_related, rel=0.1)
+    assert thinned.pairs.height < full.pairs.height - 5_000  # the sample found no links to speak of: left out
+
+    monkeypatch.setattr("rules.match.engine.LOOSE_MATCH_SHARE", 0.0)  # any link counts: compared after all
+    again = match(people[0], settings)
+    assert again.pairs.height == full.pairs.height
+    assert again.model.prior_related == thinned.model.prior_related
