@@ -427,8 +427,8 @@ def match(
         and pair_weight is not None
         and _worth_comparing(left_out, probability, pair_weight, settings.threshold)
     ):
-        # a small or messy table, whose loose rules are much of its recall: every pair is compared after all (the
-        # priors stay the sample's estimate), the sample's scores dropped first so that memory peaks as before
+        # a messy table, whose loose rules are much of its recall: every pair is compared after all (the priors
+        # stay the sample's estimate), the sample's scores dropped first so that memory peaks as before
         del scored, probability
         pairs = pl.concat([pairs, left_out]).sort("left", "right")
         del left_out

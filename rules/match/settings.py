@@ -126,10 +126,12 @@ class MatchSettings(BaseModel):
     #: Automatic blocking adds looser one-column rules while all rules together stay under this many candidate
     #: pairs per record (and at least a million pairs in all).
     pair_budget_per_record: int = Field(default=10, ge=0)
-    #: Pairs that only untrained (loose) rules propose are compared and scored up to this many; beyond it a random
-    #: sample of this size is (fixed seed), each sampled pair standing for the ones left out in the class priors.
-    #: In a big table such pairs are mostly strangers and relatives: they add little recall but move the related
-    #: prior, which the sample still measures (1M people: 1.2M such pairs, 300 of them true).
+    #: From 100k records (``rules.match.engine.LOOSE_SAMPLE_RECORDS``), pairs that only untrained (loose) rules
+    #: propose are compared and scored up to this many; beyond it a random sample of this size is (fixed seed),
+    #: each sampled pair standing for the ones left out in the class priors, and the rest are compared too only
+    #: when the sample's links, scaled up, reach 0.1% of all links. In a big table such pairs are mostly strangers
+    #: and relatives: they add little recall but move the related prior, which the sample still measures (1M
+    #: people: 1.2M such pairs, 300 of them true).
     loose_pairs: int = Field(default=250_000, ge=1)
     #: Upper bound of the candidate pairs of one rule, estimated before joining (Σ n·(n−1)/2 over its blocks).
     #: A listed rule over it is an error; an automatic rule is capped to fit.
