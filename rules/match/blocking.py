@@ -454,9 +454,9 @@ def sample_loose(
     the same pairs on every run and machine, in the order of ``pairs``."""
     if not pairs.height or all(rule.train for rule in rules):
         return pairs, None, None
-    bits = rule_bits(pairs["rules"], [rule.name for rule in rules])
     trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
-    loose = np.flatnonzero((bits & trained) == 0)
+    only_loose = (rule_bits(pairs["rules"], [rule.name for rule in rules]) & trained) == 0
+    loose = np.flatnonzero(only_loose)
     if len(loose) <= limit:
         return pairs, None, None
     left = pairs["left"].to_numpy()[loose].astype(np.uint64)
@@ -464,7 +464,7 @@ def sample_loose(
     hashed = _mixed(_mixed(left ^ np.uint64(seed)) ^ right)
     keep = np.ones(pairs.height, dtype=bool)
     keep[loose[np.argpartition(hashed, limit)[limit:]]] = False
-    weight = np.where((bits & trained) == 0, len(loose) / limit, 1.0)[keep]
+    weight = np.where(only_loose, len(loose) / limit, 1.0)[keep]
     mask = pl.Series(keep)
     return pairs.filter(mask), weight, pairs.filter(~mask)
 

@@ -57,7 +57,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from .linkage import sorted_unique
-from .prepare import RID
+from .prepare import HANZI, RID
 from .settings import ComparisonSettings, MatchSettings
 
 #: Chunks of pairs compared at once, in threads: numpy, polars and rapidfuzz release the GIL for most of the work.
@@ -492,27 +492,27 @@ class PairView:
 # ------------------------------------------------------------------------------------------------- the levels
 
 
+def _one_in_other(shortest: int, found: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> pl.Expr:
+    """Over the two sides ``a`` and ``b`` of :meth:`PairView.holds`: one side, ``shortest`` characters or more, is
+    ``found(in_text, text)`` in the other (``found`` e.g. ``str.starts_with`` or a literal ``str.contains``)."""
+    a, b = pl.col("a"), pl.col("b")
+    return ((a.str.len_chars() >= shortest) & found(b, a)) | ((b.str.len_chars() >= shortest) & found(a, b))
+
+
+def _inside(text: pl.Expr, part: pl.Expr) -> pl.Expr:
+    return text.str.contains(part, literal=True)
+
+
 def _starts_other(v: PairView, mask: Mask) -> Mask:
     """Where one side's first given name (3+ letters) begins the other's (``chris`` / ``christopher``)."""
-    a, b = pl.col("a"), pl.col("b")
-    return v.holds(
-        "_giv_raw",
-        mask,
-        ((a.str.len_chars() >= 3) & b.str.starts_with(a)) | ((b.str.len_chars() >= 3) & a.str.starts_with(b)),
-    )
+    return v.holds("_giv_raw", mask, _one_in_other(3, lambda text, part: text.str.starts_with(part)))
 
 
 def _inside_other(v: PairView, mask: Mask) -> Mask:
     """Where one side's first given name (4+ letters) lies inside the other's: a short form cut from the middle or
     the end (``topher`` / ``christopher``, ``lotte`` / ``charlotte``, ``jane`` / ``sarah-jane``). Three letters are
     not enough there: ``ian`` / ``brian``, ``dan`` / ``jordan`` and ``eve`` / ``steve`` are siblings' names."""
-    a, b = pl.col("a"), pl.col("b")
-    return v.holds(
-        "_giv_raw",
-        mask,
-        ((a.str.len_chars() >= 4) & b.str.contains(a, literal=True))
-        | ((b.str.len_chars() >= 4) & a.str.contains(b, literal=True)),
-    )
+    return v.holds("_giv_raw", mask, _one_in_other(4, _inside))
 
 
 def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
@@ -749,8 +749,6 @@ def _email(lv: ComparisonSettings) -> Comparison:
     )
 
 
-#: A character in the CJK blocks (a company name written in hanzi).
-_HANZI = r"[\u3400-\u9fff]"
 #: Leading pinyin letters a hanzi and an English company name must share to be one brand (two syllables, most
 #: brands: huisheng, julong, tengtian).
 _BRAND_LETTERS = 6
@@ -768,13 +766,10 @@ def _company(lv: ComparisonSettings) -> Comparison:
         a, b = pl.col("a"), pl.col("b")
         out = np.zeros(v.n, dtype=bool)
         for col, shortest in (("company_key", 2), ("company_key_pinyin", 4)):
-            one_in_other = ((a.str.len_chars() >= shortest) & b.str.contains(a, literal=True)) | (
-                (b.str.len_chars() >= shortest) & a.str.contains(b, literal=True)
-            )
-            out |= v.holds(col, m, one_in_other)
+            out |= v.holds(col, m, _one_in_other(shortest, _inside))
         # one name in hanzi, the other in English: the brand is the hanzi name's first syllables and the English
         # name's first word (汇盛商贸 / Huisheng Trading, 巨隆阀门 / Julong Valve): their pinyin starts alike
-        scripts = m & ~out & v.holds("company_key", m & ~out, a.str.contains(_HANZI) != b.str.contains(_HANZI))
+        scripts = m & ~out & v.holds("company_key", m & ~out, a.str.contains(HANZI) != b.str.contains(HANZI))
         out |= v.holds("company_key_pinyin", scripts, a.str.slice(0, _BRAND_LETTERS) == b.str.slice(0, _BRAND_LETTERS))
         return out
 

@@ -34,7 +34,6 @@ CanonicalInput = Literal[
 ]
 #: Input fields that feed another canonical field: a street (and house number) is part of the address.
 _TARGET = {"first_name": "given_name", "last_name": "family_name", "street": "address"}
-_CJK = r"[\u3400-\u9fff]"
 
 
 class DedupeConfig(BaseModel):

@@ -42,7 +42,8 @@ from rules.normalise import all_words_pinyin, formal_given_name, is_mobile_numbe
 __all__ = ["RID", "check_rid", "is_prepared", "prepare_records"]
 
 RID = "_rid"
-_CJK = r"[\u3400-\u9fff]"
+#: A character in the CJK blocks (text written in hanzi).
+HANZI = r"[\u3400-\u9fff]"
 #: Western street types, spelled out so that ``12 High St`` and ``12 high street`` compare equal.
 STREET_TYPES: dict[str, str] = {
     "st": "street",
@@ -129,7 +130,7 @@ def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
     out = df.with_columns(
         generation.replace({"jnr": "jr", "junior": "jr", "ii": "jr", "snr": "sr", "senior": "sr"}).alias("_gen"),
         full.str.to_lowercase().str.replace_all(r"[\s·.,'\-]+", " ").str.strip_chars().alias("_fname"),
-        full.str.contains(_CJK).fill_null(False).alias("_cjk"),
+        full.str.contains(HANZI).fill_null(False).alias("_cjk"),
         tokens.list.get(0, null_on_oob=True).alias("_fam"),
         tokens.list.get(1, null_on_oob=True).alias("_giv_raw"),
     )
@@ -191,7 +192,7 @@ def _street_text(df: pl.DataFrame) -> pl.Expr:
     address = _str(df, "address")
     # Chinese addresses: the text after the district; Western ones: the normaliser's street part
     after_district = address.str.replace(r"^.*?(区|县|旗)", "")
-    return pl.coalesce(street, pl.when(address.str.contains(_CJK)).then(after_district), address)
+    return pl.coalesce(street, pl.when(address.str.contains(HANZI)).then(after_district), address)
 
 
 def _street_folded(text: pl.Expr) -> pl.Expr:
