@@ -115,6 +115,7 @@ def normalise_frame(
     today: dt.date | None = None,
     tz: str = "Asia/Shanghai",
     max_age: int | None = 120,
+    issues: bool = True,
 ) -> pl.DataFrame:
     """Normalise every canonical field column present in ``df``.
 
@@ -144,6 +145,8 @@ def normalise_frame(
         tz: zone of naive timestamps and of the output wall time.
         max_age: oldest plausible age for a birth date (older ones become null with ``implausible``; ``None``
             keeps them: matching a historical table, a date as written is evidence).
+        issues: ``False`` leaves ``_issues`` out (matching alone never reads it; at a million rows its lists
+            cost a second).
     """
     params: dict[str, dict[str, Any]] = {
         "phone": {"region": region},
@@ -162,21 +165,21 @@ def normalise_frame(
         out = out.with_columns(
             result.get_column("value").alias(field),
             *(_part(spec, result, out, part) for part in spec.parts),
-            result.get_column("issues").alias(issue_col),
+            *([result.get_column("issues").alias(issue_col)] if issues else []),
         )
         if spec.fills or spec.overrides:
             out = out.with_columns(_filled(spec, result, out))
-        issue_exprs.append(
-            pl.col(issue_col)
-            .list.eval(pl.element().filter(pl.element() != "empty"))
-            .list.eval(pl.lit(f"{field}.") + pl.element())
-        )
+        if issues:
+            issue_exprs.append(
+                pl.col(issue_col)
+                .list.eval(pl.element().filter(pl.element() != "empty"))
+                .list.eval(pl.lit(f"{field}.") + pl.element())
+            )
     out, moved = _name_from_company(out)
+    if not issues:
+        return out
     if moved is not None:
         issue_exprs.append(pl.when(moved).then(pl.lit(["full_name.from_company"])).otherwise(pl.lit([], ISSUES_DTYPE)))
-    if issue_exprs:
-        issues = pl.concat_list(issue_exprs).alias(ISSUES_COL)
-    else:
-        issues = pl.lit([], dtype=ISSUES_DTYPE).alias(ISSUES_COL)
+    listed = pl.concat_list(issue_exprs) if issue_exprs else pl.lit([], dtype=ISSUES_DTYPE)
     temp = [c for c in out.columns if c.startswith("__issues_")]
-    return out.with_columns(issues).drop(temp)
+    return out.with_columns(listed.alias(ISSUES_COL)).drop(temp)

@@ -73,6 +73,14 @@ def test_normalise_frame_values_parts_and_issues() -> None:
     assert not any(code.endswith(".empty") for row in issues for code in row)
 
 
+def test_without_issues_the_values_and_parts_are_the_same() -> None:
+    """Matching asks for no issue list (``issues=False``): every other column is what a full run makes."""
+    full = normalise_frame(_frame(), today=TODAY)
+    bare = normalise_frame(_frame(), today=TODAY, issues=False)
+    assert ISSUES_COL not in bare.columns
+    assert bare.equals(full.drop(ISSUES_COL))
+
+
 def test_parts_added_for_every_kind_present() -> None:
     out = normalise_frame(_frame(), today=TODAY)
     for kind, parts in PART_COLUMNS.items():
