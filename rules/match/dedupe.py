@@ -141,31 +141,31 @@ def _prepared(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
 
 def _normalised(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
     """The mapped rows normalised, row by row (``record_id`` and ``_rid`` last, as they came)."""
-    from rules.normalise import normalise_frame, normalise_name_parts
+    from rules.normalise import normalise_name_parts
 
     kept = mapped.select("record_id", RID)
     mapped = mapped.drop("record_id", RID)
-
     parts = {"given_name", "family_name"} & set(mapped.columns)
-    named = bool(parts) and "full_name" not in mapped.columns
+    if not parts or "full_name" in mapped.columns:
+        return pl.concat([_fields(mapped, config), kept], how="horizontal")
     absent = pl.Series([None] * mapped.height, dtype=pl.String)
     family, given = (mapped.get_column(c) if c in parts else absent for c in ("family_name", "given_name"))
+    # the two name columns beside the other fields: each is part polars, which lets the other run (1M people: 3.8 ->
+    # 2.8 s)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # the two name columns beside the rest: each is part polars, which lets the other run (1M people: 3.8 -> 2.8 s)
-        names = pool.submit(normalise_name_parts, family, given) if named else None
-        # a birth date too old for a living customer (1902) still tells two records of a historical table apart;
-        # matching reads no issue list
-        normalised = normalise_frame(
-            mapped.drop(*parts) if named else mapped,
-            region=config.region,
-            date_order=config.date_order,
-            max_age=None,
-            issues=False,
-        )
-        if names is not None:
-            named_parts = names.result().rename({"value": "full_name"}).drop("issues")
-            normalised = pl.concat([normalised, named_parts], how="horizontal")
-    return pl.concat([normalised, kept], how="horizontal")
+        names = pool.submit(normalise_name_parts, family, given)
+        fields = _fields(mapped.drop(*parts), config)
+        named = names.result().rename({"value": "full_name"}).drop("issues")
+    return pl.concat([fields, named, kept], how="horizontal")
+
+
+def _fields(mapped: pl.DataFrame, config: DedupeConfig) -> pl.DataFrame:
+    """The canonical fields of ``mapped`` normalised as matching wants them: no issue lists (matching reads none),
+    and a birth date too old for a living customer (1902) kept, since it still tells two records of a historical
+    table apart."""
+    from rules.normalise import normalise_frame
+
+    return normalise_frame(mapped, region=config.region, date_order=config.date_order, max_age=None, issues=False)
 
 
 def _strongest_links(result: MatchResult) -> pl.DataFrame:
