@@ -149,9 +149,16 @@ def checked_frame(
 
 
 def _check_unique(df: pl.DataFrame, keys: Sequence[str], what: str) -> None:
-    duplicated = df.select(keys).is_duplicated()
+    """Fail when two rows share a key. The keys are hashed first: distinct hashes are distinct keys, and only rows
+    whose hash repeats are compared on the keys themselves (``is_duplicated`` on the key columns of all the rows
+    took 350 MiB for 1.3M provenance rows, more than the rest of the load)."""
+    hashed = df.select(pl.struct(keys).hash()).to_series()
+    if hashed.n_unique() == df.height:
+        return
+    suspects = df.filter(hashed.is_duplicated())
+    duplicated = suspects.select(keys).is_duplicated()
     if duplicated.any():
-        example = df.filter(duplicated).row(0)
+        example = suspects.filter(duplicated).row(0)
         raise ValueError(f"{what}: {int(duplicated.sum())} rows share a key {list(keys)}, e.g. {example[: len(keys)]}")
 
 
@@ -1059,14 +1066,15 @@ def _sync_children(
     optional = tuple(c for c in child.values if c not in child.required)
     df = checked_frame(rows, what, (*child.key, *child.required), optional)
     _check_unique(df, child.key, what)
-    outside = set(df["customer_id"].unique().to_list()) - set(customer_ids)
-    if outside:
-        raise ValueError(f"{what}: rows for customers not in customer_ids, e.g. {sorted(outside)[:3]}")
     if name == "contact_point":
         _check_values(df, "kind", ("phone", "email", "wechat"), what)
         df = df.with_columns(pl.col("valid").cast(pl.Boolean))
     text_cols = [c for c in (*child.key, *child.values) if c != "valid"]
     df = df.with_columns(pl.col(text_cols).cast(pl.String)).select(*child.key, *child.values)
+    ids = pl.DataFrame({"customer_id": pl.Series(customer_ids, dtype=pl.String)})
+    outside = df.select("customer_id").unique().join(ids, on="customer_id", how="anti").get_column("customer_id")
+    if outside.len():
+        raise ValueError(f"{what}: rows for customers not in customer_ids, e.g. {outside.sort().head(3).to_list()}")
     _check_lengths(table, df, "customer_id")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -1074,7 +1082,6 @@ def _sync_children(
     target = _Target(table, child.key, child.values, tuple(df.columns), child.values)
     stored_any = _has_rows(session, table)
     empty = _empty_stored(child.key, child.values, schema)
-    ids = pl.DataFrame({"customer_id": pl.Series(customer_ids, dtype=pl.String)})
     counts, deleted = UpsertCounts(), 0
     order = _key_order(df, child.key)
     for id_lo, id_hi, row_lo, row_hi in _customer_batches(ids["customer_id"], df["customer_id"][order], batch_size):

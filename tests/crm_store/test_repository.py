@@ -254,6 +254,27 @@ def test_upsert_source_records_rejects_bad_frames(session: Session, frame: pl.Da
         upsert_source_records(session, frame)
 
 
+def test_a_shared_key_among_many_rows_is_counted_and_named(session: Session) -> None:
+    """The key check hashes the keys first: two shared keys among 5,000 rows are still found, counted and the
+    first one named; distinct keys pass."""
+    n = 5_000
+    rows = pl.DataFrame(
+        {
+            "source": ["crm"] * n,
+            "source_key": [str(i) for i in range(n)],
+            "row_hash": ["h"] * n,
+            "payload": ["{}"] * n,
+            "status": ["loaded"] * n,
+            "run_id": ["run-1"] * n,
+        }
+    )
+    twice = pl.concat([rows, rows.slice(4321, 1), rows.slice(17, 1)])
+    message = "4 rows share a key ['source', 'source_key'], e.g. ('crm', '17')"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        upsert_source_records(session, twice)
+    assert upsert_source_records(session, rows) == UpsertCounts(inserted=n)
+
+
 # -------------------------------------------------------------------------------------------- customer
 
 
