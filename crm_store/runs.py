@@ -31,7 +31,15 @@ from crm_store._frames import (
 from crm_store.access import Principal, scoped
 from crm_store.audit import append_event, os_user
 from crm_store.models import Customer, ExtractCursor, MergeEvent, PipelineRun, SourceSchema
-from crm_store.upsert import ROW_INDEX, UpsertCounts, checked_frame, select_where_in, write_columns, write_rows
+from crm_store.upsert import (
+    BATCH_ROWS,
+    ROW_INDEX,
+    UpsertCounts,
+    checked_frame,
+    select_where_in,
+    write_columns,
+    write_rows,
+)
 
 __all__ = [
     "ERROR_CHARS",
@@ -346,7 +354,12 @@ def _sorted_members(members: list[Any]) -> tuple[list[Any], str]:
 
 
 def record_merge_events(
-    session: Session, run_id: str, events: pl.DataFrame, *, now: dt.datetime | None = None
+    session: Session,
+    run_id: str,
+    events: pl.DataFrame,
+    *,
+    now: dt.datetime | None = None,
+    batch_size: int = BATCH_ROWS,
 ) -> UpsertCounts:
     """Record merges; an event whose ``(customer_id, members)`` is already recorded is skipped.
 
@@ -358,17 +371,38 @@ def record_merge_events(
         events: ``customer_id``, ``members`` (list, or JSON text of one); optional ``evidence`` (scores per
             comparison: JSON text, dict or struct).
         now: ``created_at`` of new events (default: the current UTC time).
+        batch_size: events parsed and written at a time (their members as Python lists are the memory this adds).
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     table = table_of(MergeEvent)
     what = "record_merge_events"
     df = checked_frame(events, what, ("customer_id", "members"), ("evidence",))
-    members = json_values(df["members"])
+    created = now or utcnow()
+    seen: set[tuple[str, str]] = set()
+    inserted = 0
+    for start in range(0, df.height, batch_size):
+        inserted += _record_batch(session, table, run_id, df.slice(start, batch_size), created, seen, what)
+    return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
+
+
+def _record_batch(
+    session: Session,
+    table: sa.Table,
+    run_id: str,
+    batch: pl.DataFrame,
+    created: dt.datetime,
+    seen: set[tuple[str, str]],
+    what: str,
+) -> int:
+    """Insert the events of ``batch`` not recorded yet (nor ``seen`` earlier in the same call); the number
+    inserted."""
+    members = json_values(batch["members"])
     if any(not isinstance(m, list) or not m for m in members):
         raise ValueError(f"{what}: members must be a non-empty list per event")
-    evidence = json_values(df["evidence"])
-    seen: set[tuple[str, str]] = set()
+    evidence = json_values(batch["evidence"])
     columns: dict[str, list[Any]] = {"customer_id": [], "members": [], "evidence": [], "members_hash": []}
-    for customer_id, member_list, event_evidence in zip(df["customer_id"].to_list(), members, evidence, strict=True):
+    for customer_id, member_list, event_evidence in zip(batch["customer_id"].to_list(), members, evidence, strict=True):
         ordered, members_hash = _sorted_members(member_list)
         key = (customer_id, members_hash)
         if key in seen:
@@ -377,13 +411,11 @@ def record_merge_events(
         columns["customer_id"].append(customer_id)
         columns["members"].append(ordered)
         columns["evidence"].append(event_evidence)
-        columns["members_hash"].append(key[1])
+        columns["members_hash"].append(members_hash)
     cols = ("customer_id", "members_hash")
-    customer_ids = {customer_id for customer_id, _ in seen}
-    existing = {tuple(row) for row in select_where_in(session, table, cols, "customer_id", customer_ids)}
+    existing = {tuple(row) for row in select_where_in(session, table, cols, "customer_id", set(columns["customer_id"]))}
     keep = [k not in existing for k in zip(columns["customer_id"], columns["members_hash"], strict=True)]
     new = {name: [v for v, k in zip(values, keep, strict=True) if k] for name, values in columns.items()}
-    inserted = sum(keep)
     rows = pl.DataFrame(
         {c: pl.Series(c, new[c], dtype=pl.String) for c in ("customer_id", "members_hash")}
     ).with_row_index(ROW_INDEX)
@@ -393,9 +425,9 @@ def record_merge_events(
         rows,
         ("customer_id", "members", "evidence", "members_hash"),
         parsed={"members": new["members"], "evidence": new["evidence"]},
-        constants={"run_id": run_id, "created_at": now or utcnow()},
+        constants={"run_id": run_id, "created_at": created},
     )
-    return UpsertCounts(inserted=inserted, unchanged=df.height - inserted)
+    return sum(keep)
 
 
 def read_merge_events(

@@ -478,6 +478,19 @@ def test_record_merge_events_inserts_only_new_member_sets(session: Session) -> N
     assert [r.run_id for r in stored] == ["run-1", "run-2"]
 
 
+def test_record_merge_events_in_batches_skips_a_set_seen_in_an_earlier_batch(session: Session) -> None:
+    events = pl.DataFrame(
+        {
+            "customer_id": [CID_1, CID_1, CID_2, CID_1, CID_2],
+            "members": [["crm:1", "crm:2"], ["crm:1", "web:a"], ["crm:3", "crm:4"], ["crm:2", "crm:1"], ["crm:4"]],
+        }
+    )
+    assert record_merge_events(session, "run-1", events, batch_size=2) == UpsertCounts(inserted=4, unchanged=1)
+    assert record_merge_events(session, "run-2", events, batch_size=3) == UpsertCounts(unchanged=5)
+    stored = session.execute(sa.text("select count(*) from merge_event")).scalar_one()
+    assert stored == 4
+
+
 # ------------------------------------------------------------------------------------------------ runs
 
 
