@@ -56,7 +56,6 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from .linkage import sorted_unique
 from .prepare import HANZI, RID
 from .settings import ComparisonSettings, MatchSettings
 
@@ -463,21 +462,32 @@ class PairView:
         return both[0], both[1]
 
     def _shared_numbers(self, listed: Listed) -> np.ndarray:
-        """Fewest holders (row 0) and fewest records (row 1) of the numbers both sides share: the (pair, number)
-        keys of each side, sorted and intersected, the statistics' minimum per pair (a number the statistics do not
-        know counts 1)."""
+        """Fewest holders (row 0) and fewest records (row 1) of the numbers both sides share: each pair's left
+        numbers against its right ones (a record holds one or two, so the cross products are few; sorting the
+        (pair, number) keys of both sides to intersect them took most of the phone comparison), the statistics'
+        minimum per pair (a number the statistics do not know counts 1)."""
         out = np.zeros((2, self.n))
-        width = len(listed.names)
-        if not width:
+        if not len(listed.names):
             return out
-        keys = []
-        for positions in (self.L.positions, self.R.positions):
-            pair, code = listed.of(positions)
-            keys.append(sorted_unique(pair * width + code))
-        both = np.intersect1d(keys[0], keys[1], assume_unique=True)
-        if not len(both):
+        (left_start, left_size), (right_start, right_size) = (
+            (listed.offsets[p], listed.offsets[p + 1] - listed.offsets[p]) for p in (self.L.positions, self.R.positions)
+        )
+        crossed = left_size * right_size
+        pair = np.flatnonzero(crossed)
+        crossed, left_start, right_start, right_size = (
+            crossed[pair],
+            left_start[pair],
+            right_start[pair],
+            right_size[pair],
+        )
+        each = np.repeat(np.arange(len(pair), dtype=np.int64), crossed)
+        k = np.arange(len(each), dtype=np.int64) - np.repeat(np.cumsum(crossed) - crossed, crossed)
+        width = right_size[each]
+        code = listed.codes[left_start[each] + k // width]
+        same = code == listed.codes[right_start[each] + k % width]
+        if not same.any():
             return out
-        pair, code = both // width, both % width
+        pair, code = pair[each[same]], code[same]  # in pair order
         starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
         for row, stat in enumerate((listed.names, listed.count)):
             least = np.minimum.reduceat(stat[code], starts)
@@ -692,13 +702,13 @@ def _phone(lv: ComparisonSettings) -> Comparison:
         return (a >= k) | (b >= k)
 
     def known(v: PairView) -> Mask:
-        if not v.has("_all_numbers"):
+        if not v.has("_numbers"):
             return np.zeros(v.n, dtype=bool)
-        return v.both("_all_numbers")
+        return v.both("_numbers")
 
     return Comparison(
         "phone",
-        frozenset({"_mobiles", "_lines", "phone_national", "_all_numbers"}),
+        frozenset({"_mobiles", "_lines", "phone_national", "_numbers"}),
         known,
         (
             Level("same_mobile", own("_mobiles"), tf=tf_of("_mobiles"), r=0.05, tf_people=True),
@@ -919,7 +929,7 @@ _SIDE = (
     "_cjk",
     "_mobiles",
     "_lines",
-    "_all_numbers",
+    "_numbers",
     "phone_national",
     "email",
     "email_local",
@@ -1206,7 +1216,9 @@ def _side_table(
         extra.append(pl.col("_dob").str.to_date("%Y%m%d", strict=False).cast(pl.Int32).alias("_dob_days"))
     lists = [c for c in ("_mobiles", "_lines") if c in side.columns]
     if lists:
-        extra.append(pl.concat_list(lists).list.unique().alias("_all_numbers"))
+        # how many numbers a record holds, null for none: "both known" from two integers, not two gathered lists
+        held = pl.concat_list(lists).list.unique().list.len()
+        extra.append(pl.when(held > 0).then(held).alias("_numbers"))
     side = side.with_columns(extra)
     if "_dob_days" in side.columns:
         side = side.with_columns(

@@ -409,31 +409,46 @@ def _placeholder_expr(digits: pl.Expr) -> pl.Expr:
     return digits.str.contains(_SAME_DIGITS) | run | digits.str.contains(_SAME_TAIL)
 
 
-def _desc_expr(nsn: pl.Expr, name: str) -> pl.Expr:
-    desc = _CN_DESCS[name]
-    if desc is None:
+def _desc_expr(nsn: pl.Expr, desc: phonenumbers.PhoneNumberDesc | None) -> pl.Expr:
+    """phonenumbers' ``_is_number_matching_desc`` as an expression: the length is possible and the pattern matches."""
+    if desc is None or not desc.national_number_pattern:
         return pl.lit(False)
-    lengths, pattern = desc
-    matches = nsn.str.contains(f"^(?:{pattern.pattern})$")
-    return (nsn.str.len_chars().is_in(sorted(lengths)) & matches) if lengths else matches
+    matches = nsn.str.contains(f"^(?:{desc.national_number_pattern})$")
+    lengths = sorted(desc.possible_length or ())
+    return (nsn.str.len_chars().is_in(lengths) & matches) if lengths else matches
+
+
+_UNKNOWN = int(PhoneNumberType.UNKNOWN)
+
+
+def _type_expr(nsn: pl.Expr, metadata: phonenumbers.PhoneMetadata) -> pl.Expr:
+    """phonenumbers' ``_number_type_helper`` as an expression: the ``PhoneNumberType`` of a national significant
+    number by one region's metadata, the same rules in the same order."""
+    kind: Then | ChainedThen = pl.when(~_desc_expr(nsn, metadata.general_desc)).then(pl.lit(_UNKNOWN))
+    for number_type, name in _TYPES_IN_ORDER:
+        kind = kind.when(_desc_expr(nsn, getattr(metadata, name))).then(pl.lit(int(number_type)))
+    same = bool(metadata.same_mobile_and_fixed_line_pattern)
+    fixed = _desc_expr(nsn, metadata.fixed_line)
+    mobile = _desc_expr(nsn, metadata.mobile)
+    return (
+        kind.when(fixed & (pl.lit(same) | mobile))
+        .then(pl.lit(int(PhoneNumberType.FIXED_LINE_OR_MOBILE)))
+        .when(fixed)
+        .then(pl.lit(int(PhoneNumberType.FIXED_LINE)))
+        .when(pl.lit(not same) & mobile)
+        .then(pl.lit(int(PhoneNumberType.MOBILE)))
+        .otherwise(pl.lit(_UNKNOWN))
+    )
 
 
 def _cn_kind_expr(nsn: pl.Expr) -> pl.Expr:
     """The phone_type of a valid Chinese national number (null: not valid), like :func:`cn_number_type`."""
-    kind: Then | ChainedThen = pl.when(~_desc_expr(nsn, "general_desc")).then(pl.lit(None, dtype=pl.String))
-    for _, name in _TYPES_IN_ORDER:
-        kind = kind.when(_desc_expr(nsn, name)).then(pl.lit("other"))
-    same = _CN_METADATA.same_mobile_and_fixed_line_pattern
-    fixed = _desc_expr(nsn, "fixed_line")
-    mobile = _desc_expr(nsn, "mobile")
+    number_type = _type_expr(nsn, _CN_METADATA)
+    kinds = {int(k): v for k, v in _TYPE_MAP.items()}
     return (
-        kind.when(fixed & (pl.lit(same) | mobile))
-        .then(pl.lit("other"))
-        .when(fixed)
-        .then(pl.lit("landline"))
-        .when(mobile)
-        .then(pl.lit("mobile"))
-        .otherwise(pl.lit(None, dtype=pl.String))
+        pl.when(number_type == _UNKNOWN)
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(number_type.replace_strict(kinds, default="other", return_dtype=pl.String))
     )
 
 
@@ -522,6 +537,7 @@ def _fast_cn(keys: pl.Series) -> pl.DataFrame:
 
 
 _CN_MOBILE_E164 = r"^\+861[3-9]\d{9}$"
+_PERSONAL_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -531,11 +547,70 @@ def _is_personal(number: str) -> bool:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return False
-    return phonenumbers.number_type(parsed) in (
-        PhoneNumberType.MOBILE,
-        PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        PhoneNumberType.PERSONAL_NUMBER,
+    return phonenumbers.number_type(parsed) in _PERSONAL_TYPES
+
+
+def _metadata(country_code: int, region: str) -> phonenumbers.PhoneMetadata | None:
+    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+
+
+def _country_code_expr(number: pl.Expr) -> pl.Expr:
+    """The calling code of an E.164 text: its first 1, 2 or 3 digits that are one, as phonenumbers reads it."""
+    known = pl.lit(pl.Series([str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE])).implode()
+    heads = [number.str.slice(1, size) for size in (1, 2, 3)]
+    return pl.coalesce(pl.when(head.is_in(known)).then(head) for head in heads)
+
+
+def _typed_by_region(nsn: pl.Expr, country_code: int) -> pl.Expr:
+    """phonenumbers' ``number_type`` of the numbers of one calling code: with several regions (+44: GB, GG, IM,
+    JE), by the first region whose leading digits start the number, or that types it, as
+    ``region_code_for_number`` picks it."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
+    typed: pl.Expr = pl.lit(_UNKNOWN)
+    for region in reversed(regions):
+        metadata = _metadata(country_code, region)
+        if metadata is None:
+            continue
+        of_region = _type_expr(nsn, metadata)
+        if len(regions) == 1:
+            return of_region
+        leading = metadata.leading_digits
+        found = nsn.str.contains(f"^(?:{leading})") if leading else of_region != _UNKNOWN
+        typed = pl.when(found).then(of_region).otherwise(typed)
+    return typed
+
+
+def _personal(numbers: pl.Series) -> pl.Series:
+    """:func:`_is_personal` of each distinct E.164 number, with the library's metadata as polars expressions
+    (a parse and a typing per number took 76 µs: 3.7 s for the 48k British and German numbers of a million
+    records). Numbers the library might read otherwise (a national prefix after the calling code, a leading 0,
+    odd lengths, patterns polars' regex cannot take) go through :func:`_is_personal` itself."""
+    frame = pl.DataFrame({"n": numbers}, schema={"n": pl.String}).with_columns(
+        _country_code_expr(pl.col("n")).alias("cc")
     )
+    frame = frame.with_columns(pl.col("n").str.slice(pl.col("cc").str.len_chars() + 1).alias("nsn"))
+    plain = (
+        pl.col("n").str.contains(r"^\+[1-9][0-9]+$")
+        & pl.col("cc").is_not_null()
+        & pl.col("nsn").str.len_chars().is_between(2, 17)
+        & ~pl.col("nsn").str.starts_with("0")
+    )
+    answered = []
+    for code in frame.filter(plain).get_column("cc").unique().to_list():
+        country_code = int(code)
+        main = _metadata(country_code, phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code][0])
+        ours = frame.filter(plain & (pl.col("cc") == code))
+        if main is not None and main.national_prefix_for_parsing:  # parse may strip it: the library reads these
+            ours = ours.filter(~pl.col("nsn").str.contains(f"^(?:{main.national_prefix_for_parsing})"))
+        try:
+            typed = ours.select("n", _typed_by_region(pl.col("nsn"), country_code).is_in(_PERSONAL_TYPES).alias("p"))
+        except pl.exceptions.PolarsError:  # a pattern the regex engine cannot compile
+            continue
+        answered.append(typed)
+    known = pl.concat(answered) if answered else pl.DataFrame(schema={"n": pl.String, "p": pl.Boolean})
+    rest = frame.join(known, on="n", how="anti").get_column("n")
+    slow = pl.DataFrame({"n": rest, "p": [_is_personal(n) for n in rest.to_list()]}, schema=known.schema)
+    return frame.join(pl.concat([known, slow]), on="n", how="left", maintain_order="left").get_column("p")
 
 
 def is_mobile_number(numbers: pl.Series) -> pl.Expr:
@@ -543,15 +618,12 @@ def is_mobile_number(numbers: pl.Series) -> pl.Expr:
     ``numbers`` (E.164 text), told by the number itself, whatever column it came in.
 
     +86 mobiles by pattern; North American numbers count as personal lines (their plan has no mobile/landline
-    split); every other number by phonenumbers' type rules, once per distinct number.
+    split); every other number by phonenumbers' type rules, once per distinct number (:func:`_personal`).
     """
     distinct = numbers.drop_nulls().unique()
-    other = distinct.filter(~distinct.str.contains(r"^\+(86|1)")).to_list()
-    personal = [n for n in other if _is_personal(n)]
-    personal += distinct.filter(distinct.str.starts_with("+1")).to_list()
-    return pl.element().str.contains(_CN_MOBILE_E164) | pl.element().is_in(
-        pl.lit(pl.Series(personal, dtype=pl.String)).implode()
-    )
+    other = distinct.filter(~distinct.str.contains(r"^\+(86|1)"))
+    personal = other.filter(_personal(other)).append(distinct.filter(distinct.str.starts_with("+1")))
+    return pl.element().str.contains(_CN_MOBILE_E164) | pl.element().is_in(pl.lit(personal).implode())
 
 
 def landline_of(phones: pl.Series) -> pl.Series:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rules.normalise import is_placeholder_digits, normalise_phone
+from rules.normalise import is_mobile_number, is_placeholder_digits, normalise_phone
 from rules.normalise._phone import _check, _one, cn_number_type  # the fast paths against the reference
 
 from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, run_one, table
@@ -172,3 +172,41 @@ def test_cn_national_shortcut_agrees_with_phonenumbers() -> None:
                     if fast.kind == "landline":
                         length_of_area = phonenumbers.length_of_geographical_area_code(number)
                         assert fast.area == "0" + nsn[:length_of_area], candidate
+
+
+def _variants_of_examples() -> list[str]:
+    """Every region's example number of every type in E.164, and each one a digit short, long, changed, or with a
+    0 after its calling code: valid numbers of each kind and near misses, in every region's metadata."""
+    types = [t for name, t in vars(phonenumbers.PhoneNumberType).items() if name.isupper() and name != "UNKNOWN"]
+    examples = [phonenumbers.example_number_for_type(r, t) for r in phonenumbers.SUPPORTED_REGIONS for t in types]
+    non_geographic = phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    examples += [phonenumbers.example_number_for_non_geo_entity(c) for c in non_geographic]
+    out: set[str] = set()
+    for example in filter(None, examples):
+        e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        out |= {e164, e164[:-1], e164 + "7", e164[:-1] + str((int(e164[-1]) + 3) % 10), e164[:4] + "0" + e164[4:]}
+    return sorted(n for n in out if not n.startswith(("+86", "+1")))
+
+
+def test_mobile_numbers_told_as_phonenumbers_types_them() -> None:
+    # outside +86 and +1, a number is a mobile when phonenumbers types it as one (or fixed-or-mobile, or personal);
+    # the vectorised reading of its metadata must agree on every region's numbers and near misses
+    numbers = [*_variants_of_examples(), "+", "+0123", "+44", "+44 20 7946 0958", "phone"]
+    series = pl.Series(numbers)
+    told = series.to_frame("n").select(pl.concat_list("n").list.filter(is_mobile_number(series)).list.len() > 0)
+
+    def personal(number: str) -> bool:
+        try:
+            parsed = phonenumbers.parse(number, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return phonenumbers.number_type(parsed) in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+            phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+        )
+
+    expected = [personal(n) for n in numbers]
+    wrong = [n for n, got, want in zip(numbers, told.to_series().to_list(), expected, strict=True) if got != want]
+    assert not wrong
+    assert 500 < sum(expected) < len(numbers) - 500  # both kinds, many of each
