@@ -127,14 +127,14 @@ def score_pairs(
         compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     weights, total, prob = score(model, compared)
     cols: list[pl.Series] = []
-    # a comparison's weight in 4 bytes (it explains a pair; the match weight, which decides, keeps 8): a third less
-    # memory for the scored pairs, whose weights were half of it; each float64 array goes once copied
+    # a comparison's weight in 4 bytes (see score; it explains a pair, the match weight decides): a third less
+    # memory for the scored pairs, whose weights were half of it
     for c in model.comparisons:
         # each pair's label gathered from the few labels by its level (a replace per pair cost 0.2 s a million)
         labels = pl.Series(f"{c.name}_level", ["null", *c.levels], dtype=pl.Enum(["null", *c.levels]))
         cols.append(labels.gather(compared.levels[c.name].astype(np.uint32)))
-        cols.append(pl.Series(f"{c.name}_weight", weights.pop(c.name).astype(np.float32)))
-    cols.append(pl.Series("related_weight", weights.pop("related").astype(np.float32)))
+        cols.append(pl.Series(f"{c.name}_weight", weights.pop(c.name), dtype=pl.Float32))
+    cols.append(pl.Series("related_weight", weights.pop("related"), dtype=pl.Float32))
     veto = never_linked(compared, comparer.comparisons, model)
     out = pairs.with_columns(
         *cols,

@@ -218,9 +218,41 @@ def is_prepared(df: pl.DataFrame) -> bool:
     return all(c in df.columns for c in _PREPARED)
 
 
+#: The input columns :func:`prepare_records` reads (the derived ones kept when present: ``phone_national``,
+#: ``email_local``, ``email_domain``, ``city_key``).
+_READS = (
+    "full_name",
+    "name_pinyin",
+    "phones",
+    "phone",
+    "phone_national",
+    "email",
+    "email_local",
+    "email_domain",
+    "city",
+    "city_key",
+    "address",
+    "birth_date",
+    "postcode",
+    "company_key_pinyin",
+    "street",
+)
+
+
 def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
-    """The normalised records with the derived columns of the module docstring (``_rid`` required)."""
+    """The normalised records with the derived columns of the module docstring (``_rid`` required).
+
+    The columns are derived from those of ``df`` it reads, taken in one chunk each, and added to ``df``, whose
+    columns are shared, never copied: deriving on the whole frame, whose columns come in chunks (a Parquet file's
+    row groups), copied every column of it into one chunk when the first derived column did not line up with
+    them (1M CRM records: +0.65 GiB)."""
     check_rid(df)
+    out = _derived(df.select(c for c in df.columns if c in (RID, *_READS)).rechunk())
+    made = [c for c in out.columns if c not in df.columns or c in (RID, "email", "postcode")]
+    return df.with_columns(out.select(made).get_columns())
+
+
+def _derived(df: pl.DataFrame) -> pl.DataFrame:
     out = _name_columns(df)
     out = _phone_columns(out)
     email = _str(out, "email").str.to_lowercase()
@@ -236,26 +268,18 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         "_dob": pl.when(dob.str.len_chars() == 8).then(dob),
         "_brand": _str(out, "company_key_pinyin").str.slice(0, 4),
     }
-    keep_input = {"email", "email_local", "email_domain", "city_key", "postcode"}
+    keep_input = {"email_local", "email_domain", "city_key"}
     out = out.with_columns(
-        expr.alias(name)
-        for name, expr in derived.items()
-        if name not in out.columns or name not in keep_input or name in ("email", "postcode")
+        expr.alias(name) for name, expr in derived.items() if name not in out.columns or name not in keep_input
     )
     text = out.with_columns(_street_text(out).alias("_street")).get_column("_street")  # a literal null broadcast
     out = out.with_columns(_per_distinct(text, _street_folded))
-    return (
-        out.with_columns(
-            pl.col("_dob").str.slice(0, 4).alias("_byear"),
-            pl.col("_street").str.extract_all(r"\d+").list.join("/").replace("", None).alias("_street_no"),
-            pl.col("_street")
-            .str.replace_all(r"[\d/]+", " ")
-            .str.replace_all(r"\s+", " ")
-            .str.strip_chars()
-            .alias("_street_key"),
-        )
-        .with_columns(
-            pl.when(pl.col("_street_key").str.len_chars() >= 2).then(pl.col("_street_key")).alias("_street_key")
-        )
-        .rechunk()
-    )  # one chunk per column: later selects and filters of this wide frame then copy nothing
+    return out.with_columns(
+        pl.col("_dob").str.slice(0, 4).alias("_byear"),
+        pl.col("_street").str.extract_all(r"\d+").list.join("/").replace("", None).alias("_street_no"),
+        pl.col("_street")
+        .str.replace_all(r"[\d/]+", " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .alias("_street_key"),
+    ).with_columns(pl.when(pl.col("_street_key").str.len_chars() >= 2).then(pl.col("_street_key")).alias("_street_key"))

@@ -94,3 +94,21 @@ def test_rid_is_required_unique_and_integer() -> None:
         prepare_records(pl.DataFrame({"_rid": [1, 1], "full_name": ["a", "b"]}))
     with pytest.raises(ValueError, match="integer"):
         prepare_records(pl.DataFrame({"_rid": ["1"], "full_name": ["a"]}))
+
+
+def test_the_input_columns_are_shared_not_copied_whatever_their_chunks() -> None:
+    # a Parquet file's row groups give columns in chunks: the derived columns come in one chunk each, the input's
+    # columns stay as they came (rechunking them all copied the whole input), the values as from one chunk
+    rows = [
+        {"key": "a", "full_name": "王芳", "phone": "13812345678", "email": "Wang@X.cn", "notes": "vip"},
+        {"key": "b", "full_name": "John Smith", "phone": "+44 7911 123456", "postcode": "sw1a 1aa", "notes": None},
+        {"key": "c", "full_name": "Li Lei", "address": "山东省聊城市东昌府区柳园路12号", "notes": "x"},
+    ]
+    whole = records(rows)
+    chunked = pl.concat([whole.slice(0, 1), whole.slice(1, 1), whole.slice(2, 1)], rechunk=False)
+    assert chunked["notes"].n_chunks() == 3
+    prepared = prepare_records(chunked)
+    assert prepared["notes"].n_chunks() == 3  # shared with the input
+    assert {prepared[c].n_chunks() for c in ("_rid", "_fname", "_mobiles", "email", "postcode", "_street")} == {1}
+    assert prepared.columns == prepare_records(whole).columns
+    assert prepared.equals(prepare_records(whole), null_equal=True)
