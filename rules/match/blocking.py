@@ -35,6 +35,7 @@ __all__ = [
     "AUTO_RULES",
     "BlockingError",
     "BlockingPlan",
+    "SampledPairs",
     "block_pairs",
     "candidate_pairs",
     "concept_of",
@@ -44,7 +45,7 @@ __all__ = [
     "fit_to_budget",
     "rule_bits",
     "rule_keys",
-    "sample_loose",
+    "sample_pairs",
     "slice_pairs",
     "split_blocks",
     "union_pairs",
@@ -444,29 +445,55 @@ def slice_pairs(one: np.ndarray, other: np.ndarray, same: bool) -> pl.DataFrame:
     return pl.DataFrame({"left": np.minimum(left, right)[keep], "right": np.maximum(left, right)[keep]})
 
 
-def sample_loose(
-    pairs: pl.DataFrame, rules: list[BlockingRule], limit: int, seed: int
-) -> tuple[pl.DataFrame, np.ndarray | None, pl.DataFrame | None]:
-    """The candidate pairs (see :func:`candidate_pairs`) with those that only untrained rules propose cut to a
-    random sample of ``limit`` when there are more; each kept pair's weight in the class priors (the number of
-    such pairs over ``limit`` for the sampled ones, 1 for the others); and the pairs left out. When nothing is cut:
-    ``pairs, None, None``. The sample is the ``limit`` pairs whose hash of ``(left, right, seed)`` is smallest:
-    the same pairs on every run and machine, in the order of ``pairs``."""
-    if not pairs.height or all(rule.train for rule in rules):
-        return pairs, None, None
+@dataclass(frozen=True)
+class SampledPairs:
+    """Candidate pairs with the big sets of pairs cut to samples (see :func:`sample_pairs`).
+
+    Attributes:
+        pairs: the pairs compared now, in the order of the candidate pairs.
+        weight: per pair of ``pairs``, how many candidate pairs it stands for (1 outside the samples).
+        group: per pair of ``pairs``, its sampled set (-1 outside the samples).
+        left_out: the pairs of the samples' sets not in them, in the order of the candidate pairs.
+        left_group: per pair of ``left_out``, its set.
+    """
+
+    pairs: pl.DataFrame
+    weight: np.ndarray
+    group: np.ndarray
+    left_out: pl.DataFrame
+    left_group: np.ndarray
+
+
+def sample_pairs(pairs: pl.DataFrame, rules: list[BlockingRule], limit: int, seed: int) -> SampledPairs | None:
+    """The candidate pairs (see :func:`candidate_pairs`) with each big set of pairs cut to a random sample of
+    ``limit``: the pairs one same set of rules proposed, when more than ``limit`` (the pairs only untrained, loose
+    rules propose as one set), each sampled pair standing for the set's pairs over ``limit``. None when no set is
+    that big. A set's sample is the ``limit`` pairs whose hash of ``(left, right, seed)`` is smallest: the same
+    pairs on every run and machine.
+
+    In a big table most candidate pairs come from rules on common keys (a surname and a street, a name and a city)
+    that add few links: the sample still trains the model and measures what the rest would add, and only the sets
+    whose rest holds links worth finding are compared in full (see ``rules.match.engine``)."""
+    if not pairs.height:
+        return None
     trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
-    only_loose = (rule_bits(pairs["rules"], [rule.name for rule in rules]) & trained) == 0
-    loose = np.flatnonzero(only_loose)
-    if len(loose) <= limit:
-        return pairs, None, None
-    left = pairs["left"].to_numpy()[loose].astype(np.uint64)
-    right = pairs["right"].to_numpy()[loose].astype(np.uint64)
+    bits = rule_bits(pairs["rules"], [rule.name for rule in rules])
+    key = np.where((bits & trained) == 0, -1, bits)  # the loose rules' own pairs: one set
+    big = pl.DataFrame({"set": key}).group_by("set").len().filter(pl.col("len") > limit).sort("set")
+    if not big.height:
+        return None
+    left, right = pairs["left"].to_numpy().astype(np.uint64), pairs["right"].to_numpy().astype(np.uint64)
     hashed = _mixed(_mixed(left ^ np.uint64(seed)) ^ right)
     keep = np.ones(pairs.height, dtype=bool)
-    keep[loose[np.argpartition(hashed, limit)[limit:]]] = False
-    weight = np.where(only_loose, len(loose) / limit, 1.0)[keep]
+    weight = np.ones(pairs.height)
+    group = np.full(pairs.height, -1, dtype=np.int64)
+    for g, (rule_set, size) in enumerate(big.iter_rows()):
+        members = np.flatnonzero(key == rule_set)
+        keep[members[np.argpartition(hashed[members], limit)[limit:]]] = False
+        weight[members] = size / limit
+        group[members] = g
     mask = pl.Series(keep)
-    return pairs.filter(mask), weight, pairs.filter(~mask)
+    return SampledPairs(pairs.filter(mask), weight[keep], group[keep], pairs.filter(~mask), group[~keep])
 
 
 def _mixed(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -586,15 +613,19 @@ def rule_bits(proposed_by: pl.Series, names: list[str]) -> np.ndarray:
     return sets.fill_null(0).to_numpy()
 
 
-def _agreement_patterns(agree: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _agreement_patterns(agree: list[np.ndarray], weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of the boolean columns ``agree`` (sorted as ``np.unique(axis=0)`` sorts them) and how many
-    pairs have each: each row read as a binary number, first column highest (``np.unique`` over rows took seconds
-    on a million pairs)."""
+    pairs have each (the sum of their ``weight`` when given): each row read as a binary number, first column highest
+    (``np.unique`` over rows took seconds on a million pairs)."""
     k = len(agree)
     code = np.zeros(len(agree[0]), dtype=np.int64)
     for column in agree:
         code = code * 2 + column
-    values, counts = np.unique(code, return_counts=True)
+    if weight is None:
+        values, counts = np.unique(code, return_counts=True)
+    else:
+        values, inverse = np.unique(code, return_inverse=True)
+        counts = np.bincount(inverse, weights=weight, minlength=len(values))
     patterns = (values[:, None] >> np.arange(k - 1, -1, -1)) & 1 == 1
     return patterns, counts
 
@@ -606,8 +637,12 @@ def estimate_recall(
     probability: np.ndarray,
     sure: float = 0.99,
     open_share: dict[str, float] | None = None,
+    weight: np.ndarray | None = None,
 ) -> dict[str, float | None]:
     """Estimated share of the true matches the rules propose, without labels.
+
+    ``weight``: per pair, how many candidate pairs it stands for (a sample of a big set of them, the rest not
+    compared: see :func:`sample_pairs`); None: one each.
 
     The pairs scored at ``sure`` or more stand for the matches. For each concept (name, birth date, address, …)
     the joint agreement of its blocking columns is measured on those of them that some rule not reading the
@@ -623,6 +658,7 @@ def estimate_recall(
     if sure_mask.sum() < 20 or not rules:
         return out
     sure_pairs = pairs.filter(pl.Series(sure_mask))
+    sure_weight = None if weight is None else weight[sure_mask]
     left, right = sure_pairs["left"].to_numpy(), sure_pairs["right"].to_numpy()
     bit = {r.name: 1 << i for i, r in enumerate(rules)}
     proposed = rule_bits(sure_pairs["rules"], [r.name for r in rules])
@@ -639,7 +675,9 @@ def estimate_recall(
         use = (proposed & blind_bits) != 0 if blind else None
         if use is None or use.sum() < 20:
             use = np.ones(len(left), dtype=bool)  # every rule reads this concept: biased upwards
-        patterns, counts = _agreement_patterns([agree[c][use] for c in cols])
+        patterns, counts = _agreement_patterns(
+            [agree[c][use] for c in cols], None if sure_weight is None else sure_weight[use]
+        )
         distributions.append((cols, patterns, counts / counts.sum()))
     if open_share is None or any(r.name not in open_share for r in rules):
         open_share = {r.name: _share_within(_block_sizes(prepared, r), r.max_block) for r in rules}

@@ -14,13 +14,14 @@ import polars as pl
 from .blocking import (
     AUTO_RULES,
     BlockingPlan,
+    SampledPairs,
     candidate_pairs,
     concept_of,
     derive_rules,
     estimate_recall,
     fit_to_budget,
     rule_bits,
-    sample_loose,
+    sample_pairs,
 )
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison, PairComparer
 from .constraints import (
@@ -173,28 +174,73 @@ def _scored(
     return pl.concat(kept), np.concatenate(probability)
 
 
-#: Records from which the pairs only loose rules propose are sampled past ``MatchSettings.loose_pairs``: a smaller
-#: table compares them all (a second of work at most, and its loose rules are much of its recall: Febrl4's 1%).
+#: Records from which the big sets of candidate pairs (see :func:`rules.match.blocking.sample_pairs`) are sampled
+#: past ``MatchSettings.loose_pairs``: a smaller table compares them all (a second of work at most).
 LOOSE_SAMPLE_RECORDS = 100_000
-#: The loose rules' pairs left out of the sample are compared after all when, by the sample, they would add more
-#: than this share of the links (pairs at or above the match threshold), or as many.
+#: The sampled sets' pairs left out are compared after all, the sets that add the fewest links per pair left out
+#: first, while by the samples they would add more than this share of the links (pairs at or above the match
+#: threshold) in all.
 LOOSE_MATCH_SHARE = 0.001
 
 
-def _worth_comparing(left_out: pl.DataFrame, probability: np.ndarray, weight: np.ndarray, threshold: float) -> bool:
-    """Whether the loose rules' pairs left out of the sample hold links worth finding: the sample's links, each
-    standing for ``weight`` pairs, against :data:`LOOSE_MATCH_SHARE` of all links. (Links, not the sum of
-    probabilities: a quarter of a million strangers at 10⁻⁴ each would add up to matches nobody would link.)"""
+def _sets_worth_comparing(sampled: SampledPairs, probability: np.ndarray, threshold: float) -> np.ndarray:
+    """Per pair left out of a sample, whether to compare it after all: each set's expected links among its pairs
+    left out (the sample's links, each standing for ``weight`` pairs), and the sets that would add the fewest
+    links per pair are left out while, together, they would add at most :data:`LOOSE_MATCH_SHARE` of all links.
+    (Links, not the sum of probabilities: a quarter of a million strangers at 10⁻⁴ each would add up to matches
+    nobody would link.)"""
     links = probability >= threshold
-    expected = float((weight - 1.0)[links].sum())
-    if expected >= LOOSE_MATCH_SHARE * max(float(links.sum()), 1.0):
-        return True
-    logger.info(
-        "%s pairs only loose rules propose left uncompared: about %.0f links among them, by a sample",
-        f"{left_out.height:,}",
-        expected,
+    sets = int(sampled.group.max()) + 1
+    in_sample = sampled.group >= 0
+    found = np.bincount(sampled.group[in_sample & links], minlength=sets).astype(np.float64)
+    weight = np.zeros(sets)
+    weight[sampled.group[in_sample]] = sampled.weight[in_sample]
+    left = np.bincount(sampled.left_group, minlength=sets)
+    expected = found * (weight - 1.0)
+    allowed = LOOSE_MATCH_SHARE * max(float(links.sum()), 1.0)
+    compare = np.ones(sets, dtype=bool)
+    spent = 0.0
+    for g in np.argsort(expected / np.maximum(left, 1), kind="stable"):
+        if spent + expected[g] >= allowed:
+            break
+        spent += expected[g]
+        compare[g] = False
+    if (~compare).any():
+        logger.info(
+            "%s candidate pairs left uncompared: about %.0f links among them, by samples of their sets",
+            f"{int(left[~compare].sum()):,}",
+            spent,
+        )
+    return np.asarray(compare[sampled.left_group], dtype=bool)
+
+
+def _with_sets_worth_comparing(
+    comparer: PairComparer,
+    model: MatchModel,
+    settings: MatchSettings,
+    sampled: SampledPairs,
+    pairs: pl.DataFrame,
+    scored: pl.DataFrame,
+    probability: np.ndarray,
+) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray, np.ndarray]:
+    """The sampled sets whose pairs left out hold links worth finding compared and scored too, and added: the
+    pairs, scored pairs and probabilities in the order of the candidate pairs, and each pair's weight (the candidate
+    pairs it stands for: more than 1 only in the samples of the sets left out)."""
+    worth = _sets_worth_comparing(sampled, probability, settings.threshold)
+    rest = sampled.left_out.filter(pl.Series(worth))
+    weight = np.where(np.isin(sampled.group, np.unique(sampled.left_group[worth])), 1.0, sampled.weight)
+    if not rest.height:
+        return pairs, scored, probability, weight
+    compared = comparer.compare(rest["left"].to_numpy(), rest["right"].to_numpy())
+    more, more_probability = _scored(comparer, rest, model, compared, settings.keep_pairs_above)
+    del compared
+    both = pl.concat([pairs, rest]).with_columns(
+        pl.Series("_p", np.concatenate([probability, more_probability])),
+        pl.Series("_w", np.concatenate([weight, np.ones(rest.height)])),
     )
-    return False
+    both = both.sort("left", "right")  # as if compared at once
+    scored = pl.concat([scored, more]).sort("left", "right")
+    return both.drop("_p", "_w"), scored, both["_p"].to_numpy(), both["_w"].to_numpy()
 
 
 def generations_apart(model: MatchModel) -> bool:
@@ -361,10 +407,15 @@ def _training_pairs(
     return pairs_for
 
 
-def _blocking_table(plan: BlockingPlan, pairs: pl.DataFrame, recall: dict[str, float | None]) -> pl.DataFrame:
+def _blocking_table(
+    plan: BlockingPlan, pairs: pl.DataFrame, recall: dict[str, float | None], weight: np.ndarray | None = None
+) -> pl.DataFrame:
+    """One row per rule: its estimated and proposed pairs (``weight``: the candidate pairs each pair of ``pairs``
+    stands for, see :func:`rules.match.blocking.sample_pairs`) and its estimated recall."""
     names = [r.name for r in plan.rules]
     bits = rule_bits(pairs["rules"], names) if pairs.height else np.zeros(0, dtype=np.int64)
-    per_rule = {name: int(((bits >> i) & 1).sum()) for i, name in enumerate(names)}
+    each = np.ones(len(bits)) if weight is None else weight
+    per_rule = {name: round(float((((bits >> i) & 1) * each).sum())) for i, name in enumerate(names)}
     return pl.DataFrame(
         {
             "rule": names,
@@ -414,9 +465,10 @@ def match(
         plan = planned.result()
     rules = list(plan.rules)
     pairs = engine.candidate_pairs(prepared, rules)
-    pair_weight = left_out = None
-    if prepared.height >= LOOSE_SAMPLE_RECORDS:
-        pairs, pair_weight, left_out = sample_loose(pairs, rules, settings.loose_pairs, settings.training.seed)
+    sampled = None
+    if prepared.height >= LOOSE_SAMPLE_RECORDS:  # a smaller table compares every pair (a second of work at most)
+        sampled = sample_pairs(pairs, rules, settings.loose_pairs, settings.training.seed)
+    pairs, pair_weight = (sampled.pairs, sampled.weight) if sampled is not None else (pairs, None)
     compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
     if model is None:
         extra = _training_pairs(prepared, comparer, settings)
@@ -427,21 +479,13 @@ def match(
     # what is not needed any more goes now, not at the return: the clusters and review are made beside whatever is
     # still held (1M people: 3.06 -> 2.90 GiB)
     del compared  # the levels live on in `scored` (5M pairs: 0.2 GiB)
-    if (
-        left_out is not None
-        and pair_weight is not None
-        and _worth_comparing(left_out, probability, pair_weight, settings.threshold)
-    ):
-        # a messy table, whose loose rules are much of its recall: every pair is compared after all (the priors
-        # stay the sample's estimate), the sample's scores dropped first so that memory peaks as before
-        del scored, probability
-        pairs = pl.concat([pairs, left_out]).sort("left", "right")
-        del left_out
-        compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
-        scored, probability = _scored(comparer, pairs, model, compared, settings.keep_pairs_above)
-        del compared
-    recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share)
-    blocking = _blocking_table(plan, pairs, recall)
+    if sampled is not None:
+        pairs, scored, probability, pair_weight = _with_sets_worth_comparing(
+            comparer, model, settings, sampled, pairs, scored, probability
+        )
+        del sampled
+    recall = estimate_recall(prepared, rules, pairs, probability, open_share=plan.open_share, weight=pair_weight)
+    blocking = _blocking_table(plan, pairs, recall, pair_weight)
     candidates = pairs.height
     del pairs, probability  # `scored` holds the pairs kept
     check = _weight_fn(comparer, model) if settings.cluster_check == "average_linkage" else None

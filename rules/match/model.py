@@ -427,11 +427,13 @@ def _session(
     settings: MatchSettings,
     related: bool,
     known_m: dict[int, np.ndarray] | None = None,
+    pair_weight: np.ndarray | None = None,
 ) -> _Session | None:
     """One EM session on the pairs of ``mask``; None when it has too few pairs or too little evidence.
 
     ``known_m`` (comparison index → m) are held fixed: they inform which pairs are matches but are not
-    estimated again.
+    estimated again. ``pair_weight``: how many candidate pairs each pair stands for (a sample of a big set of
+    them: see :func:`rules.match.blocking.sample_pairs`), so that the session sees the pairs its rule proposed.
     """
     known_m = known_m or {}
     sizes = [len(c.levels) for c in comparisons]
@@ -449,7 +451,11 @@ def _session(
     if not idx:
         return None
     arrays = [compared.levels[comparisons[c].name][take] for c in idx] + [veto[take].astype(np.int8)]
-    pats, counts = _patterns(arrays, [sizes[c] for c in idx] + [1])
+    weight = None if pair_weight is None or (pair_weight[take] == 1).all() else pair_weight[take]
+    pats, counts = _patterns(arrays, [sizes[c] for c in idx] + [1], weight)
+    # the pairs of the mask, and those taken, as the candidate pairs they stand for
+    in_mask = float(mask.sum()) if weight is None else float(np.asarray(pair_weight)[mask].sum())
+    in_take = float(len(take)) if weight is None else float(weight.sum())
     m_starts = [known_m.get(c, comparisons[c].m_start) for c in idx]
     starts = (m_starts, [comparisons[c].r_start for c in idx] if related else [])
     u_idx = [u[comparisons[c].name] for c in idx]
@@ -458,12 +464,12 @@ def _session(
     # a session on contact details pairs colleagues and relatives: their bounded levels stay within bounds there
     ceilings = [comparisons[c].m_ceilings for c in idx] if related else None
     fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed, ceilings)
-    scale = float(mask.sum()) / len(take)
+    scale = in_mask / in_take
     matches = float((fit_.post_m * counts).sum()) * scale
     relatives = float((fit_.post_r * counts).sum()) * scale
     info = {
         "rule": name,
-        "pairs": int(mask.sum()),
+        "pairs": round(in_mask),
         "patterns": len(counts),
         "matches": round(matches, 1),
         "related": round(relatives, 1),
@@ -504,7 +510,8 @@ def fit(
         extra_sessions: for a comparison no session estimated, pairs to train it on (a training-only blocking
             rule's name, the rule and its compared pairs), or None.
         pair_weight: how many candidate pairs each compared pair stands for in the class priors (a sample of the
-            loose rules' pairs: see :func:`rules.match.blocking.sample_loose`); None: one each.
+            big sets of pairs: see :func:`rules.match.blocking.sample_pairs`), in the priors and the EM sessions;
+            None: one each.
     """
     comparisons = comparer.comparisons
     u = _u_probabilities(comparer, settings)
@@ -530,10 +537,18 @@ def fit(
     def proposed_by(rule: BlockingRule) -> np.ndarray:
         return np.asarray((proposed >> names.index(rule.name)) & 1 == 1)
 
-    def run(rule: BlockingRule, name: str, compared_: Compared, mask: np.ndarray, known: dict[int, np.ndarray]) -> None:
+    def run(
+        rule: BlockingRule,
+        name: str,
+        compared_: Compared,
+        mask: np.ndarray,
+        known: dict[int, np.ndarray],
+        weight: np.ndarray | None = None,
+    ) -> None:
         idx = session_comparisons(rule, comparisons)
         if idx:
-            add(_session(name, idx, compared_, mask, u, comparisons, settings, related_in_session(rule), known))
+            related = related_in_session(rule)
+            add(_session(name, idx, compared_, mask, u, comparisons, settings, related, known, weight))
 
     # 1. rules that read a name or a birth date: their strangers are few and unrelated (two classes); they
     #    estimate how matches agree on contact details
@@ -542,7 +557,7 @@ def fit(
     contact_rules = [r for r in rules if related_in_session(r)]
     for rule in (r for r in rules if r not in contact_rules):
         if has_rules:
-            run(rule, rule.name, compared, proposed_by(rule), {})
+            run(rule, rule.name, compared, proposed_by(rule), {}, pair_weight)
     # 2. rules on contact details alone pair many colleagues and relatives (three classes). The matches' contact
     #    agreement learnt in 1 is held fixed there, so that the match class cannot turn into "colleagues" (who
     #    agree on company and address far more than one person's two records do)
@@ -553,7 +568,7 @@ def fit(
     }
     for rule in contact_rules:
         if has_rules:
-            run(rule, rule.name, compared, proposed_by(rule), known)
+            run(rule, rule.name, compared, proposed_by(rule), known, pair_weight)
     if extra_sessions is not None:
         for c, comparison in enumerate(comparisons):
             if weights["m"][c] > 0 or not (compared.levels[comparison.name] > 0).any():

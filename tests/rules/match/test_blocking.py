@@ -15,7 +15,7 @@ from rules.match import (
     estimate_pairs,
     prepare_records,
 )
-from rules.match.blocking import estimate_recall, rule_bits, sample_loose
+from rules.match.blocking import estimate_recall, rule_bits, sample_pairs
 
 from .conftest import PEOPLE_CONFIG, records
 
@@ -175,24 +175,35 @@ def test_recall_is_estimated_from_the_sure_pairs() -> None:
     assert recall["_dob≤1000"] == pytest.approx(0.5, abs=0.05)
 
 
-def test_the_pairs_only_loose_rules_propose_are_sampled_beyond_a_limit(
+def test_each_big_set_of_pairs_is_sampled_beyond_a_limit(
     people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
 ) -> None:
+    # a set: the pairs one same set of rules proposed (the pairs only loose rules propose: one set)
     prepared = prepare_records(people[0])
     rules = list(derive_rules(prepared, PEOPLE_CONFIG.match).rules)
     pairs = candidate_pairs(prepared, rules)
     names = [rule.name for rule in rules]
     trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
-    loose = int(((rule_bits(pairs["rules"], names) & trained) == 0).sum())
-    assert loose > 4000, "the table's loose rules propose pairs of their own"
-    assert sample_loose(pairs, rules, loose, seed=7) == (pairs, None, None)  # within the limit: untouched
+    bits = rule_bits(pairs["rules"], names)
+    key = np.where((bits & trained) == 0, -1, bits)
+    sizes = pl.Series(key).value_counts(sort=True)
+    largest, second = sizes["count"][0], sizes["count"][1]
+    assert sample_pairs(pairs, rules, largest, seed=7) is None  # within the limit: untouched
 
-    limit = loose // 4
-    kept, weight, left_out = sample_loose(pairs, rules, limit, seed=7)
-    assert weight is not None and left_out is not None
-    assert pl.concat([kept, left_out]).sort("left", "right").equals(pairs)  # nothing lost, nothing twice
-    sampled = (rule_bits(kept["rules"], names) & trained) == 0
-    assert sampled.sum() == limit and not ((rule_bits(left_out["rules"], names) & trained) != 0).any()
-    assert np.allclose(weight[sampled], loose / limit) and (weight[~sampled] == 1).all()
-    assert sample_loose(pairs, rules, limit, seed=7)[0].equals(kept)  # the same sample every run
-    assert not sample_loose(pairs, rules, limit, seed=8)[0].equals(kept)
+    limit = second // 2  # the two biggest sets over it
+    sampled = sample_pairs(pairs, rules, limit, seed=7)
+    assert sampled is not None
+    assert pl.concat([sampled.pairs, sampled.left_out]).sort("left", "right").equals(pairs)  # nothing lost or twice
+    big = sizes.filter(pl.col("count") > limit)
+    assert big.height >= 2 and sampled.group.max() == big.height - 1
+    for g, (rule_set, size) in enumerate(big.sort(big.columns[0]).iter_rows()):
+        in_sample = sampled.group == g
+        assert in_sample.sum() == limit and (sampled.left_group == g).sum() == size - limit
+        assert np.allclose(sampled.weight[in_sample], size / limit)
+        kept_bits = rule_bits(sampled.pairs["rules"], names)[in_sample]
+        assert (np.where((kept_bits & trained) == 0, -1, kept_bits) == rule_set).all()
+    assert (sampled.weight[sampled.group == -1] == 1).all()
+    again = sample_pairs(pairs, rules, limit, seed=7)
+    assert again is not None and again.pairs.equals(sampled.pairs)  # the same sample every run
+    other = sample_pairs(pairs, rules, limit, seed=8)
+    assert other is not None and not other.pairs.equals(sampled.pairs)

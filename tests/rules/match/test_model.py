@@ -168,14 +168,15 @@ def test_class_shares_are_what_the_scored_pairs_add_up_to(
         assert related.sum() / total == pytest.approx(model.prior_related, rel=0.01)
 
 
-def test_a_sample_of_the_loose_rules_pairs_gives_the_priors_all_of_them_give(
+def test_samples_of_the_big_sets_of_pairs_give_the_priors_all_of_them_give(
     people: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
     people_trained: MatchResult,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """In a big table, the pairs only loose rules propose are sampled past ``loose_pairs``: each sampled pair stands
-    for the ones left out in the class priors, which barely move; the rest are compared only when the sample says
-    they hold links worth finding."""
+    """In a big table, each big set of pairs (one same set of rules proposed them; the loose rules' own pairs are one
+    set) is sampled past ``loose_pairs``: each sampled pair stands for the ones left out in the EM sessions and the
+    class priors, which barely move; the rest are compared only when the samples say they hold links worth
+    finding."""
     full = people_trained
     settings = PEOPLE_CONFIG.match.model_copy(update={"loose_pairs": 5_000})
     assert match(people[0], settings).pairs.height == full.pairs.height  # a small table: every pair compared
@@ -185,6 +186,18 @@ def test_a_sample_of_the_loose_rules_pairs_gives_the_priors_all_of_them_give(
     assert thinned.model.prior == pytest.approx(full.model.prior, rel=0.02)
     assert thinned.model.prior_related == pytest.approx(full.model.prior_related, rel=0.1)
     assert thinned.pairs.height < full.pairs.height - 5_000  # the sample found no links to speak of: left out
+    # the sets whose samples hold links are compared in full: the links left out are few (the samples allow 0.1%)
+    threshold = settings.threshold
+    links = full.pairs.filter(pl.col("match_probability") >= threshold).select("left", "right")
+    kept = thinned.pairs.select("left", "right")
+    assert links.join(kept, on=["left", "right"], how="anti").height <= 0.005 * links.height
+    # what each rule proposed, counted through the samples: exactly, but for the loose rules, which share one sample
+    trained = {rule.name for rule in thinned.model.blocking_rules() if rule.train}
+    assert len(trained & set(thinned.blocking["rule"])) >= 5
+    counted = zip(thinned.blocking["rule"], thinned.blocking["pairs"], full.blocking["pairs"], strict=True)
+    for rule, got, want in counted:
+        assert got == pytest.approx(want, abs=1) if rule in trained else got == pytest.approx(want, rel=0.2)
+    assert thinned.blocking_recall == pytest.approx(full.blocking_recall, abs=0.01)
 
     monkeypatch.setattr("rules.match.engine.LOOSE_MATCH_SHARE", 0.0)  # any link counts: compared after all
     again = match(people[0], settings)
