@@ -185,18 +185,17 @@ LOOSE_MATCH_SHARE = 0.001
 
 def _sets_worth_comparing(sampled: SampledPairs, probability: np.ndarray, threshold: float) -> np.ndarray:
     """Per pair left out of a sample, whether to compare it after all: each set's expected links among its pairs
-    left out (the sample's links, each standing for ``weight`` pairs), and the sets that would add the fewest
+    left out (the sample's links, scaled by pairs left out over pairs kept), and the sets that would add the fewest
     links per pair are left out while, together, they would add at most :data:`LOOSE_MATCH_SHARE` of all links.
     (Links, not the sum of probabilities: a quarter of a million strangers at 10⁻⁴ each would add up to matches
     nobody would link.)"""
     links = probability >= threshold
     sets = int(sampled.group.max()) + 1
     in_sample = sampled.group >= 0
-    found = np.bincount(sampled.group[in_sample & links], minlength=sets).astype(np.float64)
-    weight = np.zeros(sets)
-    weight[sampled.group[in_sample]] = sampled.weight[in_sample]
+    found = np.bincount(sampled.group[in_sample & links], minlength=sets)
+    kept = np.bincount(sampled.group[in_sample], minlength=sets)
     left = np.bincount(sampled.left_group, minlength=sets)
-    expected = found * (weight - 1.0)
+    expected = found * left / np.maximum(kept, 1)
     allowed = LOOSE_MATCH_SHARE * max(float(links.sum()), 1.0)
     compare = np.ones(sets, dtype=bool)
     spent = 0.0

@@ -509,9 +509,8 @@ def fit(
         labels: optional ``left, right, is_match`` (bool) of known pairs; their levels add to m (matches only).
         extra_sessions: for a comparison no session estimated, pairs to train it on (a training-only blocking
             rule's name, the rule and its compared pairs), or None.
-        pair_weight: how many candidate pairs each compared pair stands for in the class priors (a sample of the
-            big sets of pairs: see :func:`rules.match.blocking.sample_pairs`), in the priors and the EM sessions;
-            None: one each.
+        pair_weight: how many candidate pairs each compared pair stands for (a sample of a big set of pairs: see
+            :func:`rules.match.blocking.sample_pairs`), in the EM sessions and the class priors; None: one each.
     """
     comparisons = comparer.comparisons
     u = _u_probabilities(comparer, settings)
