@@ -42,10 +42,14 @@ def _grid(records: pl.DataFrame, settings: Any, model: Any, grid: tuple[float, .
 
 def run_crm(folder: Path, out: Path, grid: tuple[float, ...], peak: Any) -> dict[str, object]:
     """crmkit on the validated records of a crm set."""
-    from rules.match import MatchSettings, match
+    from rules.match import MatchSettings, match, match_columns
 
-    records = pl.read_parquet(folder / "records.parquet")
     settings = MatchSettings.model_validate_json((folder / "match.json").read_text(encoding="utf-8"))
+    # the columns matching reads, as Splink's runner reads its own (a validated record's notes, owner, attributes ...
+    # held 0.32 GiB more at the peak of 330k hand-over records)
+    wanted = match_columns(settings)
+    schema = pl.read_parquet_schema(folder / "records.parquet")
+    records = pl.read_parquet(folder / "records.parquet", columns=[c for c in schema if c in wanted])
     t = time.perf_counter()
     result = match(records, settings)
     seconds = time.perf_counter() - t

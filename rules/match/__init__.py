@@ -52,6 +52,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "MatchResult",
         "cluster",
         "match",
+        "match_columns",
         "match_incremental",
         "score_pairs",
     ),
@@ -106,7 +107,7 @@ if TYPE_CHECKING:
         side_table,
     )
     from .dedupe import DedupeConfig, Deduped, dedupe_table, normalise_people
-    from .engine import Engine, LocalEngine, MatchResult, cluster, match, match_incremental, score_pairs
+    from .engine import Engine, LocalEngine, MatchResult, cluster, match, match_columns, match_incremental, score_pairs
     from .explanation import explain, explain_frame
     from .model import ComparisonModel, MatchModel, fit, prob_to_weight, weight_to_prob
     from .prepare import RID, prepare_records
@@ -146,6 +147,7 @@ __all__ = [
     "explain_frame",
     "fit",
     "match",
+    "match_columns",
     "match_incremental",
     "normalise_people",
     "prepare_records",

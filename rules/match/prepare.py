@@ -221,7 +221,7 @@ def is_prepared(df: pl.DataFrame) -> bool:
 
 #: The input columns :func:`prepare_records` reads (the derived ones kept when present: ``phone_national``,
 #: ``email_local``, ``email_domain``, ``city_key``).
-_READS = (
+READS: tuple[str, ...] = (
     "full_name",
     "name_pinyin",
     "phones",
@@ -248,7 +248,7 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     row groups), copied every column of it into one chunk when the first derived column did not line up with
     them (1M CRM records: +0.65 GiB)."""
     check_rid(df)
-    out = _derived(df.select(c for c in df.columns if c in (RID, *_READS)).rechunk())
+    out = _derived(df.select(c for c in df.columns if c in (RID, *READS)).rechunk())
     made = [c for c in out.columns if c not in df.columns or c in (RID, "email", "postcode")]
     return df.with_columns(out.select(made).get_columns())
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from rules.match import prepare_records
+from rules.match import MatchResult, MatchSettings, match, match_columns, prepare_records
+from rules.match.constraints import FINGERPRINT_FIELDS
 
 from .conftest import records
 
@@ -112,3 +113,18 @@ def test_the_input_columns_are_shared_not_copied_whatever_their_chunks() -> None
     assert {prepared[c].n_chunks() for c in ("_rid", "_fname", "_mobiles", "email", "postcode", "_street")} == {1}
     assert prepared.columns == prepare_records(whole).columns
     assert prepared.equals(prepare_records(whole), null_equal=True)
+
+
+def test_records_narrowed_to_the_match_columns_match_as_the_whole_records(
+    crm_sample: pl.DataFrame, crm_trained: MatchResult
+) -> None:
+    # a caller may read only the columns matching reads (the benchmark does, as Splink's runner reads its own)
+    whole = crm_sample.drop("entity_id")
+    narrow = whole.select(c for c in whole.columns if c in match_columns())
+    assert {"notes", "attributes", "_source", "_row_hash"} <= set(whole.columns) - set(narrow.columns)
+    result = match(narrow, MatchSettings())
+    assert result.pairs.equals(crm_trained.pairs)
+    assert result.clusters.equals(crm_trained.clusters)
+    assert result.review.equals(crm_trained.review)
+    assert result.model.to_json() == crm_trained.model.to_json()
+    assert set(FINGERPRINT_FIELDS) <= match_columns(constraints=True)
