@@ -13,11 +13,13 @@ import codecs
 import contextlib
 import dataclasses
 import email.utils
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
+import ssl
 import time
 import zlib
 from collections.abc import Iterator
@@ -411,6 +413,13 @@ def _path_value(document: object, path: str) -> object:
     return node
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The TLS context of the clients :func:`read_http` makes, built once per process as httpx builds its default
+    one: building it loads the CA bundle, 26-60 ms a client (most of reading a small API)."""
+    return httpx.create_ssl_context()
+
+
 def read_http(
     params: HttpParams, *, source: str, cursor: object | None = None, client: httpx.Client | None = None
 ) -> Iterator[pl.DataFrame]:
@@ -456,7 +465,8 @@ def read_http(
     seen: set[str] = {url}
     bodies: dict[bytes, int] = {}  # digest of each page's body -> its page number
     elsewhere = False  # a page was requested from another origin (without the token)
-    with contextlib.nullcontext(client) if client is not None else httpx.Client(follow_redirects=True) as session:
+    given = contextlib.nullcontext(client) if client is not None else None
+    with given or httpx.Client(follow_redirects=True, verify=_tls_context()) as session:
         for number in range(1, params.max_pages + 1):
             query = dict(params.query)
             if params.page_param is not None:
