@@ -96,16 +96,9 @@ def _str(df: pl.DataFrame, col: str) -> pl.Expr:
 
 def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
     """``_mobiles``, ``_lines`` and ``phone_national`` from ``phones`` and ``phone``."""
-    numbers: list[pl.Expr] = []
-    if "phones" in df.columns:
-        numbers.append(pl.col("phones").cast(pl.List(pl.String)))
-    if "phone" in df.columns:
-        numbers.append(pl.concat_list(pl.col("phone").cast(pl.String)))
-    if not numbers:
+    if "phones" not in df.columns and "phone" not in df.columns:
         return df
-    df = df.with_columns(
-        pl.concat_list(numbers).list.drop_nulls().list.eval(pl.element().str.strip_chars()).list.unique().alias("_all")
-    )
+    df = df.with_columns(_numbers(df).alias("_all"))
     is_mobile = is_mobile_number(df["_all"].explode())
     # sorted inside list.eval: polars 2.1's list.sort() of text took 17 s on a million records, this 0.2 s
     out = df.with_columns(
@@ -120,6 +113,28 @@ def _phone_columns(df: pl.DataFrame) -> pl.DataFrame:
             .alias("phone_national")
         )
     return out.drop("_all")
+
+
+def _numbers(df: pl.DataFrame) -> pl.Series:
+    """Each record's distinct numbers of ``phones`` and ``phone``, stripped (null where it has neither list nor
+    number). ``phone`` is appended only on the rows whose ``phones`` lacks it, nearly always none: joining a list and
+    a text column row by row (``concat_list``) cost half a second a million records, and dropping the nulls of
+    every list (``list.drop_nulls``) as much again."""
+    single = pl.col("phone").cast(pl.String).str.strip_chars() if "phone" in df.columns else None
+    if "phones" not in df.columns:
+        assert single is not None
+        return df.select(pl.when(single.is_not_null()).then(pl.concat_list(single))).to_series().list.unique()
+    stripped = pl.col("phones").cast(pl.List(pl.String)).list.eval(pl.element().str.strip_chars())
+    listed = df.select(stripped.alias("n")).with_row_index("i")
+    if single is not None:
+        lacking = df.select(single.is_not_null() & ~stripped.list.contains(single).fill_null(False)).to_series()
+        if lacking.any():
+            both = pl.concat_list(stripped.fill_null(pl.lit([], dtype=pl.List(pl.String))), single).alias("m")
+            added = df.with_row_index("i").filter(lacking).select("i", both)
+            listed = listed.join(added, on="i", how="left", maintain_order="left").select(
+                pl.coalesce("m", "n").alias("n")
+            )
+    return listed.get_column("n").list.filter(pl.element().is_not_null()).list.unique()
 
 
 def _name_columns(df: pl.DataFrame) -> pl.DataFrame:

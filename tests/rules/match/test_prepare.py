@@ -128,3 +128,19 @@ def test_records_narrowed_to_the_match_columns_match_as_the_whole_records(
     assert result.review.equals(crm_trained.review)
     assert result.model.to_json() == crm_trained.model.to_json()
     assert set(FINGERPRINT_FIELDS) <= match_columns(constraints=True)
+
+
+def test_a_phone_missing_from_the_phones_list_still_counts() -> None:
+    # `phones` is the normaliser's list of every number; a frame built by hand may leave it empty or lack one
+    df = pl.DataFrame(
+        {
+            "_rid": [1, 2, 3],
+            "full_name": ["王芳", "王强", "李雷"],
+            "phones": [None, ["+8613812345678"], [" +8613812345678 ", None]],
+            "phone": ["+8613912345678", "+866358123456", None],
+        },
+        schema_overrides={"phones": pl.List(pl.String)},
+    )
+    prepared = prepare_records(df).sort("_rid")
+    assert prepared["_mobiles"].to_list() == [["+8613912345678"], ["+8613812345678"], ["+8613812345678"]]
+    assert prepared["_lines"].to_list() == [[], ["+866358123456"], []]
