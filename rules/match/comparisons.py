@@ -473,7 +473,14 @@ class PairView:
             (listed.offsets[p], listed.offsets[p + 1] - listed.offsets[p]) for p in (self.L.positions, self.R.positions)
         )
         crossed = left_size * right_size
-        pair = np.flatnonzero(crossed)
+        # one number on each side (most pairs): compared directly, without the cross product's index arithmetic
+        single = np.flatnonzero(crossed == 1)
+        code = listed.codes[left_start[single]]
+        hit = code == listed.codes[right_start[single]]
+        for row, stat in enumerate((listed.names, listed.count)):
+            least = stat[code[hit]]
+            out[row, single[hit]] = np.where(np.isinf(least), 1.0, least)
+        pair = np.flatnonzero(crossed > 1)
         crossed, left_start, right_start, right_size = (
             crossed[pair],
             left_start[pair],
