@@ -974,10 +974,11 @@ class SideTable:
 def side_table(prepared: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None) -> SideTable:
     """The side table of prepared records (``population``: the records frequencies describe, default ``prepared``;
     see :class:`Comparer`)."""
-    order = prepared[RID].arg_sort()
-    side = prepared.select(c for c in _SIDE if c in prepared.columns).gather(order)
-    side, numbers = _side_table(side, settings, population)
-    rids = prepared[RID].gather(order).to_numpy().astype(np.int64)
+    side = prepared.select(RID, *(c for c in _SIDE if c in prepared.columns))
+    if not side[RID].is_sorted():  # records already in _rid order (a run's always are) are taken as they are, uncopied
+        side = side.sort(RID)
+    rids = side[RID].to_numpy().astype(np.int64)
+    side, numbers = _side_table(side.drop(RID), settings, population)
     return SideTable(rids, side, numbers, prepared.height if population is None else population.height)
 
 

@@ -144,3 +144,11 @@ def test_a_phone_missing_from_the_phones_list_still_counts() -> None:
     prepared = prepare_records(df).sort("_rid")
     assert prepared["_mobiles"].to_list() == [["+8613912345678"], ["+8613812345678"], ["+8613812345678"]]
     assert prepared["_lines"].to_list() == [[], ["+866358123456"], []]
+
+
+def test_records_out_of_rid_order_match_as_in_order(crm_sample: pl.DataFrame, crm_trained: MatchResult) -> None:
+    # a frame in _rid order is compared from its own columns; any other order is sorted first
+    result = match(crm_sample.drop("entity_id").reverse(), MatchSettings())
+    assert result.pairs.equals(crm_trained.pairs)
+    assert result.clusters.sort("_rid").equals(crm_trained.clusters.sort("_rid"))
+    assert result.model.to_json() == crm_trained.model.to_json()
