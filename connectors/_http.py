@@ -465,8 +465,11 @@ def read_http(
     seen: set[str] = {url}
     bodies: dict[bytes, int] = {}  # digest of each page's body -> its page number
     elsewhere = False  # a page was requested from another origin (without the token)
-    given = contextlib.nullcontext(client) if client is not None else None
-    with given or httpx.Client(follow_redirects=True, verify=_tls_context()) as session:
+    with (
+        contextlib.nullcontext(client)
+        if client is not None
+        else httpx.Client(follow_redirects=True, verify=_tls_context())
+    ) as session:
         for number in range(1, params.max_pages + 1):
             query = dict(params.query)
             if params.page_param is not None:

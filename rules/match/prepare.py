@@ -120,21 +120,19 @@ def _numbers(df: pl.DataFrame) -> pl.Series:
     number). ``phone`` is appended only on the rows whose ``phones`` lacks it, nearly always none: joining a list and
     a text column row by row (``concat_list``) cost half a second a million records, and dropping the nulls of
     every list (``list.drop_nulls``) as much again."""
-    single = pl.col("phone").cast(pl.String).str.strip_chars() if "phone" in df.columns else None
-    if "phones" not in df.columns:
-        assert single is not None
-        return df.select(pl.when(single.is_not_null()).then(pl.concat_list(single))).to_series().list.unique()
-    stripped = pl.col("phones").cast(pl.List(pl.String)).list.eval(pl.element().str.strip_chars())
-    listed = df.select(stripped.alias("n")).with_row_index("i")
-    if single is not None:
-        lacking = df.select(single.is_not_null() & ~stripped.list.contains(single).fill_null(False)).to_series()
-        if lacking.any():
-            both = pl.concat_list(stripped.fill_null(pl.lit([], dtype=pl.List(pl.String))), single).alias("m")
-            added = df.with_row_index("i").filter(lacking).select("i", both)
-            listed = listed.join(added, on="i", how="left", maintain_order="left").select(
-                pl.coalesce("m", "n").alias("n")
-            )
-    return listed.get_column("n").list.filter(pl.element().is_not_null()).list.unique()
+    text_list = pl.List(pl.String)
+    listed = pl.col("phones").cast(text_list) if "phones" in df.columns else pl.lit(None, dtype=text_list)
+    single = pl.col("phone").cast(pl.String) if "phone" in df.columns else pl.lit(None, dtype=pl.String)
+    frame = df.select(
+        listed.list.eval(pl.element().str.strip_chars()).alias("n"), single.str.strip_chars().alias("p")
+    ).with_row_index("i")
+    lacking = pl.col("p").is_not_null() & ~pl.col("n").list.contains(pl.col("p")).fill_null(False)
+    added = frame.filter(lacking).select("i", pl.concat_list(pl.col("n").fill_null(pl.lit([], dtype=text_list)), "p"))
+    if added.height:
+        frame = frame.join(added.rename({"n": "m"}), on="i", how="left", maintain_order="left").with_columns(
+            pl.coalesce("m", "n").alias("n")
+        )
+    return frame.get_column("n").list.filter(pl.element().is_not_null()).list.unique()
 
 
 def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
