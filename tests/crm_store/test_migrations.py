@@ -65,6 +65,57 @@ def test_sqlite_store_creates_its_directory_and_enforces_foreign_keys(tmp_path: 
         engine.dispose()
 
 
+def _lines(sql: str | None) -> list[str]:
+    return [line.rstrip(", ") for line in (sql or "").splitlines()]
+
+
+def _schema(url: str) -> list[tuple[object, ...]]:
+    """Every object of a SQLite database with its SQL, a statement's lines sorted (Alembic's table copies write a
+    table's constraints in an order that varies from process to process), and the revision."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            master = conn.execute(sa.text("select type, name, tbl_name, sql from sqlite_master order by name"))
+            objects = [(kind, name, table, sorted(_lines(sql))) for kind, name, table, sql in master]
+            return [*objects, *conn.execute(sa.text("select * from alembic_version"))]
+    finally:
+        engine.dispose()
+
+
+def test_a_new_sqlite_store_holds_what_running_the_migrations_on_it_writes(tmp_path: Path) -> None:
+    """A new store file is a copy of a schema migrated once per process: it must be what the scripts would have
+    written into that file, statement for statement (a schema made from the models would differ)."""
+    copied = f"sqlite:///{tmp_path / 'copied.db'}"
+    init_store(copied).dispose()
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    engine = sa.create_engine(migrated)
+    with engine.begin() as conn:
+        command.upgrade(migrations_config(conn), "head")
+    engine.dispose()
+    assert _schema(copied) == _schema(migrated)
+    assert len(_schema(copied)) > len(Base.metadata.tables)
+    assert (tmp_path / "copied.db").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".new")] == []
+
+
+def test_without_hard_links_a_new_sqlite_store_is_migrated_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_: object) -> None:
+        raise PermissionError("this file system has no hard links")
+
+    monkeypatch.setattr("os.link", no_links)
+    path = tmp_path / "crm.db"
+    init_store(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    engine = sa.create_engine(migrated)
+    with engine.begin() as conn:
+        command.upgrade(migrations_config(conn), "head")
+    engine.dispose()
+    assert _schema(f"sqlite:///{path}") == _schema(migrated)
+
+
 def test_in_memory_sqlite_keeps_its_schema() -> None:
     engine = init_store("sqlite://")
     try:
