@@ -13,8 +13,10 @@ writers take turns and the second reads the head the first committed. That holds
 waiting for a row lock re-reads the committed row: a plain ``SELECT … FOR UPDATE`` of "the last event" would
 return the old last row, and lock nothing on an empty table), on MariaDB/InnoDB (an ``UPDATE`` reads the newest
 committed row, whatever the isolation level) and on SQLite (the ``UPDATE`` takes the database's single write lock
-before the read). The unique ``seq`` is the backstop: a chain cannot fork, at worst a writer fails. The lock is
-held until the caller commits, so record the event last in a transaction.
+before the read). The head row is inserted with a store's first event; on MariaDB in a transaction of its own,
+before the writer's (two writers' updates of the missing row would each lock the other's insert). The unique
+``seq`` is the backstop: a chain cannot fork, at worst a writer fails. The lock is held until the caller commits,
+so record the event last in a transaction.
 
 This hash chain proves the rows unchanged to anyone who trusts the last hash: someone with write access to the
 database can rewrite the whole chain. :func:`verify_chain` takes *anchors* (``seq`` → ``hash`` noted earlier,
@@ -131,33 +133,56 @@ def _table(model: type[Any]) -> sa.Table:
 def _lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain's head for this transaction and return the next ``seq`` and the ``prev_hash`` it follows."""
     head = _table(AuditHead)
+    if session.get_bind().dialect.name == "mysql" and session.execute(_head_row()).first() is None:
+        _create_head_apart(session)
     update = sa.update(head).where(head.c.name == HEAD).values(seq=head.c.seq + 1)
     if not cast(sa.CursorResult[Any], session.execute(update)).rowcount:
-        _create_head(session)
+        _recreated(session, *_insert_head(session.connection()))
         session.execute(update)
-    seq, prev = session.execute(sa.select(head.c.seq, head.c.hash).where(head.c.name == HEAD)).one()
+    seq, prev = session.execute(_head_row()).one()
     return int(seq), str(prev)
 
 
-def _create_head(session: Session) -> None:
-    """Insert the head row at the last event: with the first event of a store, or when the head was deleted (then
-    an ``audit.head_recreated`` event says so). A writer that finds the row inserted meanwhile leaves it."""
+def _head_row() -> sa.Select[tuple[int, str]]:
+    head = _table(AuditHead)
+    return sa.select(head.c.seq, head.c.hash).where(head.c.name == HEAD)
+
+
+def _create_head_apart(session: Session) -> None:
+    """Create a missing head in a transaction of its own (MySQL/MariaDB). InnoDB's ``UPDATE`` of a row that is not
+    there locks the gap where it would be: two writers of a store's first event then each wait for the other's
+    gap to insert it (a deadlock, one transaction rolled back). Inserted and committed apart, before the caller's
+    transaction locks anything, the row is there for every writer's ``UPDATE``, which then take turns on it."""
+    with session.get_bind().engine.begin() as conn:
+        inserted, seq, prev = _insert_head(conn)
+    _recreated(session, inserted, seq, prev)
+
+
+def _insert_head(conn: sa.Connection) -> tuple[bool, int, str]:
+    """Insert the head row at the last event unless it is there (another writer inserted it meanwhile): whether
+    this call inserted it, and the ``seq`` and hash it holds."""
     head, events = _table(AuditHead), _table(AuditEvent)
-    last = session.execute(sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)).first()
+    last = conn.execute(sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)).first()
     seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
-    now = dt.datetime.now(dt.UTC)
-    values = {"name": HEAD, "seq": seq, "hash": prev, "updated_at": now}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):  # psycopg reports no rowcount here: RETURNING says whether it inserted
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(head).values(values)
+    values = {"name": HEAD, "seq": seq, "hash": prev, "updated_at": dt.datetime.now(dt.UTC)}
+    if conn.dialect.name in (
+        "postgresql",
+        "sqlite",
+    ):  # psycopg reports no rowcount here: RETURNING says whether it inserted
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(head).values(values)
         stmt = insert.on_conflict_do_nothing(index_elements=[head.c.name]).returning(head.c.name)
-        inserted = session.execute(stmt).first() is not None
-    else:  # MySQL/MariaDB
-        stmt_my = mysql.insert(head).values(values).prefix_with("IGNORE")
-        inserted = cast(sa.CursorResult[Any], session.execute(stmt_my)).rowcount > 0
-    if inserted and last is not None:
+        return conn.execute(stmt).first() is not None, seq, prev
+    stmt_my = mysql.insert(head).values(values).prefix_with("IGNORE")  # MySQL/MariaDB
+    return conn.execute(stmt_my).rowcount > 0, seq, prev
+
+
+def _recreated(session: Session, inserted: bool, seq: int, prev: str) -> None:
+    """A head inserted after events (the first event of a store has none) replaces a deleted one: the
+    ``audit.head_recreated`` event says so."""
+    if inserted and seq:
         logger.warning("the audit chain had no head row: recreated at seq %s", seq)
-        _append(session, os_user(), "audit.head_recreated", None, {"last_seq": seq, "last_hash": prev}, now)
+        details = {"last_seq": seq, "last_hash": prev}
+        _append(session, os_user(), "audit.head_recreated", None, details, dt.datetime.now(dt.UTC))
 
 
 def _append(session: Session, actor: str, action: str, target: Any, details: Any, at: dt.datetime) -> AuditEvent:
