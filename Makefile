@@ -21,9 +21,10 @@ demo: $(STAMP)
 	$(BIN)/crmkit demo
 
 ## Lint, then the whole test suite (services tests skip without servers unless CRMKIT_REQUIRE_SERVICES=1) in one
-## pytest-xdist worker per core plus one, a module's tests in one worker; `make test WORKERS=0` runs it in one process.
-## The extra worker fills the time the others spend waiting on the Prefect servers and child processes their tests
-## start (2 cores: 7.6-8.0 min with 2 workers, 6.4 with 3).
+## pytest-xdist worker per core plus one, a module's tests in one worker, modules in the order tests/conftest.py
+## gives them (xdist 3.8 would otherwise sort them by their number of tests and start the long ones last);
+## `make test WORKERS=0` runs it in one process. The extra worker fills the time the others spend waiting on the
+## Prefect servers and child processes their tests start.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,7 +33,7 @@ test: $(STAMP)
 	@# runs beside pytest, whose workers leave part of the cores idle while they wait on Prefect servers and child
 	@# processes; its report follows pytest's, and either failing fails the target
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & mypy=$$!; \
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope; tests=$$?; \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder; tests=$$?; \
 	wait $$mypy; typed=$$?; echo "mypy:"; cat $(VENV)/mypy.out; test $$tests -eq 0 && test $$typed -eq 0
 
 ## The README's pictures (docs/img/), taken by the browser tests; a plain test run saves them in a temporary folder.
