@@ -133,10 +133,10 @@ def _table(model: type[Any]) -> sa.Table:
 def _lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain's head for this transaction and return the next ``seq`` and the ``prev_hash`` it follows."""
     head = _table(AuditHead)
-    if session.get_bind().dialect.name == "mysql" and session.execute(_head_row()).first() is None:
-        _create_head_apart(session)
+    if session.get_bind().dialect.name in ("mysql", "mariadb") and session.execute(_head_row()).first() is None:
+        _create_first_head_apart(session)
     update = sa.update(head).where(head.c.name == HEAD).values(seq=head.c.seq + 1)
-    if not cast(sa.CursorResult[Any], session.execute(update)).rowcount:
+    if not cast(sa.CursorResult[Any], session.execute(update)).rowcount:  # a deleted head, or a first one left here
         _recreated(session, *_insert_head(session.connection()))
         session.execute(update)
     seq, prev = session.execute(_head_row()).one()
@@ -148,14 +148,33 @@ def _head_row() -> sa.Select[tuple[int, str]]:
     return sa.select(head.c.seq, head.c.hash).where(head.c.name == HEAD)
 
 
-def _create_head_apart(session: Session) -> None:
-    """Create a missing head in a transaction of its own (MySQL/MariaDB). InnoDB's ``UPDATE`` of a row that is not
-    there locks the gap where it would be: two writers of a store's first event then each wait for the other's
-    gap to insert it (a deadlock, one transaction rolled back). Inserted and committed apart, before the caller's
-    transaction locks anything, the row is there for every writer's ``UPDATE``, which then take turns on it."""
-    with session.get_bind().engine.begin() as conn:
-        inserted, seq, prev = _insert_head(conn)
-    _recreated(session, inserted, seq, prev)
+#: Seconds the separate insert of a store's first head waits for a lock before leaving the insert to the writer's
+#: own transaction (which may hold the lock itself: a SERIALIZABLE read of the missing row locks its gap).
+_APART_LOCK_WAIT_S = 5
+
+
+def _create_first_head_apart(session: Session) -> None:
+    """Insert a new store's head row in a transaction of its own (MySQL/MariaDB). InnoDB's ``UPDATE`` of a row that
+    is not there locks the gap where it would be: two writers of a store's first event then each wait for the
+    other's gap to insert it (a deadlock, one transaction rolled back). Inserted and committed apart, before the
+    writer's transaction locks anything, the row is there for every writer's ``UPDATE``, which then take turns.
+
+    The connection is a new one, not the writer's pool (whose connections may all be held by writers waiting here).
+    A head deleted from a chain that has events is left to the writer's transaction, where the
+    ``audit.head_recreated`` event commits or rolls back with it; so is a first head whose insert waits longer than
+    `_APART_LOCK_WAIT_S`.
+    """
+    engine = sa.create_engine(session.get_bind().engine.url, poolclass=sa.pool.NullPool)
+    events = _table(AuditEvent)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {_APART_LOCK_WAIT_S}")
+            if conn.execute(sa.select(events.c.seq).limit(1)).first() is None:
+                _insert_head(conn)
+    except sa.exc.OperationalError as exc:
+        logger.debug("the audit chain's first head is left to the writer's transaction: %s", exc.orig)
+    finally:
+        engine.dispose()
 
 
 def _insert_head(conn: sa.Connection) -> tuple[bool, int, str]:

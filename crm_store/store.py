@@ -12,6 +12,8 @@ import os
 import re
 import sqlite3
 import stat
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -83,24 +85,36 @@ def shown_url(url: str | sa.URL) -> str:
     return _SECRET_QUERY.sub(r"\1***", parsed.render_as_string(hide_password=True))
 
 
+#: Alembic loads its environment and scripts through module-level state: one thread of a process at a time
+#: (threads migrating at once failed with ``KeyError: 'script'``).
+_ALEMBIC = threading.RLock()
+
+
 @functools.cache
-def _head() -> tuple[str, ...]:
-    """The revisions the migrations end at (read from the scripts once per process)."""
-    return tuple(ScriptDirectory.from_config(migrations_config()).get_heads())
+def _head() -> frozenset[str]:
+    """The revisions the migrations end at (read from the scripts once per process; under `_ALEMBIC`)."""
+    return frozenset(ScriptDirectory.from_config(migrations_config()).get_heads())
 
 
 def _upgrade(conn: sa.Connection) -> None:
     """Bring the schema on ``conn`` to the head revision; a store already there costs one query (Alembic would load
     its environment and every script to find that out: ~25 ms)."""
-    if tuple(MigrationContext.configure(conn).get_current_heads()) != _head():
-        command.upgrade(migrations_config(conn), "head")
+    current = frozenset(MigrationContext.configure(conn).get_current_heads())
+    with _ALEMBIC:
+        if current != _head():
+            command.upgrade(migrations_config(conn), "head")
 
 
-@functools.cache
 def _migrated_sqlite() -> bytes:
     """The bytes of an empty SQLite store at the head revision: the migrations run once per process on an in-memory
     database. A new store file starts as a copy of them, which holds exactly what running the migrations on it would
     write (~5 ms instead of ~150: SQLite alters tables by copying them, and the scripts rebuild every table)."""
+    with _ALEMBIC:
+        return _migrate_in_memory()
+
+
+@functools.cache
+def _migrate_in_memory() -> bytes:
     raw = sqlite3.connect(":memory:", check_same_thread=False)
     engine = sa.create_engine("sqlite://", creator=lambda: raw, poolclass=sa.pool.StaticPool)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
@@ -114,25 +128,30 @@ def _migrated_sqlite() -> bytes:
 
 
 def _create_migrated(path: Path) -> bool:
-    """Create ``path`` ``0600`` holding `_migrated_sqlite`, unless it exists: False when another process made it
-    first. On a file system without hard links the file is created empty and `init_store` migrates it."""
-    new = path.with_name(f".{path.name}.{os.getpid()}.new")
-    with os.fdopen(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STORE_FILE_MODE), "wb") as out:
-        os.fchmod(out.fileno(), STORE_FILE_MODE)  # os.open's mode is filtered by the umask
-        out.write(_migrated_sqlite())
+    """Create ``path`` ``0600`` holding `_migrated_sqlite`, unless it exists: False when another process or thread
+    made it first. The bytes go to a temporary file of their own (synced), then a hard link puts them in place at
+    once; on a file system without hard links the file is created empty and `init_store` migrates it."""
+    data = _migrated_sqlite()
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")  # 0600 whatever the umask
+    new = Path(name)
     try:
-        os.link(new, path)
-    except FileExistsError:
-        return False
-    except OSError:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STORE_FILE_MODE))
+            os.link(new, path)
         except FileExistsError:
             return False
-        os.chmod(path, STORE_FILE_MODE)
+        except OSError:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STORE_FILE_MODE))
+            except FileExistsError:
+                return False
+            os.chmod(path, STORE_FILE_MODE)
+        return True
     finally:
-        new.unlink()
-    return True
+        new.unlink(missing_ok=True)
 
 
 def _private_sqlite_file(path: Path) -> None:

@@ -230,6 +230,30 @@ def test_a_deleted_head_is_recreated_by_the_next_event_and_says_so(engine: sa.En
     assert verify(engine).intact
 
 
+def test_an_event_rolled_back_leaves_a_deleted_head_deleted(engine: sa.Engine) -> None:
+    """The head row recreated after a deletion commits or rolls back with its ``audit.head_recreated`` event: a
+    rolled-back writer must not put a head back that hides the deletion."""
+    append(engine, 2)
+    tamper(engine, "delete from audit_head")
+    with Session(engine) as session:
+        session.begin()
+        crm_store.record_audit_event(session, actor="bob", action="test.rolled_back")
+        session.rollback()
+    report = verify(engine)
+    assert not report.intact and "no head row" in report.problems[-1].problem
+
+
+def test_the_first_event_needs_one_connection(url: str) -> None:
+    """A pool of one connection, held by the writer: the first head row needs no second one from it."""
+    init_store(url).dispose()
+    engine = sa.create_engine(url, pool_size=1, max_overflow=0, pool_timeout=2)
+    try:
+        append(engine, 2)
+        assert verify(engine).intact and chain(engine).height == 2
+    finally:
+        engine.dispose()
+
+
 def test_concurrent_writers_take_turns_and_never_fork_the_chain(engine: sa.Engine) -> None:
     """Four writers of a new store, their first events at once (on MariaDB, writers that each found no head row
     deadlocked inserting it), then seven more each."""

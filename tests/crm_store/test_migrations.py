@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,36 @@ def test_without_hard_links_a_new_sqlite_store_is_migrated_in_place(
         command.upgrade(migrations_config(conn), "head")
     engine.dispose()
     assert _schema(f"sqlite:///{path}") == _schema(migrated)
+
+
+#: Six threads of a new process (nothing migrated in it yet) open one new SQLite store at once.
+_THREADS = """
+import sys, threading
+from crm_store import init_store
+together, errors = threading.Barrier(6, timeout=30), []
+def open_it():
+    try:
+        together.wait()
+        init_store(sys.argv[1]).dispose()
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=open_it) for _ in range(6)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+
+
+def test_threads_of_a_new_process_opening_one_new_sqlite_store_all_open_it(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADS, f"sqlite:///{path}"], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert _schema(f"sqlite:///{path}")[-1] == ("0012",)
 
 
 def test_in_memory_sqlite_keeps_its_schema() -> None:
