@@ -181,8 +181,11 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
 
 
 @pytest.mark.mariadb
-def test_mariadb_tables_compare_keys_as_bytes_and_the_migration_goes_back(mariadb_url: str) -> None:
-    engine = init_store(mariadb_url)
+@pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
+def test_mariadb_tables_compare_keys_as_bytes_and_the_migration_goes_back(mariadb_url: str, driver: str) -> None:
+    """Through a ``mysql://`` or a ``mariadb://`` URL (SQLAlchemy's MariaDB dialect reads ``mariadb_*`` table
+    options only: its tables got the server's default collation, and 0008's foreign key to them failed)."""
+    engine = init_store(sa.make_url(mariadb_url).set(drivername=driver).render_as_string(hide_password=False))
     try:
         with engine.begin() as conn:
             collations = conn.execute(

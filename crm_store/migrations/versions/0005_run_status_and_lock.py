@@ -35,7 +35,8 @@ STATUS_CHECK = conv("ck_pipeline_run_status")
 
 
 def _table_options(conn: sa.Connection) -> dict[str, Any]:
-    """``mysql_*`` table options: the binary, no-pad collation of migration 0004 (nothing elsewhere)."""
+    """``mysql_*`` (``mariadb_*`` through a ``mariadb://`` URL) table options: the binary, no-pad collation of
+    migration 0004 (nothing elsewhere)."""
     if conn.dialect.name not in ("mysql", "mariadb"):
         return {}
     version = str(conn.execute(sa.text("select version()")).scalar_one())
@@ -44,7 +45,7 @@ def _table_options(conn: sa.Connection) -> dict[str, Any]:
     else:
         major = int(version.split(".")[0]) if version[:1].isdigit() else 0
         collation = "utf8mb4_0900_bin" if major >= 8 else "utf8mb4_bin"
-    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
+    return {f"{conn.dialect.name}_charset": "utf8mb4", f"{conn.dialect.name}_collate": collation}  # mysql_ or mariadb_
 
 
 def _status_check(*statuses: str) -> str:
