@@ -162,7 +162,7 @@ def _create_first_head_apart(session: Session) -> None:
     The connection is a new one, not the writer's pool (whose connections may all be held by writers waiting here).
     A head deleted from a chain that has events is left to the writer's transaction, where the
     ``audit.head_recreated`` event commits or rolls back with it; so is a first head whose insert waits longer than
-    `_APART_LOCK_WAIT_S`.
+    `_APART_LOCK_WAIT_S` or whose connection fails (the writer's may have been made otherwise than from its URL).
     """
     engine = sa.create_engine(session.get_bind().engine.url, poolclass=sa.pool.NullPool)
     events = _table(AuditEvent)
@@ -171,8 +171,8 @@ def _create_first_head_apart(session: Session) -> None:
             conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {_APART_LOCK_WAIT_S}")
             if conn.execute(sa.select(events.c.seq).limit(1)).first() is None:
                 _insert_head(conn)
-    except sa.exc.OperationalError as exc:
-        logger.debug("the audit chain's first head is left to the writer's transaction: %s", exc.orig)
+    except sa.exc.SQLAlchemyError as exc:  # a lock waited for too long, a URL this process cannot connect to again
+        logger.debug("the audit chain's first head is left to the writer's transaction: %s", exc)
     finally:
         engine.dispose()
 
@@ -184,10 +184,7 @@ def _insert_head(conn: sa.Connection) -> tuple[bool, int, str]:
     last = conn.execute(sa.select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)).first()
     seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
     values = {"name": HEAD, "seq": seq, "hash": prev, "updated_at": dt.datetime.now(dt.UTC)}
-    if conn.dialect.name in (
-        "postgresql",
-        "sqlite",
-    ):  # psycopg reports no rowcount here: RETURNING says whether it inserted
+    if conn.dialect.name in ("postgresql", "sqlite"):  # psycopg reports no rowcount: RETURNING says if it inserted
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(head).values(values)
         stmt = insert.on_conflict_do_nothing(index_elements=[head.c.name]).returning(head.c.name)
         return conn.execute(stmt).first() is not None, seq, prev
