@@ -84,20 +84,30 @@ def _schema(url: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
+def _migrated_by_the_scripts(path: Path) -> str:
+    """The URL of a SQLite file the migration scripts ran on, as Alembic runs them (no copy)."""
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(migrations_config(conn), "head")
+    engine.dispose()
+    return url
+
+
+def _temporary_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_a_new_sqlite_store_holds_what_running_the_migrations_on_it_writes(tmp_path: Path) -> None:
     """A new store file is a copy of a schema migrated once per process: it must be what the scripts would have
     written into that file, statement for statement (a schema made from the models would differ)."""
     copied = f"sqlite:///{tmp_path / 'copied.db'}"
     init_store(copied).dispose()
-    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
-    engine = sa.create_engine(migrated)
-    with engine.begin() as conn:
-        command.upgrade(migrations_config(conn), "head")
-    engine.dispose()
+    migrated = _migrated_by_the_scripts(tmp_path / "migrated.db")
     assert _schema(copied) == _schema(migrated)
     assert len(_schema(copied)) > len(Base.metadata.tables)
     assert (tmp_path / "copied.db").stat().st_mode & 0o777 == 0o600
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".new")] == []
+    assert _temporary_files(tmp_path) == []
 
 
 def test_without_hard_links_a_new_sqlite_store_is_migrated_in_place(
@@ -110,11 +120,7 @@ def test_without_hard_links_a_new_sqlite_store_is_migrated_in_place(
     path = tmp_path / "crm.db"
     init_store(f"sqlite:///{path}").dispose()
     assert path.stat().st_mode & 0o777 == 0o600
-    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
-    engine = sa.create_engine(migrated)
-    with engine.begin() as conn:
-        command.upgrade(migrations_config(conn), "head")
-    engine.dispose()
+    migrated = _migrated_by_the_scripts(tmp_path / "migrated.db")
     assert _schema(f"sqlite:///{path}") == _schema(migrated)
 
 
@@ -144,7 +150,7 @@ def test_threads_of_a_new_process_opening_one_new_sqlite_store_all_open_it(tmp_p
         [sys.executable, "-c", _THREADS, f"sqlite:///{path}"], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert _temporary_files(tmp_path) == []
     assert _schema(f"sqlite:///{path}")[-1] == ("0012",)
 
 
