@@ -293,8 +293,7 @@ def upsert_review_items(
         raise ValueError(f"upsert_review_items: kind must be one of {get_args(ReviewKind)}, got {sorted(bad)}")
 
     stored = {
-        tuple(row[c] for c in PAIR_COLUMNS): row
-        for row in read_review_items(session, subject="pair").iter_rows(named=True)
+        tuple(row[c] for c in PAIR_COLUMNS): row for row in _stored_items(session, df, scope).iter_rows(named=True)
     }
     decisions = {tuple(row[c] for c in PAIR_COLUMNS): row for row in read_decisions(session).iter_rows(named=True)}
     inserts: list[dict[str, Any]] = []
@@ -345,6 +344,43 @@ def upsert_review_items(
     counts = QueueCounts(len(inserts), len(updates), unchanged, len(staled))
     logger.debug("review queue: %s", counts)
     return counts
+
+
+#: An incremental run whose items and scope name at most this many rows reads the stored items of those rows by key;
+#: past it, one scan of every pair item costs less than the lookups.
+_LOOKUP_ROWS: Final = 2_000
+#: Keys per lookup statement (well under every backend's limit on bound parameters).
+_LOOKUP_CHUNK: Final = 500
+
+
+def _stored_items(session: Session, items: pl.DataFrame, scope: pl.DataFrame | None) -> pl.DataFrame:
+    """The stored pair items an upsert may change: every one for a full run (``scope`` None: it speaks for every
+    pair); for an incremental run, those with a row in ``scope`` (they may become stale) or in ``items`` (they may be
+    updated), so that its cost follows the rows it read, not the size of the queue."""
+    if scope is None:
+        return read_review_items(session, subject="pair")
+    rows = pl.concat(
+        [
+            scope.select(pl.col("source").cast(pl.String), pl.col("source_key").cast(pl.String)),
+            *(
+                items.select(pl.col(f"{side}_source").alias("source"), pl.col(f"{side}_key").alias("source_key"))
+                for side in ("left", "right")
+            ),
+        ]
+    ).unique()
+    if rows.height > _LOOKUP_ROWS:
+        return read_review_items(session, subject="pair")
+    table = _table(ReviewItem)
+    found = [pl.DataFrame(schema=_ITEM_SCHEMA)]
+    for (source,), group in rows.sort("source", "source_key").group_by("source", maintain_order=True):
+        keys = group["source_key"].to_list()
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            sides = ((table.c[f"{s}_source"] == source) & table.c[f"{s}_key"].in_(chunk) for s in ("left", "right"))
+            on_a_side = sa.or_(*sides)
+            stmt = sa.select(*(table.c[c] for c in _ITEM_SCHEMA)).where(table.c.finding_key.is_(None), on_a_side)
+            found.append(_read(session, stmt, _ITEM_SCHEMA, ("evidence",)))
+    return pl.concat(found).unique("id").sort("id")
 
 
 def _in_scope(scope: pl.DataFrame | None) -> Callable[[tuple[str, ...]], bool]:

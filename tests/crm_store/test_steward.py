@@ -179,6 +179,32 @@ def test_an_incremental_run_only_stales_pairs_of_rows_it_scored(db: Session) -> 
     assert by_pair(db)["a", "2", "b", "2"]["status"] == "open"
 
 
+def test_an_incremental_run_reads_and_changes_only_the_items_of_its_rows(db: Session) -> None:
+    """An incremental run's items are found by their rows (its cost follows the rows it read, not the size of the
+    queue): a pair it scores again is updated or unchanged, a new one inserted, an open pair of a row it read and did
+    not score again is stale, and every other item is left as it was."""
+    queue = [("a", f"{i}", "b", f"{i}", 0.7, "review", f"f{i}") for i in range(40)]
+    crm_store.upsert_review_items(db, items(*queue), run_id="r1", now=T0)
+    db.commit()
+    before = by_pair(db)
+    scope = pl.DataFrame({"source": ["b", "b", "c", "a"], "source_key": ["3", "4", "9", "7"]})
+    run = items(
+        ("a", "3", "b", "3", 0.9, "review", "f3"),  # scored again, another probability: updated
+        ("a", "7", "b", "7", 0.7, "review", "f7"),  # scored again, the same: unchanged
+        ("d", "1", "c", "9", 0.6, "review", "g"),  # new
+    )
+    counts = crm_store.upsert_review_items(db, run, run_id="r2", now=T1, scope=scope)
+    db.commit()
+    assert (counts.inserted, counts.updated, counts.unchanged, counts.staled) == (1, 1, 1, 1)
+    after = by_pair(db)
+    assert after["a", "3", "b", "3"]["probability"] == pytest.approx(0.9)
+    assert after["a", "4", "b", "4"]["status"] == "stale" and after["c", "9", "d", "1"]["status"] == "open"
+    changed = {("a", "3", "b", "3"), ("a", "4", "b", "4")}
+    assert {pair: after[pair] for pair in before if pair not in changed} == {
+        pair: item for pair, item in before.items() if pair not in changed
+    }
+
+
 def _empty() -> pl.DataFrame:
     return pl.DataFrame(
         schema=dict.fromkeys(("left_source", "left_key", "right_source", "right_key", "fingerprint"), pl.String)
