@@ -40,6 +40,7 @@ __all__ = [
     "find_customer_ids",
     "ledger_counts",
     "read_activities",
+    "read_activity_rows",
     "read_contact_points",
     "read_crosswalk",
     "read_customer",
@@ -144,6 +145,33 @@ def read_customer_provenance(session: Session, customer_id: str, *, principal: P
     columns = _stored_columns(session, table)
     stmt = sa.select(*columns).where(table.c.customer_id == customer_id).order_by(table.c.field)
     return shape(principal, "field_provenance", _frame(session, columns, scoped(session, principal, stmt, table)))
+
+
+#: Customer ids per statement of :func:`read_activity_rows` (well under every backend's limit on bound parameters).
+_IDS_PER_QUERY = 500
+
+
+def read_activity_rows(session: Session, customer_ids: list[str]) -> pl.DataFrame:
+    """The stored activities of these customers with their raw rows, for linking them again: ``source``,
+    ``source_key``, ``customer_id`` (the customer they are linked to now), ``payload`` (JSON text of the row as
+    read); ordered by ``source``, ``source_key``."""
+    act, sr = table_of(Activity), table_of(SourceRecord)
+    schema: dict[str, pl.DataType] = {
+        "source": pl.String(),
+        "source_key": pl.String(),
+        "customer_id": pl.String(),
+        "payload": pl.String(),
+    }
+    frames = [pl.DataFrame(schema=schema)]
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        stmt = (
+            sa.select(act.c.source, act.c.source_key, act.c.customer_id, sr.c.payload)
+            .join(sr, (sr.c.source == act.c.source) & (sr.c.source_key == act.c.source_key))
+            .where(act.c.customer_id.in_(ids[start : start + _IDS_PER_QUERY]))
+        )
+        frames.append(read_frame(session, stmt, schema))
+    return pl.concat(frames).sort("source", "source_key")
 
 
 def read_customer_rows(session: Session, customer_id: str, *, principal: Principal | None = None) -> pl.DataFrame:

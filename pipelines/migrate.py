@@ -35,12 +35,13 @@ from pipelines.ledger import LedgerRow, RunStatus, build_ledger, ledger_totals, 
 from pipelines.progress import StepEvent, emit
 from pipelines.report import build_report, build_stopped_report, write_report
 from pipelines.settings import EngineSettings, ProjectSettings, load_settings
-from pipelines.stages import Extracted, Stored
+from pipelines.stages import Extracted, Golden, Stored
 from pipelines.steps import (
     SchemaDriftError,
     check,
     check_drift,
     extract,
+    followed_activities,
     link,
     load,
     map_rows,
@@ -158,6 +159,20 @@ def _read_stored(engine: sa.Engine | None, settings: ProjectSettings, extracted:
         return Stored()
     with Session(engine) as session:
         return read_stored(session, settings, extracted)
+
+
+def _followed_activities(
+    engine: sa.Engine | None,
+    settings: ProjectSettings,
+    golden: Golden,
+    existing: pl.DataFrame | None,
+    read: pl.DataFrame,
+) -> pl.DataFrame | None:
+    """:func:`pipelines.steps.followed_activities` in a session of its own (nothing without a store)."""
+    if engine is None or existing is None:
+        return None
+    with Session(engine) as session:
+        return followed_activities(session, settings, golden, existing, read)
 
 
 def _load(
@@ -313,7 +328,8 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
         rows=lambda g: g.customers.height,
     )
     activities, validated = step("link", link, settings, stage, validated, golden, existing, rows=lambda r: r[0].height)
-    tables = store_frames(run.run_id, stage, validated, golden, activities, existing)
+    followed = _followed_activities(engine, settings, golden, existing, activities)
+    tables = store_frames(run.run_id, stage, validated, golden, activities, existing, followed)
     if engine is not None:
         if run.lock is not None:
             run.lock.check()  # never load without the lock

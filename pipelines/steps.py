@@ -58,13 +58,16 @@ __all__ = [
     "custom_fields",
     "extract",
     "file_fingerprint",
+    "followed_activities",
     "keyed_id_hash",
     "link",
     "load",
     "map_rows",
+    "moved_customers",
     "normalise",
     "read_stored",
     "rehydrate",
+    "relink_activities",
     "remap",
     "resolve",
     "saved_cursors",
@@ -553,6 +556,83 @@ def _match_incremental(
 
 
 # --------------------------------------------------------------------------------------------------- link
+
+
+def relink_activities(settings: ProjectSettings, rows: pl.DataFrame, parents: pl.DataFrame) -> pl.DataFrame:
+    """Stored activities (``rows``: ``source``, ``source_key``, ``payload``) linked as a run links them, to the
+    customers their parent rows are in now (``parents``: ``_source``, ``_source_key``, ``customer_id``), as the
+    store's ``activity`` rows (``occurred_at`` in UTC); an activity whose parent row is not among them is left out
+    (it stays as it is)."""
+    schema = {
+        "source": pl.String,
+        "source_key": pl.String,
+        "customer_id": pl.String,
+        "kind": pl.String,
+        "occurred_at": pl.String,
+        "summary": pl.String,
+        "details": pl.String,
+    }
+    frames = []
+    stored = rows.select("source", "source_key", "payload").with_columns(pl.lit(None, pl.String).alias("row_hash"))
+    for (source,), group in stored.group_by("source", maintain_order=True):
+        try:
+            spec = settings.source(str(source)).activity
+        except KeyError:
+            continue
+        if spec is None:
+            continue
+        tz = settings.defaults_of(str(source)).timezone
+        prepared = prepare_activities(stored_raw(group), spec, tz=tz)
+        prepared = prepared.with_columns(wall_time_to_utc(pl.col("occurred_at"), tz))
+        linked, _ = link_activities(prepared, parents, parent_source=spec.parent, parent_key_column=spec.parent_key)
+        frames.append(
+            linked.select(
+                pl.col(SOURCE_COL).alias("source"),
+                pl.col(SOURCE_KEY_COL).alias("source_key"),
+                "customer_id",
+                "kind",
+                "occurred_at",
+                "summary",
+                pl.col("attributes").alias("details"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def moved_customers(records: pl.DataFrame, existing: pl.DataFrame | None) -> list[str]:
+    """The customers some of whose stored rows this run puts into another customer."""
+    if existing is None or not existing.height:
+        return []
+    now = records.select(SOURCE_COL, SOURCE_KEY_COL, pl.col("customer_id").alias("_now"))
+    moved = existing.join(now, on=[SOURCE_COL, SOURCE_KEY_COL]).filter(pl.col("customer_id") != pl.col("_now"))
+    return sorted(moved["customer_id"].drop_nulls().unique().to_list())
+
+
+def followed_activities(
+    session: Session, settings: ProjectSettings, golden: Golden, existing: pl.DataFrame, read: pl.DataFrame
+) -> pl.DataFrame | None:
+    """Activities read in earlier runs whose parent rows this run puts into another customer, linked to the
+    customers of their parents now, as the store's ``activity`` rows; None when none moves. An incremental activity
+    source does not read them again: they follow their parent rows, as a full run would link them, instead of
+    staying with a customer the rows left (``read``: the activities this run read and linked itself)."""
+    moved = moved_customers(golden.records, existing)
+    if not moved:
+        return None
+    rows = crm_store.read_activity_rows(session, moved)
+    if read.height:
+        again = read.select(pl.col(SOURCE_COL).alias("source"), pl.col(SOURCE_KEY_COL).alias("source_key"))
+        rows = rows.join(again, on=["source", "source_key"], how="anti")
+    if not rows.height:
+        return None
+    parents = pl.concat([golden.records.select(SOURCE_COL, SOURCE_KEY_COL, "customer_id"), existing]).unique(
+        [SOURCE_COL, SOURCE_KEY_COL], keep="first"
+    )
+    linked = relink_activities(settings, rows, parents)
+    was = rows.select("source", "source_key", pl.col("customer_id").alias("_was"))
+    followed = linked.join(was, on=["source", "source_key"]).filter(pl.col("customer_id").ne_missing(pl.col("_was")))
+    return followed.drop("_was") if followed.height else None
 
 
 #: Columns of linked activity rows (prepare_activities + customer_id), for runs without child sources.

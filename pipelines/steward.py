@@ -39,11 +39,9 @@ from crm_store.schema import SOURCE_COL, SOURCE_KEY_COL
 from pipelines.errors import PipelineError
 from pipelines.migrate import lock_store, new_run_id
 from pipelines.settings import ProjectSettings
-from pipelines.steps import normalise, remap, stored_raw, survivors
+from pipelines.steps import normalise, relink_activities, remap, survivors
 from pipelines.tables import customer_frames
-from rules.activity import link_activities, prepare_activities
 from rules.match.constraints import pair_fingerprint, row_fingerprints
-from rules.normalise import wall_time_to_utc
 from rules.steward import (
     DecisionPlan,
     HistoryEvent,
@@ -486,7 +484,9 @@ def _rebuild(
     crm_store.record_decisions(session, _decision_frame(plan, records), by=actor, note=note, now=now)
 
     survived = survivors(settings, records, clusters)
-    linked = _relinked_activities(settings, activity_rows, assigned.select(*key, "customer_id"))
+    linked = relink_activities(settings, activity_rows, assigned.select(*key, "customer_id")).with_columns(
+        pl.col("occurred_at").cast(pl.String)
+    )
     tables = customer_frames(
         assigned,
         survived.golden.join(ids, on="cluster"),
@@ -660,48 +660,6 @@ def _records(settings: ProjectSettings, rows: pl.DataFrame) -> pl.DataFrame:
         .with_row_index("_rid")
         .with_columns(pl.col("_rid").cast(pl.Int64))
     )
-
-
-def _relinked_activities(settings: ProjectSettings, rows: pl.DataFrame, parents: pl.DataFrame) -> pl.DataFrame:
-    """The activities (``rows``: ``source``, ``source_key``, ``payload``) linked as a run links them to the customers
-    their parent rows are in now (``parents``: ``_source``, ``_source_key``, ``customer_id``); an activity whose
-    parent row is not among them is left out (it stays as it is)."""
-    schema = {
-        "source": pl.String,
-        "source_key": pl.String,
-        "customer_id": pl.String,
-        "kind": pl.String,
-        "occurred_at": pl.String,
-        "summary": pl.String,
-        "details": pl.String,
-    }
-    frames = []
-    stored = rows.with_columns(pl.lit(None, pl.String).alias("row_hash"))
-    for (source,), group in stored.group_by("source", maintain_order=True):
-        try:
-            spec = settings.source(str(source)).activity
-        except KeyError:
-            continue
-        if spec is None:
-            continue
-        tz = settings.defaults_of(str(source)).timezone
-        prepared = prepare_activities(stored_raw(group), spec, tz=tz)
-        prepared = prepared.with_columns(wall_time_to_utc(pl.col("occurred_at"), tz))
-        linked, _ = link_activities(prepared, parents, parent_source=spec.parent, parent_key_column=spec.parent_key)
-        frames.append(
-            linked.select(
-                pl.col(SOURCE_COL).alias("source"),
-                pl.col(SOURCE_KEY_COL).alias("source_key"),
-                "customer_id",
-                "kind",
-                pl.col("occurred_at").cast(pl.String),
-                "summary",
-                pl.col("attributes").alias("details"),
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(frames, how="vertical_relaxed")
 
 
 @dataclass(frozen=True, slots=True)

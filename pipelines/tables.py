@@ -35,6 +35,7 @@ def store_frames(
     golden: Golden,
     activities: pl.DataFrame,
     existing: pl.DataFrame | None = None,
+    followed: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every table a run loads, by store table name (``lineage`` and ``review_scope`` tell the store which
     customers retire and which review items this run judged).
@@ -46,14 +47,19 @@ def store_frames(
         golden: clusters, golden records and provenance.
         activities: linked activities.
         existing: the crosswalk before this run (``_source``, ``_source_key``, ``customer_id``).
+        followed: activities of earlier runs that follow their parent rows into another customer
+            (``pipelines.steps.followed_activities``): written, and counted in ``last_contact_at``, not read.
     """
     records = golden.records
     reasons = _reasons(validated.failures)
     scope = review_scope(records, golden.incremental)
+    linked = _activities(activities)
+    if followed is not None:
+        linked = pl.concat([linked, followed.select(linked.columns)], how="vertical_relaxed")
     return {
-        "activity": _activities(activities),
+        "activity": linked,
         "source_record": _source_records(run_id, stage, validated, records, activities, reasons),
-        **customer_frames(records, golden.customers, golden.provenance, activities),
+        **customer_frames(records, golden.customers, golden.provenance, linked),
         "crosswalk": _crosswalk(run_id, golden, existing),
         "quarantine": _quarantine(run_id, validated.quarantined, reasons),
         "merge_event": _merge_events(records, golden.pairs),

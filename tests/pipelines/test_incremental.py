@@ -125,3 +125,79 @@ def test_rows_updated_in_the_source_are_read_again(tmp_path: Path) -> None:
     engine.dispose()
     lina = customers.filter(pl.col("full_name") == "李娜")
     assert lina.height == 1 and lina["primary_email"][0] == "lina88@163.com"
+
+
+def _legacy_with_follow_ups(folder: Path, name: str, incremental: bool) -> Path:
+    """A legacy CRM of customers (KH) and follow-ups (GJ) whose rows belong to customers by KHID, both read by
+    their update time (a cursor) when ``incremental``."""
+    db = folder / "legacy.db"
+
+    def source(name: str, table: str, key: str) -> dict[str, object]:
+        params = {"url": f"sqlite:///{db}", "table": table, "key": key, "cursor_column": "TS"}
+        return {"name": name, "kind": "sql", "incremental": incremental, "params": params}
+
+    data = {
+        "project": "follow-ups",
+        "store": {"url": f"sqlite:///{folder / (name + '.db')}"},
+        "reports_dir": str(folder / "reports"),
+        "sources": [
+            {**source("kh", "KH", "ID"), "mapping": {"NAME": "full_name", "MOBILE": "phone", "EMAIL": "email"}},
+            {
+                **source("gj", "GJ", "GID"),
+                "activity": {"parent": "kh", "parent_key": "KHID", "occurred_at": "AT", "summary": "NOTE"},
+            },
+        ],
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
+def _write(db: Path, table: str, rows: list[tuple[str | None, ...]]) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table if not exists KH (ID text primary key, NAME text, MOBILE text, EMAIL text, TS text)")
+        conn.execute("create table if not exists GJ (GID text primary key, KHID text, AT text, NOTE text, TS text)")
+        marks = ", ".join("?" * len(rows[0]))
+        conn.executemany(f"insert or replace into {table} values ({marks})", rows)
+
+
+def _activities_and_contacts(config: Path) -> tuple[dict[str, str], dict[str, object]]:
+    engine = sa.create_engine(load_settings(config).store_url)
+    with Session(engine) as session:
+        activities = crm_store.read_activities(session)
+        customers = crm_store.read_customers(session)
+    engine.dispose()
+    linked = dict(activities.select("source_key", "customer_id").iter_rows())
+    return linked, dict(customers.select("customer_id", "last_contact_at").iter_rows())
+
+
+def test_activities_of_earlier_runs_follow_their_row_into_another_customer(tmp_path: Path) -> None:
+    """A follow-up read in an earlier run is not read again by an incremental run; when the row it belongs to is
+    edited and joins another customer, the follow-up goes with it (and counts in that customer's last contact), as
+    a full run over the same data links it."""
+    db = tmp_path / "legacy.db"
+    _write(
+        db, "KH", [("K1", "张伟", "13800138000", None, "2024-01-01"), ("K2", "李娜", None, "lina@qq.com", "2024-01-01")]
+    )
+    _write(db, "GJ", [("G1", "K2", "2024-02-01 10:00", "called", "2024-02-01")])
+    config = _legacy_with_follow_ups(tmp_path, "incremental", incremental=True)
+    run_steps(load_settings(config), "run-1", False)
+    before = customer_of(config)
+    assert before[("kh", "K1")] != before[("kh", "K2")] == before[("gj", "G1")]
+
+    # K2 edited at the source: now 张伟's mobile and name, so it joins K1's customer; G1 is not read again
+    _write(db, "KH", [("K2", "张伟", "13800138000", "lina@qq.com", "2024-03-01")])
+    second = run_steps(load_settings(config), "run-2", False)
+    assert {r["source"]: r["read"] for r in second.ledger} == {"kh": 1, "gj": 0}
+    assert all(r["balanced"] for r in second.ledger)
+    after = customer_of(config)
+    assert after[("kh", "K2")] == after[("kh", "K1")]
+    linked, contacts = _activities_and_contacts(config)
+    assert linked["G1"] == after[("kh", "K2")]
+    assert contacts[linked["G1"]] is not None  # the follow-up is the customer's last contact now
+
+    full = _legacy_with_follow_ups(tmp_path, "full", incremental=False)
+    run_steps(load_settings(full), "full-1", False)
+    full_linked, full_contacts = _activities_and_contacts(full)
+    assert partition(customer_of(full)) == partition(after)
+    assert full_contacts[full_linked["G1"]] == contacts[linked["G1"]]
