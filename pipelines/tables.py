@@ -56,17 +56,40 @@ def store_frames(
     linked = _activities(activities)
     if followed is not None:
         linked = pl.concat([linked, followed.select(linked.columns)], how="vertical_relaxed")
+    source_records = _source_records(run_id, stage, validated, records, activities, reasons)
+    crosswalk = _crosswalk(run_id, golden, existing)
+    customers = customer_frames(records, golden.customers, golden.provenance, linked)
+    merges = _merge_events(records, golden.pairs)
+    if golden.incremental:  # the customers its rows do not touch keep their stored records: not compared again
+        touched = _touched(crosswalk, source_records, linked, existing).implode()
+        customers = {name: frame.filter(pl.col("customer_id").is_in(touched)) for name, frame in customers.items()}
+        merges = merges.filter(pl.col("customer_id").is_in(touched))
     return {
         "activity": linked,
-        "source_record": _source_records(run_id, stage, validated, records, activities, reasons),
-        **customer_frames(records, golden.customers, golden.provenance, linked),
-        "crosswalk": _crosswalk(run_id, golden, existing),
+        "source_record": source_records,
+        **customers,
+        "crosswalk": crosswalk,
         "quarantine": _quarantine(run_id, validated.quarantined, reasons),
-        "merge_event": _merge_events(records, golden.pairs),
+        "merge_event": merges,
         "lineage": id_lineage(existing, records.select(*_KEY, "customer_id")),
         "review_item": review_items(golden.review, golden.pairs, records, golden.model, golden.decided),
         **({"review_scope": scope} if scope is not None else {}),
     }
+
+
+def _touched(
+    crosswalk: pl.DataFrame, source_records: pl.DataFrame, activities: pl.DataFrame, existing: pl.DataFrame | None
+) -> pl.Series:
+    """The customers whose records an incremental run changes: those of the rows it links (read, or moved into
+    another customer) and of the activities it links, and those that held a row it read or moved (a row leaving a
+    customer, loaded elsewhere or quarantined now, changes what is left of it). Any other customer keeps its rows,
+    so its golden record, details and merge event are what the store holds."""
+    ids = [crosswalk["customer_id"], activities["customer_id"]]
+    if existing is not None:
+        keys = pl.concat([crosswalk.select("source", "source_key"), source_records.select("source", "source_key")])
+        keys = keys.select(pl.col("source").alias(SOURCE_COL), pl.col("source_key").alias(SOURCE_KEY_COL))
+        ids.append(existing.join(keys.unique(), on=_KEY, how="semi")["customer_id"])
+    return pl.concat([i.cast(pl.String) for i in ids]).drop_nulls().unique()
 
 
 def _reasons(failures: pl.DataFrame) -> pl.DataFrame:

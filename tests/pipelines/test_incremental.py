@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 import yaml
+from polars.testing import assert_frame_equal
 from sqlalchemy.orm import Session
 
 import crm_store
@@ -201,3 +202,44 @@ def test_activities_of_earlier_runs_follow_their_row_into_another_customer(tmp_p
     full_linked, full_contacts = _activities_and_contacts(full)
     assert partition(customer_of(full)) == partition(after)
     assert full_contacts[full_linked["G1"]] == contacts[linked["G1"]]
+
+
+def _golden(config: Path) -> pl.DataFrame:
+    engine = sa.create_engine(load_settings(config).store_url)
+    with Session(engine) as session:
+        customers = crm_store.read_customers(session)
+    engine.dispose()
+    return (
+        customers.filter(pl.col("retired_at").is_null())
+        .select("customer_id", "full_name", "primary_phone", "primary_email")
+        .sort("customer_id")
+    )
+
+
+def test_an_incremental_run_rewrites_the_customers_its_rows_touch_as_a_full_run_would(tmp_path: Path) -> None:
+    """An incremental run writes only the customers its rows touch (those it reads rows into, and those a row it
+    read leaves); every golden record is what a full run over the same data gives."""
+    db = tmp_path / "legacy.db"
+    people = [
+        ("K1", "张伟", "13800138000", None, "2024-01-01"),
+        ("K2", "李娜", None, "lina@qq.com", "2024-01-01"),
+        ("K3", "李娜", "13957215608", "lina@qq.com", "2024-01-01"),  # 李娜's only mobile
+        ("K4", "王芳", "18653551234", None, "2024-01-01"),  # never touched again
+    ]
+    _write(db, "KH", people)
+    _write(db, "GJ", [("G1", "K4", "2024-02-01 10:00", "called", "2024-02-01")])
+    config = _legacy_with_follow_ups(tmp_path, "incremental", incremental=True)
+    run_steps(load_settings(config), "run-1", False)
+    lina = _golden(config).filter(pl.col("full_name") == "李娜")
+    assert lina.height == 1 and lina["primary_phone"][0] == "+8613957215608"
+
+    # K3 turns out to be 张伟's (his mobile, his name): 李娜 keeps K2 alone, without the mobile K3 gave her
+    _write(db, "KH", [("K3", "张伟", "13800138000", None, "2024-03-01")])
+    second = run_steps(load_settings(config), "run-2", False)
+    assert {r["source"]: r["read"] for r in second.ledger} == {"kh": 1, "gj": 0}
+    golden = _golden(config)
+    assert golden.filter(pl.col("full_name") == "李娜")["primary_phone"].to_list() == [None]
+
+    full = _legacy_with_follow_ups(tmp_path, "full", incremental=False)
+    run_steps(load_settings(full), "full-1", False)
+    assert_frame_equal(golden, _golden(full))
