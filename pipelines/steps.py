@@ -63,7 +63,6 @@ __all__ = [
     "link",
     "load",
     "map_rows",
-    "moved_customers",
     "normalise",
     "read_stored",
     "rehydrate",
@@ -601,7 +600,7 @@ def relink_activities(settings: ProjectSettings, rows: pl.DataFrame, parents: pl
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def moved_customers(records: pl.DataFrame, existing: pl.DataFrame | None) -> list[str]:
+def _moved_customers(records: pl.DataFrame, existing: pl.DataFrame | None) -> list[str]:
     """The customers some of whose stored rows this run puts into another customer."""
     if existing is None or not existing.height:
         return []
@@ -617,7 +616,7 @@ def followed_activities(
     customers of their parents now, as the store's ``activity`` rows; None when none moves. An incremental activity
     source does not read them again: they follow their parent rows, as a full run would link them, instead of
     staying with a customer the rows left (``read``: the activities this run read and linked itself)."""
-    moved = moved_customers(golden.records, existing)
+    moved = _moved_customers(golden.records, existing)
     if not moved:
         return None
     rows = crm_store.read_activity_rows(session, moved)
