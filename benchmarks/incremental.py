@@ -21,14 +21,17 @@ from pathlib import Path
 import yaml
 
 DATA = Path(__file__).resolve().parent / ".data"
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 
 
 def _people(rng: random.Random, start: int, stop: int, stamp: str) -> list[tuple[str, str, str, str, str]]:
+    """Rows of people with the sample generator's surnames (by their frequency) and given-name characters."""
+    from synthetic.sample.names import GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, SURNAMES
+
+    surnames, weights = zip(*SURNAMES, strict=True)
+    given = GIVEN_CHARS_MALE + GIVEN_CHARS_FEMALE
     rows = []
     for i in range(start, stop):
-        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2])))
+        name = rng.choices(surnames, weights)[0] + "".join(rng.choice(given) for _ in range(rng.choice([1, 2])))
         mobile = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
         rows.append((f"K{i:07d}", name, mobile, f"u{i}@example.com", stamp))
     return rows

@@ -151,10 +151,13 @@ def read_customer_provenance(session: Session, customer_id: str, *, principal: P
 _IDS_PER_QUERY = 500
 
 
-def read_activity_rows(session: Session, customer_ids: list[str]) -> pl.DataFrame:
+def read_activity_rows(
+    session: Session, customer_ids: list[str], *, principal: Principal | None = None
+) -> pl.DataFrame:
     """The stored activities of these customers with their raw rows, for linking them again: ``source``,
     ``source_key``, ``customer_id`` (the customer they are linked to now), ``payload`` (JSON text of the row as
-    read); ordered by ``source``, ``source_key``."""
+    read); ordered by ``source``, ``source_key``. ``principal``: only the rows that user sees, payloads masked for an
+    auditor (``crm_store.access``)."""
     act, sr = table_of(Activity), table_of(SourceRecord)
     schema: dict[str, pl.DataType] = {
         "source": pl.String(),
@@ -170,8 +173,8 @@ def read_activity_rows(session: Session, customer_ids: list[str]) -> pl.DataFram
             .join(sr, (sr.c.source == act.c.source) & (sr.c.source_key == act.c.source_key))
             .where(act.c.customer_id.in_(ids[start : start + _IDS_PER_QUERY]))
         )
-        frames.append(read_frame(session, stmt, schema))
-    return pl.concat(frames).sort("source", "source_key")
+        frames.append(read_frame(session, scoped(session, principal, stmt, act, sr), schema))
+    return shape(principal, "source_record", pl.concat(frames).sort("source", "source_key"))
 
 
 def read_customer_rows(session: Session, customer_id: str, *, principal: Principal | None = None) -> pl.DataFrame:

@@ -600,10 +600,8 @@ def relink_activities(settings: ProjectSettings, rows: pl.DataFrame, parents: pl
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def _moved_customers(records: pl.DataFrame, existing: pl.DataFrame | None) -> list[str]:
+def _moved_customers(records: pl.DataFrame, existing: pl.DataFrame) -> list[str]:
     """The customers some of whose stored rows this run puts into another customer."""
-    if existing is None or not existing.height:
-        return []
     now = records.select(SOURCE_COL, SOURCE_KEY_COL, pl.col("customer_id").alias("_now"))
     moved = existing.join(now, on=[SOURCE_COL, SOURCE_KEY_COL]).filter(pl.col("customer_id") != pl.col("_now"))
     return sorted(moved["customer_id"].drop_nulls().unique().to_list())

@@ -273,6 +273,7 @@ def read_everything(session: Session, world: World, p: Principal) -> dict[str, s
         crm_store.read_merge_events(session, customer_ids=world.ids, principal=p)["customer_id"]
     )
     got["activity"] = set(crm_store.read_activities(session, principal=p)["source_key"])
+    got["activity_rows"] = set(crm_store.read_activity_rows(session, world.ids, principal=p)["source_key"])
     got["crosswalk"] = set(crm_store.read_crosswalk(session, principal=p)["source_key"])
     records = crm_store.read_source_records(session, ["crm", "orders"], principal=p)
     got["source_record"] = set(records.select("source", "source_key").iter_rows())
@@ -328,6 +329,9 @@ def assert_sees_exactly(session: Session, world: World, p: Principal) -> None:
     for table, paths in same.items():
         for path in paths:
             assert got[path] == want[table], f"{p.user} ({p.role}, team {p.team}) through {path}"
+    # an activity's raw row: the activities of customers (not o-none's) whose source rows p sees
+    rows_seen = {key for source, key in want["source_record"] if source == "orders"}
+    assert got["activity_rows"] == (want["activity"] & rows_seen) - {"o-none"}, f"{p.user} through activity_rows"
     # the subject's source rows: every customer's rows and orders (bad1 and o-none hold no number), as p sees them
     assert got["subject_rows"] == want["source_record"] - {("crm", "bad1"), ("orders", "o-none")}
 
@@ -342,6 +346,7 @@ def assert_columns(session: Session, world: World, p: Principal) -> None:
         crm_store.read_addresses(session, principal=p),
         crm_store.read_provenance(session, principal=p),
         crm_store.read_activities(session, principal=p),
+        crm_store.read_activity_rows(session, world.ids, principal=p),
         crm_store.read_source_records(session, ["crm", "orders"], principal=p),
         crm_store.read_quarantine(session, principal=p),
         *(crm_store.read_customer_rows(session, c, principal=p) for c in world.ids),
