@@ -466,11 +466,81 @@ def canonical_phone(text: pl.Expr) -> pl.Expr:
 
 
 def _fast_cn(keys: pl.Series) -> pl.DataFrame:
-    """Distinct cells answered in polars: one Chinese mobile, one national-form number, two bare mobiles.
+    """Distinct cells answered in polars: one Chinese mobile, one national-form number, two bare mobiles, one
+    number of another country in international form (``+44 7988 110638``, ``0049 152 60837510``), each also in
+    full-width digits (``１３６１３３１０１８６``: issue ``fullwidth``).
 
-    Every other cell (extensions, words, foreign numbers, anything invalid) is left to :func:`_one`; a test
-    checks this path gives exactly what :func:`_one` gives.
+    Every other cell (extensions, words, numbers in another country's national form, anything invalid) is left
+    to :func:`_one`; a test checks this path gives exactly what :func:`_one` gives.
     """
+    answered = _fast_ascii(keys)
+    wide = keys.filter(keys.str.contains(_FULLWIDTH_ONLY))
+    if not wide.len():
+        return answered
+    translated = pl.DataFrame({"__key": wide, "__ascii": wide.str.replace_many(_FULLWIDTH, _HALFWIDTH)})
+    halfwidth = _fast_ascii(translated.get_column("__ascii").unique()).rename({"__key": "__ascii"})
+    full = translated.join(halfwidth, on="__ascii").with_columns(
+        pl.concat_list(pl.lit(["fullwidth"], dtype=ISSUES_DTYPE), "issues").alias("issues")
+    )
+    return pl.concat([answered, full.select(answered.columns)])
+
+
+#: Cells written only in full-width digits and plus signs (and ASCII digits, spaces, dashes): what
+#: :func:`clean_text` turns into ASCII, with nothing else changed.
+_FULLWIDTH_ONLY = r"^[０-９＋0-9+ \-]*[０-９＋][０-９＋0-9+ \-]*$"
+_FULLWIDTH = [*"０１２３４５６７８９＋"]
+_HALFWIDTH = [*"0123456789+"]
+#: One number in international form: + or 00 (China's international prefix), then at most _MAX_GROUP groups of
+#: digits, one of them maybe in brackets (``+1 (312) 853-2475``; dots only after +: ``13800138000.0`` is Excel's).
+_GROUP = r"(?:\d+|\(\d+\)\d*)"
+_ONE_INTERNATIONAL = (
+    rf"^(?:\+[1-9]\d*(?:[ .\-]+{_GROUP}){{0,{_MAX_GROUP - 1}}}|00[1-9]\d*(?:[ \-]+{_GROUP}){{0,{_MAX_GROUP - 1}}})$"
+)
+
+
+def _fast_international(keys: pl.Series) -> pl.DataFrame:
+    """Distinct cells that are one valid number of a country other than China in international form, or one
+    North American number written without its +1, typed by that country's metadata as phonenumbers types it
+    (:func:`_library_types`); placeholders, +86 and whatever the library might read otherwise are left to
+    :func:`_one`."""
+    digits = pl.col("__key").str.replace_all(r"\D", "")
+    international = pl.col("__key").str.contains(_ONE_INTERNATIONAL) & ~pl.col("__key").str.contains(r"^\+?\d+\.0+$")
+    # written the North American way without +1 ("(212) 517-1640"): read as +1 (issue north_american), unless it
+    # is a Chinese 400/800 service number
+    nanp = pl.col("__key").str.contains(f"^(?:{_NANP_SHAPE.pattern})$") & ~digits.str.slice(0, 3).is_in(["400", "800"])
+    frame = (
+        keys.to_frame("__key")
+        .filter((international | nanp) & ~_placeholder_expr(digits))
+        .with_columns(
+            pl.when(nanp)
+            .then("+1" + digits)
+            .when(pl.col("__key").str.starts_with("00"))
+            .then("+" + digits.str.slice(2))
+            .otherwise("+" + digits)
+            .alias("value"),
+            pl.when(nanp).then(pl.lit(["north_american"], dtype=ISSUES_DTYPE)).alias("issues"),
+        )
+        .filter(~pl.col("value").str.starts_with("+86"))
+    )
+    typed = _library_types(frame.get_column("value").unique()).filter(pl.col("type") != _UNKNOWN)
+    kind = (
+        pl.when(pl.col("type") == int(PhoneNumberType.MOBILE))
+        .then(pl.lit("mobile"))
+        .when(pl.col("type") == int(PhoneNumberType.FIXED_LINE))
+        .then(pl.lit("landline"))
+        .otherwise(pl.lit("other"))
+    )
+    return frame.join(typed.rename({"n": "value"}), on="value").select(
+        "__key",
+        "value",
+        pl.col("issues").fill_null(pl.lit([], dtype=ISSUES_DTYPE)),
+        kind.alias("phone_type"),
+        pl.concat_list("value").alias("phones"),
+    )
+
+
+def _fast_ascii(keys: pl.Series) -> pl.DataFrame:
+    """:func:`_fast_cn` for cells in ASCII."""
     frame = (
         keys.to_frame("__key")
         .filter(pl.col("__key").str.contains(r"^[0-9+() /,;、，；\-]+$"))
@@ -533,6 +603,7 @@ def _fast_cn(keys: pl.Series) -> pl.DataFrame:
             pl.concat_list(value).alias("phones"),
         )
     )
+    answered.append(_fast_international(keys))
     return pl.concat(answered).with_columns(pl.lit(None, dtype=pl.String).alias("phone_extension"))
 
 
@@ -581,11 +652,11 @@ def _typed_by_region(nsn: pl.Expr, country_code: int) -> pl.Expr:
     return typed
 
 
-def _personal(numbers: pl.Series) -> pl.Series:
-    """:func:`_is_personal` of each distinct E.164 number, with the library's metadata as polars expressions (a
-    parse and a typing per number took 27 µs: 1.3 s for the 48k British and German numbers of a million records,
-    0.16 s now). Numbers the library might read otherwise (a national prefix after the calling code, a leading 0,
-    odd lengths, patterns polars' regex cannot take) go through :func:`_is_personal` itself."""
+def _library_types(numbers: pl.Series) -> pl.DataFrame:
+    """phonenumbers' ``number_type`` (``type``) of the distinct E.164 numbers ``n`` it reads as written, by the
+    library's metadata as polars expressions (a parse and a typing per number cost 27 µs). Numbers the library
+    might read otherwise are left out, for the caller to give to the library itself: a national prefix after the
+    calling code (parsing may strip it), a leading 0, odd lengths, patterns polars' regex cannot take."""
     frame = pl.DataFrame({"n": numbers}, schema={"n": pl.String}).with_columns(
         _country_code_expr(pl.col("n")).alias("cc")
     )
@@ -596,7 +667,7 @@ def _personal(numbers: pl.Series) -> pl.Series:
         & pl.col("nsn").str.len_chars().is_between(2, 17)
         & ~pl.col("nsn").str.starts_with("0")
     )
-    answered = []
+    answered = [pl.DataFrame(schema={"n": pl.String, "type": pl.Int32})]
     for code in frame.filter(plain).get_column("cc").unique().to_list():
         country_code = int(code)
         main = _metadata(country_code, phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code][0])
@@ -604,11 +675,18 @@ def _personal(numbers: pl.Series) -> pl.Series:
         if main is not None and main.national_prefix_for_parsing:  # parse may strip it: the library reads these
             ours = ours.filter(~pl.col("nsn").str.contains(f"^(?:{main.national_prefix_for_parsing})"))
         try:
-            typed = ours.select("n", _typed_by_region(pl.col("nsn"), country_code).is_in(_PERSONAL_TYPES).alias("p"))
+            typed = ours.select("n", _typed_by_region(pl.col("nsn"), country_code).cast(pl.Int32).alias("type"))
         except pl.exceptions.PolarsError:  # a pattern the regex engine cannot compile
             continue
         answered.append(typed)
-    known = pl.concat(answered) if answered else pl.DataFrame(schema={"n": pl.String, "p": pl.Boolean})
+    return pl.concat(answered)
+
+
+def _personal(numbers: pl.Series) -> pl.Series:
+    """:func:`_is_personal` of each distinct E.164 number: typed in polars where :func:`_library_types` can (1.3 s
+    for the 48k British and German numbers of a million records, 0.16 s so), by the library otherwise."""
+    frame = pl.DataFrame({"n": numbers}, schema={"n": pl.String})
+    known = _library_types(numbers).select("n", pl.col("type").is_in(_PERSONAL_TYPES).alias("p"))
     rest = frame.join(known, on="n", how="anti").get_column("n")
     slow = pl.DataFrame({"n": rest, "p": [_is_personal(n) for n in rest.to_list()]}, schema=known.schema)
     return frame.join(pl.concat([known, slow]), on="n", how="left", maintain_order="left").get_column("p")

@@ -148,6 +148,38 @@ def test_vectorised_path_agrees_with_python_path() -> None:
         assert row == tuple(_one(raw, "CN")), raw
 
 
+def _international_spellings() -> list[str]:
+    """Every region's example number of every type in international form, spelled as people write them (also the
+    North American way without a calling code), with near misses of each (a digit dropped, added, changed; a
+    trunk 0 kept) and full-width forms."""
+    rng = random.Random(5)
+    values = ["+49 1555 5555555", "0049 170 33333333", "+1 234 567 8901", "(400) 800-8888", "(800) 810-1234"]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            cc, nsn = str(example.country_code), phonenumbers.national_significant_number(example)
+            cut = max(1, len(nsn) // 2)
+            values += [f"+{cc} {nsn[:cut]} {nsn[cut:]}", f"+{cc}-{nsn[:3]}.{nsn[3:]}", f"00{cc} {nsn}"]
+            values += [f"+{cc} ({nsn[:3]}) {nsn[3:]}", f"({nsn[:3]}) {nsn[3:6]}-{nsn[6:]}"]
+            values.append(f"{nsn[:3]}.{nsn[3:6]}.{nsn[6:]}")
+            for digits in (nsn[:-1], nsn + str(rng.randrange(10)), str(rng.randrange(10)) + nsn[1:], "0" + nsn):
+                values.append(f"+{cc}{digits}")
+            values.append(f"＋{cc} {nsn}".translate(str.maketrans("0123456789", "０１２３４５６７８９")))
+    return values
+
+
+def test_vectorised_path_agrees_with_python_path_on_every_country() -> None:
+    """Numbers of every country in international form, and full-width cells, answered in polars: exactly what
+    ``_one`` gives (type, E.164 and issues), valid or not."""
+    values = list(dict.fromkeys(_international_spellings()))
+    out = normalise_phone(pl.Series(values))
+    assert len(values) > 5000
+    mismatched = [(raw, row) for raw, row in zip(values, out.iter_rows(), strict=True) if row != tuple(_one(raw, "CN"))]
+    assert not mismatched, mismatched[:20]
+
+
 def test_cn_national_shortcut_agrees_with_phonenumbers() -> None:
     """Numbers in the national form skip phonenumbers.parse: type, E.164 and area code must agree with it."""
     rng = random.Random(3)
