@@ -160,7 +160,8 @@ INTERNAL_UNITS: dict[str, frozenset[str]] = {
     # on thousands of values (through the public normaliser only one of them runs).
     "rules.normalise._name": frozenset({"_SCHEMA", "_fast", "_latin_part", "_latin_table", "_one"}),
     "rules.normalise._id_number": frozenset({"_fast", "_one", "check_character"}),
-    "rules.normalise._phone": frozenset({"_check", "_one", "cn_number_type"}),  # and phonenumbers' number types
+    # _phone: and phonenumbers' number types (VECTORISED_FROM: tests read every calling code's numbers in polars)
+    "rules.normalise._phone": frozenset({"_check", "_one", "cn_number_type", "VECTORISED_FROM"}),
     "rules.normalise._address": frozenset({"_SCHEMA", "_fast", "_one"}),
     # The pinyin syllable list is a constant (Western names never load pypinyin), checked against pypinyin's readings.
     "rules.normalise._pinyin": frozenset({"SYLLABLES", "strip_tones"}),

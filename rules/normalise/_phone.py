@@ -540,7 +540,55 @@ def _fast_international(keys: pl.Series) -> pl.DataFrame:
 
 
 def _fast_ascii(keys: pl.Series) -> pl.DataFrame:
-    """:func:`_fast_cn` for cells in ASCII."""
+    """:func:`_fast_cn` for cells in ASCII: one number, or two numbers on either side of a separator
+    (``17743698792 / 022-38328666``, ``13800138000, +44 7988 110638``), each one the one-number path answers."""
+    one = _fast_one(keys)
+    parts = (
+        keys.to_frame("__key")
+        .filter(~keys.is_in(one.get_column("__key").implode()))
+        .with_columns(pl.col("__key").str.extract_groups(_TWO_PARTS).alias("__p"))
+        .unnest("__p")
+        .drop_nulls(["1", "2"])
+    )
+    if not parts.height:
+        return one
+    single = _fast_one(pl.concat([parts.get_column("1"), parts.get_column("2")]).unique()).filter(
+        pl.col("phones").list.len() == 1
+    )
+    a = single.rename(lambda c: f"a_{c}" if c != "__key" else "1")
+    b = single.rename(lambda c: f"b_{c}" if c != "__key" else "2")
+    # as _one reads such a cell: the first mobile is the value, every distinct number is listed
+    a_first = (pl.col("a_phone_type") == "mobile") | (pl.col("b_phone_type") != "mobile")
+    two = pl.col("a_value") != pl.col("b_value")
+    foreign = pl.col("a_issues").list.contains("north_american") | pl.col("b_issues").list.contains("north_american")
+    issues = pl.concat_list(
+        pl.when(two).then(pl.lit(["multiple"], dtype=ISSUES_DTYPE)).otherwise(pl.lit([], dtype=ISSUES_DTYPE)),
+        pl.when(foreign).then(pl.lit(["north_american"], dtype=ISSUES_DTYPE)).otherwise(pl.lit([], dtype=ISSUES_DTYPE)),
+    )
+    both = (
+        parts.join(a, on="1")
+        .join(b, on="2")
+        .select(
+            "__key",
+            pl.when(a_first).then("a_value").otherwise("b_value").alias("value"),
+            issues.alias("issues"),
+            pl.when(a_first).then("a_phone_type").otherwise("b_phone_type").alias("phone_type"),
+            pl.when(two)
+            .then(pl.concat_list("a_value", "b_value"))
+            .otherwise(pl.concat_list("a_value"))
+            .alias("phones"),
+            pl.col("a_phone_extension").alias("phone_extension"),
+        )
+    )
+    return pl.concat([one, both])
+
+
+#: Two numbers on either side of one hard separator (what ends a span in :func:`_one`).
+_TWO_PARTS = r"^([^/,;、，；]*[0-9)]) *[/,;、，；] *([+(0-9][^/,;、，；]*)$"
+
+
+def _fast_one(keys: pl.Series) -> pl.DataFrame:
+    """:func:`_fast_ascii` for cells of one number (or two bare mobiles)."""
     frame = (
         keys.to_frame("__key")
         .filter(pl.col("__key").str.contains(r"^[0-9+() /,;、，；\-]+$"))
@@ -652,11 +700,17 @@ def _typed_by_region(nsn: pl.Expr, country_code: int) -> pl.Expr:
     return typed
 
 
+#: Numbers of one calling code typed by polars expressions (:func:`_library_types`) from this many on.
+VECTORISED_FROM = 32
+
+
 def _library_types(numbers: pl.Series) -> pl.DataFrame:
     """phonenumbers' ``number_type`` (``type``) of the distinct E.164 numbers ``n`` it reads as written, by the
     library's metadata as polars expressions (a parse and a typing per number cost 27 µs). Numbers the library
     might read otherwise are left out, for the caller to give to the library itself: a national prefix after the
-    calling code (parsing may strip it), a leading 0, odd lengths, patterns polars' regex cannot take."""
+    calling code (parsing may strip it), a leading 0, odd lengths, patterns polars' regex cannot take; and the
+    numbers of a calling code that has fewer than :data:`VECTORISED_FROM` of them (its expressions cost about 4
+    ms: the library types so few sooner)."""
     frame = pl.DataFrame({"n": numbers}, schema={"n": pl.String}).with_columns(
         _country_code_expr(pl.col("n")).alias("cc")
     )
@@ -668,7 +722,8 @@ def _library_types(numbers: pl.Series) -> pl.DataFrame:
         & ~pl.col("nsn").str.starts_with("0")
     )
     answered = [pl.DataFrame(schema={"n": pl.String, "type": pl.Int32})]
-    for code in frame.filter(plain).get_column("cc").unique().to_list():
+    counts = frame.filter(plain).get_column("cc").value_counts()
+    for code in counts.filter(pl.col("count") >= VECTORISED_FROM).get_column("cc").to_list():
         country_code = int(code)
         main = _metadata(country_code, phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code][0])
         ours = frame.filter(plain & (pl.col("cc") == code))
