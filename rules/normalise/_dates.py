@@ -355,9 +355,62 @@ def normalise_datetime(values: pl.Series, **params: object) -> pl.DataFrame:
         lambda raw: _datetime_one(raw, checked, zone, today),
         _SCHEMA,
         placeholder="placeholder",
-        fast=lambda keys: _fast_iso(keys, dt.date(1901, 1, 1), dt.date(2199, 12, 31), with_time=True),
+        fast=lambda keys: pl.concat(
+            [
+                _fast_iso(keys, dt.date(1901, 1, 1), dt.date(2199, 12, 31), with_time=True),
+                _fast_iso_zoned(keys, zone),
+            ]
+        ),
         memo=memo_for("datetime", checked.model_dump_json(), today),
     )
+
+
+# ISO 8601 with a zone, as APIs and exports write it: 2023-06-01T08:47:53+08:00, 2023-06-01T02:31:26.727Z.
+_ISO_ZONED = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(?:[.,][0-9]+)?"
+    r"(Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])$"
+)
+
+
+def _fast_iso_zoned(keys: pl.Series, zone: ZoneInfo) -> pl.DataFrame:
+    """Distinct cells in ISO 8601 with a zone (``Z`` or ``±HH:MM``): the instant is read in polars and turned into
+    the wall time of ``zone`` by ``zoneinfo``, once per distinct second (what the Python path does with it).
+    Fractions of a second are dropped as there; years outside 1901..2199, placeholder days and 1970-01-01 are
+    left to the Python path."""
+    parts = pl.col("__key").str.extract_groups(_ISO_ZONED)
+    field = [parts.struct.field(str(i)) for i in range(1, 8)]
+    naive = pl.concat_str(*field[:3], separator="-") + " " + pl.concat_str(*field[3:6], separator=":")
+    offset = field[6]
+    minutes = (
+        pl.when(offset == "Z")
+        .then(0)
+        .otherwise(
+            (offset.str.slice(1, 2).cast(pl.Int64) * 60 + offset.str.slice(4, 2).cast(pl.Int64))
+            * pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
+        )
+    )
+    moment = naive.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False) - pl.duration(minutes=minutes)
+    frame = (
+        keys.to_frame("__key")
+        .filter(pl.col("__key").str.contains(_ISO_ZONED))
+        .with_columns(moment.alias("__utc"), minutes.alias("__offset"))
+        .filter(pl.col("__utc").is_not_null() & pl.col("__utc").dt.year().is_between(1902, 2198))
+        .filter(pl.col("__offset").abs() <= 14 * 60)
+        .with_columns(pl.col("__utc").dt.epoch("s").alias("__s"))
+    )
+    seconds = frame.get_column("__s").unique()
+    local = [dt.datetime.fromtimestamp(s, zone).replace(tzinfo=None) for s in seconds.to_list()]
+    kept = [
+        m.date() > dt.date(1901, 1, 1) and m.date() < dt.date(2199, 12, 31) and m.date() != _EPOCH_DAY for m in local
+    ]
+    walls = pl.DataFrame(
+        {"__s": seconds, "value": [m.isoformat() for m in local], "__kept": kept},
+        schema={"__s": pl.Int64, "value": pl.String, "__kept": pl.Boolean},
+    ).filter("__kept")
+    return frame.join(walls, on="__s").select("__key", "value", pl.lit([], dtype=ISSUES_DTYPE).alias("issues"))
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1)
 
 
 # A four-digit year first (always year-month-day), optionally a naive time with two-digit minutes/seconds.

@@ -94,6 +94,23 @@ def test_vectorised_iso_path_agrees_with_python_path() -> None:
         assert not wrong, f"{len(wrong)} values differ (raw, polars path, Python path): {wrong[:20]}"
 
 
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_vectorised_zoned_iso_path_agrees_with_python_path(tz: str) -> None:
+    """ISO 8601 with a zone answered in polars (the wall time by zoneinfo) gives what the Python path gives: across
+    daylight-saving changes, fractions of a second, the edges of the years and of the offsets, invalid days."""
+    days = ["1901-01-01", "1902-06-30", "1969-12-31", "1970-01-01", "1970-01-02", "2023-03-12", "2023-04-02"]
+    days += ["2023-10-01", "2023-11-05", "2024-02-29", "2023-02-29", "2023-06-31", "2198-12-31", "2199-12-31"]
+    times = ["00:00:00", "01:59:59", "02:30:00", "07:45:00.5", "13:15:15,250", "23:59:59.999999", "24:00:00"]
+    zones = ["Z", "+08:00", "-05:00", "+05:45", "+14:00", "-14:00", "+14:01", "-00:00"]
+    values = [f"{d}{sep}{time}{zone}" for d in days for sep in "T " for time in times for zone in zones]
+    padded = [f" {raw} " for raw in values]  # the pattern is anchored: a padded cell takes the Python path
+    together = normalise_datetime(pl.Series(values), today=TODAY, tz=tz).rows()
+    one_by_one = normalise_datetime(pl.Series(padded), today=TODAY, tz=tz).rows()
+    wrong = [(raw, a, b) for raw, a, b in zip(values, together, one_by_one, strict=True) if a != b]
+    assert not wrong, f"{len(wrong)} values differ (raw, polars path, Python path): {wrong[:20]}"
+    assert sum(row[0] is not None for row in together) > len(values) // 2
+
+
 @pytest.mark.parametrize("order", ["dmy", "mdy", "ymd"])
 @pytest.mark.parametrize("max_age", [120, None])
 def test_vectorised_year_last_path_agrees_with_python_path(order: str, max_age: int | None) -> None:
