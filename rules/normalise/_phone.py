@@ -508,8 +508,12 @@ def _fast_international(keys: pl.Series) -> pl.DataFrame:
     # written the North American way without +1 ("(212) 517-1640"): read as +1 (issue north_american), unless it
     # is a Chinese 400/800 service number
     nanp = pl.col("__key").str.contains(f"^(?:{_NANP_SHAPE.pattern})$") & ~digits.str.slice(0, 3).is_in(["400", "800"])
+    shaped = pl.col("__key").str.contains(_ONE_INTERNATIONAL) | pl.col("__key").str.contains(
+        f"^(?:{_NANP_SHAPE.pattern})$"
+    )
     frame = (
         keys.to_frame("__key")
+        .filter(shaped)  # the shapes first: the rest of the checks read only these cells
         .filter((international | nanp) & ~_placeholder_expr(digits))
         .with_columns(
             pl.when(nanp)
