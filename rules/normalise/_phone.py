@@ -11,8 +11,10 @@ Chinese numbers, the bulk of the data, take shortcuts built from phonenumbers' o
 mobiles are matched against its mobile pattern, and numbers written ``0<area><local>`` or ``+86 <area>
 <local>`` are typed with a copy of its number-type rules (tests check both shortcuts agree with the library
 on every prefix). Whole columns go through a vectorised polars path first: distinct cells that are exactly
-one valid Chinese mobile, one national-form number or two bare mobiles (in any spacing and dashes) are
-answered without Python; the rest go through :func:`_one`, with results memoised across calls.
+one valid Chinese mobile, one national-form number, two bare mobiles (in any spacing and dashes), one number
+of another country in international form or written the North American way (typed by the library's metadata
+as polars expressions), two such numbers on either side of a separator, or any of these in full-width digits,
+are answered without Python; the rest go through :func:`_one`, with results memoised across calls.
 """
 
 from __future__ import annotations
@@ -467,8 +469,9 @@ def canonical_phone(text: pl.Expr) -> pl.Expr:
 
 def _fast_cn(keys: pl.Series) -> pl.DataFrame:
     """Distinct cells answered in polars: one Chinese mobile, one national-form number, two bare mobiles, one
-    number of another country in international form (``+44 7988 110638``, ``0049 152 60837510``), each also in
-    full-width digits (``１３６１３３１０１８６``: issue ``fullwidth``).
+    number of another country in international form (``+44 7988 110638``, ``0049 152 60837510``) or written the
+    North American way, two such numbers on either side of a separator, each also in full-width digits
+    (``１３６１３３１０１８６``: issue ``fullwidth``).
 
     Every other cell (extensions, words, numbers in another country's national form, anything invalid) is left
     to :func:`_one`; a test checks this path gives exactly what :func:`_one` gives.
@@ -504,16 +507,15 @@ def _fast_international(keys: pl.Series) -> pl.DataFrame:
     (:func:`_library_types`); placeholders, +86 and whatever the library might read otherwise are left to
     :func:`_one`."""
     digits = pl.col("__key").str.replace_all(r"\D", "")
-    international = pl.col("__key").str.contains(_ONE_INTERNATIONAL) & ~pl.col("__key").str.contains(r"^\+?\d+\.0+$")
+    international_shape = pl.col("__key").str.contains(_ONE_INTERNATIONAL)
+    nanp_shape = pl.col("__key").str.contains(f"^(?:{_NANP_SHAPE.pattern})$")
+    international = international_shape & ~pl.col("__key").str.contains(r"^\+?\d+\.0+$")  # not Excel's float
     # written the North American way without +1 ("(212) 517-1640"): read as +1 (issue north_american), unless it
     # is a Chinese 400/800 service number
-    nanp = pl.col("__key").str.contains(f"^(?:{_NANP_SHAPE.pattern})$") & ~digits.str.slice(0, 3).is_in(["400", "800"])
-    shaped = pl.col("__key").str.contains(_ONE_INTERNATIONAL) | pl.col("__key").str.contains(
-        f"^(?:{_NANP_SHAPE.pattern})$"
-    )
+    nanp = nanp_shape & ~digits.str.slice(0, 3).is_in(["400", "800"])
     frame = (
         keys.to_frame("__key")
-        .filter(shaped)  # the shapes first: the rest of the checks read only these cells
+        .filter(international_shape | nanp_shape)  # the shapes first: the other checks read only these cells
         .filter((international | nanp) & ~_placeholder_expr(digits))
         .with_columns(
             pl.when(nanp)
@@ -581,7 +583,7 @@ def _fast_ascii(keys: pl.Series) -> pl.DataFrame:
             .then(pl.concat_list("a_value", "b_value"))
             .otherwise(pl.concat_list("a_value"))
             .alias("phones"),
-            pl.col("a_phone_extension").alias("phone_extension"),
+            pl.lit(None, dtype=pl.String).alias("phone_extension"),
         )
     )
     return pl.concat([one, both])
