@@ -4,7 +4,8 @@ The whole address is lower-cased: mailbox providers treat the local part case-in
 the CRM convention is one spelling per address. Syntax is checked with ``email-validator``
 (``check_deliverability=False``: no DNS). The domain check is cached per distinct domain; a local part made
 only of the common dot-atom characters is accepted by the same rule email-validator applies, anything else
-(quoted or internationalised local parts) goes through the full validator.
+(quoted or internationalised local parts) goes through the full validator. Cells that are one plain address
+are answered by a vectorised polars path (:func:`_fast`) that a test holds equal to the per-value reader.
 """
 
 from __future__ import annotations
