@@ -361,14 +361,17 @@ def normalise_datetime(values: pl.Series, **params: object) -> pl.DataFrame:
         placeholder="placeholder",
         fast=lambda keys: pl.concat(
             [
-                _fast_iso(keys, dt.date(1901, 1, 1), dt.date(2199, 12, 31), with_time=True),
-                _fast_iso_zoned(keys, zone),
+                _fast_iso(keys, *_DATETIME_SPAN, with_time=True),
+                _fast_iso_zoned(keys, zone, *_DATETIME_SPAN),
             ]
         ),
         memo=memo_for("datetime", checked.model_dump_json(), today),
     )
 
 
+#: Datetimes the vectorised paths answer lie strictly inside these days (the Python path's year limits, 1900 and
+#: 2200, and its placeholder days are left to it).
+_DATETIME_SPAN = (dt.date(1901, 1, 1), dt.date(2199, 12, 31))
 # ISO 8601 with a zone, as APIs and exports write it: 2023-06-01T08:47:53+08:00, 2023-06-01T02:31:26.727Z.
 _ISO_ZONED = (
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(?:[.,][0-9]+)?"
@@ -376,11 +379,11 @@ _ISO_ZONED = (
 )
 
 
-def _fast_iso_zoned(keys: pl.Series, zone: ZoneInfo) -> pl.DataFrame:
+def _fast_iso_zoned(keys: pl.Series, zone: ZoneInfo, earliest: dt.date, latest: dt.date) -> pl.DataFrame:
     """Distinct cells in ISO 8601 with a zone (``Z`` or ``±HH:MM``): the instant is read in polars and turned into
     the wall time of ``zone`` by ``zoneinfo``, once per distinct second (what the Python path does with it).
-    Fractions of a second are dropped as there; years outside 1901..2199, placeholder days and 1970-01-01 are
-    left to the Python path."""
+    Fractions of a second are dropped as there; like :func:`_fast_iso`, only days strictly inside
+    ``earliest``..``latest`` and not 1970-01-01 are answered."""
     parts = pl.col("__key").str.extract_groups(_ISO_ZONED)
     field = [parts.struct.field(str(i)) for i in range(1, 8)]
     naive = pl.concat_str(*field[:3], separator="-") + " " + pl.concat_str(*field[3:6], separator=":")
@@ -398,19 +401,18 @@ def _fast_iso_zoned(keys: pl.Series, zone: ZoneInfo) -> pl.DataFrame:
         keys.to_frame("__key")
         .filter(pl.col("__key").str.contains(_ISO_ZONED))
         .with_columns(moment.alias("__utc"), minutes.alias("__offset"))
-        .filter(pl.col("__utc").is_not_null() & pl.col("__utc").dt.year().is_between(1902, 2198))
+        # a UTC year inside the span keeps the conversion in range; the wall day decides below
+        .filter(pl.col("__utc").dt.year().is_between(earliest.year + 1, latest.year - 1))
         .filter(pl.col("__offset").abs() <= 14 * 60)
         .with_columns(pl.col("__utc").dt.epoch("s").alias("__s"))
     )
-    seconds = frame.get_column("__s").unique()
-    local = [dt.datetime.fromtimestamp(s, zone).replace(tzinfo=None) for s in seconds.to_list()]
-    kept = [
-        m.date() > dt.date(1901, 1, 1) and m.date() < dt.date(2199, 12, 31) and m.date() != _EPOCH_DAY for m in local
-    ]
+    seconds = frame.get_column("__s").unique().to_list()
+    local = {s: dt.datetime.fromtimestamp(s, zone).replace(tzinfo=None) for s in seconds}
+    kept = {s: m for s, m in local.items() if earliest < m.date() < latest and m.date() != _EPOCH_DAY}
     walls = pl.DataFrame(
-        {"__s": seconds, "value": [m.isoformat() for m in local], "__kept": kept},
-        schema={"__s": pl.Int64, "value": pl.String, "__kept": pl.Boolean},
-    ).filter("__kept")
+        {"__s": list(kept), "value": [m.isoformat() for m in kept.values()]},
+        schema={"__s": pl.Int64, "value": pl.String},
+    )
     return frame.join(walls, on="__s").select("__key", "value", pl.lit([], dtype=ISSUES_DTYPE).alias("issues"))
 
 

@@ -29,7 +29,7 @@ import polars as pl
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for
+from ._base import ISSUES_DTYPE, Schema, clean_text, map_distinct, memo_for, to_halfwidth
 from ._registry import FrameSpec, check_params, register_normaliser
 
 if TYPE_CHECKING:
@@ -492,7 +492,7 @@ def _fast_cn(keys: pl.Series) -> pl.DataFrame:
 #: :func:`clean_text` turns into ASCII, with nothing else changed.
 _FULLWIDTH_ONLY = r"^[０-９＋0-9+ \-]*[０-９＋][０-９＋0-9+ \-]*$"
 _FULLWIDTH = [*"０１２３４５６７８９＋"]
-_HALFWIDTH = [*"0123456789+"]
+_HALFWIDTH = [to_halfwidth(c) for c in _FULLWIDTH]  # as clean_text reads them
 #: One number in international form: + or 00 (China's international prefix), then at most _MAX_GROUP groups of
 #: digits, one of them maybe in brackets (``+1 (312) 853-2475``; dots only after +: ``13800138000.0`` is Excel's).
 _GROUP = r"(?:\d+|\(\d+\)\d*)"
