@@ -5,25 +5,28 @@
 - **Blocking**: each rule's keys (one 64-bit hash per record and key, :func:`rules.match.rule_keys`) are split by
   ``key % parts``, so every block lands whole in one part; a task joins the blocks of one part
   (:func:`rules.match.block_pairs`) and the driver takes the union of every rule's pairs.
-- **Comparing**: the side table (what comparing reads of every record, with the population's frequencies) goes to
-  every worker once; a task compares a chunk of pairs with a comparer its worker builds from the table once (coding
-  the text columns), so a task carries only the pairs' ``_rid`` values and brings back their levels.
+- **Comparing**: a task compares a chunk of pairs and carries what it reads of their records (the side table's rows
+  of those records, :meth:`rules.match.SideTable.subset`, with the population's frequencies); it brings back their
+  levels. No worker holds the whole side table, so a worker's memory does not grow with the records.
 - **Training, scoring, clustering** stay on the driver, as in one process: they ask the workers for every
   comparison they need (random pairs for u, training sessions, the pairs the average-linkage check scores).
 
-A worker that dies mid-run loses its tasks; the scheduler runs them again on another worker (a worker plugin gives
-the side table to every worker, a restarted one too), so the result is unchanged.
+Tasks are submitted a few at a time (:data:`IN_FLIGHT` per worker thread), each next one when one is done, so the
+data the driver has handed out but not yet back stays bounded however big the table (the scheduler of a local
+cluster lives in the driver's process, and it holds every submitted task's data).
+
+A worker that dies mid-run loses its tasks; the scheduler runs them again on another worker (each task carries its
+data), so the result is unchanged.
 
 Where it ends: the driver holds the prepared records, the side table and the candidate pairs with their levels
-while the model is trained (1M records: 3.0 GiB; see the README's "Scaling out"); each worker holds one side table.
-Results are taken from the workers as they finish, each let go once here (:func:`_results`)."""
+while the model is trained (see the README's "Scaling out"); a worker holds the tasks it runs.
+Results are taken from the workers as they finish, each let go once here (:func:`_streamed`)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +37,11 @@ from rules.match import (
     RID,
     BlockingRule,
     Compared,
+    Comparer,
     Engine,
     MatchSettings,
     PairComparer,
+    SideTable,
     block_pairs,
     build_comparisons,
     rule_keys,
@@ -63,6 +68,8 @@ CHUNK_PAIRS = 250_000
 RETRIES = 3
 #: Rows per slice of a row-by-row step at most (a worker's memory stays bounded however big the table).
 SLICE_ROWS = 500_000
+#: Tasks in flight per worker thread: one running, one waiting on the worker, so no worker waits for the driver.
+IN_FLIGHT = 2
 
 
 @contextmanager
@@ -76,63 +83,77 @@ def _carrying_data() -> Iterator[None]:
         yield
 
 
-def _results(futures: list[Any]) -> list[Any]:
-    """The futures' results in their order, each let go on the cluster as soon as it is here: a worker holds a
-    result only until the driver has it, not until the last task is done (gathered at the end, 10M records'
-    normalised table was on the workers and on the driver at once: 24 GiB)."""
+Task = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def _streamed(client: Client, tasks: Iterable[Task], window: int) -> list[Any]:
+    """The results of ``tasks`` (a function and its arguments each) in their order. At most ``window`` are on the
+    cluster at once: the next is made and submitted when one is done (a task's data is made only then), and a
+    result is let go on the cluster as soon as it is here (gathered at the end, 10M records' normalised table had
+    been on the workers and on the driver at once: 24 GiB)."""
     from distributed import as_completed
 
-    at = {future.key: i for i, future in enumerate(futures)}
-    out: list[Any] = [None] * len(futures)
-    for future, result in as_completed(futures, with_results=True):
-        out[at[future.key]] = result
+    pending = iter(tasks)
+    running = as_completed(loop=client.loop, with_results=True)
+    at: dict[Any, int] = {}
+    out: list[Any] = []
+
+    def submit() -> bool:
+        task = next(pending, None)
+        if task is None:
+            return False
+        fn, args = task
+        with _carrying_data():
+            future = client.submit(fn, *args, pure=False, retries=RETRIES)
+        at[future.key] = len(out)
+        out.append(None)
+        running.add(future)
+        return True
+
+    for _ in range(max(window, 1)):
+        if not submit():
+            break
+    for future, result in running:
+        out[at.pop(future.key)] = result
         future.release()
+        submit()
     return out
+
+
+def compare_chunk(table: SideTable, settings: MatchSettings, left: Any, right: Any, sample: Any) -> Compared:
+    """The levels of one chunk of pairs, by a comparer of the chunk's own records (run on a worker)."""
+    return Comparer.of(table, settings).compare(left, right, sample=sample)
 
 
 class DaskComparer:
     """A :class:`rules.match.PairComparer` whose pairs are compared on the workers of a Dask cluster."""
 
-    def __init__(self, client: Client, prepared: pl.DataFrame, settings: MatchSettings) -> None:
-        from pipelines._dask_worker import SideTablePlugin
-
-        table = side_table(prepared, settings)
+    def __init__(self, engine: DaskEngine, prepared: pl.DataFrame, settings: MatchSettings) -> None:
+        self._table = side_table(prepared, settings)
         self.settings = settings
         self.comparisons = build_comparisons(settings)
-        self.n = table.n
-        self.rids = table.rids
-        self._client = client
-        self._token = f"crmkit-side-{uuid.uuid4().hex}"
-        client.register_plugin(SideTablePlugin(self._token, table, settings), name=self._token)
+        self.n = self._table.n
+        self.rids = self._table.rids
+        self._engine = engine
 
     def compare(
         self, left: np.ndarray, right: np.ndarray, chunk: int | None = None, sample: np.ndarray | None = None
     ) -> Compared:
         """Levels of the aligned pairs of ``_rid`` values, in their order (``chunk`` is the comparer's own chunk
-        on the worker; a task takes :data:`CHUNK_PAIRS`)."""
-        from pipelines._dask_worker import compare_chunk
-
+        on the worker; a task takes :data:`CHUNK_PAIRS` at most, and fewer when there are not enough pairs for
+        every worker thread: a training session's pairs are compared by all of them)."""
         left = np.asarray(left, dtype=np.int64)
         right = np.asarray(right, dtype=np.int64)
-        starts = range(0, max(len(left), 1), CHUNK_PAIRS)
-        with _carrying_data():
-            futures = [
-                self._client.submit(
-                    compare_chunk,
-                    self._token,
-                    left[s : s + CHUNK_PAIRS],
-                    right[s : s + CHUNK_PAIRS],
-                    None if sample is None else sample[s : s + CHUNK_PAIRS],
-                    pure=False,
-                    retries=RETRIES,
-                )
-                for s in starts
-            ]
-        return Compared.concat(_results(futures))
+        size = max(min(CHUNK_PAIRS, -(-len(left) // self._engine.threads)), 1)
 
-    def close(self) -> None:
-        """Free the workers' comparers and their side table."""
-        self._client.unregister_worker_plugin(self._token)
+        def tasks() -> Iterator[Task]:
+            for s in range(0, max(len(left), 1), size):
+                lpart, rpart = left[s : s + size], right[s : s + size]
+                table = self._table.subset(np.unique(np.concatenate([lpart, rpart])))
+                part = None if sample is None else sample[s : s + size]
+                yield compare_chunk, (table, self.settings, lpart, rpart, part)
+
+        return Compared.concat(_streamed(self._engine.client, tasks(), self._engine.window))
 
 
 class DaskEngine:
@@ -154,57 +175,42 @@ class DaskEngine:
         self.threads = threads
         self.parts = parts or 4 * threads
         self.big_block = big_block
-        self._comparers: list[DaskComparer] = []
+        self.window = IN_FLIGHT * threads
 
     def by_rows(self, fn: Callable[[pl.DataFrame], pl.DataFrame], frame: pl.DataFrame) -> pl.DataFrame:
         slices = max(self.threads, -(-frame.height // SLICE_ROWS))
         size = -(-frame.height // slices) or 1
-        with _carrying_data():
-            futures = [
-                self.client.submit(fn, frame.slice(start, size), pure=False, retries=RETRIES)
-                for start in range(0, max(frame.height, 1), size)
-            ]
-        done: list[pl.DataFrame] = _results(futures)
+        tasks = ((fn, (frame.slice(start, size),)) for start in range(0, max(frame.height, 1), size))
+        done: list[pl.DataFrame] = _streamed(self.client, tasks, self.window)
         return pl.concat(done, how="vertical_relaxed")
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
-        futures: dict[int, list[Any]] = {}
-        with _carrying_data():
-            self._submit_blocks(prepared, rules, futures)
-        # every rule's tasks gathered as they finish, not rule after rule (a later rule's pairs would wait on the
-        # workers)
-        tasks = [(order, future) for order, rule_futures in futures.items() for future in rule_futures]
-        parts: dict[int, list[pl.DataFrame]] = {order: [] for order in futures}
-        for (order, _), found in zip(tasks, _results([future for _, future in tasks]), strict=True):
-            parts[order].append(found)
+        # every rule's tasks in one stream, not rule after rule (a later rule's pairs would wait on the workers)
+        orders: list[int] = []
+        found = _streamed(self.client, self._blocks(prepared, rules, orders), self.window)
+        parts: dict[int, list[pl.DataFrame]] = {}
+        for order, pairs in zip(orders, found, strict=True):
+            parts.setdefault(order, []).append(pairs)
         return union_pairs(parts, rules, prepared.schema[RID])
 
-    def _submit_blocks(self, prepared: pl.DataFrame, rules: list[BlockingRule], futures: dict[int, list[Any]]) -> None:
-        """One task per key part of every rule, and one per two slices of every big block."""
+    def _blocks(self, prepared: pl.DataFrame, rules: list[BlockingRule], orders: list[int]) -> Iterator[Task]:
+        """One task per key part of every rule, and one per two slices of every big block (``orders`` gets each
+        task's rule as it is made)."""
         piece = max(self.big_block // 2, 1)
         for order, rule in usable_rules(prepared, rules):
             parts, big = split_blocks(rule_keys(prepared, rule), rule.max_block, self.parts, self.big_block)
-            futures[order] = [
-                self.client.submit(block_pairs, part, rule.max_block, pure=False, retries=RETRIES) for part in parts
-            ]
+            for part in parts:
+                orders.append(order)
+                yield block_pairs, (part, rule.max_block)
             for rids in big:
                 slices = [rids[i : i + piece] for i in range(0, len(rids), piece)]
-                futures[order] += [
-                    self.client.submit(slice_pairs, slices[i], slices[j], i == j, pure=False, retries=RETRIES)
-                    for i in range(len(slices))
-                    for j in range(i, len(slices))
-                ]
+                for i in range(len(slices)):
+                    for j in range(i, len(slices)):
+                        orders.append(order)
+                        yield slice_pairs, (slices[i], slices[j], i == j)
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
-        comparer = DaskComparer(self.client, prepared, settings)
-        self._comparers.append(comparer)
-        return comparer
-
-    def close(self) -> None:
-        """Free what the runs left on the workers."""
-        for comparer in self._comparers:
-            comparer.close()
-        self._comparers.clear()
+        return DaskComparer(self, prepared, settings)
 
 
 @contextmanager
@@ -238,7 +244,6 @@ def open_engine(settings: EngineSettings) -> Iterator[Engine | None]:
     try:
         yield engine
     finally:
-        engine.close()
         client.close()
         if cluster is not None:
             cluster.close()

@@ -970,6 +970,35 @@ class SideTable:
     numbers: pl.DataFrame
     n: int
 
+    def positions(self, rids: np.ndarray) -> npt.NDArray[np.int64]:
+        """Row positions of ``rids`` in the table (a ``ValueError`` for a ``_rid`` that is not in it)."""
+        rids = np.asarray(rids, dtype=np.int64)
+        if len(self.rids) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1:
+            # _rid 0 … n−1 (the usual case): the rid is its position
+            if len(rids) and (rids.min() < 0 or rids.max() >= len(self.rids)):
+                raise ValueError("pairs reference a _rid that is not among the records")
+            return rids
+        pos = np.clip(np.searchsorted(self.rids, rids), 0, max(len(self.rids) - 1, 0))
+        if len(rids) and (self.rids[pos] != rids).any():
+            raise ValueError("pairs reference a _rid that is not among the records")
+        return pos
+
+    def subset(self, rids: np.ndarray) -> SideTable:
+        """The table of the records ``rids`` only (sorted and distinct), with the statistics of the numbers they
+        hold: what comparing pairs among them needs. Frequencies stay those of the whole population (``n``), so
+        the levels are those the whole table gives (a Dask task carries the subset of its pairs' records)."""
+        rids = np.asarray(rids, dtype=np.int64)
+        side = self.side[self.positions(rids)]
+        numbers = self.numbers
+        if numbers.height:
+            held = [
+                side.select((pl.lit("n:" if col == "phone_national" else "") + pl.col(col).explode()).alias("number"))
+                for col in ("_mobiles", "_lines", "phone_national")
+                if col in side.columns
+            ]
+            numbers = numbers.join(pl.concat(held).drop_nulls().unique(), on="number", how="semi")
+        return SideTable(rids, side, numbers, self.n)
+
 
 def side_table(prepared: pl.DataFrame, settings: MatchSettings, population: pl.DataFrame | None = None) -> SideTable:
     """The side table of prepared records (``population``: the records frequencies describe, default ``prepared``;
@@ -1009,7 +1038,7 @@ class Comparer:
         self.comparisons = build_comparisons(settings)
         self.n = table.n
         self.rids = table.rids
-        self._dense = bool(len(self.rids)) and self.rids[0] == 0 and self.rids[-1] == len(self.rids) - 1
+        self._table = table
         self.side, self.numbers = table.side, table.numbers
         self._coded: dict[tuple[str, bool], Coded] = {}
         self._listed: dict[tuple[str, str], Listed] = {}
@@ -1091,16 +1120,7 @@ class Comparer:
 
     def index(self, rids: np.ndarray) -> np.ndarray:
         """Row positions of ``rids`` in the side table."""
-        rids = np.asarray(rids, dtype=np.int64)
-        if self._dense:  # _rid 0 … n−1 (the usual case): the rid is its position
-            if len(rids) and (rids.min() < 0 or rids.max() >= len(self.rids)):
-                raise ValueError("pairs reference a _rid that is not among the records")
-            return rids
-        pos = np.searchsorted(self.rids, rids)
-        pos = np.clip(pos, 0, max(len(self.rids) - 1, 0))
-        if len(rids) and (self.rids[pos] != rids).any():
-            raise ValueError("pairs reference a _rid that is not among the records")
-        return pos
+        return self._table.positions(rids)
 
     def compare(
         self, left: np.ndarray, right: np.ndarray, chunk: int | None = None, sample: np.ndarray | None = None

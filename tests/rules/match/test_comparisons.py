@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rules.match import Comparer, MatchSettings, build_comparisons, prepare_records
+from rules.match import Compared, Comparer, MatchSettings, build_comparisons, prepare_records, side_table
 
 from .conftest import records
 
@@ -221,30 +221,63 @@ def test_pairs_must_reference_known_records(rids: list[int]) -> None:
         comparer.compare(np.array([rids[0]]), np.array([100]))
 
 
-def test_pairs_compared_in_threaded_chunks_get_the_levels_of_one_pass() -> None:
-    """Chunks are compared two at a time in threads: whatever the chunk size, every pair keeps its own levels and
-    term frequencies, in the order of the pairs (and a column's value codes are made once, under a lock)."""
+def _mixed_records() -> pl.DataFrame:
+    """Sixty prepared records mixing scripts, spellings, shared numbers, e-mails, companies and missing values."""
     names = ["张伟", "張偉", "张 伟", "Zhang Wei", "王芳", "王方", "李娜", "Li Na", "John Smith", "Jon Smith", None]
     phones = ["13800138000", "138-0013-8000", "0635-8211111", "13900139000", None]
     streets = ["东昌路1号", "东昌路 1 号", "Main St 5", None]
+    emails = ["zhangwei@163.com", "sales@acme.cn", "li.na@qq.com", None, None]
+    companies = ["聊城华信科技有限公司", "华信科技", "Acme Ltd", None]
     rows = [
         {
             "key": str(i),
             "full_name": names[i % len(names)],
             "phone": phones[i % len(phones)],
+            "email": emails[i % len(emails)],
+            "company": companies[i % len(companies)],
             "address": streets[i % len(streets)],
             "birth_date": f"1980-0{1 + i % 9}-1{i % 10}" if i % 3 else None,
         }
         for i in range(60)
     ]
-    df = prepare_records(records(rows))
+    return prepare_records(records(rows))
+
+
+def _assert_same(whole: Compared, other: Compared) -> None:
+    assert whole.levels.keys() == other.levels.keys() and whole.tf.keys() == other.tf.keys()
+    for name in whole.levels:
+        np.testing.assert_array_equal(whole.levels[name], other.levels[name])
+    for name in whole.tf:
+        np.testing.assert_array_equal(whole.tf[name], other.tf[name])
+    np.testing.assert_array_equal(whole.veto, other.veto)
+
+
+def test_pairs_compared_in_threaded_chunks_get_the_levels_of_one_pass() -> None:
+    """Chunks are compared two at a time in threads: whatever the chunk size, every pair keeps its own levels and
+    term frequencies, in the order of the pairs (and a column's value codes are made once, under a lock)."""
+    df = _mixed_records()
     left, right = np.triu_indices(df.height, k=1)
     whole = Comparer(df, MatchSettings()).compare(left, right, chunk=len(left))
-    chunked = Comparer(df, MatchSettings()).compare(left, right, chunk=7)
-    assert whole.levels.keys() == chunked.levels.keys() and whole.tf.keys() == chunked.tf.keys()
-    for name in whole.levels:
-        np.testing.assert_array_equal(whole.levels[name], chunked.levels[name])
-    for name in whole.tf:
-        np.testing.assert_array_equal(whole.tf[name], chunked.tf[name])
-    np.testing.assert_array_equal(whole.veto, chunked.veto)
+    _assert_same(whole, Comparer(df, MatchSettings()).compare(left, right, chunk=7))
     assert len({int(v) for v in whole.levels["name"]}) > 3  # the pairs reach several levels
+
+
+def test_a_subset_of_the_side_table_compares_its_pairs_as_the_whole_table() -> None:
+    """A Dask task carries only its pairs' records (``SideTable.subset``): frequencies, e-mail holders and the
+    statistics of the numbers those records hold stay the whole population's, so every pair gets the levels and
+    term frequencies the whole table gives it."""
+    df = _mixed_records()
+    settings = MatchSettings(training={"tf_min_records": 10})
+    table = side_table(df, settings)
+    left, right = np.triu_indices(df.height, k=1)
+    order = np.random.default_rng(7).permutation(len(left))  # chunks of pairs scattered over the records
+    left, right = left[order], right[order]
+    whole = Comparer.of(table, settings).compare(left, right)
+    parts = []
+    for start in range(0, len(left), 60):
+        lpart, rpart = left[start : start + 60], right[start : start + 60]
+        subset = table.subset(np.unique(np.concatenate([lpart, rpart])))
+        assert subset.side.height < table.side.height and subset.numbers.height <= table.numbers.height
+        parts.append(Comparer.of(subset, settings).compare(lpart, rpart))
+    _assert_same(whole, Compared.concat(parts))
+    assert whole.tf and len({int(v) for v in whole.levels["phone"]}) > 2  # frequencies and number levels in play
