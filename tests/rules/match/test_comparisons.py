@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -263,9 +264,9 @@ def test_pairs_compared_in_threaded_chunks_get_the_levels_of_one_pass() -> None:
 
 
 def test_a_subset_of_the_side_table_compares_its_pairs_as_the_whole_table() -> None:
-    """A Dask task carries only its pairs' records (``SideTable.subset``): frequencies, e-mail holders and the
-    statistics of the numbers those records hold stay the whole population's, so every pair gets the levels and
-    term frequencies the whole table gives it."""
+    """A Dask task carries only its pairs' records (``SideTable.subset``, pickled as a worker receives it):
+    frequencies, e-mail holders and the statistics of the numbers those records hold stay the whole population's,
+    so every pair gets the levels and term frequencies the whole table gives it."""
     df = _mixed_records()
     settings = MatchSettings(training={"tf_min_records": 10})
     table = side_table(df, settings)
@@ -278,6 +279,8 @@ def test_a_subset_of_the_side_table_compares_its_pairs_as_the_whole_table() -> N
         lpart, rpart = left[start : start + 60], right[start : start + 60]
         subset = table.subset(np.unique(np.concatenate([lpart, rpart])))
         assert subset.side.height < table.side.height and subset.numbers.height <= table.numbers.height
-        parts.append(Comparer.of(subset, settings).compare(lpart, rpart))
+        sent = pickle.loads(pickle.dumps(subset))  # as a worker receives it (compressed Arrow IPC)
+        assert sent.side.schema == subset.side.schema and sent.numbers.equals(subset.numbers)
+        parts.append(Comparer.of(sent, settings).compare(lpart, rpart))
     _assert_same(whole, Compared.concat(parts))
     assert whole.tf and len({int(v) for v in whole.levels["phone"]}) > 2  # frequencies and number levels in play
