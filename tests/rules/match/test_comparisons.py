@@ -279,7 +279,7 @@ def test_a_subset_of_the_side_table_compares_its_pairs_as_the_whole_table() -> N
         lpart, rpart = left[start : start + 60], right[start : start + 60]
         subset = table.subset(np.unique(np.concatenate([lpart, rpart])))
         assert subset.side.height < table.side.height and subset.numbers.height <= table.numbers.height
-        sent = pickle.loads(pickle.dumps(subset))  # as a worker receives it (compressed Arrow IPC)
+        sent = pickle.loads(pickle.dumps(subset))  # as a worker receives it (Arrow IPC)
         assert sent.side.schema == subset.side.schema and sent.numbers.equals(subset.numbers)
         parts.append(Comparer.of(sent, settings).compare(lpart, rpart))
     _assert_same(whole, Compared.concat(parts))
