@@ -4,12 +4,12 @@ and 10M records, in one process and on a local Dask cluster of two workers, side
 Each run is a fresh process (its own memory peak); the cluster's workers report their own peak (``VmHWM``). The
 two runs of a size must give the same clusters (checked here: the digest of the cluster column).
 
-    python benchmarks/scale.py                      # 1M, 5M, 10M (10M on two workers: 32+ GiB)
+    python benchmarks/scale.py                      # 1M, 5M, 10M (10M: ~20 GiB in all, 9 minutes on two workers)
     python benchmarks/scale.py --sizes 1000000,2000000,5000000 --workers 2 --keep-pairs-above 0
 
 The runs keep only the scored pairs of match probability 0.01 or more (``match.keep_pairs_above``, as Splink's
 ``predict(threshold_match_probability=…)``); ``--keep-pairs-above 0`` keeps every candidate pair, as the default
-settings do (69.6M pairs with their weights at 10M: several GiB more; see README, Scaling out).
+settings do (34.5M pairs with their weights at 10M: several GiB more; see README, Scaling out).
 
 Prints a Markdown table. The person tables come from ``synthetic.people`` (seed 1), cached in benchmarks/.data.
 """
