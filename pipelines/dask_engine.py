@@ -103,24 +103,26 @@ def _streamed(client: Client, tasks: Iterable[Task], window: int) -> list[Any]:
         if task is None:
             return False
         fn, args = task
-        with _carrying_data():
-            future = client.submit(fn, *args, pure=False, retries=RETRIES)
+        future = client.submit(fn, *args, pure=False, retries=RETRIES)
         at[future.key] = len(out)
         out.append(None)
         running.add(future)
         return True
 
-    for _ in range(max(window, 1)):
-        if not submit():
-            break
-    for future, result in running:
-        out[at.pop(future.key)] = result
-        future.release()
-        submit()
+    with _carrying_data():
+        for _ in range(max(window, 1)):
+            if not submit():
+                break
+        for future, result in running:
+            out[at.pop(future.key)] = result
+            future.release()
+            submit()
     return out
 
 
-def compare_chunk(table: SideTable, settings: MatchSettings, left: Any, right: Any, sample: Any) -> Compared:
+def compare_chunk(
+    table: SideTable, settings: MatchSettings, left: np.ndarray, right: np.ndarray, sample: np.ndarray | None
+) -> Compared:
     """The levels of one chunk of pairs, by a comparer of the chunk's own records (run on a worker)."""
     return Comparer.of(table, settings).compare(left, right, sample=sample)
 

@@ -992,12 +992,7 @@ class SideTable:
         side = self.side[self.positions(rids)]
         numbers = self.numbers
         if numbers.height:
-            held = [
-                side.select((pl.lit("n:" if col == "phone_national" else "") + pl.col(col).explode()).alias("number"))
-                for col in ("_mobiles", "_lines", "phone_national")
-                if col in side.columns
-            ]
-            numbers = numbers.join(pl.concat(held).drop_nulls().unique(), on="number", how="semi")
+            numbers = numbers.join(_numbers_held(side).unique(), on="number", how="semi")
         return SideTable(rids, side, numbers, self.n)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -1113,11 +1108,10 @@ class Comparer:
             self.side.select(pl.col(col).alias("number")).with_row_index("pos").explode("number").drop_nulls("number")
         )
         distinct = exploded.get_column("number").unique()
-        prefix = "n:" if col == "phone_national" else ""
         table = (
             pl.DataFrame({"number": distinct})
             .with_row_index("code")
-            .with_columns((pl.lit(prefix) + pl.col("number")).alias("key"))
+            .with_columns((pl.lit(_number_prefix(col)) + pl.col("number")).alias("key"))
             .join(self.numbers.rename({"number": "key"}), on="key", how="left", maintain_order="left")
         )
         coded = exploded.join(table.select("number", "code"), on="number", how="left", maintain_order="left")
@@ -1281,11 +1275,11 @@ def _side_table(
 def _holding_numbers(population: pl.DataFrame, side: pl.DataFrame) -> pl.DataFrame:
     """The population's records that hold a phone number (or national number) one of ``side``'s records holds."""
     keep = pl.lit(False)
-    for col in ("_mobiles", "_lines", "phone_national"):
+    for col in _NUMBER_COLUMNS:
         if col in side.columns and col in population.columns:
             values = side[col].explode().drop_nulls().unique().implode()
             keep = keep | pl.col(col).list.eval(pl.element().is_in(values)).list.any().fill_null(False)
-    cols = [c for c in ("_mobiles", "_lines", "phone_national", "name_key") if c in population.columns]
+    cols = [c for c in (*_NUMBER_COLUMNS, "name_key") if c in population.columns]
     return population.select(cols).filter(keep)
 
 
@@ -1312,22 +1306,35 @@ def _local_is_name(side: pl.DataFrame) -> pl.Series:
     return pl.Series("_local_is_name", sim >= 0.85)
 
 
+#: List columns of phone numbers, counted per number (:func:`_number_stats`).
+_NUMBER_COLUMNS = ("_mobiles", "_lines", "phone_national")
+
+
+def _number_prefix(col: str) -> str:
+    """What keys a number of ``col`` in the statistics: a national form apart from the full numbers (``n:``)."""
+    return "n:" if col == "phone_national" else ""
+
+
+def _numbers_held(side: pl.DataFrame, *carry: pl.Expr) -> pl.DataFrame:
+    """Every number the records of ``side`` hold, a row each, keyed as the statistics key it (``number``), with
+    the ``carry`` columns of its record."""
+    parts = [
+        side.select(pl.col(col).alias("number"), *carry)
+        .explode("number")
+        .drop_nulls("number")
+        .with_columns((pl.lit(_number_prefix(col)) + pl.col("number")).alias("number"))
+        for col in _NUMBER_COLUMNS
+        if col in side.columns
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"number": pl.String})
+
+
 def _number_stats(side: pl.DataFrame) -> pl.DataFrame:
     """Per phone number (mobiles, lines and national forms): records and distinct names holding it."""
-    cols = [c for c in ("_mobiles", "_lines", "phone_national") if c in side.columns]
-    if not cols:
+    if not any(c in side.columns for c in _NUMBER_COLUMNS):
         return pl.DataFrame(schema={"number": pl.String, "count": pl.UInt32, "names": pl.UInt32})
     name = pl.col("name_key") if "name_key" in side.columns else pl.lit(None, pl.String)
-    parts = []
-    for col in cols:
-        prefix = "n:" if col == "phone_national" else ""
-        parts.append(
-            side.select(pl.col(col).alias("number"), name.alias("nk"))
-            .explode("number")
-            .drop_nulls("number")
-            .with_columns((pl.lit(prefix) + pl.col("number")).alias("number"))
-        )
-    exploded = pl.concat(parts)
+    exploded = _numbers_held(side, name.alias("nk"))
     return exploded.group_by("number").agg(
         pl.len().alias("count"), pl.col("nk").drop_nulls().n_unique().clip(1).alias("names")
     )
