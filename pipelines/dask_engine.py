@@ -1,5 +1,7 @@
 """Normalising and matching on a Dask cluster: the same answer as one process.
 
+- **Each** (reading a migrate run's sources): a task per source, all at once; the result back in the sources'
+  order.
 - **Row by row** (normalising a migrate run's rows, each source with its own defaults; normalising and preparing
   ``crmkit dedupe``'s table in one task): one slice of at most :data:`SLICE_ROWS` rows per task, stacked in order.
 - **Blocking**: each rule's keys (one 64-bit hash per record and key, :func:`rules.match.rule_keys`) are split by
@@ -28,7 +30,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -61,6 +63,9 @@ __all__ = ["DaskComparer", "DaskEngine", "open_engine"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 #: Pairs per comparing task: big enough that a task's overhead (a few ms) is noise, small enough that the tasks
 #: spread over the workers and a lost one costs little.
 CHUNK_PAIRS = 250_000
@@ -86,11 +91,13 @@ def _carrying_data() -> Iterator[None]:
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
-def _streamed(client: Client, tasks: Iterable[Task], window: int) -> list[Any]:
+def _streamed(
+    client: Client, tasks: Iterable[Task], window: int, done: Callable[[Any], None] | None = None
+) -> list[Any]:
     """The results of ``tasks`` (a function and its arguments each) in their order. At most ``window`` are on the
     cluster at once: the next is made and submitted when one is done (a task's data is made only then), and a
     result is let go on the cluster as soon as it is here (gathered at the end, 10M records' normalised table had
-    been on the workers and on the driver at once: 24 GiB)."""
+    been on the workers and on the driver at once: 24 GiB). ``done`` hears each result as it comes."""
     from distributed import as_completed
 
     pending = iter(tasks)
@@ -116,6 +123,8 @@ def _streamed(client: Client, tasks: Iterable[Task], window: int) -> list[Any]:
         for future, result in running:
             out[at.pop(future.key)] = result
             future.release()
+            if done is not None:
+                done(result)
             submit()
     return out
 
@@ -213,6 +222,11 @@ class DaskEngine:
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
         return DaskComparer(self, prepared, settings)
+
+    def each(self, fn: Callable[[T], R], items: list[T], done: Callable[[R], None] | None = None) -> list[R]:
+        """A task per item (reading a source), all at once on the cluster (as many as it has threads at a
+        time)."""
+        return _streamed(self.client, ((fn, (item,)) for item in items), self.window, done)
 
 
 @contextmanager

@@ -109,6 +109,10 @@ class EngineSettings(_Strict):
     kind: Literal["local", "dask"] = "local"
     address: str | None = Field(None, pattern=r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
     workers: int | None = Field(None, ge=1, le=256)
+    #: Where a migrate run reads its sources: a task per source on the ``workers`` (every worker must see the
+    #: source's files at the same path and reach its database, with the same environment variables), or the
+    #: ``driver``, the process running the flow (a cluster that cannot see the driver's files).
+    extract_on: Literal["workers", "driver"] = "workers"
 
 
 class SourceDefaults(_Strict):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -20,7 +22,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 import crm_store
-from connectors import SourceError, capabilities, get_connector
+from connectors import Capabilities, Connector, SourceError, capabilities, get_connector
 from crm_store.schema import (
     ATTRIBUTES_COL,
     CANONICAL_FIELDS,
@@ -40,7 +42,7 @@ from pipelines._review import decided_pairs, unsatisfied
 from pipelines.errors import PipelineError
 from pipelines.ledger import REHYDRATED_COL
 from pipelines.progress import advance
-from pipelines.settings import ProjectSettings
+from pipelines.settings import ProjectSettings, SourceSettings
 from pipelines.stages import Decided, Extracted, Golden, Stage, Stored, Validated
 from rules.activity import link_activities, prepare_activities, skip_children_of_skipped
 from rules.custom_fields import CustomFieldResult, apply_custom_fields
@@ -53,6 +55,7 @@ from rules.validate import LengthBetweenExpectation, ValidationSettings, connect
 
 __all__ = [
     "SchemaDriftError",
+    "SourceRead",
     "check",
     "check_drift",
     "custom_fields",
@@ -64,6 +67,7 @@ __all__ = [
     "load",
     "map_rows",
     "normalise",
+    "read_source",
     "read_stored",
     "rehydrate",
     "relink_activities",
@@ -82,54 +86,79 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------------------- extract
 
 
-def extract(settings: ProjectSettings, cursors: dict[str, str | None]) -> list[Extracted]:
+def extract(settings: ProjectSettings, cursors: dict[str, str | None], engine: Engine | None = None) -> list[Extracted]:
     """Read every source; a source that cannot be read fails alone, with a message naming file and row.
 
-    Sends an ``extract`` progress event (:func:`pipelines.progress.advance`: rows read so far in all sources, total
-    unknown) per batch a connector yields: a file connector yields a batch per block of rows or sheet.
+    In this process (no ``engine``) the sources are read one after the other, with an ``extract`` progress event
+    (:func:`pipelines.progress.advance`: rows read so far in all sources, total unknown) per batch a connector
+    yields (a file connector yields a batch per block of rows or sheet). On an engine (a Dask cluster, unless the
+    project file's ``engine.extract_on`` is ``driver``) every source is read by a task of its own, all at once,
+    with a progress event per source read.
 
     Args:
         settings: the project.
         cursors: the saved cursor of each incremental source (empty for a full refresh).
+        engine: where to read them (None: here).
     """
-    results: list[Extracted] = []
     started, read = time.perf_counter(), 0
 
-    def batch_read(batch: pl.DataFrame) -> None:
+    def batch_read(rows: int) -> None:
         nonlocal read
-        read += batch.height
+        read += rows
         advance("extract", read, seconds=time.perf_counter() - started)
 
-    for source in settings.sources:
-        connector, can = get_connector(source.kind), capabilities(source.kind)
-        params = source.connector_params()
-        saved = cursors.get(source.name) if source.incremental else None
-        cursor: str | None
-        try:
-            if source.incremental and can.incremental == "fingerprint":
-                cursor = file_fingerprint(Path(params.path))  # type: ignore[attr-defined]
-                if cursor == saved:  # unchanged since the last run: nothing new to read
-                    results.append(Extracted(source.name, source.kind, raw=pl.DataFrame(), cursor=cursor, partial=True))
-                    continue
-                batches = []
-                for batch in connector(params, source=source.name):
-                    batches.append(batch)
-                    batch_read(batch)
-            else:
-                batches, cursor = [], saved
-                for batch in connector(params, source=source.name, cursor=saved):
-                    batches.append(batch)
-                    batch_read(batch)
-                    cursor = can.next_cursor(batch, params, cursor) if can.next_cursor else None
-        except SourceError as exc:
-            log.warning("source %s failed: %s", source.name, exc)
-            results.append(Extracted(source.name, source.kind, error=str(exc)))
-            continue
-        raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
-        columns = list(dict.fromkeys(c for b in batches for c in b.columns if not c.startswith("_")))
-        partial = source.incremental and can.incremental == "cursor" and saved is not None
-        results.append(Extracted(source.name, source.kind, raw=raw, columns=columns, cursor=cursor, partial=partial))
-    return results
+    reads = [
+        SourceRead(source, get_connector(source.kind), capabilities(source.kind), cursors.get(source.name))
+        for source in settings.sources
+    ]
+    if engine is None or settings.engine.extract_on == "driver":
+        return [read_source(item, batch_read) for item in reads]
+    return engine.each(read_source, reads, done=lambda item: batch_read(item.raw.height if item.raw is not None else 0))
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """What reading one source takes, whichever process reads it: its settings, its connector and what the
+    connector declared (handed over, not looked up, so that a connector registered at run time reads on a worker
+    too), and its saved cursor."""
+
+    source: SourceSettings
+    connector: Connector
+    can: Capabilities
+    saved: str | None
+
+
+def read_source(item: SourceRead, on_batch: Callable[[int], None] | None = None) -> Extracted:
+    """One source's rows (an :class:`Extracted` with its error when it cannot be read); ``on_batch`` hears the
+    rows of each batch as it comes."""
+    source, can = item.source, item.can
+    params = source.connector_params()
+    saved = item.saved if source.incremental else None
+    fingerprinted = source.incremental and can.incremental == "fingerprint"
+    batches: list[pl.DataFrame] = []
+    cursor: str | None
+    try:
+        if fingerprinted:
+            cursor = file_fingerprint(Path(params.path))  # type: ignore[attr-defined]
+            if cursor == saved:  # unchanged since the last run: nothing new to read
+                return Extracted(source.name, source.kind, raw=pl.DataFrame(), cursor=cursor, partial=True)
+            reader = item.connector(params, source=source.name)
+        else:
+            cursor = saved
+            reader = item.connector(params, source=source.name, cursor=saved)
+        for batch in reader:
+            batches.append(batch)
+            if on_batch is not None:
+                on_batch(batch.height)
+            if not fingerprinted:
+                cursor = can.next_cursor(batch, params, cursor) if can.next_cursor else None
+    except SourceError as exc:
+        log.warning("source %s failed: %s", source.name, exc)
+        return Extracted(source.name, source.kind, error=str(exc))
+    raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
+    columns = list(dict.fromkeys(c for b in batches for c in b.columns if not c.startswith("_")))
+    partial = source.incremental and can.incremental == "cursor" and saved is not None
+    return Extracted(source.name, source.kind, raw=raw, columns=columns, cursor=cursor, partial=partial)
 
 
 def file_fingerprint(path: Path) -> str:

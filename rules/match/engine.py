@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import polars as pl
@@ -51,6 +51,9 @@ __all__ = [
     "match_incremental",
     "score_pairs",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,11 @@ class Engine(Protocol):
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer: ...
 
+    def each(self, fn: Callable[[T], R], items: list[T], done: Callable[[R], None] | None = None) -> list[R]:
+        """``fn`` of every item, in the items' order (an engine may run them at once, each a task of its own);
+        ``done`` hears each result as it comes, in any order."""
+        ...
+
 
 class LocalEngine:
     """This process: ``fn(frame)``, :func:`rules.match.blocking.candidate_pairs` and a :class:`Comparer`."""
@@ -121,6 +129,14 @@ class LocalEngine:
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
         return Comparer(prepared, settings)
+
+    def each(self, fn: Callable[[T], R], items: list[T], done: Callable[[R], None] | None = None) -> list[R]:
+        out = []
+        for item in items:
+            out.append(result := fn(item))
+            if done is not None:
+                done(result)
+        return out
 
 
 def score_pairs(

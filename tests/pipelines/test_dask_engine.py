@@ -18,10 +18,13 @@ from distributed import get_task_stream
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from connectors import capabilities, get_connector
 from pipelines.cli import app
 from pipelines.dask_engine import DaskEngine, open_engine
 from pipelines.migrate import migrate_flow, run_steps
+from pipelines.progress import StepEvent, listening
 from pipelines.settings import EngineSettings, SettingsError, load_settings
+from pipelines.steps import SourceRead, extract, read_source
 from rules.match import (
     BlockingRule,
     DedupeConfig,
@@ -91,11 +94,48 @@ def test_migrating_the_demo_on_a_cluster_stores_the_same_customers_and_golden_re
     with get_task_stream(dask.client) as tasks:
         assert run_steps(load_settings(on_dask), "same-run", dry_run=False).status == "succeeded"
     ran = {str(task["key"]).split("-")[0].strip("('\"") for task in tasks.data}
-    assert {"_normalise", "block_pairs", "compare_chunk"} <= ran  # normalised, blocked and compared on the cluster
+    # read, normalised, blocked and compared on the cluster
+    assert {"read_source", "_normalise", "block_pairs", "compare_chunk"} <= ran
     one, other = _stored(tmp_path / "alone" / "crm.db"), _stored(tmp_path / "dask" / "crm.db")
     assert one["customer"].height < one["crosswalk"].height  # the demo has duplicates to merge
     for name, table in one.items():
         assert_frame_equal(table, other[name])
+
+
+def _tasks_named(tasks: list[dict[str, object]], name: str) -> int:
+    return sum(str(task["key"]).split("-")[0].strip("('\"") == name for task in tasks)
+
+
+def test_sources_are_read_on_the_workers_a_task_each_as_in_one_process(dask: DaskEngine, tmp_path: Path) -> None:
+    """On a cluster each source is read by a task of its own (rows, columns, cursors as read here), with a progress
+    event per source; ``engine.extract_on: driver`` reads them here, for a cluster that cannot see the files."""
+    settings = load_settings(retarget(DEMO, tmp_path))
+    here = extract(settings, {})
+    events: list[StepEvent] = []
+    with get_task_stream(dask.client) as tasks, listening(events.append):
+        there = extract(settings, {}, dask)
+    assert _tasks_named(tasks.data, "read_source") == len(settings.sources) == len(there) > 1
+    for one, other in zip(here, there, strict=True):
+        assert (one.source, one.error, one.columns, one.cursor) == (other.source, None, other.columns, other.cursor)
+        assert one.raw is not None and other.raw is not None
+        assert_frame_equal(one.raw, other.raw)
+    read = [e.rows for e in events if e.step == "extract" and e.status == "progress"]
+    assert len(read) == len(settings.sources) and read[-1] == sum(x.raw.height for x in here if x.raw is not None)
+
+    source = settings.sources[0]  # a connector is handed to the task, so one registered only here reads there too
+    csv = get_connector(source.kind)
+
+    def tagged(params: object, **options: object) -> Iterator[pl.DataFrame]:
+        for batch in csv(params, **options):  # type: ignore[arg-type]
+            yield batch.with_columns(_pid=pl.lit(os.getpid()))
+
+    (item,) = dask.each(read_source, [SourceRead(source, tagged, capabilities(source.kind), None)])
+    assert item.raw is not None and set(item.raw["_pid"]) - {os.getpid()} == set(item.raw["_pid"])
+
+    driver = settings.model_copy(update={"engine": EngineSettings(kind="dask", extract_on="driver")})
+    with get_task_stream(dask.client) as tasks:
+        extract(driver, {}, dask)
+    assert _tasks_named(tasks.data, "read_source") == 0
 
 
 def test_migrate_with_workers_starts_a_local_cluster_for_the_run(
