@@ -17,10 +17,8 @@ import datetime as dt
 import inspect
 import json
 import logging
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -35,7 +33,7 @@ import crm_store
 from pipelines._files import private_dir, write_private_text
 from pipelines._logging import redacting
 from pipelines.errors import PipelineError
-from pipelines.migrate import MigrateResult, RunFailedError, lock_store, migrate_flow, new_run_id
+from pipelines.migrate import MigrateResult, RunFailedError, lock_store, migrate_flow, new_run_id, versions
 from pipelines.report import redact_report
 from pipelines.settings import ProjectSettings, load_settings
 from rules.clean import (
@@ -241,16 +239,6 @@ def write_clean_report(report: dict[str, Any], reports_dir: Path) -> Path:
 # --------------------------------------------------------------------------------------------------- the run
 
 
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("crmkit", "polars", "prefect", "sqlalchemy"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
 def _step(name: str, fn: Callable[..., T], *args: Any) -> T:
     """Run one step as a Prefect task inside a flow run (plainly otherwise)."""
     from prefect.context import FlowRunContext
@@ -288,9 +276,7 @@ def run_clean(settings: ProjectSettings, run_id: str, *, now: dt.datetime | None
     try:
         lock = lock_store(settings, engine, run_id)
         with Session(engine) as session, session.begin():
-            crm_store.start_run(
-                session, run_id, settings.project, settings.config_hash, False, _versions(), now=started
-            )
+            crm_store.start_run(session, run_id, settings.project, settings.config_hash, False, versions(), now=started)
         recorded = True
         try:
             customers, contacts = _step("read store", read_store, engine)
@@ -353,7 +339,7 @@ def _run_info(settings: ProjectSettings, run_id: str, started: dt.datetime, resu
         "status": result.status,
         "config_hash": settings.config_hash,
         "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),
-        "versions": _versions(),
+        "versions": versions(),
     }
 
 

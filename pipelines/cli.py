@@ -766,6 +766,7 @@ def dedupe(
 
     from pipelines.dask_engine import open_engine
     from pipelines.preflight import check_dedupe
+    from pipelines.settings import read_yaml
     from rules.match import DedupeConfig, MatchModel, dedupe_table
 
     engine_settings = _engine_settings(workers, scheduler)
@@ -774,7 +775,7 @@ def dedupe(
         _print_problems(f"cannot deduplicate {input_path.name} with {config}", problems)
         raise typer.Exit(2)
     try:
-        settings = DedupeConfig.model_validate(yaml.safe_load(config.read_text("utf-8")) or {})
+        settings = DedupeConfig.model_validate(read_yaml(config.read_text("utf-8")) or {})
     except (OSError, yaml.YAMLError) as exc:
         raise _fail(f"cannot read {config}: {exc}", 2) from None
     except ValidationError as exc:

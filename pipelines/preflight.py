@@ -44,7 +44,7 @@ from rapidfuzz.distance import Levenshtein
 
 from connectors import CONNECTORS, Headers, SourceError, SqlParams, decode_text, params_model, read_headers
 from crm_store.schema import CANONICAL_FIELDS, GOLDEN_FIELDS, LINEAGE_COLS
-from pipelines.settings import ProjectSettings, SourceSettings, check_settings, describe_error
+from pipelines.settings import ProjectSettings, SourceSettings, check_settings, describe_error, read_yaml
 from rules.mask import redact_url
 from rules.reasons import REASONS
 
@@ -203,7 +203,7 @@ def _read_yaml(result: Preflight) -> dict[str, Any] | None:
         result.problems.append(Problem("", where, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"))
         return None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark is not None else where
