@@ -3,6 +3,7 @@
     python benchmarks/migrate.py                 # ~100k rows (61k customers), through the Prefect flow
     python benchmarks/migrate.py --entities 6000 # smaller
     python benchmarks/migrate.py --plain         # the same steps without Prefect
+    python benchmarks/migrate.py --plain --workers 2  # on a local two-worker Dask cluster (started in the run)
 
 Generated data is cached under ``benchmarks/.data/`` (gitignored). Prints a Markdown table of wall time and peak RSS
 per step; RSS is sampled every 10 ms by a thread, so very short peaks can be missed.
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=61_000, help="customers to generate (~1.63 rows each)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--plain", action="store_true", help="run the steps without Prefect")
+    parser.add_argument("--workers", type=int, help="read, normalise and match on a local Dask cluster of N workers")
     args = parser.parse_args()
 
     from synthetic.sample import generate_sample
@@ -66,6 +68,8 @@ def main() -> None:
     text = text.replace("reports_dir: reports", f"reports_dir: {run_dir / 'reports'}")
     for name in ("sales.xlsx", "legacy_crm.csv", "signups.jsonl"):
         text = text.replace(f"path: {name}", f"path: {sample / name}")
+    if args.workers:
+        text += f"\nengine: {{kind: dask, workers: {args.workers}}}\n"
     config.write_text(text, "utf-8")
 
     server = None
@@ -113,7 +117,7 @@ def main() -> None:
     for step, seconds, count, peak in rows:
         print(f"| {step} | {seconds:.2f} | {count if count is not None else '':,} | {peak:,.0f} |")
     steps = sum(r[1] for r in rows)
-    mode = "plain" if args.plain else "Prefect flow"
+    mode = ("plain" if args.plain else "Prefect flow") + (f", {args.workers} Dask workers" if args.workers else "")
     print(f"| **total ({mode})** | **{wall:.2f}** (steps {steps:.2f}) | | **{max(r[3] for r in rows):,.0f}** |")
 
 
