@@ -112,8 +112,12 @@ def extract(settings: ProjectSettings, cursors: dict[str, str | None], engine: E
         for source in settings.sources
     ]
     if engine is None or settings.engine.extract_on == "driver":
-        return [read_source(item, batch_read) for item in reads]
-    return engine.each(read_source, reads, done=lambda item: batch_read(item.raw.height if item.raw is not None else 0))
+        results = [read_source(item, batch_read) for item in reads]
+    else:
+        results = engine.each(read_source, reads, done=lambda x: batch_read(x.raw.height if x.raw is not None else 0))
+    for failed in (x for x in results if x.error):  # logged here, wherever it was read
+        log.warning("source %s failed: %s", failed.source, failed.error)
+    return results
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,6 @@ def read_source(item: SourceRead, on_batch: Callable[[int], None] | None = None)
             if not fingerprinted:
                 cursor = can.next_cursor(batch, params, cursor) if can.next_cursor else None
     except SourceError as exc:
-        log.warning("source %s failed: %s", source.name, exc)
         return Extracted(source.name, source.kind, error=str(exc))
     raw = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
     columns = list(dict.fromkeys(c for b in batches for c in b.columns if not c.startswith("_")))
