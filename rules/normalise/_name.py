@@ -362,6 +362,14 @@ _FAST_EXCLUDED = sorted(NULL_MARKERS | _PLACEHOLDER_WORDS)
 _NOT_NAME_WORDS = frozenset(WESTERN_TITLES) | WESTERN_SUFFIXES | frozenset(_LATIN_COMPANY_WORDS) | _PLACEHOLDER_WORDS
 
 
+@functools.cache
+def _traditional_class() -> str:
+    """The characters of :func:`_traditional_chars` as one regex character class: polars keeps a compiled regex
+    between calls, where ``contains_any`` built an automaton of its 4,221 patterns on every call (5 ms: most of
+    normalising one name; the class also scans a column four times faster)."""
+    return "[" + "".join(re.escape(char) for char in sorted(_traditional_chars())) + "]"
+
+
 def _fast(keys: pl.Series) -> pl.DataFrame:
     """The vectorised path for the common shapes (exactly what ``_one`` gives); ``_one`` does the rest."""
     keys = keys.drop_nulls()
@@ -383,7 +391,7 @@ def _fast_chinese(keys: pl.Series) -> pl.DataFrame:
             name.str.contains("^[\u4e00-\u9fff]{2,4}$")
             & ~name.str.slice(-1).is_in(sorted(_CN_TITLE_ENDINGS))
             & ~name.is_in(_FAST_EXCLUDED)
-            & ~name.str.contains_any(sorted(_traditional_chars()))
+            & ~name.str.contains(_traditional_class())
             & ~name.str.contains_any(list(_CN_COMPANY_WORDS))
             & (name.str.slice(1) != name.str.slice(0, name.str.len_chars() - 1))  # not one repeated character
         )
