@@ -39,6 +39,8 @@ from rules.match import (
 from synthetic.people import DEDUPE_CONFIG, generate_people
 
 from .conftest import retarget
+from .test_incremental import NEW_ROWS, ROWS
+from .test_incremental import setup as incremental_project
 
 #: A minute of work in all (a cluster, 200,000 records twice): started early among the modules (see tests/conftest.py).
 pytestmark = pytest.mark.slow
@@ -136,6 +138,19 @@ def test_sources_are_read_on_the_workers_a_task_each_as_in_one_process(dask: Das
     with get_task_stream(dask.client) as tasks:
         extract(driver, {}, dask)
     assert _tasks_named(tasks.data, "read_source") == 0
+
+
+def test_incremental_sources_read_on_the_workers_move_their_cursors_as_here(dask: DaskEngine, tmp_path: Path) -> None:
+    """A SQL source read after its saved cursor and a file read only when its bytes changed: on the workers the
+    same cursors as here, and a second read gives only the new rows."""
+    settings = load_settings(incremental_project(tmp_path, ROWS))
+    here, there = extract(settings, {}), extract(settings, {}, dask)
+    assert [(x.source, x.cursor, x.partial) for x in here] == [(x.source, x.cursor, x.partial) for x in there]
+    assert all(x.cursor for x in there)
+    incremental_project(tmp_path, NEW_ROWS)  # two new rows in the SQL table; the file unchanged
+    legacy, signups = extract(settings, {x.source: x.cursor for x in there}, dask)
+    assert legacy.partial and legacy.raw is not None and sorted(legacy.raw["KHBH"]) == ["K004", "K005"]
+    assert signups.partial and signups.raw is not None and signups.raw.height == 0
 
 
 def test_migrate_with_workers_starts_a_local_cluster_for_the_run(
