@@ -96,8 +96,8 @@ class MatchResult:
 
 
 class Engine(Protocol):
-    """Where a run's heavy steps run: work on each row (normalising, preparing), finding the candidate pairs and
-    comparing pairs.
+    """Where a run's heavy steps run: work on each item of a list (reading a migrate run's sources), on each row
+    (normalising, preparing), finding the candidate pairs and comparing pairs.
 
     :class:`LocalEngine` (the default) runs them in this process; ``pipelines.dask_engine.DaskEngine`` on the
     workers of a Dask cluster. Every engine gives the same rows, pairs and comparison levels, so the same answer:

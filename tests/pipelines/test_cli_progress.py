@@ -21,6 +21,7 @@ from pipelines.cli import STEPS
 from pipelines.progress import StepDisplay, StepEvent, advance, emit, listening
 from pipelines.settings import load_settings
 from pipelines.steps import check, extract, map_rows, normalise
+from rules.match import LocalEngine
 
 from .conftest import ROOT
 from .test_run_state import _processes_marked
@@ -44,6 +45,15 @@ def test_extract_and_validate_send_progress_events(project: Path) -> None:
     assert pulled and all(e.status == "progress" and e.total is None for e in pulled)
     assert [e.rows for e in pulled] == sorted(e.rows or 0 for e in pulled) and pulled[-1].rows == read
     assert len(pulled) >= len(settings.sources)  # one per batch read: at least one per source
+    # an engine reads a source per task (`Engine.each`): the same sources, a progress event per source
+    per_source: list[StepEvent] = []
+    with listening(per_source.append):
+        each = extract(settings, {}, LocalEngine())
+    assert [(x.source, x.columns, x.raw.rows() if x.raw is not None else None) for x in each] == [
+        (x.source, x.columns, x.raw.rows() if x.raw is not None else None) for x in extracted
+    ]
+    assert [e.rows for e in per_source if e.step == "extract"][-1] == read
+    assert sum(e.step == "extract" for e in per_source) == len(settings.sources)
     checked = [e for e in events if e.step == "validate"]
     n = normalised.height
     assert n > 80  # several chunks of 40
