@@ -316,14 +316,7 @@ def _run_all(run: _Run, full_refresh: bool) -> None:
     """Every step, then the ledger, the run's status and the report."""
     settings, engine, step = run.settings, run.engine, run.steps
     cursors = _read_cursors(engine, settings, full_refresh)
-    run.extracted = extracted = step(
-        "extract",
-        extract,
-        settings,
-        cursors,
-        run.cluster,
-        rows=lambda r: sum(x.raw.height for x in r if x.raw is not None),
-    )
+    run.extracted = extracted = step("extract", extract, settings, cursors, run.cluster, rows=_rows_read)
     if extracted and all(item.error for item in extracted):  # nothing to match or load: say so, not a crash
         _stop(run, f"every source failed: {', '.join(item.source for item in extracted)} (the ledger says why)")
         return
