@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import http.client
 import importlib.util
 import logging
 import os
@@ -276,10 +277,13 @@ def _popen_uvicorn(port: int, log_file: IO[bytes]) -> subprocess.Popen[bytes]:
 
 
 def _healthy(url: str) -> bool:
+    """Whether our server answers at ``url``. Whatever else answers there is not it: between the free-port check
+    and uvicorn's bind another process may take the port (a Dask scheduler answered the health check with its own
+    handshake, ``BadStatusLine``); uvicorn then exits with "address in use" and the caller moves to a new port."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # our own server on 127.0.0.1
             return int(answer.status) == 200
-    except (OSError, urllib.error.URLError):
+    except (OSError, urllib.error.URLError, http.client.HTTPException):
         return False
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +19,7 @@ import httpx
 import pytest
 from rich.console import Console
 
+from pipelines._prefect import _healthy
 from pipelines.cli import STEPS
 from pipelines.progress import StepDisplay, StepEvent, advance, emit, listening
 from pipelines.settings import load_settings
@@ -65,6 +68,26 @@ def test_extract_and_validate_send_progress_events(project: Path) -> None:
     assert chunked.quarantined.equals(whole.quarantined)
     assert chunked.failures.equals(whole.failures)
     assert chunked.rule_results == whole.rule_results
+
+
+def test_a_port_taken_by_something_that_is_not_http_is_not_our_server() -> None:
+    """Between the free-port check and uvicorn's bind another process may take the port: a Dask scheduler answered
+    the health check with its own handshake and ``crmkit migrate`` ended in a ``BadStatusLine`` traceback. What
+    answers there is simply not our server (uvicorn then fails to bind and a new port is taken)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_in_kind() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"\x00\x01\xa6python\xafpickle-protocol\x05\n")
+
+        other = threading.Thread(target=answer_in_kind)
+        other.start()
+        assert _healthy(f"http://127.0.0.1:{listener.getsockname()[1]}/api") is False
+        other.join(5)
 
 
 def _step_lines(text: str) -> dict[str, str]:
