@@ -19,9 +19,8 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from analytics._frames import Frame, require, to_polars
-from analytics._romanised import han_readings
 from analytics._rules import AnalyticsRules, code_key, load_rules
-from rules.normalise import is_mobile_number, normalise_address
+from rules.normalise import han_readings, is_mobile_number, normalise_address
 
 __all__ = [
     "REGION_COLUMNS",
@@ -90,9 +89,11 @@ def _read_places(texts: Iterable[str], hints: dict[str, str] | None = None) -> d
     """Each distinct text (province + city + district, an address, a geocoder's 山东省聊城市) as a place.
 
     A text in pinyin or English (``Liaocheng``, ``Liaocheng Shi``, ``Shandong``, ``Jinan, Shandong``) is read
-    through the Han texts it may stand for (``analytics._romanised``): the readings the address normaliser reads
-    whole are kept, the highest unit wins (``Jinan`` is 济南市, not 金安区 or 晋安区), and a name that fits several
-    units at that level (``Fuzhou``: 福州市, 抚州市) names none, as a Han name that fits several does.
+    through the Han texts it may stand for (:func:`rules.normalise.han_readings`): the readings the address
+    normaliser reads whole are kept, the highest unit wins (``Jinan`` is 济南市, not 金安区 or 晋安区), and a name
+    that fits several units at that level (``Fuzhou``: 福州市, 抚州市) names none, as a Han name that fits several
+    does. (The migrate flow's normaliser resolves a city column alone the same way; this reads what a store
+    written before it, or by other tools, holds.)
 
     ``hints`` (text → a place text) are read as the address normaliser's ``context``: they decide a name that
     fits several units (朝阳区 with 北京市, ``Fuzhou`` with 福建省福州市), never override what the text says.

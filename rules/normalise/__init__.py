@@ -66,6 +66,7 @@ from ._registry import (
     params_model,
     register_normaliser,
 )
+from ._romanised import han_readings
 from ._text import normalise_text
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "formal_given_name",
     "frame_spec",
     "get_normaliser",
+    "han_readings",
     "has_fullwidth",
     "hash_id_number",
     "is_mobile_number",

@@ -33,9 +33,20 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ._base import ISSUES_DTYPE, NULL_MARKERS, Schema, blank_row, clean_text, map_distinct, to_simplified
-from ._divisions import CITY, COUNTY, MUNICIPALITIES, PROVINCE, Division, Entry, divisions, name_index, name_lengths
+from ._divisions import (
+    CITY,
+    COUNTY,
+    MUNICIPALITIES,
+    PROVINCE,
+    Division,
+    Entry,
+    divisions,
+    name_index,
+    name_lengths,
+)
 from ._pinyin import HAN_CLASS, has_han
 from ._registry import FrameSpec, check_params, register_normaliser
+from ._romanised import han_readings
 
 _SCHEMA: Schema = {
     "value": pl.String,
@@ -430,6 +441,49 @@ def _western_one(text: str, region: str, issues: list[str]) -> tuple[object, ...
     return value or text, issues, None, city, None, street, None, state, postcode, country
 
 
+# ------------------------------------------------------------------------------------- place columns alone
+
+
+def _place_only(context: str, region: str, blank: tuple[object, ...]) -> tuple[object, ...]:
+    """An empty address cell beside province/city/district columns: the places those columns name, resolved
+    like an address's (山东临沂 → 山东省 临沂市 371300; ``Liaocheng`` → 聊城市 in a Chinese project), so that a
+    sign-up's free-typed city reads like the one an address gives; the address itself stays empty."""
+    text = clean_text(context)
+    if has_han(text):
+        parsed = _cn_one(_cn_text(text, []), "", [])
+        found = parsed if parsed[2] is not None else None
+    else:
+        found = _romanised_place(text) if region == "CN" else None
+    if found is None:
+        return blank
+    _, _, province, city, district, _, admin_code, _, _, country = found
+    return blank[0], blank[1], province, city, district, None, admin_code, None, None, country
+
+
+def _romanised_place(text: str) -> tuple[object, ...] | None:
+    """A place written in pinyin or English (``Liaocheng``, ``Jinan``, ``Taizhou, Jiangsu``) read through the Han
+    texts it may stand for (:func:`han_readings`, pypinyin's readings first, then any reading): of the readings
+    that name a unit and nothing else, the highest level wins (``Jinan`` is 济南市, not 金安区); several units
+    at that level (``Fuzhou``: 福州市, 抚州市) name none."""
+    for any_reading in (False, True):
+        whole = []
+        for reading in han_readings(text, any_reading=any_reading):
+            issues: list[str] = []
+            parsed = _cn_one(reading, "", issues)
+            if parsed[2] is not None and parsed[5] is None and "ambiguous" not in issues:
+                whole.append(parsed)
+        if whole:
+            top = min(_depth(p) for p in whole)
+            units = {p[6]: p for p in whole if _depth(p) == top}
+            return units.popitem()[1] if len(units) == 1 else None
+    return None
+
+
+def _depth(parsed: tuple[object, ...]) -> int:
+    """1 for a province, 2 for a city, 3 for a district (of :func:`_cn_one`'s parts)."""
+    return 3 if parsed[4] else 2 if parsed[3] and parsed[3] != parsed[2] else 1
+
+
 # --------------------------------------------------------------------------------------------------- common
 
 
@@ -439,7 +493,7 @@ def _one(raw: str | None, region: str) -> tuple[object, ...]:
     context, _, raw = raw.rpartition(_CONTEXT_SEP)
     blank = blank_row(raw, _SCHEMA)  # screened here: map_distinct sees the cell with its context
     if blank is not None:
-        return blank
+        return _place_only(context, region, blank) if context else blank
     issues: list[str] = []
     if _FULLWIDTH_ALNUM.search(raw):
         issues.append("fullwidth")
@@ -502,6 +556,7 @@ def _fast(keys: pl.Series, region: str) -> pl.DataFrame:
             "country": ("country",),
         },
         after=("text",),
+        without_field=True,
     ),
 )
 def normalise_address(values: pl.Series, *, region: str = "CN", context: pl.Series | None = None) -> pl.DataFrame:
@@ -536,7 +591,12 @@ def normalise_address(values: pl.Series, *, region: str = "CN", context: pl.Seri
         keyed = (
             pl.DataFrame({"v": values.cast(pl.String), "c": hint})
             .select(
-                pl.when(pl.col("v").is_null() | (pl.col("c") == "") | ~pl.col("v").str.contains(HAN_CLASS))
+                pl.when(pl.col("c") == "")
+                .then(pl.col("v"))
+                # an empty cell takes the places its context names (a sign-up's city column alone)
+                .when(pl.col("v").is_null())
+                .then(pl.col("c") + _CONTEXT_SEP)
+                .when(~pl.col("v").str.contains(HAN_CLASS))
                 .then(pl.col("v"))
                 .otherwise(pl.col("c") + _CONTEXT_SEP + pl.col("v"))
             )

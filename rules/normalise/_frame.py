@@ -36,9 +36,19 @@ def _reads(spec: FrameSpec, out: pl.DataFrame) -> dict[str, pl.Series]:
             continue
         present = [c for c in source if c in out.columns]
         if present:
-            joined = pl.concat_str([pl.col(c).cast(pl.String) for c in present], ignore_nulls=True)
+            joined = pl.concat_str([pl.col(c).cast(pl.String) for c in present], separator=" ", ignore_nulls=True)
             found[param] = out.select(joined).to_series()
     return found
+
+
+def _runs_without(field: str, df: pl.DataFrame) -> bool:
+    """Whether ``field``'s normaliser runs though ``df`` lacks its column (:attr:`FrameSpec.without_field`)."""
+    kind = CANONICAL_FIELDS.get(field)
+    if kind is None:
+        return False
+    spec = frame_spec(kind)
+    sources = [s for source in spec.reads.values() for s in ((source,) if isinstance(source, str) else source)]
+    return spec.without_field and any(s in df.columns for s in sources)
 
 
 def _part(spec: FrameSpec, result: pl.DataFrame, out: pl.DataFrame, part: str) -> pl.Series:
@@ -154,22 +164,26 @@ def normalise_frame(
         "date": {"order": date_order, "today": today, "max_age": max_age},
         "datetime": {"tz": tz, "order": date_order, "today": today},
     }
-    fields = sorted((f for f in CANONICAL_FIELDS if f in df.columns), key=lambda f: _rank(_kind(f)))
+    fields = sorted(
+        (f for f in CANONICAL_FIELDS if f in df.columns or _runs_without(f, df)), key=lambda f: _rank(_kind(f))
+    )
     out = df
     issue_exprs: list[pl.Expr] = []
     for field in fields:
         kind = _kind(field)
         spec = frame_spec(kind)
-        result = get_normaliser(kind)(out.get_column(field), **params.get(kind, {}), **_reads(spec, out))
+        present = field in out.columns
+        values = out.get_column(field) if present else pl.Series(field, [None] * out.height, pl.String)
+        result = get_normaliser(kind)(values, **params.get(kind, {}), **_reads(spec, out))
         issue_col = f"__issues_{field}"
         out = out.with_columns(
-            result.get_column("value").alias(field),
+            *([result.get_column("value").alias(field)] if present else []),
             *(_part(spec, result, out, part) for part in spec.parts),
-            *([result.get_column("issues").alias(issue_col)] if issues else []),
+            *([result.get_column("issues").alias(issue_col)] if issues and present else []),
         )
         if spec.fills or spec.overrides:
             out = out.with_columns(_filled(spec, result, out))
-        if issues:
+        if issues and present:
             issue_exprs.append(
                 pl.col(issue_col)
                 .list.eval(pl.element().filter(pl.element() != "empty"))

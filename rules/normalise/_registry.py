@@ -32,6 +32,9 @@ class FrameSpec:
             chosen value: the previous run's list is kept while it still holds that value.
         after: kinds whose fields are normalised before this kind's (those it reads or fills, and any whose
             issues come first in a row's ``_issues``).
+        without_field: the normaliser also runs on a frame without the field's column when a column it reads
+            is there (as on an empty cell: address resolves a city column alone); its parts, fills and
+            overrides are set, the field's column is not added.
     """
 
     parts: tuple[str, ...] = ()
@@ -40,6 +43,7 @@ class FrameSpec:
     overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     value_lists: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    without_field: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.value_lists) <= set(self.parts):

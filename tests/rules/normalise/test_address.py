@@ -62,7 +62,8 @@ def test_context_resolves_an_ambiguous_district() -> None:
     values = pl.Series(["朝阳区建国路88号", "朝阳区人民大街1号", "朝阳区建国路88号", "山东省聊城市东昌府区", None])
     context = pl.Series(["北京", "吉林省长春市", None, "北京", "山东"])
     out = normalise_address(values, context=context)
-    assert out.get_column("admin_code").to_list() == ["110105", "220104", None, "371502", None]
+    # an empty cell takes the places its context names
+    assert out.get_column("admin_code").to_list() == ["110105", "220104", None, "371502", "370000"]
     assert out.get_column("value").to_list()[:2] == ["北京市朝阳区建国路88号", "吉林省长春市朝阳区人民大街1号"]
     assert out.get_column("issues").to_list()[2] == ["ambiguous"]
     # the text wins over a context that contradicts it
@@ -174,14 +175,39 @@ def test_frame_fills_parts_and_uses_columns_as_context() -> None:
         "1600 Amphitheatre Pkwy, Mountain View, CA 94043, US",
         None,
     ]
-    assert out.get_column("admin_code").to_list() == ["110105", "371502", None, None]
+    # the last row has no address: its province and city columns are resolved as an address's would be
+    assert out.get_column("admin_code").to_list() == ["110105", "371502", None, "371500"]
     assert out.get_column("street").to_list() == ["建国路88号", "柳园南路88号", "1600 Amphitheatre Pkwy", None]
-    assert out.get_column("province").to_list() == ["北京市", "山东省", "CA", "山东"]
-    assert out.get_column("city").to_list() == ["北京市", "聊城市", "Mountain View", "聊城"]
+    assert out.get_column("province").to_list() == ["北京市", "山东省", "CA", "山东省"]
+    assert out.get_column("city").to_list() == ["北京市", "聊城市", "Mountain View", "聊城市"]
     assert out.get_column("district").to_list() == ["朝阳区", "东昌府区", None, None]
     assert out.get_column("postcode").to_list() == [None, None, "94043", None]
-    assert out.get_column("country").to_list() == ["CN", "CN", "US", "中国"]
+    assert out.get_column("country").to_list() == ["CN", "CN", "US", "CN"]
     assert out.get_column(ISSUES_COL).to_list()[1] == ["address.traditional"]
+
+
+def test_a_city_column_alone_names_its_division() -> None:
+    """Sign-up forms and spreadsheets carry a city typed freely, with no address: 山东临沂, 浙江金华市, Liaocheng.
+    The frame resolves it as it would an address's places, so records of one city agree on it; pinyin only in a
+    Chinese project, and only when the spelling names one unit (Taizhou: 泰州 or 台州)."""
+    cities = ["山东临沂", "浙江金华市", "Liaocheng", "Hangzhou City", "聊城", "Taizhou", "Taizhou, Jiangsu", "London"]
+    cities.append(None)
+    frame = pl.DataFrame({"city": cities, "province": [None, None, None, None, "山东", None, None, None, "广东"]})
+    out = normalise_frame(frame)
+    assert "address" not in out.columns
+    assert out.get_column("city").to_list() == [
+        "临沂市", "金华市", "聊城市", "杭州市", "聊城市", "Taizhou", "泰州市", "London", None
+    ]  # fmt: skip
+    assert out.get_column("province").to_list() == [
+        "山东省", "浙江省", "山东省", "浙江省", "山东省", None, "江苏省", None, "广东省"
+    ]  # fmt: skip
+    assert out.get_column("admin_code").to_list() == [
+        "371300", "330700", "371500", "330100", "371500", None, "321200", None, "440000"
+    ]  # fmt: skip
+    assert out.get_column(ISSUES_COL).to_list() == [[]] * len(cities)
+    western = normalise_frame(frame, region="GB")
+    assert western.get_column("city").to_list()[2:4] == ["Liaocheng", "Hangzhou City"]
+    assert normalise_frame(out).get_column("city").to_list() == out.get_column("city").to_list()
 
 
 def test_frame_rerun_changes_nothing() -> None:

@@ -3,14 +3,13 @@
 address normaliser gives them their canonical names and GB/T 2260 codes.
 
 No place table of its own: the keys are the pinyin of every name in the address normaliser's division table
-(``rules/normalise/data/divisions.csv``, read as that package's data: its loader is private to ``rules``) and of
-the leading characters of each name (聊城 of 聊城市, 延边 of 延边朝鲜族自治州), read with pypinyin. Whether a
-leading part is a name, and which unit it names, is left to the address normaliser that reads the Han texts. Two
-readings per name: pypinyin's phrase-aware one (``primary``), and every combination of each character's readings
-(``any reading``: 长治 is ``changzhi`` although pypinyin says ``zhangzhi``), used for a key no primary reading
-has, and as a second try for a text whose primary readings name no place (``Changning, Shanghai``: pypinyin reads
-长宁 ``zhangning``). The only listed names are English exonyms that are not pinyin (Shaanxi, Inner Mongolia,
-Tibet, Hong Kong, Macau, Harbin, Urumqi …).
+(:mod:`._divisions`) and of the leading characters of each name (聊城 of 聊城市, 延边 of 延边朝鲜族自治州),
+read with pypinyin. Whether a leading part is a name, and which unit it names, is left to the address
+normaliser that reads the Han texts. Two readings per name: pypinyin's phrase-aware one (``primary``), and
+every combination of each character's readings (``any reading``: 长治 is ``changzhi`` although pypinyin says
+``zhangzhi``), used for a key no primary reading has, and as a second try for a text whose primary readings name
+no place (``Changning, Shanghai``: pypinyin reads 长宁 ``zhangning``). The only listed names are English
+exonyms that are not pinyin (Shaanxi, Inner Mongolia, Tibet, Hong Kong, Macau, Harbin, Urumqi …).
 
 A text is read only when all of it is place names (besides level words such as City, District, Province and a
 country name): ``San Francisco`` and ``London`` have no reading. Parts are tried in the order written and reversed
@@ -19,18 +18,16 @@ country name): ``San Francisco`` and ``London`` have no reading. Parts are tried
 
 from __future__ import annotations
 
-import csv
 import functools
 import itertools
 import re
 import unicodedata
-from importlib import resources
 from typing import Final
+
+from ._divisions import divisions
 
 __all__ = ["han_readings"]
 
-#: The package holding the address normaliser's division table (``code,name``; see its README).
-_DIVISIONS: Final = ("rules.normalise.data", "divisions.csv")
 #: English names of Chinese places that are not their pinyin (a key here replaces the pinyin readings).
 _EXONYMS: Final[dict[str, str]] = {
     "shanxi": "山西",  # Shanxi / Shaanxi: the one pinyin, two provinces
@@ -101,9 +98,7 @@ def _index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     from pypinyin import Style, lazy_pinyin
     from pypinyin.pinyin_dict import pinyin_dict
 
-    package, name = _DIVISIONS
-    with (resources.files(package) / name).open(encoding="utf-8") as handle:
-        names = sorted({row["name"] for row in csv.DictReader(handle)})
+    names = sorted({division.name for division in divisions().values()})
     primary: dict[str, set[str]] = {}
     anyhow: dict[str, set[str]] = {}
     for full in names:
