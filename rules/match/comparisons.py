@@ -25,7 +25,9 @@ birth_date      ``exact`` · ``day_month_swapped`` · ``one_edit`` (a digit typo
                 father and son, unless the data's matches often carry a wrong date: EM learns which)
 phone           ``same_mobile`` · ``same_line`` (a landline few people use) · ``same_national`` (last 8
                 digits: a wrong country code) · ``shared`` (only a number many names use: a switchboard, a
-                family landline) · ``else``. Mobile or landline is decided by the number, not the column.
+                family landline) · ``mobile_typo`` (one digit mistyped or two swapped, not the last digit
+                alone: numbers bought together) · ``else``. Mobile or landline is decided by the number, not
+                the column.
 email           ``exact`` · ``same_local`` (other domain) · ``local_fuzzy`` · ``shared`` (a role mailbox such as
                 sales@, or an address many names use) · ``else``. Local parts spelled from the person's name
                 only count as exact addresses (the name comparison already counts the name).
@@ -680,6 +682,30 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
     )
 
 
+def _mobile_typo(v: PairView, m: Mask) -> Mask:
+    """A mobile of each side one keying slip apart: one digit differs, or two neighbouring digits are swapped; not
+    a difference in the last digit alone, which is how numbers bought together differ (a family's, a firm's)."""
+    out = np.zeros(v.n, dtype=bool)
+    mask = m & v.both("_mobiles")
+    if not mask.any():
+        return out
+    a, b = pl.col("a"), pl.col("b")
+    frame = (
+        v.sides("_mobiles", mask)
+        .explode("a")
+        .explode("b")
+        .filter(
+            (a.str.len_chars() == b.str.len_chars())
+            & (a.str.slice(0, a.str.len_chars() - 1) != b.str.slice(0, b.str.len_chars() - 1))
+        )
+    )
+    if frame.is_empty():
+        return out
+    slips = process.cpdist(frame["a"].to_list(), frame["b"].to_list(), scorer=OSA.distance, workers=-1) <= 1
+    out[frame["i"].to_numpy()[slips]] = True
+    return out
+
+
 def _phone(lv: ComparisonSettings) -> Comparison:
     k = lv.shared_by_names
 
@@ -723,6 +749,7 @@ def _phone(lv: ComparisonSettings) -> Comparison:
             Level("same_line", own("_lines"), tf=tf_of("_lines"), r=0.3, tf_people=True),
             Level("same_national", national, r=0.02),
             Level("shared", shared, r=0.3),
+            Level("mobile_typo", _mobile_typo, r=0.02),
             Level("else", lambda v, m: m, r=0.33),
         ),
     )

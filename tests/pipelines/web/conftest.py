@@ -32,7 +32,7 @@ B = [
     ("B2", "李娜", "13957215609", None, "正宇钢管"),  # one digit off: a possible match (p ≈ 0.99)
     ("B3", "王芳", "18653551234", "wangfang@qq.com", None),  # merged with A3
     ("B4", "刘洋", "13511112223", None, None),  # one digit off, nothing else: p ≈ 0.47
-    ("B6", "赵涛杰", "13711829855", None, "深圳鲁信轴承有限责任公司"),
+    ("B6", "赵涛杰", "13711829866", None, "深圳鲁信轴承有限责任公司"),  # two digits off: another number
     ("B7", "孙丽", "13699998888", None, None),
 ]
 

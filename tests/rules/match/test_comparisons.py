@@ -166,6 +166,20 @@ def test_a_wrong_country_code_still_agrees_on_the_national_number() -> None:
     assert _levels({"phone": "+1 212 517 1640"}, {"phone": "+86 21 2517 1640"}, "phone") == "same_national"
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("15901558279", "15901558297", "mobile_typo"),  # two neighbouring digits swapped
+        ("13918796285", "13918706285", "mobile_typo"),  # one digit mistyped
+        ("13912345678", "13912345679", "else"),  # the last digit alone: numbers bought together (a family's)
+        ("13918796285", "13918706284", "else"),  # two slips: another number
+        ("0635-8123456", "0635-8123465", "else"),  # landlines: the direct lines of one office are neighbours
+    ],
+)
+def test_a_mistyped_mobile_is_its_own_level(a: str, b: str, level: str) -> None:
+    assert _levels({"phone": a}, {"phone": b}, "phone") == level
+
+
 def test_email_levels() -> None:
     assert _levels({"email": "lixin1985@qq.com"}, {"email": "lixin1985@qq.com"}, "email") == "exact"
     assert _levels({"email": "sales@acme.cn"}, {"email": "sales@acme.cn"}, "email") == "shared"  # a role mailbox
