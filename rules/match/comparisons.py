@@ -147,6 +147,9 @@ class Listed:
     codes: npt.NDArray[np.int64]
     names: npt.NDArray[np.float64]
     count: npt.NDArray[np.float64]
+    #: Per code, the number's digits as an integer and how many there are (0: none, or too many to hold).
+    digits: npt.NDArray[np.int64]
+    width: npt.NDArray[np.int64]
 
     def of(self, positions: np.ndarray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(pair index, code) of every number the records at ``positions`` hold (pair ``i`` at ``positions[i]``)."""
@@ -156,6 +159,10 @@ class Listed:
         first = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
         return pair, self.codes[first + np.arange(len(pair), dtype=np.int64)]
 
+
+#: Digits of a phone number compared digit by digit at most (an int64 holds 18).
+_MAX_DIGITS = 18
+_POWERS = 10 ** np.arange(_MAX_DIGITS, dtype=np.int64)[:, None]
 
 #: Level code of a pair left out of the costly levels' subsample (see :meth:`Comparison.evaluate`).
 SKIPPED = -1
@@ -504,6 +511,51 @@ class PairView:
             out[row, pair[starts]] = np.where(np.isinf(least), 1.0, least)
         return out
 
+    def one_slip(self, col: str, mask: Mask) -> Mask:
+        """Where ``mask``, some number of the left side is one keying slip from one of the right side's: as many
+        digits, one differs or two neighbours are swapped, and not the last digit alone (numbers bought together
+        differ there). Digit by digit on the numbers as integers, each pair's left numbers against its right ones."""
+        out = np.zeros(self.n, dtype=bool)
+        if not self.has(col) or not mask.any():
+            return out
+        listed = self._listed(col)
+        idx = np.flatnonzero(mask)
+        (left_start, left_size), (right_start, right_size) = (
+            (listed.offsets[p[idx]], listed.offsets[p[idx] + 1] - listed.offsets[p[idx]])
+            for p in (self.L.positions, self.R.positions)
+        )
+        crossed = left_size * right_size
+        # one number on each side (most pairs) directly; the others' cross products
+        single, several = np.flatnonzero(crossed == 1), np.flatnonzero(crossed > 1)
+        more = np.repeat(several, crossed[several])
+        k = np.arange(len(more), dtype=np.int64) - np.repeat(
+            np.cumsum(crossed[several]) - crossed[several], crossed[several]
+        )
+        each = np.concatenate((single, more))
+        a = listed.codes[np.concatenate((left_start[single], left_start[more] + k // right_size[more]))]
+        b = listed.codes[np.concatenate((right_start[single], right_start[more] + k % right_size[more]))]
+        keep = (a != b) & (listed.width[a] == listed.width[b]) & (listed.width[a] > 0)
+        each, a, b = each[keep], listed.digits[a[keep]], listed.digits[b[keep]]
+        # a slip changes the number by d·10^k (one digit) or (x - y)·9·10^k (neighbours swapped): the difference
+        # without its trailing zeros is at most 81; few pairs of other numbers get there, and only those are read
+        # digit by digit
+        gap = np.abs(a - b)
+        tens = np.flatnonzero(gap % 10 == 0)
+        while len(tens):
+            gap[tens] //= 10
+            tens = tens[gap[tens] % 10 == 0]
+        near = gap <= 81
+        each, a, b = each[near], a[near], b[near]
+        if not len(each):
+            return out
+        da, db = a // _POWERS % 10, b // _POWERS % 10  # row 0: the last digit
+        differ = da != db
+        count = differ.sum(axis=0)
+        swapped = (differ[:-1] & differ[1:] & (da[:-1] == db[1:]) & (da[1:] == db[:-1])).any(axis=0)
+        slip = ((count == 1) & ~differ[0]) | ((count == 2) & swapped)
+        out[idx[each[slip]]] = True
+        return out
+
     def tf_of_count(self, count: np.ndarray) -> Scores:
         """(count − 1)/(N − 1), floored at a tenth of one record: the chance another record holds the value."""
         return np.asarray(np.maximum(count - 1, 0.1) / (self.records - 1), dtype=np.float64)
@@ -683,27 +735,8 @@ def _birth_date(lv: ComparisonSettings) -> Comparison:
 
 
 def _mobile_typo(v: PairView, m: Mask) -> Mask:
-    """A mobile of each side one keying slip apart: one digit differs, or two neighbouring digits are swapped; not
-    a difference in the last digit alone, which is how numbers bought together differ (a family's, a firm's)."""
-    out = np.zeros(v.n, dtype=bool)
-    mask = m & v.both("_mobiles")
-    if not mask.any():
-        return out
-    a, b = pl.col("a"), pl.col("b")
-    frame = (
-        v.sides("_mobiles", mask)
-        .explode("a")
-        .explode("b")
-        .filter(
-            (a.str.len_chars() == b.str.len_chars())
-            & (a.str.slice(0, a.str.len_chars() - 1) != b.str.slice(0, b.str.len_chars() - 1))
-        )
-    )
-    if frame.is_empty():
-        return out
-    slips = process.cpdist(frame["a"].to_list(), frame["b"].to_list(), scorer=OSA.distance, workers=-1) <= 1
-    out[frame["i"].to_numpy()[slips]] = True
-    return out
+    """A mobile of each side one keying slip apart (:meth:`PairView.one_slip`)."""
+    return v.one_slip("_mobiles", m)
 
 
 def _phone(lv: ComparisonSettings) -> Comparison:
@@ -1143,11 +1176,18 @@ class Comparer:
         )
         coded = exploded.join(table.select("number", "code"), on="number", how="left", maintain_order="left")
         positions = coded.get_column("pos").to_numpy()
+        digits = table.select(pl.col("number").str.replace_all(r"\D", "").alias("d")).with_columns(
+            width=pl.when(pl.col("d").str.len_chars().is_between(1, _MAX_DIGITS)).then(pl.col("d").str.len_chars())
+        )
         return Listed(
             offsets=np.searchsorted(positions, np.arange(self.side.height + 1)).astype(np.int64),
             codes=coded.get_column("code").to_numpy().astype(np.int64),
             names=table.get_column("names").cast(pl.Float64).fill_null(np.inf).to_numpy(),
             count=table.get_column("count").cast(pl.Float64).fill_null(np.inf).to_numpy(),
+            digits=digits.select(pl.when(pl.col("width").is_not_null()).then(pl.col("d")).cast(pl.Int64).fill_null(0))
+            .to_series()
+            .to_numpy(),
+            width=digits.get_column("width").fill_null(0).cast(pl.Int64).to_numpy(),
         )
 
     def _code(self, col: str) -> Coded:
