@@ -7,6 +7,7 @@ database file's mode) and the folders created for it ``0700``, whatever the umas
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -181,6 +182,13 @@ def _private_sqlite_file(path: Path) -> None:
         logger.warning("the store file %s can be read by other users (mode %o): chmod 600 it", path, mode)
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's value as stored on SQLite and MariaDB: characters as they are (陈静, not ``\\u9648\\u9759``),
+    so that SQL over the store (``LIKE '%陈静%'``, DuckDB, a BI tool) reads what crmkit wrote. PostgreSQL's
+    ``jsonb`` keeps its own form."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def open_store(url: str) -> sa.Engine:
     """Open an existing CRM store for reading: never creates a database, a file or a table.
 
@@ -191,7 +199,7 @@ def open_store(url: str) -> sa.Engine:
     shown = shown_url(parsed)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).expanduser().is_file()):
         raise StoreNotFoundError(f"no crmkit store at {shown}: the file does not exist (run crmkit migrate first)")
-    engine = sa.create_engine(parsed)
+    engine = sa.create_engine(parsed, json_serializer=json_text)
     try:
         has_schema = sa.inspect(engine).has_table("alembic_version")
     except Exception:
@@ -230,7 +238,7 @@ def init_store(url: str) -> sa.Engine:
             _private_sqlite_file(Path(parsed.database).expanduser())
     if in_memory:
         kwargs.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
-    engine = sa.create_engine(parsed, **kwargs)
+    engine = sa.create_engine(parsed, json_serializer=json_text, **kwargs)
     if is_sqlite:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         if not in_memory:

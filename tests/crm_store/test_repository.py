@@ -425,6 +425,22 @@ def test_crosswalk_and_quarantine_round_trip(session: Session, snapshot: Callabl
     assert json.loads(quarantine["details"][0])[0]["message"] == "不是有效的邮箱"
 
 
+def _quarantine_rows_saying(session: Session, words: str) -> int:
+    """Quarantine rows whose ``details`` hold ``words`` as SQL over the store sees them (``LIKE``)."""
+    details = "CAST(details AS TEXT)" if session.get_bind().dialect.name == "postgresql" else "details"
+    query = sa.text(f"select count(*) from quarantine where {details} like :words")
+    return int(session.execute(query, {"words": f"%{words}%"}).scalar_one())
+
+
+def test_json_columns_keep_chinese_as_written_so_sql_over_the_store_finds_it(session: Session) -> None:
+    """JSON was stored with ``\\u`` escapes on SQLite and MariaDB (不 as ``\\u4e0d``): a ``LIKE`` in SQL, DuckDB or a
+    BI tool found nothing."""
+    upsert_source_records(session, source_rows())
+    upsert_quarantine(session, quarantine_rows())
+    session.commit()
+    assert _quarantine_rows_saying(session, "不是有效的邮箱") == 1
+
+
 def test_crosswalk_update_keeps_first_run(session: Session) -> None:
     upsert_source_records(session, source_rows())
     upsert_customers(session, customers(), now=NOW)
@@ -630,6 +646,8 @@ def test_mariadb_smoke(mariadb_url: str) -> None:
             ).one()
             assert json.loads(payload)["姓名"] == "张伟"
             assert first_run == "run-1"
+            upsert_quarantine(session, quarantine_rows())
+            assert _quarantine_rows_saying(session, "不是有效的邮箱") == 1
             assert ledger_counts(session, ["crm"]).rows() == [("crm", 2, 0, 1)]
     finally:
         engine.dispose()
