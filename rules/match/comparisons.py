@@ -635,7 +635,10 @@ def _name(lv: ComparisonSettings) -> Comparison:
         return (one & first | short) & fam_agrees(v, m & (one & first | short))
 
     def family_only(v: PairView, m: Mask) -> Mask:
-        return v.eq("_fam") & ~v.both("_giv_raw")
+        # one side has no given name; the family names agree, or are one slip apart in Latin letters (Burworth /
+        # Burwotrh)
+        alone = m & ~v.both("_giv_raw")
+        return alone & fam_agrees(v, alone)
 
     def fuzzy(v: PairView, m: Mask) -> Mask:
         lat = m & latin(v)

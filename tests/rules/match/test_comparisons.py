@@ -44,6 +44,8 @@ def _levels(left: dict[str, Any], right: dict[str, Any], comparison: str, **norm
         ("Ian Evans", "Brian Evans", "other_given"),  # three letters inside another name: siblings, not a short form
         ("Jane Evans", "Sarah-Jane Evans", "initial"),  # one part of a double given name
         ("陈总", "陈芳", "family_only"),
+        ("Burworth", "Catherine Burwotrh", "family_only"),  # no given name on one side, the family name mistyped
+        ("Smith", "John Jones", "else"),
         ("王芳", "王强", "same_family"),  # siblings, colleagues of one surname: not a typo
         ("Emma Brown", "Liam Brown", "other_given"),  # twins, siblings: given names start differently
         ("Fheo Murray", "Theo Murray", "same_family"),  # a slip of the first letter is not another given name
