@@ -117,6 +117,10 @@ class Level:
             alone: colleagues and relatives share numbers and addresses); None for no bound. Such a session cannot
             tell a colleague who shares a number from the person, so without a bound it learns the colleagues'
             different names as the person's own.
+        r_ceiling: the most r may be (None for no bound): related people are colleagues and relatives, who rarely
+            share a name; without a bound a session's namesakes (two people of one name sharing a name-spelled
+            e-mail local part) fill the related class with exact names, and then one person's records at one
+            company and street look like two colleagues.
     """
 
     label: str
@@ -127,6 +131,7 @@ class Level:
     m: float | None = None
     costly: bool = False
     m_ceiling: float | None = None
+    r_ceiling: float | None = None
 
 
 #: Boolean and float arrays, one value per pair: what the levels' conditions combine.
@@ -205,6 +210,13 @@ class Comparison:
         if all(level.m_ceiling is None for level in self.levels):
             return None
         return np.array([np.inf if lv.m_ceiling is None else lv.m_ceiling for lv in self.levels], dtype=np.float64)
+
+    @property
+    def r_ceilings(self) -> np.ndarray | None:
+        """Per level, the most r may be (``inf``: no bound); None when no level has a :attr:`Level.r_ceiling`."""
+        if all(level.r_ceiling is None for level in self.levels):
+            return None
+        return np.array([np.inf if lv.r_ceiling is None else lv.r_ceiling for lv in self.levels], dtype=np.float64)
 
     @property
     def r_start(self) -> np.ndarray:
@@ -597,6 +609,11 @@ def _nicknames(v: PairView, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+#: The most of related people (colleagues, relatives) who share one exact name or name key: father and son,
+#: namesake colleagues.
+NAME_R_CEILING = 0.015
+
+
 def _name(lv: ComparisonSettings) -> Comparison:
     t = lv.name_typo_threshold
 
@@ -667,13 +684,21 @@ def _name(lv: ComparisonSettings) -> Comparison:
         (
             # John Smith Jr / John Smith Sr: two generations of one name, whatever else agrees
             Level("other_generation", lambda v, m: v.both("_gen") & ~v.eq("_gen"), r=0.01, m=0.0005),
-            Level("exact", lambda v, m: v.eq("_fname"), tf=lambda v: v.frequency("name_key"), r=0.01, m=0.55),
+            Level(
+                "exact",
+                lambda v, m: v.eq("_fname"),
+                tf=lambda v: v.frequency("name_key"),
+                r=0.01,
+                m=0.55,
+                r_ceiling=NAME_R_CEILING,
+            ),
             Level(
                 "same_key",
                 lambda v, m: v.eq("name_key") | v.eq("_sylkey") | (v.eq("_fam") & _nicknames(v, m & latin(v))),
                 tf=lambda v: v.frequency("name_key"),
                 r=0.005,
                 m=0.2,
+                r_ceiling=NAME_R_CEILING,
             ),
             Level("typo", typo, r=0.02, m=0.08, costly=True),
             Level("initial", initial, r=0.01, m=0.04),

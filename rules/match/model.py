@@ -308,16 +308,19 @@ def _em(
     identity: list[bool],
     fixed: list[bool] | None = None,
     ceilings: list[np.ndarray | None] | None = None,
+    r_ceilings: list[np.ndarray | None] | None = None,
 ) -> _Fit:
     """Maximum a posteriori EM of the three-class model on pattern counts (u fixed; m, r and the shares estimated).
 
     ``veto`` marks patterns that cannot be matches. Each m and r gets ``training.m_prior_matches`` pseudo-pairs
     spread as its starting values, so a level a session barely sees keeps a sensible probability; r of an
     ``identity`` comparison gets ``training.related_prior_pairs``. The m of a ``fixed`` comparison stays as given;
-    an m with ``ceilings`` (per level, ``inf``: none) is held at or under them, the other levels taking the rest.
+    an m with ``ceilings`` (per level, ``inf``: none) is held at or under them, the other levels taking the rest,
+    and an r with ``r_ceilings`` likewise.
     """
     fixed = fixed or [False] * len(starts[0])
     ceilings = ceilings or [None] * len(starts[0])
+    r_ceilings = r_ceilings or [None] * len(starts[0])
     m = [x.copy() for x in starts[0]]
     r = [x.copy() for x in starts[1]]
     related = bool(r)
@@ -350,10 +353,9 @@ def _em(
         lam_m = float(np.clip(wm.sum() / total, 1e-6, 0.98))
         lam_r = float(np.clip(wr.sum() / total, 1e-6, 0.99 - lam_m)) if related else 0.0
         delta = 0.0
-        no_ceiling: list[np.ndarray | None] = [None] * len(r)
         for probs, weights, prior, keep, most in (
             (m, wm, prior_m, fixed, ceilings),
-            (r, wr, prior_r, [False] * len(r), no_ceiling),
+            (r, wr, prior_r, [False] * len(r), r_ceilings),
         )[: 2 if related else 1]:
             for c in range(len(probs)):
                 if keep[c]:
@@ -463,7 +465,8 @@ def _session(
     fixed = [c in known_m for c in idx]
     # a session on contact details pairs colleagues and relatives: their bounded levels stay within bounds there
     ceilings = [comparisons[c].m_ceilings for c in idx] if related else None
-    fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed, ceilings)
+    r_ceilings = [comparisons[c].r_ceilings for c in idx] if related else None
+    fit_ = _em(pats, counts, starts, u_idx, settings.training, pats[:, -1] == 1, identity, fixed, ceilings, r_ceilings)
     scale = in_mask / in_take
     matches = float((fit_.post_m * counts).sum()) * scale
     relatives = float((fit_.post_r * counts).sum()) * scale
