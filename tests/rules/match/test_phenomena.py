@@ -271,3 +271,16 @@ def test_twins_stay_apart(people_trained: MatchResult) -> None:
     name = people_trained.model.comparison("name")
     # given names starting differently weigh less than one family's other given name
     assert pair["name_weight"][0] < name.weights[name.levels.index("same_family")]
+
+
+def test_a_city_typed_in_pinyin_or_with_its_province_agrees_with_the_city_in_hanzi(crm_model: MatchModel) -> None:
+    """Sign-up forms carry a free-typed city: 山东临沂, Linyi, 临沂市 are one city, so a rare name and the city say
+    more than a rare name alone (the city used to compare as 'else', evidence against)."""
+    rows = [
+        {"key": "crm", "full_name": "宋雨涵", "address": "山东省临沂市沂南县沂蒙路15号"},
+        {"key": "web", "full_name": "宋雨涵", "city": "山东临沂"},
+        {"key": "app", "full_name": "宋雨涵", "city": "Linyi"},
+    ]
+    _, result = _match(rows, crm_model)
+    levels = result.pairs["address_level"].cast(pl.String).to_list()
+    assert levels == ["same_city"] * 3
