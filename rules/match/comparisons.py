@@ -207,16 +207,18 @@ class Comparison:
     def m_ceilings(self) -> np.ndarray | None:
         """Per level, the most m may be in a session that pairs related people (``inf``: no bound); None when no
         level has a :attr:`Level.m_ceiling`."""
-        if all(level.m_ceiling is None for level in self.levels):
-            return None
-        return np.array([np.inf if lv.m_ceiling is None else lv.m_ceiling for lv in self.levels], dtype=np.float64)
+        return self._bounds([level.m_ceiling for level in self.levels])
 
     @property
     def r_ceilings(self) -> np.ndarray | None:
         """Per level, the most r may be (``inf``: no bound); None when no level has a :attr:`Level.r_ceiling`."""
-        if all(level.r_ceiling is None for level in self.levels):
+        return self._bounds([level.r_ceiling for level in self.levels])
+
+    @staticmethod
+    def _bounds(bounds: list[float | None]) -> np.ndarray | None:
+        if all(bound is None for bound in bounds):
             return None
-        return np.array([np.inf if lv.r_ceiling is None else lv.r_ceiling for lv in self.levels], dtype=np.float64)
+        return np.array([np.inf if bound is None else bound for bound in bounds], dtype=np.float64)
 
     @property
     def r_start(self) -> np.ndarray:
@@ -483,40 +485,44 @@ class PairView:
         both = self._cached(("number_level", col), lambda: self._shared_numbers(self._listed(col)))
         return both[0], both[1]
 
+    def _crossed(self, listed: Listed, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Each of the pairs ``idx``'s left numbers against each of its right ones (a record holds one or two, so
+        the cross products are few; sorting the (pair, number) keys of both sides to intersect them took most of
+        the phone comparison): the pair (a position in ``idx``) and the two codes. The pairs with one number on
+        each side (most of them) come first, without the cross product's index arithmetic, then the others' in
+        pair order; the count of the first is returned too."""
+        (left_start, left_size), (right_start, right_size) = (
+            (listed.offsets[p[idx]], listed.offsets[p[idx] + 1] - listed.offsets[p[idx]])
+            for p in (self.L.positions, self.R.positions)
+        )
+        crossed = left_size * right_size
+        single, several = np.flatnonzero(crossed == 1), np.flatnonzero(crossed > 1)
+        more = np.repeat(several, crossed[several])
+        k = np.arange(len(more), dtype=np.int64) - np.repeat(
+            np.cumsum(crossed[several]) - crossed[several], crossed[several]
+        )
+        pair = np.concatenate((single, more))
+        a = listed.codes[np.concatenate((left_start[single], left_start[more] + k // right_size[more]))]
+        b = listed.codes[np.concatenate((right_start[single], right_start[more] + k % right_size[more]))]
+        return pair, a, b, len(single)
+
     def _shared_numbers(self, listed: Listed) -> np.ndarray:
-        """Fewest holders (row 0) and fewest records (row 1) of the numbers both sides share: each pair's left
-        numbers against its right ones (a record holds one or two, so the cross products are few; sorting the
-        (pair, number) keys of both sides to intersect them took most of the phone comparison), the statistics'
-        minimum per pair (a number the statistics do not know counts 1)."""
+        """Fewest holders (row 0) and fewest records (row 1) of the numbers both sides share (:meth:`_crossed`),
+        the statistics' minimum per pair (a number the statistics do not know counts 1)."""
         out = np.zeros((2, self.n))
         if not len(listed.names):
             return out
-        (left_start, left_size), (right_start, right_size) = (
-            (listed.offsets[p], listed.offsets[p + 1] - listed.offsets[p]) for p in (self.L.positions, self.R.positions)
-        )
-        crossed = left_size * right_size
-        # one number on each side (most pairs): compared directly, without the cross product's index arithmetic
-        single = np.flatnonzero(crossed == 1)
-        code = listed.codes[left_start[single]]
-        hit = code == listed.codes[right_start[single]]
+        pair, a, b, singles = self._crossed(listed, np.arange(self.n))
+        same = a == b
+        # a pair with one number a side shares at most one; the others' shared numbers are reduced per pair
+        hit, code = pair[:singles][same[:singles]], a[:singles][same[:singles]]
         for row, stat in enumerate((listed.names, listed.count)):
-            least = stat[code[hit]]
-            out[row, single[hit]] = np.where(np.isinf(least), 1.0, least)
-        pair = np.flatnonzero(crossed > 1)
-        crossed, left_start, right_start, right_size = (
-            crossed[pair],
-            left_start[pair],
-            right_start[pair],
-            right_size[pair],
-        )
-        each = np.repeat(np.arange(len(pair), dtype=np.int64), crossed)
-        k = np.arange(len(each), dtype=np.int64) - np.repeat(np.cumsum(crossed) - crossed, crossed)
-        width = right_size[each]
-        code = listed.codes[left_start[each] + k // width]
-        same = code == listed.codes[right_start[each] + k % width]
-        if not same.any():
+            least = stat[code]
+            out[row, hit] = np.where(np.isinf(least), 1.0, least)
+        rest = same[singles:]
+        if not rest.any():
             return out
-        pair, code = pair[each[same]], code[same]  # in pair order
+        pair, code = pair[singles:][rest], a[singles:][rest]  # in pair order
         starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
         for row, stat in enumerate((listed.names, listed.count)):
             least = np.minimum.reduceat(stat[code], starts)
@@ -526,26 +532,13 @@ class PairView:
     def one_slip(self, col: str, mask: Mask) -> Mask:
         """Where ``mask``, some number of the left side is one keying slip from one of the right side's: as many
         digits, one differs or two neighbours are swapped, and not the last digit alone (numbers bought together
-        differ there). Digit by digit on the numbers as integers, each pair's left numbers against its right ones."""
+        differ there). Digit by digit on the numbers as integers (:meth:`_crossed`)."""
         out = np.zeros(self.n, dtype=bool)
         if not self.has(col) or not mask.any():
             return out
         listed = self._listed(col)
         idx = np.flatnonzero(mask)
-        (left_start, left_size), (right_start, right_size) = (
-            (listed.offsets[p[idx]], listed.offsets[p[idx] + 1] - listed.offsets[p[idx]])
-            for p in (self.L.positions, self.R.positions)
-        )
-        crossed = left_size * right_size
-        # one number on each side (most pairs) directly; the others' cross products
-        single, several = np.flatnonzero(crossed == 1), np.flatnonzero(crossed > 1)
-        more = np.repeat(several, crossed[several])
-        k = np.arange(len(more), dtype=np.int64) - np.repeat(
-            np.cumsum(crossed[several]) - crossed[several], crossed[several]
-        )
-        each = np.concatenate((single, more))
-        a = listed.codes[np.concatenate((left_start[single], left_start[more] + k // right_size[more]))]
-        b = listed.codes[np.concatenate((right_start[single], right_start[more] + k % right_size[more]))]
+        each, a, b, _ = self._crossed(listed, idx)
         keep = (a != b) & (listed.width[a] == listed.width[b]) & (listed.width[a] > 0)
         each, a, b = each[keep], listed.digits[a[keep]], listed.digits[b[keep]]
         # a slip changes the number by d·10^k (one digit) or (x - y)·9·10^k (neighbours swapped): the difference

@@ -33,17 +33,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ._base import ISSUES_DTYPE, NULL_MARKERS, Schema, blank_row, clean_text, map_distinct, to_simplified
-from ._divisions import (
-    CITY,
-    COUNTY,
-    MUNICIPALITIES,
-    PROVINCE,
-    Division,
-    Entry,
-    divisions,
-    name_index,
-    name_lengths,
-)
+from ._divisions import CITY, COUNTY, MUNICIPALITIES, PROVINCE, Division, Entry, divisions, name_index, name_lengths
 from ._pinyin import HAN_CLASS, has_han
 from ._registry import FrameSpec, check_params, register_normaliser
 from ._romanised import han_readings
