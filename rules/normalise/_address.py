@@ -454,18 +454,24 @@ def _romanised_place(text: str) -> tuple[object, ...] | None:
     """A place written in pinyin or English (``Liaocheng``, ``Jinan``, ``Taizhou, Jiangsu``) read through the Han
     texts it may stand for (:func:`han_readings`, pypinyin's readings first, then any reading): of the readings
     that name a unit and nothing else, the highest level wins (``Jinan`` is 济南市, not 金安区); several units
-    at that level (``Fuzhou``: 福州市, 抚州市) name none."""
+    at that level (``Fuzhou``: 福州市, 抚州市) name none, and a Han name that fits several districts ties with the
+    district readings (``Chaoyang District``: 朝阳区 of Beijing or of Changchun, or 潮阳区). The choice of
+    ``analytics``' place reader, without its hints."""
     for any_reading in (False, True):
-        whole = []
+        whole, ambiguous = [], False
         for reading in han_readings(text, any_reading=any_reading):
             issues: list[str] = []
             parsed = _cn_one(reading, "", issues)
-            if parsed[2] is not None and parsed[5] is None and "ambiguous" not in issues:
+            if parsed[5] is not None:  # a street is left over: not a place name alone
+                continue
+            if "ambiguous" in issues:
+                ambiguous = True
+            elif parsed[2] is not None:
                 whole.append(parsed)
         if whole:
             top = min(_depth(p) for p in whole)
             units = {p[6]: p for p in whole if _depth(p) == top}
-            return units.popitem()[1] if len(units) == 1 else None
+            return units.popitem()[1] if len(units) == 1 and not (ambiguous and top == 3) else None
     return None
 
 

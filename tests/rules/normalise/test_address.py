@@ -208,6 +208,10 @@ def test_a_city_column_alone_names_its_division() -> None:
     western = normalise_frame(frame, region="GB")
     assert western.get_column("city").to_list()[2:4] == ["Liaocheng", "Hangzhou City"]
     assert normalise_frame(out).get_column("city").to_list() == out.get_column("city").to_list()
+    # a district spelled as two districts' name (朝阳区 of Beijing or Changchun, 潮阳区 of Shantou) names none
+    # until its city says which
+    districts = normalise_frame(pl.DataFrame({"district": ["Chaoyang District"] * 2, "city": [None, "Beijing"]}))
+    assert districts.get_column("admin_code").to_list() == [None, "110105"]
 
 
 def test_frame_rerun_changes_nothing() -> None:
