@@ -269,7 +269,7 @@ def _bisect(
 ) -> list[dict[str, Any]]:
     """The results of a group whose run did not end cleanly: each half is run again, and a half that does not end
     cleanly either is split again, down to one file, so every result of an unclean run names one file (a group of
-    24 with one refused file takes about 2 log2 24 = 10 runs instead of 24)."""
+    48 with one refused file takes about 2 log2 48 = 11 runs instead of 48)."""
     results: list[dict[str, Any]] = []
     pending = [group]
     runs = 0

@@ -70,7 +70,7 @@ pytestmark = pytest.mark.fuzz
 HERE = Path(__file__).resolve().parent
 SEED = int(os.environ.get("CRMKIT_FUZZ_SEED", "11"))
 JOBS = int(os.environ.get("CRMKIT_FUZZ_JOBS", "2"))
-GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "24"))
+GROUP_SIZE = int(os.environ.get("CRMKIT_FUZZ_GROUP", "48"))
 MEMORY_BYTES = int(os.environ.get("CRMKIT_FUZZ_MEMORY_MB", "2048")) << 20
 STORE_EVERY = 4
 #: The stores the load step is run on: SQLite, and the servers of ``conftest.py`` that answer.

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import strategies as st
 
 from rules.normalise import ISSUES_DTYPE, get_normaliser
 
@@ -42,12 +43,30 @@ def check_contract(out: pl.DataFrame, height: int, parts: dict[str, Any] | None 
     assert out.get_column("issues").null_count() == 0
 
 
-def idempotent(normaliser: Callable[..., pl.DataFrame], raw: str, **params: Any) -> None:
-    """Normalising the normalised value again gives the same value."""
-    first = run_one(normaliser, raw, **params)["value"]
-    if first is not None:
-        second = run_one(normaliser, first, **params)["value"]
-        assert second == first, (raw, first, second)
+def text_series(*values: str | None) -> pl.Series:
+    """``values`` as a text column, as ``normalise_frame`` hands one to a normaliser."""
+    return pl.Series("x", list(values), dtype=pl.String)
+
+
+def batches(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    """Lists of up to :data:`BATCH` drawn values: a property checked on a batch, in one normaliser call as
+    production makes it (one call per value cost more than the checks; a batch also meets values beside others)."""
+    return st.lists(values, min_size=1, max_size=BATCH)
+
+
+#: Values drawn into one example of :func:`batches` at most (their examples are a fifth of a single value's).
+BATCH = 20
+
+
+def idempotent(normaliser: Callable[..., pl.DataFrame], raws: str | Sequence[str], **params: Any) -> None:
+    """Normalising the normalised values again gives the same values (each list in one call)."""
+    values = [raws] if isinstance(raws, str) else list(raws)
+    first = normaliser(text_series(*values), **params).get_column("value").to_list()
+    kept = [(raw, value) for raw, value in zip(values, first, strict=True) if value is not None]
+    if kept:
+        second = normaliser(text_series(*(value for _, value in kept)), **params).get_column("value").to_list()
+        changed = [(raw, value, again) for (raw, value), again in zip(kept, second, strict=True) if again != value]
+        assert not changed, changed
 
 
 @dataclass(frozen=True)

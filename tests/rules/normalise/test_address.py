@@ -11,7 +11,17 @@ from crm_store.schema import ISSUES_COL
 from rules.normalise import AddressParams, get_normaliser, normalise_address, normalise_frame
 from rules.normalise._divisions import CITY, COUNTY, PROVINCE, divisions, name_index
 
-from ._helpers import check_contract, check_table, check_table_idempotent, csv_table, idempotent, inputs, run_one
+from ._helpers import (
+    batches,
+    check_contract,
+    check_table,
+    check_table_idempotent,
+    csv_table,
+    idempotent,
+    inputs,
+    run_one,
+    text_series,
+)
 
 PARTS = ("province", "city", "district", "street", "admin_code", "region", "postcode", "country")
 _PART_TYPES = dict.fromkeys(PARTS, pl.String)
@@ -110,10 +120,10 @@ def test_repeated_values_get_the_answer_of_their_distinct_value() -> None:
     assert out.get_column("value").to_list() == expected * 20
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_never_raises_on_arbitrary_text(raw: str) -> None:
-    check_contract(normalise_address(pl.Series([raw, None])), 2, _PART_TYPES)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.text()))
+def test_never_raises_on_arbitrary_text(raws: list[str]) -> None:
+    check_contract(normalise_address(text_series(*raws, None)), len(raws) + 1, _PART_TYPES)
 
 
 _CN_PIECES = (
@@ -139,16 +149,18 @@ _WESTERN = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
-    st.one_of(
-        st.lists(_FRAGMENTS, min_size=1, max_size=6).map("".join),
-        st.lists(_WESTERN, min_size=1, max_size=5).map(", ".join),
-        st.sampled_from(inputs(ADDRESS_TABLE)),
+    batches(
+        st.one_of(
+            st.lists(_FRAGMENTS, min_size=1, max_size=6).map("".join),
+            st.lists(_WESTERN, min_size=1, max_size=5).map(", ".join),
+            st.sampled_from(inputs(ADDRESS_TABLE)),
+        )
     )
 )
-def test_idempotent(raw: str) -> None:
-    idempotent(normalise_address, raw)
+def test_idempotent(raws: list[str]) -> None:
+    idempotent(normalise_address, raws)
 
 
 def _frame() -> pl.DataFrame:

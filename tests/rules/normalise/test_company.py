@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rules.normalise import normalise_company
 
-from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, table
+from ._helpers import batches, check_contract, check_table, check_table_idempotent, idempotent, table, text_series
 
 COMPANY_TABLE = table("company")
 
@@ -48,10 +48,10 @@ def test_output_contract() -> None:
     check_contract(out, 2, {"company_key": pl.String, "company_key_pinyin": pl.String})
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_never_raises_on_arbitrary_text(raw: str) -> None:
-    check_contract(normalise_company(pl.Series([raw, None])), 2)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.text()))
+def test_never_raises_on_arbitrary_text(raws: list[str]) -> None:
+    check_contract(normalise_company(text_series(*raws, None)), len(raws) + 1)
 
 
 company_like = st.lists(
@@ -62,7 +62,7 @@ company_like = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
-@given(company_like)
-def test_idempotent(raw: str) -> None:
-    idempotent(normalise_company, raw)
+@settings(max_examples=60, deadline=None)
+@given(batches(company_like))
+def test_idempotent(raws: list[str]) -> None:
+    idempotent(normalise_company, raws)

@@ -10,7 +10,16 @@ from pydantic import ValidationError
 
 from rules.normalise import normalise_date, normalise_datetime
 
-from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, run_one, table
+from ._helpers import (
+    batches,
+    check_contract,
+    check_table,
+    check_table_idempotent,
+    idempotent,
+    run_one,
+    table,
+    text_series,
+)
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -54,26 +63,26 @@ def test_datetime_column_of_datetimes() -> None:
     assert out.get_column("value").to_list() == ["2024-03-05T10:20:30", None]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_never_raises_on_arbitrary_text(raw: str) -> None:
-    check_contract(normalise_date(pl.Series([raw, None]), today=TODAY), 2)
-    check_contract(normalise_datetime(pl.Series([raw, None]), today=TODAY), 2)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.text()))
+def test_never_raises_on_arbitrary_text(raws: list[str]) -> None:
+    check_contract(normalise_date(text_series(*raws, None), today=TODAY), len(raws) + 1)
+    check_contract(normalise_datetime(text_series(*raws, None), today=TODAY), len(raws) + 1)
 
 
 date_like = st.text(alphabet="0123456789-/.年月日 :T+Z", max_size=25)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(date_like, st.dates().map(str)))
-def test_date_idempotent(raw: str) -> None:
-    idempotent(normalise_date, raw, today=TODAY)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.one_of(date_like, st.dates().map(str))))
+def test_date_idempotent(raws: list[str]) -> None:
+    idempotent(normalise_date, raws, today=TODAY)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(date_like, st.datetimes().map(str)))
-def test_datetime_idempotent(raw: str) -> None:
-    idempotent(normalise_datetime, raw, today=TODAY)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.one_of(date_like, st.datetimes().map(str))))
+def test_datetime_idempotent(raws: list[str]) -> None:
+    idempotent(normalise_datetime, raws, today=TODAY)
 
 
 def test_vectorised_iso_path_agrees_with_python_path() -> None:

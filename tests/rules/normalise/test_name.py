@@ -7,7 +7,17 @@ from hypothesis import strategies as st
 
 from rules.normalise import fold_ascii, normalise_name, soundex
 
-from ._helpers import check_contract, check_table, check_table_idempotent, idempotent, inputs, run_one, table
+from ._helpers import (
+    batches,
+    check_contract,
+    check_table,
+    check_table_idempotent,
+    idempotent,
+    inputs,
+    run_one,
+    table,
+    text_series,
+)
 
 NAME_TABLE = table("name")
 
@@ -81,10 +91,10 @@ def test_output_contract() -> None:
     assert out.get_column("value").to_list() == ["张伟", None, None, "张伟"]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_never_raises_on_arbitrary_text(raw: str) -> None:
-    check_contract(normalise_name(pl.Series([raw, None])), 2)
+@settings(max_examples=60, deadline=None)
+@given(batches(st.text()))
+def test_never_raises_on_arbitrary_text(raws: list[str]) -> None:
+    check_contract(normalise_name(text_series(*raws, None)), len(raws) + 1)
 
 
 name_like = st.lists(
@@ -98,10 +108,10 @@ name_like = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
-@given(name_like)
-def test_idempotent(raw: str) -> None:
-    idempotent(normalise_name, raw)
+@settings(max_examples=80, deadline=None)
+@given(batches(name_like))
+def test_idempotent(raws: list[str]) -> None:
+    idempotent(normalise_name, raws)
 
 
 def _han_names() -> list[str]:
