@@ -252,13 +252,27 @@ def _with_sets_worth_comparing(
     compared = comparer.compare(rest["left"].to_numpy(), rest["right"].to_numpy())
     more, more_probability = _scored(comparer, rest, model, compared, settings.keep_pairs_above)
     del compared
-    both = pl.concat([pairs, rest]).with_columns(
+    # in the order of the candidate pairs, as if compared at once: the pairs sorted once, as one number each, and
+    # both frames put in that order (976k CRM records: two sorts on the two columns 0.7 s, this 0.2)
+    order = _pair_order(pairs, rest)
+    both = pl.concat([pairs, rest], rechunk=True).with_columns(
         pl.Series("_p", np.concatenate([probability, more_probability])),
         pl.Series("_w", np.concatenate([weight, np.ones(rest.height)])),
-    )
-    both = both.sort("left", "right")  # as if compared at once
-    scored = pl.concat([scored, more]).sort("left", "right")
+    )[order]
+    aligned = scored.height == pairs.height and more.height == rest.height  # every pair kept (keep_pairs_above 0)
+    scored = pl.concat([scored, more], rechunk=True)[order if aligned else _pair_order(scored, more)]
     return both.drop("_p", "_w"), scored, both["_p"].to_numpy(), both["_w"].to_numpy()
+
+
+def _pair_order(first: pl.DataFrame, second: pl.DataFrame) -> pl.Series:
+    """The positions of the rows of ``pl.concat([first, second])`` (distinct pairs) in ``left, right`` order,
+    sorted as one number per pair where the ``_rid`` values allow it (a third of sorting on the two columns)."""
+    ends = pl.concat([first.select("left", "right"), second.select("left", "right")]).cast(pl.Int64)
+    lowest, highest = ends["left"].min(), ends["right"].max()
+    if not isinstance(lowest, int) or not isinstance(highest, int) or highest - lowest >= 2**31:
+        return ends.select(pl.arg_sort_by("left", "right")).to_series()
+    span = highest - lowest + 1
+    return ((ends["left"] - lowest) * span + (ends["right"] - lowest)).arg_sort()
 
 
 def generations_apart(model: MatchModel) -> bool:
