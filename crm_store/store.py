@@ -182,10 +182,11 @@ def _private_sqlite_file(path: Path) -> None:
         logger.warning("the store file %s can be read by other users (mode %o): chmod 600 it", path, mode)
 
 
-def json_text(value: Any) -> str:
+def _stored_json(value: Any) -> str:
     """A JSON column's value as stored on SQLite and MariaDB: characters as they are (陈静, not ``\\u9648\\u9759``),
     so that SQL over the store (``LIKE '%陈静%'``, DuckDB, a BI tool) reads what crmkit wrote. PostgreSQL's
-    ``jsonb`` keeps its own form."""
+    ``jsonb`` keeps its own form. (Not :func:`crm_store._frames.json_text`, the canonical text values are
+    compared by: the stored form stays as SQLAlchemy writes it, keys in their order.)"""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -199,7 +200,7 @@ def open_store(url: str) -> sa.Engine:
     shown = shown_url(parsed)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).expanduser().is_file()):
         raise StoreNotFoundError(f"no crmkit store at {shown}: the file does not exist (run crmkit migrate first)")
-    engine = sa.create_engine(parsed, json_serializer=json_text)
+    engine = sa.create_engine(parsed, json_serializer=_stored_json)
     try:
         has_schema = sa.inspect(engine).has_table("alembic_version")
     except Exception:
@@ -238,7 +239,7 @@ def init_store(url: str) -> sa.Engine:
             _private_sqlite_file(Path(parsed.database).expanduser())
     if in_memory:
         kwargs.update(poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
-    engine = sa.create_engine(parsed, json_serializer=json_text, **kwargs)
+    engine = sa.create_engine(parsed, json_serializer=_stored_json, **kwargs)
     if is_sqlite:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         if not in_memory:
