@@ -50,7 +50,7 @@ from rules.match import (
     side_table,
     slice_pairs,
     split_blocks,
-    union_pairs,
+    union_bits,
     usable_rules,
 )
 
@@ -202,7 +202,7 @@ class DaskEngine:
         parts: dict[int, list[pl.DataFrame]] = {}
         for order, pairs in zip(orders, found, strict=True):
             parts.setdefault(order, []).append(pairs)
-        return union_pairs(parts, rules, prepared.schema[RID])
+        return union_bits(parts, prepared.schema[RID])
 
     def _blocks(self, prepared: pl.DataFrame, rules: list[BlockingRule], orders: list[int]) -> Iterator[Task]:
         """One task per key part of every rule, and one per two slices of every big block (``orders`` gets each

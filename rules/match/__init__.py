@@ -27,8 +27,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "rule_keys",
         "slice_pairs",
         "split_blocks",
-        "union_pairs",
+        "union_bits",
         "usable_rules",
+        "with_rule_names",
     ),
     "comparisons": (
         "Compared",
@@ -93,8 +94,9 @@ if TYPE_CHECKING:
         rule_keys,
         slice_pairs,
         split_blocks,
-        union_pairs,
+        union_bits,
         usable_rules,
+        with_rule_names,
     )
     from .comparisons import (
         Compared,
@@ -157,7 +159,8 @@ __all__ = [
     "side_table",
     "slice_pairs",
     "split_blocks",
-    "union_pairs",
+    "union_bits",
     "usable_rules",
     "weight_to_prob",
+    "with_rule_names",
 ]

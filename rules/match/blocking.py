@@ -43,13 +43,15 @@ __all__ = [
     "estimate_pairs",
     "estimate_recall",
     "fit_to_budget",
+    "proposed_bits",
     "rule_bits",
     "rule_keys",
     "sample_pairs",
     "slice_pairs",
     "split_blocks",
-    "union_pairs",
+    "union_bits",
     "usable_rules",
+    "with_rule_names",
 ]
 
 logger = logging.getLogger(__name__)
@@ -376,17 +378,22 @@ def derive_rules(prepared: pl.DataFrame, settings: MatchSettings, *, min_filled:
     return BlockingPlan(tuple(chosen), estimates, dropped, auto=False, open_share=shares)
 
 
-def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Series | None = None) -> pl.DataFrame:
+def candidate_pairs(
+    prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.Series | None = None, *, named: bool = True
+) -> pl.DataFrame:
     """Candidate pairs: the union of the pairs of every rule, each pair once.
 
     Args:
         prepared: records from :func:`rules.match.prepare.prepare_records`.
         rules: the blocking rules (see :func:`derive_rules`).
         new: when given, only pairs with at least one ``_rid`` in ``new`` (incremental matching).
+        named: False gives the rules that proposed each pair as the bit set ``_rules`` (bit ``i``: ``rules[i]``)
+            instead of their names: what the matcher carries through sampling, training and the blocking report,
+            naming only the pairs it returns (see :func:`with_rule_names`).
 
     Returns:
         ``left``, ``right`` (``_rid`` values, ``left < right``, sorted) and ``rules`` (the names of the rules
-        that proposed the pair, in rule order).
+        that proposed the pair, in rule order) or ``_rules``.
     """
     usable = usable_rules(prepared, rules)
     keys = _key_frame(prepared, [rule for _, rule in usable]) if new is None else prepared
@@ -404,7 +411,8 @@ def candidate_pairs(prepared: pl.DataFrame, rules: list[BlockingRule], new: pl.S
     with ThreadPoolExecutor(max_workers=2) as pool:
         found = list(pool.map(pairs_of, [rule for _, rule in usable]))
     parts = {order: [pairs] for (order, _), pairs in zip(usable, found, strict=True)}
-    return union_pairs(parts, rules, prepared.schema[RID])
+    bits = union_bits(parts, prepared.schema[RID])
+    return with_rule_names(bits, rules) if named else bits
 
 
 def usable_rules(prepared: pl.DataFrame, rules: list[BlockingRule]) -> list[tuple[int, BlockingRule]]:
@@ -504,7 +512,7 @@ def sample_pairs(pairs: pl.DataFrame, rules: list[BlockingRule], limit: int, see
     if not pairs.height:
         return None
     trained = sum(1 << i for i, rule in enumerate(rules) if rule.train)
-    bits = rule_bits(pairs["rules"], [rule.name for rule in rules])
+    bits = proposed_bits(pairs, [rule.name for rule in rules])
     key = np.where((bits & trained) == 0, -1, bits)  # the loose rules' own pairs: one set
     big = pl.DataFrame({"set": key}).group_by("set").len().filter(pl.col("len") > limit).sort("set")
     if not big.height:
@@ -531,30 +539,43 @@ def _mixed(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return np.asarray(x ^ (x >> np.uint64(31)), dtype=np.uint64)
 
 
-def union_pairs(parts: dict[int, list[pl.DataFrame]], rules: list[BlockingRule], dtype: pl.DataType) -> pl.DataFrame:
-    """Each pair of ``parts`` (``left``, ``right`` per rule's place in ``rules``, in any number of pieces) once,
-    with the rules that proposed it (see :func:`candidate_pairs`)."""
+def union_bits(parts: dict[int, list[pl.DataFrame]], dtype: pl.DataType) -> pl.DataFrame:
+    """Each pair of ``parts`` (``left``, ``right`` per rule's place, in any number of pieces) once, with the rules
+    that proposed it as the bit set ``_rules`` (bit ``i``: the rule at place ``i``; see :func:`with_rule_names`)."""
     pieces = [(order, piece) for order, found in parts.items() for piece in found if piece.height]
-    # the rule names as an Enum: a byte per name in each pair's list (strings took 40 bytes a pair, a quarter of
-    # the scored pairs' memory)
-    proposed = pl.List(pl.Enum(list(dict.fromkeys(r.name for r in rules))))
     if not pieces:
-        return pl.DataFrame(schema={"left": dtype, "right": dtype, "rules": proposed})
-    # each pair once, with the rules that proposed it as a bit set, turned into names through the few distinct sets
-    # (a list per pair built in polars cost more than all the joins); two records sharing two numbers meet in two
-    # blocks of one rule: the union takes them once
+        return pl.DataFrame(schema={"left": dtype, "right": dtype, "_rules": pl.Int64})
+    # two records sharing two numbers meet in two blocks of one rule: the union takes them once
     left, right, bits = _union(pieces)
-    sets = pl.Series(bits).unique().sort().to_list()  # polars' hash unique: a third of np.unique's sort
+    return pl.DataFrame({"left": left, "right": right, "_rules": bits}).with_columns(
+        pl.col("left", "right").cast(dtype)
+    )
+
+
+def with_rule_names(pairs: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+    """``pairs`` with their bit set ``_rules`` (see :func:`union_bits`) replaced, in its place, by ``rules``: the
+    names of the rules that proposed each pair, in rule order, as a list of ``pl.Enum`` (a byte per name: strings
+    took 40 bytes a pair, a quarter of the scored pairs' memory). Each list is made once per distinct set and
+    joined (a list per pair built in polars cost more than all the joins)."""
+    proposed = pl.List(pl.Enum(list(dict.fromkeys(r.name for r in rules))))
+    sets = pairs["_rules"].unique().sort().to_list()  # polars' hash unique: a third of np.unique's sort
     names = pl.DataFrame(
-        {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits_ >> i & 1] for bits_ in sets]},
+        {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits >> i & 1] for bits in sets]},
         schema={"_rules": pl.Int64, "rules": proposed},
     )
-    return (
-        pl.DataFrame({"left": left, "right": right, "_rules": bits})
-        .with_columns(pl.col("left", "right").cast(dtype))
-        .join(names, on="_rules", how="left", maintain_order="left")
-        .select("left", "right", "rules")
-    )
+    order = [c if c != "_rules" else "rules" for c in pairs.columns]
+    return pairs.join(names, on="_rules", how="left", maintain_order="left").select(order)
+
+
+def proposed_bits(pairs: pl.DataFrame, names: list[str]) -> np.ndarray:
+    """Per pair, the rules (of ``names``, in the order the pairs were found with) that proposed it as bits: its
+    ``_rules`` when it carries them (see :func:`candidate_pairs`), else read from its ``rules`` names (see
+    :func:`rule_bits`), else none."""
+    if "_rules" in pairs.columns:
+        return pairs["_rules"].to_numpy()
+    if "rules" in pairs.columns and pairs.height:
+        return rule_bits(pairs["rules"], names)
+    return np.zeros(pairs.height, dtype=np.int64)
 
 
 #: Bits of a packed pair that hold the rule's place (:data:`~rules.match.settings.MAX_BLOCKING_RULES` fit).
@@ -688,7 +709,7 @@ def estimate_recall(
     sure_weight = None if weight is None else weight[sure_mask]
     left, right = sure_pairs["left"].to_numpy(), sure_pairs["right"].to_numpy()
     bit = {r.name: 1 << i for i, r in enumerate(rules)}
-    proposed = rule_bits(sure_pairs["rules"], [r.name for r in rules])
+    proposed = proposed_bits(sure_pairs, [r.name for r in rules])
     columns = sorted({c for r in rules for c in r.on})
     lpos, rpos = _positions(prepared, left), _positions(prepared, right)
     agree = {c: _agree(prepared, lpos, rpos, c) for c in columns}

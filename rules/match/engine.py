@@ -21,8 +21,9 @@ from .blocking import (
     derive_rules,
     estimate_recall,
     fit_to_budget,
-    rule_bits,
+    proposed_bits,
     sample_pairs,
+    with_rule_names,
 )
 from .comparisons import MATCHING_COLUMNS, Compared, Comparer, Comparison, PairComparer
 from .constraints import (
@@ -108,7 +109,10 @@ class Engine(Protocol):
         may apply it to slices of rows and stack the results in order."""
         ...
 
-    def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame: ...
+    def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+        """``left``, ``right`` and ``_rules``: :func:`rules.match.blocking.candidate_pairs` with ``named=False``
+        (the matcher names the rules of the pairs it returns only)."""
+        ...
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer: ...
 
@@ -125,7 +129,7 @@ class LocalEngine:
         return fn(frame)
 
     def candidate_pairs(self, prepared: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
-        return candidate_pairs(prepared, rules)
+        return candidate_pairs(prepared, rules, named=False)
 
     def comparer(self, prepared: pl.DataFrame, settings: MatchSettings) -> PairComparer:
         return Comparer(prepared, settings)
@@ -437,7 +441,7 @@ def _training_pairs(
                 # capped so the session's pairs stay within budget before any join (a birth date alone pairs
                 # tens of millions of strangers in a big table)
                 capped, _, _ = fit_to_budget(prepared, rule, settings.training.session_pairs)
-                pairs = candidate_pairs(prepared, [capped])
+                pairs = candidate_pairs(prepared, [capped], named=False)
                 enough = pairs.height >= 50
                 tried[rule.name] = (
                     comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy()) if enough else None
@@ -457,7 +461,7 @@ def _blocking_table(
     """One row per rule: its estimated and proposed pairs (``weight``: the candidate pairs each pair of ``pairs``
     stands for, see :func:`rules.match.blocking.sample_pairs`) and its estimated recall."""
     names = [r.name for r in plan.rules]
-    bits = rule_bits(pairs["rules"], names) if pairs.height else np.zeros(0, dtype=np.int64)
+    bits = proposed_bits(pairs, names)
     each = np.ones(len(bits)) if weight is None else weight
     per_rule = {name: round(float((((bits >> i) & 1) * each).sum())) for i, name in enumerate(names)}
     return pl.DataFrame(
@@ -555,14 +559,18 @@ def match(
         check = constrained_weights(check, kept) if check is not None else None
     # the blocking recall is estimated beside the clustering, whose average-linkage check runs much in Python and
     # leaves a core idle (976k CRM records: 0.9 s of wall time)
+    # (and the pairs returned get their rules' names there: they carried them as bits)
     with ThreadPoolExecutor(max_workers=1) as pool:
         recalled = pool.submit(_recall_and_table, prepared, plan, pairs, probability, pair_weight)
+        named = pool.submit(with_rule_names, scored, rules)
         del pairs, probability  # `scored` holds the pairs kept; the thread's go when it is done
         clusters, refused = _cluster(
             df[RID], edges, settings.threshold, check, settings.max_cluster_size, settings.linkage_threshold
         )
         recall, blocking = recalled.result()
-    del check
+        scored = named.result()
+    del check, edges
+    refused = with_rule_names(refused, rules)
     clusters = clusters.with_columns(pl.col(RID).cast(df.schema[RID]), pl.col("cluster").cast(df.schema[RID]))
     review = _review(scored, settings, refused)
     if constraints is not None:

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .blocking import concept_of, rule_bits
+from .blocking import concept_of, proposed_bits
 from .comparisons import SKIPPED, Compared, Comparison, PairComparer
 from .settings import BlockingRule, MatchSettings, TrainingSettings
 
@@ -508,7 +508,8 @@ def fit(
 
     Args:
         comparer: the records' comparer (random pairs for u are drawn from its records).
-        pairs: the candidate pairs (``left``, ``right``, ``rules``) in the order of ``compared``.
+        pairs: the candidate pairs (``left``, ``right``, and ``rules`` or its bit set ``_rules``: see
+            :func:`rules.match.blocking.candidate_pairs`) in the order of ``compared``.
         compared: their comparison levels.
         settings: training settings.
         rules: the blocking rules that proposed ``pairs`` (one EM session each).
@@ -537,8 +538,8 @@ def fit(
         sessions.append(session.info)
 
     names = [r.name for r in rules]
-    has_rules = "rules" in pairs.columns
-    proposed = rule_bits(pairs["rules"], names) if has_rules else np.zeros(pairs.height, dtype=np.int64)
+    has_rules = "rules" in pairs.columns or "_rules" in pairs.columns
+    proposed = proposed_bits(pairs, names)
 
     def proposed_by(rule: BlockingRule) -> np.ndarray:
         return np.asarray((proposed >> names.index(rule.name)) & 1 == 1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 
 from rules.match import (
@@ -14,6 +15,7 @@ from rules.match import (
     derive_rules,
     estimate_pairs,
     prepare_records,
+    with_rule_names,
 )
 from rules.match.blocking import estimate_recall, rule_bits, sample_pairs
 
@@ -91,6 +93,9 @@ def test_candidate_pairs_are_unique_ordered_and_say_which_rules_proposed_them() 
     pairs = candidate_pairs(df, rules)
     assert pairs.select("left", "right").rows() == [(10, 11), (12, 13)]
     assert pairs["rules"].to_list() == [["_mobiles", "email"], ["email"]]
+    bits = candidate_pairs(df, rules, named=False)  # the matcher's form: bit i for rules[i]
+    assert bits.rows() == [(10, 11, 0b11), (12, 13, 0b10)]
+    assert_frame_equal(with_rule_names(bits, rules), pairs)
 
 
 @pytest.mark.parametrize("base", [0, -(2**40), 2**33], ids=["small", "negative", "large"])
