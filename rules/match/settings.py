@@ -133,8 +133,10 @@ class MatchSettings(BaseModel):
     #: by the samples, the sets left out add at most 0.1% of all links together (those adding the fewest links per
     #: pair first). In a big table most candidate pairs come from common keys (a surname and a street, a name and a
     #: city: strangers and relatives) and add little recall (1M CRM records: 5.3M of 6.85M pairs, 460 of 486k
-    #: links), but the samples still train the model and measure the related prior.
-    loose_pairs: int = Field(default=250_000, ge=1)
+    #: links), but the samples still train the model and measure the related prior. 100k a set rather than 250k: the
+    #: 976k sample compares 3.27M pairs instead of 3.67M, half a second and 0.17 GiB less, the same F1 there (0.9584);
+    #: 0.0002 less on 100k people, 0.0001 less on 330k hand-over records.
+    loose_pairs: int = Field(default=100_000, ge=1)
     #: Upper bound of the candidate pairs of one rule, estimated before joining (Σ n·(n−1)/2 over its blocks).
     #: A listed rule over it is an error; an automatic rule is capped to fit.
     max_pairs: int = Field(default=20_000_000, ge=1)
