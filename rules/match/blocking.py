@@ -563,8 +563,10 @@ def with_rule_names(pairs: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFr
         {"_rules": sets, "rules": [[r.name for i, r in enumerate(rules) if bits >> i & 1] for bits in sets]},
         schema={"_rules": pl.Int64, "rules": proposed},
     )
+    # the names alone joined, then put in the bits' place: the pairs' other columns are shared, not copied
+    named = pairs.select("_rules").join(names, on="_rules", how="left", maintain_order="left").get_column("rules")
     order = [c if c != "_rules" else "rules" for c in pairs.columns]
-    return pairs.join(names, on="_rules", how="left", maintain_order="left").select(order)
+    return pairs.with_columns(named).select(order)
 
 
 def proposed_bits(pairs: pl.DataFrame, names: list[str]) -> np.ndarray:
