@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,15 +78,32 @@ SLICE_ROWS = 500_000
 IN_FLIGHT = 2
 
 
+#: Streams running now (the matcher runs two at once: the candidate pairs or their comparing beside u's random
+#: pairs), and the setting their first one made: the last one to end restores the configuration.
+_carrying: dict[str, Any] = {"streams": 0, "setting": None}
+_carrying_lock = threading.Lock()
+
+
 @contextmanager
 def _carrying_data() -> Iterator[None]:
     """Tasks here carry their data (slices of rows, keys, pairs) in the task itself, on purpose: the scheduler can
     run a task again after its worker died, which data scattered to that worker alone would not allow. Dask warns
-    about such graphs from 10 MB; not here."""
+    about such graphs from 10 MB; not here. Dask's configuration is the process's: with two streams at once, the
+    first to end must not put the warning back under the other, so the setting lasts while any stream runs."""
     import dask
 
-    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TiB"}):
+    with _carrying_lock:
+        if not _carrying["streams"]:
+            _carrying["setting"] = dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TiB"})
+        _carrying["streams"] += 1
+    try:
         yield
+    finally:
+        with _carrying_lock:
+            _carrying["streams"] -= 1
+            if not _carrying["streams"]:
+                _carrying["setting"].__exit__(None, None, None)
+                _carrying["setting"] = None
 
 
 Task = tuple[Callable[..., Any], tuple[Any, ...]]

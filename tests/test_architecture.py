@@ -181,6 +181,8 @@ INTERNAL_UNITS: dict[str, frozenset[str]] = {
     "rules.match.model": frozenset({"_em"}),
     # the temporary Prefect server's health check against a port another process took (no server to start)
     "pipelines._prefect": frozenset({"_healthy"}),
+    # two task streams at once and Dask's process-wide configuration (their interleaving, without a cluster)
+    "pipelines.dask_engine": frozenset({"_carrying_data"}),
     # The report's charts, drawn from given data (deterministic bytes, lazily imported matplotlib).
     "pipelines._charts": frozenset(
         {

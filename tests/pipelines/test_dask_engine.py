@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from connectors import capabilities, get_connector
 from pipelines.cli import app
-from pipelines.dask_engine import DaskEngine, open_engine
+from pipelines.dask_engine import DaskEngine, _carrying_data, open_engine
 from pipelines.migrate import migrate_flow, run_steps
 from pipelines.progress import StepEvent, listening
 from pipelines.settings import EngineSettings, SettingsError, load_settings
@@ -249,3 +249,20 @@ def test_the_project_file_names_the_engine(tmp_path: Path) -> None:
     file.write_text(file.read_text("utf-8").replace("tcp://10.0.0.5:8786", "10.0.0.5"), "utf-8")
     with pytest.raises(SettingsError, match=r"engine\.address"):
         load_settings(file)
+
+
+def test_two_task_streams_at_once_keep_the_large_graph_setting_until_the_last_one_ends() -> None:
+    """The matcher streams tasks from two threads at once (the candidate pairs or their comparing beside u's random
+    pairs); Dask's configuration is the process's, so the first stream to end must not restore the large-graph
+    warning under the other."""
+    import dask
+
+    key = "distributed.admin.large-graph-warning-threshold"
+    before = dask.config.get(key)
+    first, second = _carrying_data(), _carrying_data()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert dask.config.get(key) == "1TiB"  # the second stream still runs
+    second.__exit__(None, None, None)
+    assert dask.config.get(key) == before
