@@ -517,8 +517,10 @@ def match(
 
     # the comparer's side table, and u from its random pairs when a model is trained, are made in a thread beside
     # the blocking plan and the candidate pairs, which read the prepared records only: each runs while the other
-    # waits on its polars work (976k CRM records: 1.1 s of wall time). u goes on beside the comparing of the
-    # candidate pairs too, needed only by the training (976k CRM records: the comparing waited 1 s for it)
+    # waits on its polars work (976k CRM records: 1.1 s of wall time). From LOOSE_SAMPLE_RECORDS records u goes on
+    # beside the comparing of the candidate pairs too, needed only by the training (976k CRM records: the comparing
+    # waited 1 s for it); a smaller table waits for u first, where both at once would be the peak of memory
+    # (Febrl4's 10k records: 0.42 -> 0.49 GiB) for a fraction of a second
     with ThreadPoolExecutor(max_workers=1) as pool:
         building = pool.submit(engine.comparer, prepared, settings)
         estimating = pool.submit(lambda: u_probabilities(building.result(), settings)) if model is None else None
@@ -530,6 +532,8 @@ def match(
             sampled = sample_pairs(pairs, rules, settings.loose_pairs, settings.training.seed)
         pairs, pair_weight = (sampled.pairs, sampled.weight) if sampled is not None else (pairs, None)
         comparer = building.result()
+        if estimating is not None and prepared.height < LOOSE_SAMPLE_RECORDS:
+            estimating.result()
         compared = comparer.compare(pairs["left"].to_numpy(), pairs["right"].to_numpy())
         u = estimating.result() if estimating is not None else None
     if model is None:
